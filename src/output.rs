@@ -1,0 +1,141 @@
+//! Writing result files safely: atomically (temporary file, then rename, so an interrupted run
+//! never leaves half a tally), as UTF-8 CSV with a BOM (Excel then shows Vietnamese correctly),
+//! with cells that a spreadsheet would run as a formula neutralised.
+
+use std::io::Write;
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {path}: {source} (check that the folder exists and is writable)")]
+pub struct WriteError {
+    pub path: String,
+    pub source: std::io::Error,
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    let err = |source| WriteError {
+        path: path.display().to_string(),
+        source,
+    };
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+    let mut tmp = tempfile::NamedTempFile::new_in(dir.unwrap_or(Path::new("."))).map_err(err)?;
+    tmp.write_all(bytes).map_err(err)?;
+    tmp.as_file().sync_all().map_err(err)?;
+    // Temporary files are private (0600); results are for everyone who may read the folder.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = tmp
+            .as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    tmp.persist(path).map_err(|e| err(e.error))?;
+    Ok(())
+}
+
+/// A CSV table being built in memory, written in one atomic step.
+pub struct CsvTable {
+    writer: csv::Writer<Vec<u8>>,
+}
+
+impl CsvTable {
+    pub fn new(header: &[&str]) -> CsvTable {
+        // The BOM is what makes Excel read the file as UTF-8.
+        let mut buf = Vec::with_capacity(1 << 16);
+        buf.extend_from_slice("\u{feff}".as_bytes());
+        let mut writer = csv::WriterBuilder::new().from_writer(buf);
+        // Writing into a Vec cannot fail.
+        let _ = writer.write_record(header);
+        CsvTable { writer }
+    }
+
+    pub fn row<I, S>(&mut self, cells: I)
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let cells: Vec<String> = cells.into_iter().map(|c| neutralise(c.as_ref())).collect();
+        let _ = self.writer.write_record(&cells);
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.writer.into_inner().unwrap_or_default()
+    }
+
+    pub fn write(self, path: &Path) -> Result<(), WriteError> {
+        write_atomic(path, &self.into_bytes())
+    }
+}
+
+/// A cell that starts like a formula (`=`, `+`, `-`, `@`, or a tab/CR that some spreadsheets
+/// skip) gets a leading apostrophe, so a hostile QR payload or file name cannot run in Excel.
+pub fn neutralise(cell: &str) -> String {
+    match cell.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{cell}"),
+        _ => cell.to_string(),
+    }
+}
+
+/// Reads a CSV written by [`CsvTable`] (or by a user's spreadsheet), skipping a BOM.
+pub fn read_csv(path: &Path) -> Result<(csv::StringRecord, Vec<csv::StringRecord>), String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| format!("{} is not UTF-8: save it as \"CSV UTF-8\"", path.display()))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let mut rdr = csv::ReaderBuilder::new().from_reader(text.as_bytes());
+    let header = rdr
+        .headers()
+        .map_err(|e| format!("{}: bad header: {e}", path.display()))?
+        .clone();
+    let mut rows = Vec::new();
+    for (i, r) in rdr.records().enumerate() {
+        rows.push(r.map_err(|e| format!("{}:{}: bad row: {e}", path.display(), i + 2))?);
+    }
+    Ok((header, rows))
+}
+
+/// Undoes [`neutralise`] when reading our own files back.
+pub fn unneutralise(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest)
+            if matches!(
+                rest.as_bytes().first(),
+                Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
+            ) =>
+        {
+            rest
+        }
+        _ => cell,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_cells_are_neutralised_and_restored() {
+        for c in ["=1+1", "+A1", "-2", "@SUM(A1)"] {
+            let n = neutralise(c);
+            assert!(n.starts_with('\''));
+            assert_eq!(unneutralise(&n), c);
+        }
+        assert_eq!(neutralise("P-ANBIEN"), "P-ANBIEN");
+        assert_eq!(unneutralise("'quoted"), "'quoted");
+    }
+
+    #[test]
+    fn csv_starts_with_a_bom_and_is_written_atomically() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut t = CsvTable::new(&["a", "b"]);
+        t.row(["Hài lòng", "=cmd"]);
+        let p = dir.path().join("x.csv");
+        t.write(&p).expect("writes");
+        let bytes = std::fs::read(&p).expect("reads");
+        assert!(bytes.starts_with("\u{feff}".as_bytes()));
+        let text = String::from_utf8(bytes).expect("utf8");
+        assert!(text.contains("Hài lòng,'=cmd"));
+        assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 1);
+    }
+}
