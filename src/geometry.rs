@@ -202,6 +202,53 @@ impl Homography {
         Some(Self { h: out })
     }
 
+    /// Least-squares affine fit (no perspective) from at least three correspondences. Used to
+    /// extrapolate from a small, imprecisely measured patch (the QR code) to the whole page,
+    /// where the perspective terms of a full fit would amplify the measurement noise.
+    pub fn fit_affine(pairs: &[(PointMm, PointPx)]) -> Option<Self> {
+        if pairs.len() < 3 {
+            return None;
+        }
+        let mut ata = [[0.0f64; 3]; 3];
+        let mut atu = [0.0f64; 3];
+        let mut atv = [0.0f64; 3];
+        for (m, p) in pairs {
+            let a = [m.x, m.y, 1.0];
+            for i in 0..3 {
+                atu[i] += a[i] * p.x;
+                atv[i] += a[i] * p.y;
+                for j in 0..3 {
+                    ata[i][j] += a[i] * a[j];
+                }
+            }
+        }
+        let det = |m: &[[f64; 3]; 3]| {
+            m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+                - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+                + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
+        };
+        let d = det(&ata);
+        if d.abs() < 1e-9 {
+            return None;
+        }
+        // Cramer's rule for the two 3×3 systems.
+        let solve = |b: [f64; 3]| {
+            let mut out = [0.0; 3];
+            for (k, o) in out.iter_mut().enumerate() {
+                let mut m = ata;
+                for r in 0..3 {
+                    m[r][k] = b[r];
+                }
+                *o = det(&m) / d;
+            }
+            out
+        };
+        let (u, v) = (solve(atu), solve(atv));
+        Some(Self {
+            h: [u[0], u[1], u[2], v[0], v[1], v[2], 0.0, 0.0, 1.0],
+        })
+    }
+
     /// Root-mean-square distance, in pixels, between the mapped page points and where
     /// they were found in the image.
     pub fn rms_error_px(&self, pairs: &[(PointMm, PointPx)]) -> f64 {

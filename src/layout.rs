@@ -33,6 +33,17 @@ pub const QR_MODULE_MM: f64 = 0.82;
 pub const QR_QUIET_MODULES: f64 = 4.0;
 const QR_TOP: f64 = 19.0;
 const QR_RIGHT: f64 = 196.0;
+const QR_SIDE: f64 = QR_MODULES as f64 * QR_MODULE_MM;
+/// Where the QR symbol is on every form: the scanner finds it there before it knows the form.
+pub const QR_SYMBOL: RectMm = RectMm::new(QR_RIGHT - QR_SIDE, QR_TOP, QR_SIDE, QR_SIDE);
+
+/// Fiducial centres, clockwise from top-left (TL, TR, BR, BL); the same on every form.
+pub const FIDUCIALS: [PointMm; 4] = [
+    PointMm::new(FIDUCIAL_INSET, FIDUCIAL_INSET),
+    PointMm::new(PAGE_W - FIDUCIAL_INSET, FIDUCIAL_INSET),
+    PointMm::new(PAGE_W - FIDUCIAL_INSET, PAGE_H - FIDUCIAL_INSET),
+    PointMm::new(FIDUCIAL_INSET, PAGE_H - FIDUCIAL_INSET),
+];
 
 /// Checkboxes: 7 mm squares with a 0.4 mm printed border (issue: at least 5 mm).
 pub const BOX_SIZE: f64 = 7.0;
@@ -121,20 +132,14 @@ impl Layout {
             message,
         };
         let mut shapes = Vec::new();
-        let fiducials = [
-            PointMm::new(FIDUCIAL_INSET, FIDUCIAL_INSET),
-            PointMm::new(PAGE_W - FIDUCIAL_INSET, FIDUCIAL_INSET),
-            PointMm::new(PAGE_W - FIDUCIAL_INSET, PAGE_H - FIDUCIAL_INSET),
-            PointMm::new(FIDUCIAL_INSET, PAGE_H - FIDUCIAL_INSET),
-        ];
+        let fiducials = FIDUCIALS;
         for c in fiducials {
             shapes.push(Shape::Disc {
                 center: c,
                 radius: FIDUCIAL_DIAMETER / 2.0,
             });
         }
-        let qr_side = QR_MODULES as f64 * QR_MODULE_MM;
-        let qr = RectMm::new(QR_RIGHT - qr_side, QR_TOP, qr_side, qr_side);
+        let qr = QR_SYMBOL;
         let quiet = QR_QUIET_MODULES * QR_MODULE_MM;
         let header_right = qr.x - quiet - 1.0;
         let header_w = header_right - HEADER_LEFT;

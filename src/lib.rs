@@ -4,14 +4,21 @@
 //! → [`render`] (PDF/PNG) with [`payload`] (QR text) and [`generate`] (the `generate` command).
 //! Scanning: [`input`] (files, TIFF pages) → [`locate`] (QR, fiducials, page transform)
 //! → [`marks`] (checkbox scoring) → [`ballot`] (answers and verdicts) → [`tally`] and
-//! [`output`] (CSVs), orchestrated by [`scan`].
+//! [`report`] (CSVs, written by [`output`]), orchestrated by [`scan`].
 
+pub mod ballot;
 pub mod fonts;
 pub mod form;
 pub mod generate;
 pub mod geometry;
+pub mod input;
 pub mod layout;
+pub mod locate;
+pub mod marks;
 pub mod output;
 pub mod payload;
 pub mod registry;
 pub mod render;
+pub mod report;
+pub mod scan;
+pub mod tally;

@@ -7,9 +7,10 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use ballotscan::form::{self, Form};
-use ballotscan::generate;
+use ballotscan::marks::Thresholds;
 use ballotscan::payload::SigningKey;
 use ballotscan::registry::Registry;
+use ballotscan::{generate, report, scan};
 
 #[derive(Parser)]
 #[command(
@@ -24,6 +25,33 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Read scanned ballots (files or folders) and write per-unit tallies to OUT.
+    Scan {
+        /// Image files (PNG, JPEG, TIFF incl. multi-page) and folders (searched recursively).
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// Output folder for ballots.csv, answers.csv, tallies.csv and summary.csv.
+        #[arg(long)]
+        out: PathBuf,
+        /// Folder of form definitions (*.toml). Default: the embedded standard form.
+        #[arg(long)]
+        forms: Option<PathBuf>,
+        /// Units registry (CSV: code,name,parent). Default: the embedded registry.
+        #[arg(long)]
+        units: Option<PathBuf>,
+        /// Check serial signatures with the key in this file; unsigned or forged ballots are rejected.
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// Fill score at or below which a box is empty.
+        #[arg(long, default_value_t = Thresholds::default().empty)]
+        empty_below: f64,
+        /// Fill score at or above which a box is marked (between the two: review).
+        #[arg(long, default_value_t = Thresholds::default().marked)]
+        marked_above: f64,
+        /// Worker threads (default: all cores). Results are identical for any value.
+        #[arg(long)]
+        threads: Option<usize>,
+    },
     /// Print ballots for one unit: a PDF, optional PNGs, issued.csv and layout.json.
     Generate {
         /// Unit code from the units registry.
@@ -77,6 +105,88 @@ fn load_key(path: Option<&PathBuf>) -> anyhow::Result<Option<SigningKey>> {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Scan {
+            inputs,
+            out,
+            forms,
+            units,
+            key,
+            empty_below,
+            marked_above,
+            threads,
+        } => {
+            let forms = match &forms {
+                Some(dir) => form::load_dir(dir)?,
+                None => vec![Form::default_form()],
+            };
+            let registry = load_units(units.as_ref())?;
+            let key = load_key(key.as_ref())?;
+            if !(0.0..=1.0).contains(&empty_below)
+                || !(0.0..=1.0).contains(&marked_above)
+                || empty_below >= marked_above
+            {
+                anyhow::bail!(
+                    "thresholds must satisfy 0 ≤ --empty-below < --marked-above ≤ 1 (got {empty_below} and {marked_above})"
+                );
+            }
+            let thresholds = Thresholds {
+                empty: empty_below,
+                marked: marked_above,
+            };
+            if let Some(n) = threads {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(n.max(1))
+                    .build_global()
+                    .context("cannot set up the worker threads")?;
+            }
+            let cfg = scan::Config::new(forms, registry, key, thresholds)?;
+            let (files, _) = ballotscan::input::collect_files(&inputs);
+            let bar = indicatif::ProgressBar::with_draw_target(
+                Some(files.len() as u64),
+                indicatif::ProgressDrawTarget::stderr(),
+            );
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} files, {msg} pages  {elapsed} (eta {eta})",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let pages = std::sync::atomic::AtomicUsize::new(0);
+            let start = std::time::Instant::now();
+            let records = scan::scan_batch(&inputs, &cfg, &|n| {
+                let total = pages.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;
+                bar.set_message(total.to_string());
+                bar.inc(1);
+            });
+            bar.finish_and_clear();
+            let elapsed = start.elapsed().as_secs_f64();
+            let forms: Vec<Form> = cfg.forms.iter().map(|(f, _)| f.clone()).collect();
+            report::write_scan_outputs(&out, &records, &forms, &cfg.registry)?;
+            let (by_status, by_reason) = report::counts(&records);
+            let n = |s: ballotscan::ballot::Status| by_status.get(&s).copied().unwrap_or(0);
+            use ballotscan::ballot::Status;
+            eprintln!(
+                "ballotscan: {} pages from {} files in {:.1} s ({:.1} pages/s)",
+                records.len(),
+                files.len(),
+                elapsed,
+                records.len() as f64 / elapsed.max(1e-9)
+            );
+            eprintln!(
+                "  counted {}, invalid {}, review {}, rejected {}, duplicate {}",
+                n(Status::Counted),
+                n(Status::Invalid),
+                n(Status::Review),
+                n(Status::Rejected),
+                n(Status::Duplicate)
+            );
+            if !by_reason.is_empty() {
+                let list: Vec<String> = by_reason.iter().map(|(r, c)| format!("{r} {c}")).collect();
+                eprintln!("  flagged: {}", list.join(", "));
+            }
+            eprintln!("  results in {}", out.display());
+            Ok(())
+        }
         Command::Generate {
             unit,
             count,

@@ -1,0 +1,269 @@
+//! Ballot decisions: from box scores to an answer per question, and from answers to the
+//! ballot's status with machine-readable reasons (documented in the README).
+//!
+//! The rule that matters most: a mark the scanner is unsure of is never guessed. Any
+//! ambiguous box that could change a question's answer sends the ballot to review.
+
+use crate::form::{Form, QuestionKind};
+use crate::marks::{BoxScore, MarkState, Thresholds};
+use crate::payload::Payload;
+
+/// Above this a box is solid ink: next to another mark on a single-choice question it is most
+/// likely a crossed-out answer (people black out the box they regret), so a person decides.
+const SOLID_FILL: f64 = 0.85;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Status {
+    Counted,
+    Invalid,
+    Review,
+    Rejected,
+    Duplicate,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Counted => "counted",
+            Status::Invalid => "invalid",
+            Status::Review => "review",
+            Status::Rejected => "rejected",
+            Status::Duplicate => "duplicate",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        [
+            Status::Counted,
+            Status::Invalid,
+            Status::Review,
+            Status::Rejected,
+            Status::Duplicate,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+}
+
+/// A question's verdict.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Answer {
+    /// The chosen option ids (one for a single-choice question, any number for multi).
+    Chosen(Vec<String>),
+    Blank,
+    Multi,
+    Review,
+}
+
+impl Answer {
+    /// As written in the CSVs: option ids joined by `;`, or BLANK / MULTI / REVIEW.
+    pub fn to_text(&self) -> String {
+        match self {
+            Answer::Chosen(ids) => ids.join(";"),
+            Answer::Blank => "BLANK".into(),
+            Answer::Multi => "MULTI".into(),
+            Answer::Review => "REVIEW".into(),
+        }
+    }
+
+    pub fn from_text(s: &str) -> Answer {
+        match s {
+            "BLANK" => Answer::Blank,
+            "MULTI" => Answer::Multi,
+            "REVIEW" => Answer::Review,
+            _ => Answer::Chosen(s.split(';').map(str::to_string).collect()),
+        }
+    }
+
+    pub fn is_countable(&self) -> bool {
+        matches!(self, Answer::Chosen(_))
+    }
+}
+
+/// One box as read.
+#[derive(Clone, Debug)]
+pub struct BoxRead {
+    pub option: String,
+    pub score: BoxScore,
+    pub state: MarkState,
+}
+
+#[derive(Clone, Debug)]
+pub struct QuestionRead {
+    pub question: String,
+    pub answer: Answer,
+    pub boxes: Vec<BoxRead>,
+    /// Why the answer is REVIEW, when it is.
+    pub review_reason: Option<&'static str>,
+}
+
+/// Decides one question from its boxes' states.
+pub fn decide_question(kind: QuestionKind, boxes: &[BoxRead]) -> (Answer, Option<&'static str>) {
+    let marked: Vec<&BoxRead> = boxes
+        .iter()
+        .filter(|b| b.state == MarkState::Marked)
+        .collect();
+    if boxes.iter().any(|b| b.state == MarkState::Ambiguous) {
+        return (Answer::Review, Some("ambiguous_mark"));
+    }
+    match kind {
+        QuestionKind::Multi => {
+            if marked.is_empty() {
+                (Answer::Blank, None)
+            } else {
+                (
+                    Answer::Chosen(marked.iter().map(|b| b.option.clone()).collect()),
+                    None,
+                )
+            }
+        }
+        QuestionKind::Single => match marked.len() {
+            0 => (Answer::Blank, None),
+            1 => (Answer::Chosen(vec![marked[0].option.clone()]), None),
+            _ => {
+                let solid = marked
+                    .iter()
+                    .filter(|b| b.score.fill.0 >= SOLID_FILL)
+                    .count();
+                if solid > 0 && solid < marked.len() {
+                    (Answer::Review, Some("possible_correction"))
+                } else {
+                    (Answer::Multi, None)
+                }
+            }
+        },
+    }
+}
+
+/// Reads every question of a ballot from its box scores (in layout order).
+pub fn read_questions(
+    form: &Form,
+    scores: &[(String, String, BoxScore)],
+    thresholds: &Thresholds,
+) -> Vec<QuestionRead> {
+    form.questions
+        .iter()
+        .map(|q| {
+            let boxes: Vec<BoxRead> = scores
+                .iter()
+                .filter(|(qid, _, _)| *qid == q.id)
+                .map(|(_, opt, s)| BoxRead {
+                    option: opt.clone(),
+                    score: *s,
+                    state: thresholds.classify(s.fill),
+                })
+                .collect();
+            let (answer, review_reason) = decide_question(q.kind, &boxes);
+            QuestionRead {
+                question: q.id.clone(),
+                answer,
+                boxes,
+                review_reason,
+            }
+        })
+        .collect()
+}
+
+/// The status of a readable ballot, with its reasons, before duplicates are considered.
+pub fn decide_ballot(
+    form: &Form,
+    questions: &[QuestionRead],
+    poor_alignment: bool,
+    unknown_unit: bool,
+) -> (Status, Vec<String>) {
+    let mut reasons: Vec<String> = Vec::new();
+    fn push(reasons: &mut Vec<String>, r: &str) {
+        if !reasons.iter().any(|x| x == r) {
+            reasons.push(r.to_string());
+        }
+    }
+    for q in questions {
+        if let Some(r) = q.review_reason {
+            push(&mut reasons, r);
+        }
+    }
+    if poor_alignment {
+        push(&mut reasons, "poor_alignment");
+    }
+    if unknown_unit {
+        push(&mut reasons, "unknown_unit");
+    }
+    let needs_review = !reasons.is_empty();
+    if questions.iter().any(|q| q.answer == Answer::Multi) {
+        push(&mut reasons, "multi_mark");
+    }
+    let countable = questions.iter().filter(|q| q.answer.is_countable()).count();
+    if needs_review {
+        return (Status::Review, reasons);
+    }
+    if countable < form.rules.min_answered.max(1) {
+        let why = if questions.iter().all(|q| q.answer == Answer::Blank) {
+            "blank_ballot"
+        } else {
+            "no_countable_answer"
+        };
+        push(&mut reasons, why);
+        return (Status::Invalid, reasons);
+    }
+    (Status::Counted, reasons)
+}
+
+/// Identity of a ballot for duplicate detection: form, version, unit and serial.
+pub fn ballot_key(p: &Payload) -> (String, u32, String, u32) {
+    (p.form.clone(), p.version, p.unit.clone(), p.serial)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::geometry::RectMm;
+    use crate::marks::Fill;
+
+    fn b(option: &str, fill: f64) -> BoxRead {
+        let t = Thresholds::default();
+        BoxRead {
+            option: option.into(),
+            score: BoxScore {
+                fill: Fill(fill),
+                shift_mm: (0.0, 0.0),
+                found: RectMm::new(0.0, 0.0, 1.0, 1.0),
+            },
+            state: t.classify(Fill(fill)),
+        }
+    }
+
+    #[test]
+    fn single_choice_verdicts() {
+        use QuestionKind::Single;
+        assert_eq!(
+            decide_question(Single, &[b("1", 0.0), b("2", 0.0)]).0,
+            Answer::Blank
+        );
+        assert_eq!(
+            decide_question(Single, &[b("1", 0.4), b("2", 0.0)]).0,
+            Answer::Chosen(vec!["1".into()])
+        );
+        assert_eq!(
+            decide_question(Single, &[b("1", 0.4), b("2", 0.3)]).0,
+            Answer::Multi
+        );
+        assert_eq!(
+            decide_question(Single, &[b("1", 0.95), b("2", 0.3)]),
+            (Answer::Review, Some("possible_correction"))
+        );
+        assert_eq!(
+            decide_question(Single, &[b("1", 0.4), b("2", 0.045)]),
+            (Answer::Review, Some("ambiguous_mark"))
+        );
+    }
+
+    #[test]
+    fn multi_choice_lists_every_mark() {
+        let (a, _) = decide_question(
+            QuestionKind::Multi,
+            &[b("a", 0.4), b("b", 0.0), b("c", 0.9)],
+        );
+        assert_eq!(a, Answer::Chosen(vec!["a".into(), "c".into()]));
+        assert_eq!(Answer::from_text(&a.to_text()), a);
+    }
+}

@@ -1,0 +1,370 @@
+//! Scanned pages in: which files a batch holds, how many pages each has, and each page decoded
+//! to 8-bit grayscale.
+//!
+//! Formats are recognised by their first bytes, not by their names (a text file called
+//! `.png` is "not an image", not a crash). Every decoder runs under size limits, because a
+//! few hundred bytes of hostile PNG can claim a 100,000 × 100,000 page.
+
+use std::path::{Path, PathBuf};
+
+use image::GrayImage;
+
+/// Pages larger than this many pixels are refused: an A4 page at 600 DPI is 35 Mpx.
+pub const MAX_PIXELS: u64 = 60_000_000;
+/// Files larger than this are refused before they are read.
+pub const MAX_FILE_BYTES: u64 = 512 * 1024 * 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Png,
+    Jpeg,
+    Tiff,
+    Pdf,
+}
+
+/// Why a file or a page could not give an image. `code()` is the reason written to the CSVs.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InputError {
+    #[error("cannot read the file: {0}")]
+    Unreadable(String),
+    #[error("empty file (0 bytes)")]
+    Empty,
+    #[error("not an image this tool reads (PNG, JPEG, TIFF or PDF), judged by its content")]
+    NotAnImage,
+    #[error("cannot decode the image: {0}")]
+    Decode(String),
+    #[error("the image claims {width} × {height} pixels, more than a scanned page can have")]
+    TooLarge { width: u64, height: u64 },
+    #[error("{0}")]
+    Pdf(String, &'static str),
+}
+
+impl InputError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            InputError::Unreadable(_) => "unreadable_file",
+            InputError::Empty | InputError::NotAnImage => "not_an_image",
+            InputError::Decode(_) => "decode_error",
+            InputError::TooLarge { .. } => "image_too_large",
+            InputError::Pdf(_, code) => code,
+        }
+    }
+}
+
+/// Lists the files of a batch: files as given, folders walked recursively; each folder's
+/// entries in sorted order so the output order never depends on the file system. Hidden
+/// entries (names starting with a dot) inside folders are skipped. A path that does not exist
+/// is returned in `missing` so it can get its own row.
+pub fn collect_files(inputs: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let mut files = Vec::new();
+    let mut missing = Vec::new();
+    for input in inputs {
+        if input.is_dir() {
+            walk(input, &mut files);
+        } else if input.exists() {
+            files.push(input.clone());
+        } else {
+            missing.push(input.clone());
+        }
+    }
+    (files, missing)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        // An unreadable folder becomes a row of its own through the caller's missing list
+        // only if it was named directly; inside a batch we record it as a file that fails.
+        out.push(dir.to_path_buf());
+        return;
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            !p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('.'))
+        })
+        .collect();
+    paths.sort();
+    for p in paths {
+        if p.is_dir() {
+            walk(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+pub fn sniff(bytes: &[u8]) -> Option<Format> {
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some(Format::Png)
+    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some(Format::Jpeg)
+    } else if bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*") {
+        Some(Format::Tiff)
+    } else if bytes.len() >= 5
+        && bytes[..bytes.len().min(1024)]
+            .windows(5)
+            .any(|w| w == b"%PDF-")
+    {
+        Some(Format::Pdf)
+    } else {
+        None
+    }
+}
+
+/// A file read into memory, with its page count known.
+pub struct OpenedFile {
+    pub bytes: Vec<u8>,
+    pub format: Format,
+    pub pages: usize,
+}
+
+pub fn open(path: &Path) -> Result<OpenedFile, InputError> {
+    let meta = std::fs::metadata(path).map_err(|e| InputError::Unreadable(e.to_string()))?;
+    if meta.is_dir() {
+        return Err(InputError::Unreadable(
+            "a folder that cannot be listed".into(),
+        ));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(InputError::TooLarge {
+            width: 0,
+            height: 0,
+        });
+    }
+    let bytes = std::fs::read(path).map_err(|e| InputError::Unreadable(e.to_string()))?;
+    from_bytes(bytes)
+}
+
+pub fn from_bytes(bytes: Vec<u8>) -> Result<OpenedFile, InputError> {
+    if bytes.is_empty() {
+        return Err(InputError::Empty);
+    }
+    let format = sniff(&bytes).ok_or(InputError::NotAnImage)?;
+    let pages = match format {
+        Format::Png | Format::Jpeg => 1,
+        Format::Tiff => tiff_page_count(&bytes)?,
+        Format::Pdf => {
+            return Err(InputError::Pdf(
+                "PDF input is not supported yet: export the scans as TIFF, PNG or JPEG".into(),
+                "unsupported_pdf",
+            ))
+        }
+    };
+    Ok(OpenedFile {
+        bytes,
+        format,
+        pages,
+    })
+}
+
+/// Decodes page `index` (0-based) of an opened file.
+pub fn decode_page(file: &OpenedFile, index: usize) -> Result<GrayImage, InputError> {
+    match file.format {
+        Format::Jpeg => decode_jpeg(&file.bytes),
+        Format::Png => decode_png(&file.bytes),
+        Format::Tiff => decode_tiff_page(&file.bytes, index),
+        Format::Pdf => Err(InputError::Pdf(
+            "PDF input is not supported yet".into(),
+            "unsupported_pdf",
+        )),
+    }
+}
+
+fn check_size(width: u64, height: u64) -> Result<(), InputError> {
+    if width == 0 || height == 0 || width.saturating_mul(height) > MAX_PIXELS {
+        return Err(InputError::TooLarge { width, height });
+    }
+    Ok(())
+}
+
+/// JPEG straight to grayscale: the decoder skips colour conversion, which is most of the cost
+/// of decoding a colour scan.
+pub fn decode_jpeg(bytes: &[u8]) -> Result<GrayImage, InputError> {
+    use zune_jpeg::zune_core::bytestream::ZCursor;
+    use zune_jpeg::zune_core::colorspace::ColorSpace;
+    use zune_jpeg::zune_core::options::DecoderOptions;
+    let options = DecoderOptions::default()
+        .jpeg_set_out_colorspace(ColorSpace::Luma)
+        .set_max_width(1 << 16)
+        .set_max_height(1 << 16)
+        .set_strict_mode(false);
+    let mut dec = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options);
+    dec.decode_headers()
+        .map_err(|e| InputError::Decode(format!("{e:?}")))?;
+    let (w, h) = dec
+        .dimensions()
+        .ok_or_else(|| InputError::Decode("no JPEG dimensions".into()))?;
+    check_size(w as u64, h as u64)?;
+    let pixels = dec
+        .decode()
+        .map_err(|e| InputError::Decode(format!("{e:?}")))?;
+    if pixels.len() != w * h {
+        return Err(InputError::Decode(format!(
+            "decoder returned {} bytes for {w}×{h} gray",
+            pixels.len()
+        )));
+    }
+    GrayImage::from_raw(w as u32, h as u32, pixels)
+        .ok_or_else(|| InputError::Decode("bad JPEG buffer".into()))
+}
+
+fn decode_png(bytes: &[u8]) -> Result<GrayImage, InputError> {
+    let mut reader =
+        image::ImageReader::with_format(std::io::Cursor::new(bytes), image::ImageFormat::Png);
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(1 << 16);
+    limits.max_image_height = Some(1 << 16);
+    limits.max_alloc = Some(MAX_PIXELS * 8);
+    reader.limits(limits);
+    let (w, h) =
+        image::ImageReader::with_format(std::io::Cursor::new(bytes), image::ImageFormat::Png)
+            .into_dimensions()
+            .map_err(|e| InputError::Decode(e.to_string()))?;
+    check_size(w as u64, h as u64)?;
+    let img = reader
+        .decode()
+        .map_err(|e| InputError::Decode(e.to_string()))?;
+    Ok(img.into_luma8())
+}
+
+fn tiff_decoder(
+    bytes: &[u8],
+) -> Result<tiff::decoder::Decoder<std::io::Cursor<&[u8]>>, InputError> {
+    let mut limits = tiff::decoder::Limits::default();
+    limits.decoding_buffer_size = (MAX_PIXELS * 4) as usize;
+    tiff::decoder::Decoder::new(std::io::Cursor::new(bytes))
+        .map(|d| d.with_limits(limits))
+        .map_err(|e| InputError::Decode(e.to_string()))
+}
+
+fn tiff_page_count(bytes: &[u8]) -> Result<usize, InputError> {
+    let mut dec = tiff_decoder(bytes)?;
+    let mut n = 1;
+    // A hostile file could chain directories in a loop; no batch has this many pages in one file.
+    while dec.more_images() && n < 10_000 {
+        dec.next_image()
+            .map_err(|e| InputError::Decode(format!("page {}: {e}", n + 1)))?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+fn decode_tiff_page(bytes: &[u8], index: usize) -> Result<GrayImage, InputError> {
+    use tiff::decoder::DecodingResult;
+    use tiff::ColorType;
+    let mut dec = tiff_decoder(bytes)?;
+    dec.seek_to_image(index)
+        .map_err(|e| InputError::Decode(e.to_string()))?;
+    let (w, h) = dec
+        .dimensions()
+        .map_err(|e| InputError::Decode(e.to_string()))?;
+    check_size(w as u64, h as u64)?;
+    let color = dec
+        .colortype()
+        .map_err(|e| InputError::Decode(e.to_string()))?;
+    let data = dec
+        .read_image()
+        .map_err(|e| InputError::Decode(e.to_string()))?;
+    let (w, h) = (w as usize, h as usize);
+    let mut out = vec![0u8; w * h];
+    let bad = || InputError::Decode(format!("unexpected TIFF sample layout {color:?}"));
+    match (color, data) {
+        (ColorType::Gray(1), DecodingResult::U8(buf)) => {
+            let stride = w.div_ceil(8);
+            if buf.len() < stride * h {
+                return Err(bad());
+            }
+            for y in 0..h {
+                for x in 0..w {
+                    let bit = (buf[y * stride + x / 8] >> (7 - x % 8)) & 1;
+                    out[y * w + x] = if bit == 1 { 255 } else { 0 };
+                }
+            }
+        }
+        (ColorType::Gray(8), DecodingResult::U8(buf)) if buf.len() >= w * h => {
+            out.copy_from_slice(&buf[..w * h]);
+        }
+        (ColorType::Gray(16), DecodingResult::U16(buf)) if buf.len() >= w * h => {
+            for (o, v) in out.iter_mut().zip(buf) {
+                *o = (v >> 8) as u8;
+            }
+        }
+        (ColorType::RGB(8) | ColorType::RGBA(8), DecodingResult::U8(buf)) => {
+            let n = if matches!(color, ColorType::RGB(_)) {
+                3
+            } else {
+                4
+            };
+            if buf.len() < w * h * n {
+                return Err(bad());
+            }
+            for (o, px) in out.iter_mut().zip(buf.chunks_exact(n)) {
+                *o = luma(px[0], px[1], px[2]);
+            }
+        }
+        (ColorType::GrayA(8), DecodingResult::U8(buf)) if buf.len() >= w * h * 2 => {
+            for (o, px) in out.iter_mut().zip(buf.chunks_exact(2)) {
+                *o = px[0];
+            }
+        }
+        _ => return Err(bad()),
+    }
+    GrayImage::from_raw(w as u32, h as u32, out).ok_or_else(bad)
+}
+
+/// ITU-R BT.601 luma, as JPEG uses.
+fn luma(r: u8, g: u8, b: u8) -> u8 {
+    ((299 * r as u32 + 587 * g as u32 + 114 * b as u32 + 500) / 1000) as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_are_recognised_by_content() {
+        assert_eq!(sniff(b"\x89PNG\r\n\x1a\n...."), Some(Format::Png));
+        assert_eq!(sniff(b"hello, I am text"), None);
+        assert_eq!(from_bytes(Vec::new()).err(), Some(InputError::Empty));
+        assert_eq!(
+            from_bytes(b"just text named .png".to_vec())
+                .err()
+                .map(|e| e.code()),
+            Some("not_an_image")
+        );
+    }
+
+    #[test]
+    fn a_png_claiming_a_huge_page_is_refused_without_allocating() {
+        // A valid PNG header for 100000 × 100000 gray pixels, followed by nothing.
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        let mut ihdr = b"IHDR".to_vec();
+        ihdr.extend_from_slice(&100_000u32.to_be_bytes());
+        ihdr.extend_from_slice(&100_000u32.to_be_bytes());
+        ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
+        let crc = crc32(&ihdr);
+        png.extend_from_slice(&13u32.to_be_bytes());
+        png.extend_from_slice(&ihdr);
+        png.extend_from_slice(&crc.to_be_bytes());
+        let f = from_bytes(png).expect("a PNG");
+        let err = decode_page(&f, 0).expect_err("refused");
+        assert_eq!(err.code(), "image_too_large", "{err}");
+    }
+
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFFu32;
+        for &b in data {
+            crc ^= b as u32;
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+}

@@ -1,0 +1,285 @@
+//! Scoring one checkbox: how much of its inside is covered by ink, from 0 (clean paper) to 1
+//! (solid ink), and whether that is a mark, no mark, or too close to call.
+//!
+//! Each box is sampled through the page transform on a fine grid in the box's own frame (no
+//! need to warp the whole page), re-located by a small search for its printed border, and
+//! measured only inside the border, relative to the paper's local white level and the border's
+//! own print black. Measuring against local paper makes a blank ballot read as blank on grey
+//! recycled paper, under uneven light, or from a dark scanner — never "everything marked".
+
+use std::fmt;
+
+use image::GrayImage;
+
+use crate::geometry::{Homography, PointMm, RectMm};
+use crate::layout::{BOX_BORDER, BOX_SIZE};
+
+/// A fill score in [0, 1]: the mean ink coverage of the inside of a box.
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd)]
+pub struct Fill(pub f64);
+
+impl fmt::Display for Fill {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:.3}", self.0)
+    }
+}
+
+/// The two thresholds. Between them a mark is `Ambiguous` and goes to a person.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Thresholds {
+    /// At or below: no mark.
+    pub empty: f64,
+    /// At or above: a mark.
+    pub marked: f64,
+}
+
+impl Default for Thresholds {
+    /// Measured on the synthetic corpus (`ballotscan synth`, all profiles; see BENCHMARKS.md):
+    /// blank boxes score below 0.02 even on bad scans, a single 1 mm pencil stroke across a
+    /// box scores above 0.10, light pencil above 0.06.
+    fn default() -> Self {
+        Thresholds {
+            empty: 0.03,
+            marked: 0.06,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MarkState {
+    Empty,
+    Ambiguous,
+    Marked,
+}
+
+impl MarkState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MarkState::Empty => "empty",
+            MarkState::Ambiguous => "ambiguous",
+            MarkState::Marked => "marked",
+        }
+    }
+}
+
+impl Thresholds {
+    pub fn classify(&self, fill: Fill) -> MarkState {
+        if fill.0 >= self.marked {
+            MarkState::Marked
+        } else if fill.0 <= self.empty {
+            MarkState::Empty
+        } else {
+            MarkState::Ambiguous
+        }
+    }
+
+    /// Distance to the nearest threshold (0 when ambiguous): how safe the call was.
+    pub fn margin(&self, fill: Fill) -> f64 {
+        match self.classify(fill) {
+            MarkState::Marked => fill.0 - self.marked,
+            MarkState::Empty => self.empty - fill.0,
+            MarkState::Ambiguous => 0.0,
+        }
+    }
+}
+
+/// One scored box.
+#[derive(Clone, Copy, Debug)]
+pub struct BoxScore {
+    pub fill: Fill,
+    /// Where the box was found, relative to where the transform put it (mm, page frame).
+    pub shift_mm: (f64, f64),
+    /// The box as actually found on the page (outer edge of the border, mm).
+    pub found: RectMm,
+}
+
+/// Sampling step of the box grid: 0.2 mm resolves a 1 mm pencil line at any scan resolution
+/// while keeping a box to about 2,400 samples.
+const CELL_MM: f64 = 0.2;
+/// Grid margin around the box: room for the border search plus a ring of paper.
+const MARGIN_MM: f64 = 1.6;
+/// The border is searched within this distance of its predicted place. The page fit is good to
+/// a few tenths of a millimetre; printers shift and stretch by up to this much more.
+const SEARCH_MM: f64 = 1.0;
+/// The inside is measured this far in from the border's outer edge: the 0.4 mm border plus
+/// room for blur, JPEG ringing and a border printed slightly thick.
+const INSET_MM: f64 = 1.0;
+
+/// Scores one checkbox.
+pub fn score_box(img: &GrayImage, h: &Homography, rect: &RectMm) -> BoxScore {
+    let n = ((BOX_SIZE + 2.0 * MARGIN_MM) / CELL_MM).round() as usize;
+    let origin = PointMm::new(rect.x - MARGIN_MM, rect.y - MARGIN_MM);
+    // Brightness samples, row-major, n × n.
+    let mut v = vec![0f32; n * n];
+    for j in 0..n {
+        for i in 0..n {
+            let p = h.map(PointMm::new(
+                origin.x + (i as f64 + 0.5) * CELL_MM,
+                origin.y + (j as f64 + 0.5) * CELL_MM,
+            ));
+            v[j * n + i] = bilinear(img, p.x, p.y);
+        }
+    }
+    let cells = |mm: f64| (mm / CELL_MM).round() as i64;
+    let m = cells(MARGIN_MM);
+    let b = cells(BOX_BORDER).max(1);
+    let side = cells(BOX_SIZE);
+    let search = cells(SEARCH_MM);
+
+    // Paper white: a high percentile of the whole window (most of it is paper or border-free
+    // inside), robust to a stray mark or the box's own ink.
+    let mut sorted = v.clone();
+    sorted.sort_by(f32::total_cmp);
+    let white = sorted[(sorted.len() * 9) / 10] as f64;
+
+    // Darkness profiles along columns and rows, over the middle of the box only (the corners
+    // belong to both directions).
+    let dark = |i: i64, j: i64| -> f64 {
+        if i < 0 || j < 0 || i >= n as i64 || j >= n as i64 {
+            0.0
+        } else {
+            (white - v[j as usize * n + i as usize] as f64).max(0.0)
+        }
+    };
+    let span = |from: i64| (from + side / 4)..(from + side - side / 4);
+    let col = |i: i64| span(m).map(|j| dark(i, j)).sum::<f64>();
+    let row = |j: i64| span(m).map(|i| dark(i, j)).sum::<f64>();
+    let edge_score = |profile: &dyn Fn(i64) -> f64, d: i64| -> f64 {
+        let near = m + d;
+        let far = m + side - b + d;
+        let border: f64 = (0..b).map(|k| profile(near + k) + profile(far + k)).sum();
+        // The paper just outside the border must be light: this keeps a solidly filled box from
+        // pulling the border inwards.
+        let outside = profile(near - 2) + profile(far + b + 1);
+        border - outside - 0.02 * (d.abs() as f64) * border.abs().max(1.0)
+    };
+    let best = |profile: &dyn Fn(i64) -> f64| {
+        (-search..=search)
+            .max_by(|&a, &b| edge_score(profile, a).total_cmp(&edge_score(profile, b)))
+            .unwrap_or(0)
+    };
+    let dx = best(&col);
+    let dy = best(&row);
+
+    // Print black: the darkest part of the found border, so ink is measured in "how dark a
+    // pen is here", whatever the scanner's contrast.
+    let mut border_vals: Vec<f32> = Vec::new();
+    for k in span(m) {
+        for t in 0..b {
+            for (i, j) in [
+                (m + dx + t, k + dy),
+                (m + dx + side - 1 - t, k + dy),
+                (k + dx, m + dy + t),
+                (k + dx, m + dy + side - 1 - t),
+            ] {
+                if i >= 0 && j >= 0 && (i as usize) < n && (j as usize) < n {
+                    border_vals.push(v[j as usize * n + i as usize]);
+                }
+            }
+        }
+    }
+    border_vals.sort_by(f32::total_cmp);
+    let black = border_vals
+        .get(border_vals.len() / 4)
+        .map_or(0.0, |&x| x as f64);
+    // A faint border (light toner, heavy blur) must not make every speck count as ink.
+    let contrast = (white - black).max(96.0);
+
+    let inset = cells(INSET_MM);
+    let (i0, i1) = (m + dx + inset, m + dx + side - inset);
+    let (j0, j1) = (m + dy + inset, m + dy + side - inset);
+    let mut total = 0.0;
+    let mut count = 0usize;
+    for j in j0..j1 {
+        for i in i0..i1 {
+            total += (dark(i, j) / contrast).clamp(0.0, 1.0);
+            count += 1;
+        }
+    }
+    let fill = if count == 0 {
+        0.0
+    } else {
+        total / count as f64
+    };
+    let shift_mm = (dx as f64 * CELL_MM, dy as f64 * CELL_MM);
+    BoxScore {
+        fill: Fill(fill),
+        shift_mm,
+        found: RectMm::new(rect.x + shift_mm.0, rect.y + shift_mm.1, rect.w, rect.h),
+    }
+}
+
+fn bilinear(img: &GrayImage, x: f64, y: f64) -> f32 {
+    let (w, h) = img.dimensions();
+    let fx = (x - 0.5).clamp(0.0, w as f64 - 1.0);
+    let fy = (y - 0.5).clamp(0.0, h as f64 - 1.0);
+    let x0 = fx.floor() as u32;
+    let y0 = fy.floor() as u32;
+    let x1 = (x0 + 1).min(w - 1);
+    let y1 = (y0 + 1).min(h - 1);
+    let (ax, ay) = ((fx - x0 as f64) as f32, (fy - y0 as f64) as f32);
+    let raw = img.as_raw();
+    let at = |x: u32, y: u32| raw[(y * w + x) as usize] as f32;
+    let top = at(x0, y0) * (1.0 - ax) + at(x1, y0) * ax;
+    let bottom = at(x0, y1) * (1.0 - ax) + at(x1, y1) * ax;
+    top * (1.0 - ay) + bottom * ay
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::raster;
+
+    fn blank_box_image(dpi: f64, shift_mm: f64) -> (GrayImage, RectMm) {
+        let rect = RectMm::new(20.0, 20.0, BOX_SIZE, BOX_SIZE);
+        let moved = RectMm::new(rect.x + shift_mm, rect.y - shift_mm, rect.w, rect.h);
+        let shapes: Vec<_> = crate::layout::box_border(moved)
+            .into_iter()
+            .map(crate::layout::Shape::Fill)
+            .collect();
+        (raster::render(&shapes, dpi), rect)
+    }
+
+    #[test]
+    fn blank_box_scores_near_zero_and_is_relocated() {
+        let (img, rect) = blank_box_image(200.0, 0.6);
+        let s = score_box(&img, &Homography::at_dpi(200.0), &rect);
+        assert!(s.fill.0 < 0.01, "{}", s.fill);
+        assert!(
+            (s.shift_mm.0 - 0.6).abs() < 0.21 && (s.shift_mm.1 + 0.6).abs() < 0.21,
+            "{:?}",
+            s.shift_mm
+        );
+    }
+
+    #[test]
+    fn a_one_mm_line_across_the_box_is_a_mark() {
+        for dpi in [150.0, 200.0, 300.0] {
+            let (mut img, rect) = blank_box_image(dpi, 0.0);
+            let s = dpi / 25.4;
+            // A 1 mm horizontal line through the middle, mid-grey like pencil.
+            let y0 = ((rect.y + 3.0) * s) as u32;
+            for y in y0..y0 + s as u32 {
+                for x in ((rect.x - 0.5) * s) as u32..((rect.right() + 0.5) * s) as u32 {
+                    img.put_pixel(x, y, image::Luma([120]));
+                }
+            }
+            let score = score_box(&img, &Homography::at_dpi(dpi), &rect);
+            assert_eq!(
+                Thresholds::default().classify(score.fill),
+                MarkState::Marked,
+                "{dpi}: {}",
+                score.fill
+            );
+        }
+    }
+
+    #[test]
+    fn thresholds_classify_with_margins() {
+        let t = Thresholds::default();
+        assert_eq!(t.classify(Fill(0.0)), MarkState::Empty);
+        assert_eq!(t.classify(Fill(0.045)), MarkState::Ambiguous);
+        assert_eq!(t.classify(Fill(0.5)), MarkState::Marked);
+        assert!((t.margin(Fill(0.5)) - 0.44).abs() < 1e-9);
+    }
+}

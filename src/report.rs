@@ -1,0 +1,144 @@
+//! The scan's result files: `ballots.csv` (one row per page), `answers.csv` (one row per
+//! ballot and question), `tallies.csv` and `summary.csv` (see [`crate::tally`]). Columns are
+//! documented in the README.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::ballot::Status;
+use crate::form::Form;
+use crate::output::{CsvTable, WriteError};
+use crate::registry::Registry;
+use crate::scan::PageRecord;
+use crate::tally::{self, TallyBallot};
+
+pub const BALLOTS_HEADER: [&str; 15] = [
+    "source",
+    "page",
+    "status",
+    "reasons",
+    "form",
+    "version",
+    "unit",
+    "serial",
+    "rotation_deg",
+    "fit_error_mm",
+    "fiducials",
+    "min_margin",
+    "duplicate_of",
+    "file_sha256",
+    "detail",
+];
+
+pub const ANSWERS_HEADER: [&str; 8] = [
+    "source", "page", "unit", "serial", "question", "answer", "states", "scores",
+];
+
+fn opt_f(v: Option<f64>, decimals: usize) -> String {
+    v.map_or(String::new(), |x| format!("{x:.decimals$}"))
+}
+
+pub fn ballots_csv(records: &[PageRecord]) -> CsvTable {
+    let mut t = CsvTable::new(&BALLOTS_HEADER);
+    for r in records {
+        let p = r.payload.as_ref();
+        t.row([
+            r.source.clone(),
+            r.page.to_string(),
+            r.status.as_str().to_string(),
+            r.reasons.join(";"),
+            p.map_or(String::new(), |p| p.form.clone()),
+            p.map_or(String::new(), |p| p.version.to_string()),
+            p.map_or(String::new(), |p| p.unit.clone()),
+            p.map_or(String::new(), |p| p.serial_text()),
+            opt_f(r.rotation_deg, 1),
+            opt_f(r.fit_error_mm, 3),
+            r.fiducials_found.map_or(String::new(), |n| n.to_string()),
+            opt_f(r.min_margin, 3),
+            r.duplicate_of.clone().unwrap_or_default(),
+            r.file_sha256.clone(),
+            r.detail.clone(),
+        ]);
+    }
+    t
+}
+
+pub fn answers_csv(records: &[PageRecord]) -> CsvTable {
+    let mut t = CsvTable::new(&ANSWERS_HEADER);
+    for r in records {
+        let Some(p) = &r.payload else { continue };
+        for q in &r.questions {
+            let states: Vec<String> = q
+                .boxes
+                .iter()
+                .map(|b| format!("{}={}", b.option, b.state.as_str()))
+                .collect();
+            let scores: Vec<String> = q
+                .boxes
+                .iter()
+                .map(|b| format!("{}={}", b.option, b.score.fill))
+                .collect();
+            t.row([
+                r.source.clone(),
+                r.page.to_string(),
+                p.unit.clone(),
+                p.serial_text(),
+                q.question.clone(),
+                q.answer.to_text(),
+                states.join(" "),
+                scores.join(" "),
+            ]);
+        }
+    }
+    t
+}
+
+pub fn tally_ballots(records: &[PageRecord]) -> Vec<TallyBallot> {
+    records
+        .iter()
+        .map(|r| TallyBallot {
+            status: r.status,
+            unit: r.payload.as_ref().map(|p| p.unit.clone()),
+            form: r.form.clone(),
+            answers: r
+                .questions
+                .iter()
+                .map(|q| (q.question.clone(), q.answer.clone()))
+                .collect(),
+        })
+        .collect()
+}
+
+/// Writes the four result files into `dir` (created if missing).
+pub fn write_scan_outputs(
+    dir: &Path,
+    records: &[PageRecord],
+    forms: &[Form],
+    registry: &Registry,
+) -> Result<(), WriteError> {
+    std::fs::create_dir_all(dir).map_err(|source| WriteError {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    let ballots = tally_ballots(records);
+    ballots_csv(records).write(&dir.join("ballots.csv"))?;
+    answers_csv(records).write(&dir.join("answers.csv"))?;
+    tally::tallies_csv(&ballots, forms, registry).write(&dir.join("tallies.csv"))?;
+    tally::summary_csv(&ballots, forms, registry).write(&dir.join("summary.csv"))?;
+    Ok(())
+}
+
+/// Counts for the console summary: pages per status and flagged pages per reason.
+pub fn counts(records: &[PageRecord]) -> (BTreeMap<Status, usize>, BTreeMap<String, usize>) {
+    let mut by_status = BTreeMap::new();
+    let mut by_reason = BTreeMap::new();
+    for r in records {
+        *by_status.entry(r.status).or_default() += 1;
+        if r.status != Status::Counted {
+            for reason in &r.reasons {
+                *by_reason.entry(reason.clone()).or_default() += 1;
+            }
+        }
+    }
+    (by_status, by_reason)
+}

@@ -1,0 +1,379 @@
+//! The `scan` command's pipeline: every page of every input file, in parallel, through
+//! QR → alignment → box scores → decisions, then duplicates across the whole batch.
+//!
+//! Pages are decoded one at a time per worker and dropped once scored, so memory holds only a
+//! few page images plus a small record per page, whatever the batch size. Records come back in
+//! input order (path, then page), so outputs do not depend on the number of threads.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use image::GrayImage;
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::ballot::{self, Answer, QuestionRead, Status};
+use crate::form::Form;
+use crate::input;
+use crate::layout::Layout;
+use crate::locate;
+use crate::marks::{self, Thresholds};
+use crate::payload::{Payload, SignatureCheck, SigningKey};
+use crate::registry::Registry;
+
+/// Above this fit error (mm) the page is still read, but a person checks it: boxes may be off
+/// by a fraction of their size.
+pub const REVIEW_FIT_ERROR_MM: f64 = 0.6;
+
+pub struct Config {
+    pub forms: Vec<(Form, Layout)>,
+    pub registry: Registry,
+    pub key: Option<SigningKey>,
+    pub thresholds: Thresholds,
+}
+
+impl Config {
+    pub fn new(
+        forms: Vec<Form>,
+        registry: Registry,
+        key: Option<SigningKey>,
+        thresholds: Thresholds,
+    ) -> Result<Config, crate::form::FormError> {
+        let forms = forms
+            .into_iter()
+            .map(|f| Layout::new(&f).map(|l| (f, l)))
+            .collect::<Result<_, _>>()?;
+        Ok(Config {
+            forms,
+            registry,
+            key,
+            thresholds,
+        })
+    }
+
+    fn form(&self, id: &str, version: u32) -> Option<&(Form, Layout)> {
+        self.forms
+            .iter()
+            .find(|(f, _)| f.id == id && f.version == version)
+    }
+}
+
+/// Time spent in each stage of one page, for the speed benchmark.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StageTimes {
+    pub decode: Duration,
+    pub qr: Duration,
+    pub align: Duration,
+    pub score: Duration,
+}
+
+/// Everything known about one page of input.
+#[derive(Clone, Debug)]
+pub struct PageRecord {
+    pub source: String,
+    /// 1-based page number within the file.
+    pub page: usize,
+    pub status: Status,
+    pub reasons: Vec<String>,
+    /// A sentence for people, when the reason codes need one (rejections).
+    pub detail: String,
+    pub payload: Option<Payload>,
+    pub form: Option<(String, u32)>,
+    pub rotation_deg: Option<f64>,
+    pub fit_error_mm: Option<f64>,
+    pub fiducials_found: Option<usize>,
+    /// Smallest distance of any box score to a threshold.
+    pub min_margin: Option<f64>,
+    pub questions: Vec<QuestionRead>,
+    pub file_sha256: String,
+    pub duplicate_of: Option<String>,
+    pub times: StageTimes,
+}
+
+impl PageRecord {
+    fn rejected(source: &str, page: usize, code: &str, detail: String) -> PageRecord {
+        PageRecord {
+            source: source.to_string(),
+            page,
+            status: Status::Rejected,
+            reasons: vec![code.to_string()],
+            detail,
+            payload: None,
+            form: None,
+            rotation_deg: None,
+            fit_error_mm: None,
+            fiducials_found: None,
+            min_margin: None,
+            questions: Vec::new(),
+            file_sha256: String::new(),
+            duplicate_of: None,
+            times: StageTimes::default(),
+        }
+    }
+
+    /// `source#page`, how one page is named in `duplicate_of` and in messages.
+    pub fn page_ref(&self) -> String {
+        format!("{}#{}", self.source, self.page)
+    }
+}
+
+/// Reads one decoded page.
+pub fn read_page(img: &GrayImage, cfg: &Config, rec: &mut PageRecord) {
+    let t = Instant::now();
+    let qr = locate::find_qr(img);
+    rec.times.qr = t.elapsed();
+    let Some(qr) = qr else {
+        let detail = if looks_blank(img) {
+            "no QR code found: the page looks blank (a blank sheet, or the back of a ballot?)"
+        } else {
+            "no QR code found: not a ballot, or the code is torn, covered or badly blurred"
+        };
+        reject(rec, "no_qr", detail.into());
+        return;
+    };
+    let payload = match Payload::parse(&qr.bytes) {
+        Ok(p) => p,
+        Err(e) => {
+            reject(
+                rec,
+                "bad_payload",
+                format!("the QR code is not a ballot's: {e}"),
+            );
+            return;
+        }
+    };
+    rec.payload = Some(payload.clone());
+    match payload.check_signature(cfg.key.as_ref()) {
+        SignatureCheck::Valid | SignatureCheck::NotChecked => {}
+        SignatureCheck::Missing => {
+            reject(
+                rec,
+                "bad_signature",
+                "the ballot is unsigned but a signing key was given: a forged or foreign ballot"
+                    .into(),
+            );
+            return;
+        }
+        SignatureCheck::Invalid => {
+            reject(
+                rec,
+                "bad_signature",
+                "the serial's signature does not match: a forged or altered ballot".into(),
+            );
+            return;
+        }
+    }
+    let Some((form, layout)) = cfg.form(&payload.form, payload.version) else {
+        reject(
+            rec,
+            "unknown_form",
+            format!(
+                "form {} version {} is not among the loaded forms (give its definition with --forms)",
+                payload.form, payload.version
+            ),
+        );
+        return;
+    };
+    rec.form = Some((form.id.clone(), form.version));
+    let t = Instant::now();
+    let aligned = locate::align(img, &qr);
+    rec.times.align = t.elapsed();
+    let alignment = match aligned {
+        Ok(a) => a,
+        Err(e) => {
+            reject(rec, "alignment_failed", e.to_string());
+            return;
+        }
+    };
+    rec.rotation_deg = Some(alignment.rotation_deg);
+    rec.fit_error_mm = Some(alignment.fit_error_mm);
+    rec.fiducials_found = Some(alignment.fiducials_found);
+    let t = Instant::now();
+    let scores: Vec<(String, String, marks::BoxScore)> = layout
+        .checkboxes
+        .iter()
+        .map(|c| {
+            (
+                c.question.clone(),
+                c.option.clone(),
+                marks::score_box(img, &alignment.transform, &c.rect),
+            )
+        })
+        .collect();
+    rec.times.score = t.elapsed();
+    rec.min_margin = scores
+        .iter()
+        .map(|(_, _, s)| cfg.thresholds.margin(s.fill))
+        .min_by(f64::total_cmp);
+    rec.questions = ballot::read_questions(form, &scores, &cfg.thresholds);
+    let unknown_unit = cfg.registry.get(&payload.unit).is_none();
+    let (status, reasons) = ballot::decide_ballot(
+        form,
+        &rec.questions,
+        alignment.fit_error_mm > REVIEW_FIT_ERROR_MM,
+        unknown_unit,
+    );
+    rec.status = status;
+    rec.reasons = reasons;
+    if unknown_unit {
+        rec.detail = format!("unit {} is not in the units registry", payload.unit);
+    }
+}
+
+fn reject(rec: &mut PageRecord, code: &str, detail: String) {
+    rec.status = Status::Rejected;
+    rec.reasons = vec![code.to_string()];
+    rec.detail = detail;
+}
+
+/// A page with almost no dark pixels (sampled sparsely: this only words a message).
+fn looks_blank(img: &GrayImage) -> bool {
+    let raw = img.as_raw();
+    let step = (raw.len() / 20_000).max(1);
+    let dark = raw.iter().step_by(step).filter(|&&v| v < 128).count();
+    dark * 1000 < raw.len() / step
+}
+
+/// Processes one input file: every page, in parallel.
+pub fn process_file(path: &Path, cfg: &Config) -> Vec<PageRecord> {
+    let source = path.display().to_string();
+    let t = Instant::now();
+    let opened = match input::open(path) {
+        Ok(f) => f,
+        Err(e) => return vec![PageRecord::rejected(&source, 1, e.code(), e.to_string())],
+    };
+    let open_time = t.elapsed();
+    let sha = hex(&Sha256::digest(&opened.bytes));
+    (0..opened.pages)
+        .into_par_iter()
+        .map(|i| {
+            let mut rec = PageRecord::rejected(&source, i + 1, "", String::new());
+            rec.file_sha256 = sha.clone();
+            let t = Instant::now();
+            let img = input::decode_page(&opened, i);
+            rec.times.decode = t.elapsed() + if i == 0 { open_time } else { Duration::ZERO };
+            match img {
+                Ok(img) => read_page(&img, cfg, &mut rec),
+                Err(e) => reject(&mut rec, e.code(), e.to_string()),
+            }
+            rec
+        })
+        .collect()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Scans a batch: all files, then duplicates. `on_file` is called after each file (progress).
+pub fn scan_batch(
+    inputs: &[PathBuf],
+    cfg: &Config,
+    on_file: &(dyn Fn(usize) + Sync),
+) -> Vec<PageRecord> {
+    let (files, missing) = input::collect_files(inputs);
+    let mut records: Vec<PageRecord> = missing
+        .iter()
+        .map(|p| {
+            PageRecord::rejected(
+                &p.display().to_string(),
+                1,
+                "unreadable_file",
+                "no such file or folder".into(),
+            )
+        })
+        .collect();
+    let per_file: Vec<Vec<PageRecord>> = files
+        .par_iter()
+        .map(|p| {
+            let r = process_file(p, cfg);
+            on_file(r.len());
+            r
+        })
+        .collect();
+    records.extend(per_file.into_iter().flatten());
+    mark_duplicates(&mut records);
+    records
+}
+
+/// Same file content twice: every page of the later copy is a `duplicate_file`. The same
+/// ballot (form, unit, serial) twice: identical answers count once and the later copies are
+/// `duplicate`; different answers send every copy to review (`duplicate_conflict`), because a
+/// photocopied ballot is a sign of fraud.
+pub fn mark_duplicates(records: &mut [PageRecord]) {
+    let mut first_file: HashMap<String, String> = HashMap::new();
+    for r in records.iter_mut() {
+        if r.file_sha256.is_empty() {
+            continue;
+        }
+        match first_file.get(&r.file_sha256) {
+            Some(first) if *first != r.source => {
+                r.status = Status::Duplicate;
+                r.reasons = vec!["duplicate_file".into()];
+                r.duplicate_of = Some(first.clone());
+                r.detail = format!("the same file content as {first}");
+            }
+            Some(_) => {}
+            None => {
+                first_file.insert(r.file_sha256.clone(), r.source.clone());
+            }
+        }
+    }
+    let mut groups: HashMap<(String, u32, String, u32), Vec<usize>> = HashMap::new();
+    let mut order = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        if matches!(r.status, Status::Rejected | Status::Duplicate) {
+            continue;
+        }
+        if let Some(p) = &r.payload {
+            let key = ballot::ballot_key(p);
+            let e = groups.entry(key.clone()).or_default();
+            if e.is_empty() {
+                order.push(key);
+            }
+            e.push(i);
+        }
+    }
+    for key in order {
+        let idx = &groups[&key];
+        if idx.len() < 2 {
+            continue;
+        }
+        let answers = |i: usize| -> Vec<Answer> {
+            records[i]
+                .questions
+                .iter()
+                .map(|q| q.answer.clone())
+                .collect()
+        };
+        let first = idx[0];
+        let same = idx.iter().all(|&i| answers(i) == answers(first));
+        let first_ref = records[first].page_ref();
+        for (n, &i) in idx.iter().enumerate() {
+            let r = &mut records[i];
+            if same {
+                if n > 0 {
+                    r.status = Status::Duplicate;
+                    r.reasons = vec!["duplicate".into()];
+                    r.duplicate_of = Some(first_ref.clone());
+                    r.detail = format!("the same ballot, with the same answers, as {first_ref}");
+                }
+            } else {
+                r.status = Status::Review;
+                if !r.reasons.iter().any(|x| x == "duplicate_conflict") {
+                    r.reasons.push("duplicate_conflict".into());
+                }
+                if n > 0 {
+                    r.duplicate_of = Some(first_ref.clone());
+                }
+                r.detail = format!(
+                    "serial {} of {} appears {} times with different answers",
+                    key.3,
+                    key.2,
+                    idx.len()
+                );
+            }
+        }
+    }
+}

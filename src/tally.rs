@@ -1,0 +1,275 @@
+//! Tallies and summaries: counts per unit, question and option, and the satisfaction rate per
+//! unit rolled up along the registry (commune → district → city).
+//!
+//! Works on [`TallyBallot`]s, a plain view of a ballot that both a fresh scan and the `tally`
+//! command (re-reading scan folders and applying auditors' decisions) can produce.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::ballot::{Answer, Status};
+use crate::form::Form;
+use crate::output::CsvTable;
+use crate::registry::Registry;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TallyBallot {
+    pub status: Status,
+    pub unit: Option<String>,
+    pub form: Option<(String, u32)>,
+    /// (question id, answer) in form order.
+    pub answers: Vec<(String, Answer)>,
+}
+
+pub const TALLIES_HEADER: [&str; 4] = ["unit", "question", "option", "count"];
+
+/// `tallies.csv`: for every unit with ballots, every question and option of its form(s), the
+/// number of counted ballots choosing it; then BLANK and MULTI (counted ballots that left the
+/// question blank or over-marked it) and REVIEW (ballots waiting for review whose answer to
+/// this question is unclear — not counted until an auditor decides).
+pub fn tallies_csv(ballots: &[TallyBallot], forms: &[Form], registry: &Registry) -> CsvTable {
+    let mut counts: BTreeMap<(String, String, String), u64> = BTreeMap::new();
+    let mut unit_forms: BTreeMap<String, BTreeSet<(String, u32)>> = BTreeMap::new();
+    for b in ballots {
+        let (Some(unit), Some(form)) = (&b.unit, &b.form) else {
+            continue;
+        };
+        unit_forms
+            .entry(unit.clone())
+            .or_default()
+            .insert(form.clone());
+        let counted = b.status == Status::Counted;
+        let pending = b.status == Status::Review;
+        for (q, a) in &b.answers {
+            let keys: Vec<String> = match a {
+                Answer::Chosen(ids) if counted => ids.clone(),
+                Answer::Blank if counted => vec!["BLANK".into()],
+                Answer::Multi if counted => vec!["MULTI".into()],
+                Answer::Review if pending => vec!["REVIEW".into()],
+                _ => vec![],
+            };
+            for k in keys {
+                *counts.entry((unit.clone(), q.clone(), k)).or_default() += 1;
+            }
+        }
+    }
+    let mut table = CsvTable::new(&TALLIES_HEADER);
+    for unit in units_in_order(registry, unit_forms.keys()) {
+        let mut seen_questions = BTreeSet::new();
+        for (fid, ver) in &unit_forms[&unit] {
+            let Some(form) = forms.iter().find(|f| &f.id == fid && f.version == *ver) else {
+                continue;
+            };
+            for q in &form.questions {
+                if !seen_questions.insert(q.id.clone()) {
+                    continue;
+                }
+                let options = q
+                    .options
+                    .iter()
+                    .map(|o| o.id.as_str())
+                    .chain(["BLANK", "MULTI", "REVIEW"]);
+                for o in options {
+                    let n = counts
+                        .get(&(unit.clone(), q.id.clone(), o.to_string()))
+                        .copied()
+                        .unwrap_or(0);
+                    table.row([unit.clone(), q.id.clone(), o.to_string(), n.to_string()]);
+                }
+            }
+        }
+    }
+    table
+}
+
+/// Registry units first, in registry order; codes not in the registry after them, sorted.
+fn units_in_order<'a>(
+    registry: &Registry,
+    present: impl Iterator<Item = &'a String>,
+) -> Vec<String> {
+    let present: BTreeSet<&String> = present.collect();
+    let mut out: Vec<String> = registry
+        .units
+        .iter()
+        .filter(|u| present.contains(&u.code))
+        .map(|u| u.code.clone())
+        .collect();
+    out.extend(
+        present
+            .into_iter()
+            .filter(|c| registry.get(c).is_none())
+            .cloned(),
+    );
+    out
+}
+
+#[derive(Clone, Debug, Default)]
+struct UnitSummary {
+    pages: u64,
+    by_status: BTreeMap<Status, u64>,
+    /// question id → (satisfied answers, valid answers)
+    rates: BTreeMap<String, (u64, u64)>,
+}
+
+/// `summary.csv`: one row per unit with pages, its numbers including all units below it.
+pub fn summary_csv(ballots: &[TallyBallot], forms: &[Form], registry: &Registry) -> CsvTable {
+    // Rated questions, in form order, across the forms in use.
+    let mut rated: Vec<String> = Vec::new();
+    for f in forms {
+        for q in &f.questions {
+            if !q.satisfied.is_empty() && !rated.contains(&q.id) {
+                rated.push(q.id.clone());
+            }
+        }
+    }
+    let mut per_unit: BTreeMap<String, UnitSummary> = BTreeMap::new();
+    for b in ballots {
+        let scopes: Vec<String> = match &b.unit {
+            Some(u) => registry
+                .ancestry(u)
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
+            None => vec![String::new()],
+        };
+        let form = b
+            .form
+            .as_ref()
+            .and_then(|(id, v)| forms.iter().find(|f| &f.id == id && f.version == *v));
+        for scope in scopes {
+            let s = per_unit.entry(scope).or_default();
+            s.pages += 1;
+            *s.by_status.entry(b.status).or_default() += 1;
+            if b.status != Status::Counted {
+                continue;
+            }
+            let Some(form) = form else { continue };
+            for (qid, a) in &b.answers {
+                let Some(q) = form.question(qid) else {
+                    continue;
+                };
+                if q.satisfied.is_empty() {
+                    continue;
+                }
+                if let Answer::Chosen(ids) = a {
+                    let e = s.rates.entry(qid.clone()).or_default();
+                    e.1 += 1;
+                    if ids.iter().any(|id| q.satisfied.contains(id)) {
+                        e.0 += 1;
+                    }
+                }
+            }
+        }
+    }
+    let mut header: Vec<String> = [
+        "unit",
+        "name",
+        "parent",
+        "pages",
+        "counted",
+        "invalid",
+        "review",
+        "rejected",
+        "duplicate",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    header.extend(rated.iter().map(|q| format!("satisfaction_{q}")));
+    header.push("satisfaction_overall".into());
+    header.push("rated_answers".into());
+    let header_refs: Vec<&str> = header.iter().map(String::as_str).collect();
+    let mut table = CsvTable::new(&header_refs);
+    let mut order = units_in_order(registry, per_unit.keys().filter(|k| !k.is_empty()));
+    if per_unit.contains_key("") {
+        order.push(String::new());
+    }
+    for unit in order {
+        let s = &per_unit[&unit];
+        let (name, parent) = match registry.get(&unit) {
+            Some(u) => (u.name.clone(), u.parent.clone().unwrap_or_default()),
+            None if unit.is_empty() => ("(no readable ballot identity)".into(), String::new()),
+            None => ("(not in the units registry)".into(), String::new()),
+        };
+        let n = |st: Status| s.by_status.get(&st).copied().unwrap_or(0).to_string();
+        let mut row = vec![
+            unit.clone(),
+            name,
+            parent,
+            s.pages.to_string(),
+            n(Status::Counted),
+            n(Status::Invalid),
+            n(Status::Review),
+            n(Status::Rejected),
+            n(Status::Duplicate),
+        ];
+        let (mut sat, mut valid) = (0, 0);
+        for q in &rated {
+            let (a, b) = s.rates.get(q).copied().unwrap_or((0, 0));
+            sat += a;
+            valid += b;
+            row.push(percent(a, b));
+        }
+        row.push(percent(sat, valid));
+        row.push(valid.to_string());
+        table.row(row);
+    }
+    table
+}
+
+/// A rate as a percentage with one decimal; empty when there is nothing to rate.
+pub fn percent(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        String::new()
+    } else {
+        format!("{:.1}", part as f64 * 100.0 / whole as f64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ballot(unit: &str, status: Status, q1: &str) -> TallyBallot {
+        TallyBallot {
+            status,
+            unit: Some(unit.into()),
+            form: Some(("CSAT".into(), 1)),
+            answers: vec![("q1".into(), Answer::from_text(q1))],
+        }
+    }
+
+    #[test]
+    fn rates_roll_up_to_parents_and_count_only_counted_ballots() {
+        let reg = Registry::default_units();
+        let forms = vec![Form::default_form()];
+        let ballots = vec![
+            ballot("P-ANBIEN", Status::Counted, "5"),
+            ballot("P-ANBIEN", Status::Counted, "2"),
+            ballot("P-CATDAI", Status::Counted, "4"),
+            ballot("P-CATDAI", Status::Review, "REVIEW"),
+        ];
+        let text =
+            String::from_utf8(summary_csv(&ballots, &forms, &reg).into_bytes()).expect("utf8");
+        let row = |code: &str| {
+            text.lines()
+                .find(|l| l.starts_with(&format!("{code},")))
+                .unwrap_or_else(|| panic!("no row for {code} in {text}"))
+                .to_string()
+        };
+        assert!(
+            row("P-ANBIEN").contains(",2,2,0,0,0,0,50.0,"),
+            "{}",
+            row("P-ANBIEN")
+        );
+        assert!(
+            row("Q-LECHAN").contains(",4,3,0,1,0,0,66.7,"),
+            "{}",
+            row("Q-LECHAN")
+        );
+        assert!(row("CATP").contains(",4,3,0,1,0,0,66.7,"));
+        let t = String::from_utf8(tallies_csv(&ballots, &forms, &reg).into_bytes()).expect("utf8");
+        assert!(t.contains("P-ANBIEN,q1,5,1"));
+        assert!(t.contains("P-CATDAI,q1,REVIEW,1"));
+        assert!(t.contains("P-CATDAI,q2,BLANK,0"));
+    }
+}
