@@ -218,11 +218,15 @@ fn decode_png(bytes: &[u8]) -> Result<GrayImage, InputError> {
     limits.max_image_height = Some(1 << 16);
     limits.max_alloc = Some(MAX_PIXELS * 8);
     reader.limits(limits);
-    let (w, h) =
-        image::ImageReader::with_format(std::io::Cursor::new(bytes), image::ImageFormat::Png)
-            .into_dimensions()
-            .map_err(|e| InputError::Decode(e.to_string()))?;
-    check_size(w as u64, h as u64)?;
+    // The PNG standard puts IHDR first: width and height are bytes 16..24. Checking them here
+    // refuses a decompression bomb before the decoder reads anything else.
+    let dim = |at: usize| {
+        bytes
+            .get(at..at + 4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as u64)
+            .ok_or_else(|| InputError::Decode("truncated PNG header".into()))
+    };
+    check_size(dim(16)?, dim(20)?)?;
     let img = reader
         .decode()
         .map_err(|e| InputError::Decode(e.to_string()))?;
