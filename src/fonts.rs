@@ -26,10 +26,17 @@ pub fn font(weight: Weight) -> FontRef<'static> {
     FontRef::try_from_slice(bytes).expect("the embedded fonts are valid TrueType")
 }
 
+/// ab_glyph scales by the font's line height, not its em square: the scale at which one em is
+/// `em` units (points, pixels…), as PDF and every typesetter mean a font size.
+pub fn em_scale(font: &FontRef<'static>, em: f64) -> ab_glyph::PxScale {
+    let upem = font.units_per_em().unwrap_or(1000.0);
+    ab_glyph::PxScale::from((em as f32) * font.height_unscaled() / upem)
+}
+
 /// Width of a single line of text, in millimetres.
 pub fn text_width_mm(text: &str, size_pt: f64, weight: Weight) -> f64 {
     let f = font(weight);
-    let scaled = f.as_scaled(size_pt as f32);
+    let scaled = f.as_scaled(em_scale(&f, size_pt));
     let mut width = 0.0f32;
     let mut prev = None;
     for c in text.chars() {
@@ -45,12 +52,14 @@ pub fn text_width_mm(text: &str, size_pt: f64, weight: Weight) -> f64 {
 
 /// Ascent (above the baseline) in millimetres at `size_pt`.
 pub fn ascent_mm(size_pt: f64, weight: Weight) -> f64 {
-    font(weight).as_scaled(size_pt as f32).ascent() as f64 * MM_PER_PT
+    let f = font(weight);
+    f.as_scaled(em_scale(&f, size_pt)).ascent() as f64 * MM_PER_PT
 }
 
 /// Descent (below the baseline, positive) in millimetres at `size_pt`.
 pub fn descent_mm(size_pt: f64, weight: Weight) -> f64 {
-    -font(weight).as_scaled(size_pt as f32).descent() as f64 * MM_PER_PT
+    let f = font(weight);
+    -f.as_scaled(em_scale(&f, size_pt)).descent() as f64 * MM_PER_PT
 }
 
 /// True when every character has a glyph in the font (no tofu boxes on paper).

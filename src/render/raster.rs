@@ -26,7 +26,7 @@ pub fn render(shapes: &[Shape], dpi: f64) -> GrayImage {
             }
             Shape::Text(t) => {
                 let font = fonts::font(t.weight);
-                let scaled = font.as_scaled((t.size_pt * MM_PER_PT * s) as f32);
+                let scaled = font.as_scaled(fonts::em_scale(&font, t.size_pt * MM_PER_PT * s));
                 let mut x = (t.x * s) as f32;
                 let y = (t.baseline * s) as f32;
                 let mut prev = None;
