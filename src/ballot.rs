@@ -11,6 +11,8 @@ use crate::payload::Payload;
 /// Above this a box is solid ink: next to another mark on a single-choice question it is most
 /// likely a crossed-out answer (people black out the box they regret), so a person decides.
 const SOLID_FILL: f64 = 0.85;
+/// A box whose inside is more than this much covered by a streak or fold is not judged.
+const MAX_MASKED_SHARE: f64 = 0.5;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Status {
@@ -150,7 +152,12 @@ pub fn read_questions(
                 .map(|(_, opt, s)| BoxRead {
                     option: opt.clone(),
                     score: *s,
-                    state: thresholds.classify(s.fill),
+                    // Most of the box hidden behind a streak or fold: nobody can say.
+                    state: if s.masked_share > MAX_MASKED_SHARE {
+                        MarkState::Ambiguous
+                    } else {
+                        thresholds.classify(s.fill)
+                    },
                 })
                 .collect();
             let (answer, review_reason) = decide_question(q.kind, &boxes);
@@ -227,6 +234,7 @@ mod tests {
                 fill: Fill(fill),
                 shift_mm: (0.0, 0.0),
                 found: RectMm::new(0.0, 0.0, 1.0, 1.0),
+                masked_share: 0.0,
             },
             state: t.classify(Fill(fill)),
         }

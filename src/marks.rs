@@ -91,6 +91,8 @@ pub struct BoxScore {
     pub shift_mm: (f64, f64),
     /// The box as actually found on the page (outer edge of the border, mm).
     pub found: RectMm,
+    /// Share of the inside left out because a scanner streak or fold crosses it.
+    pub masked_share: f64,
 }
 
 /// Sampling step of the box grid: 0.2 mm resolves a 1 mm pencil line at any scan resolution
@@ -184,15 +186,34 @@ pub fn score_box(img: &GrayImage, h: &Homography, rect: &RectMm) -> BoxScore {
         .map_or(0.0, |&x| x as f64);
     // A faint border (light toner, heavy blur) must not make every speck count as ink.
     let contrast = (white - black).max(96.0);
+    let ink = |value: f64| ink_level(white, contrast, value);
 
     let inset = cells(INSET_MM);
     let (i0, i1) = (m + dx + inset, m + dx + side - inset);
     let (j0, j1) = (m + dy + inset, m + dy + side - inset);
-    let mut total = 0.0;
-    let mut count = 0usize;
+    let found = RectMm::new(
+        rect.x + dx as f64 * CELL_MM,
+        rect.y + dy as f64 * CELL_MM,
+        rect.w,
+        rect.h,
+    );
+    let lines = line_defects(img, h, &found, &ink);
+    let (mut total, mut count, mut masked) = (0.0, 0usize, 0usize);
     for j in j0..j1 {
         for i in i0..i1 {
-            total += (dark(i, j) / contrast).clamp(0.0, 1.0);
+            // Cell centre in mm, relative to the found box's top-left corner.
+            let x = (i - m - dx) as f64 * CELL_MM + CELL_MM / 2.0;
+            let y = (j - m - dy) as f64 * CELL_MM + CELL_MM / 2.0;
+            if lines.iter().any(|l| l.covers(x, y)) {
+                masked += 1;
+                continue;
+            }
+            let value = if i >= 0 && j >= 0 && (i as usize) < n && (j as usize) < n {
+                v[j as usize * n + i as usize] as f64
+            } else {
+                white
+            };
+            total += ink(value);
             count += 1;
         }
     }
@@ -201,12 +222,114 @@ pub fn score_box(img: &GrayImage, h: &Homography, rect: &RectMm) -> BoxScore {
     } else {
         total / count as f64
     };
+    let masked_share = masked as f64 / (masked + count).max(1) as f64;
     let shift_mm = (dx as f64 * CELL_MM, dy as f64 * CELL_MM);
     BoxScore {
         fill: Fill(fill),
         shift_mm,
-        found: RectMm::new(rect.x + shift_mm.0, rect.y + shift_mm.1, rect.w, rect.h),
+        found,
+        masked_share,
     }
+}
+
+/// How much of a sample is ink, 0..1: darkness relative to the local paper, in units of the
+/// local print contrast, with a dead zone for paper texture, sensor noise and JPEG ripple
+/// (below 10 % of the contrast) and full weight from 35 % up, so light pencil (a third of the
+/// contrast) counts as much as a ballpoint pen.
+fn ink_level(white: f64, contrast: f64, value: f64) -> f64 {
+    (((white - value) / contrast - 0.10) / 0.25).clamp(0.0, 1.0)
+}
+
+/// Distance from the box at which lines are looked for on both sides: beyond any overshoot of
+/// a pen stroke, within the paper around a box on every form this tool lays out.
+const FAR_MM: f64 = 4.0;
+/// How far sideways the two ends of a line may be (cells) — up to about 6° of slant.
+const MAX_SLANT_CELLS: i64 = 8;
+
+/// A thin straight line crossing the box: a scanner streak or a fold, recognised because it
+/// is also on the paper 4 mm beyond the box on both sides, where no pen stroke reaches.
+/// Coordinates in mm relative to the found box's top-left corner.
+#[derive(Clone, Copy, Debug)]
+struct Line {
+    vertical: bool,
+    /// Position across the line at the two far ends (x for vertical lines, y for horizontal).
+    start: f64,
+    end: f64,
+    half_width: f64,
+}
+
+impl Line {
+    fn covers(&self, x: f64, y: f64) -> bool {
+        let (along, across) = if self.vertical { (y, x) } else { (x, y) };
+        let len = BOX_SIZE + 2.0 * FAR_MM;
+        let t = (along + FAR_MM) / len;
+        let at = self.start + t * (self.end - self.start);
+        (across - at).abs() <= self.half_width
+    }
+}
+
+fn line_defects(
+    img: &GrayImage,
+    h: &Homography,
+    found: &RectMm,
+    ink: &dyn Fn(f64) -> f64,
+) -> Vec<Line> {
+    let cells = (BOX_SIZE / CELL_MM).round() as i64;
+    let reach = cells + 2 * MAX_SLANT_CELLS;
+    // Ink profile across a strip parallel to one side, `at` mm from the box's edge.
+    let profile = |vertical: bool, at: f64| -> Vec<f64> {
+        (0..reach)
+            .map(|k| {
+                let across = (k - MAX_SLANT_CELLS) as f64 * CELL_MM + CELL_MM / 2.0;
+                let mut sum = 0.0;
+                for d in [-0.2, 0.0, 0.2] {
+                    let (x, y) = if vertical {
+                        (across, at + d)
+                    } else {
+                        (at + d, across)
+                    };
+                    let p = h.map(PointMm::new(found.x + x, found.y + y));
+                    sum += ink(bilinear(img, p.x, p.y) as f64);
+                }
+                sum / 3.0
+            })
+            .collect()
+    };
+    let runs = |p: &[f64]| -> Vec<(f64, f64)> {
+        let mut out = Vec::new();
+        let mut start = None;
+        for (k, &x) in p.iter().chain(std::iter::once(&0.0)).enumerate() {
+            match (x > 0.5, start) {
+                (true, None) => start = Some(k),
+                (false, Some(s)) => {
+                    let centre = ((s + k) as f64 / 2.0 - MAX_SLANT_CELLS as f64) * CELL_MM;
+                    out.push((centre, (k - s) as f64 * CELL_MM));
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        out
+    };
+    let mut lines = Vec::new();
+    for vertical in [true, false] {
+        let before = runs(&profile(vertical, -FAR_MM));
+        let after = runs(&profile(vertical, BOX_SIZE + FAR_MM));
+        for &(c0, w0) in &before {
+            for &(c1, w1) in &after {
+                // A line is thin: a wide dark run is a mark or a shadow, not a streak.
+                if (c0 - c1).abs() <= MAX_SLANT_CELLS as f64 * CELL_MM && w0.max(w1) <= 1.2 {
+                    lines.push(Line {
+                        vertical,
+                        start: c0,
+                        end: c1,
+                        half_width: w0.max(w1) / 2.0 + 0.3,
+                    });
+                }
+            }
+        }
+    }
+    lines
 }
 
 fn bilinear(img: &GrayImage, x: f64, y: f64) -> f32 {
