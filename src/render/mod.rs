@@ -30,11 +30,22 @@ pub fn ballot_shapes(
     payload: &Payload,
     unit_name: &str,
 ) -> Result<Vec<Shape>, RenderError> {
+    let mut shapes = layout.shapes.clone();
+    shapes.extend(ballot_specific_shapes(layout, payload, unit_name)?);
+    Ok(shapes)
+}
+
+/// Only what differs from ballot to ballot: the QR code, the identifier and the unit's name.
+pub fn ballot_specific_shapes(
+    layout: &Layout,
+    payload: &Payload,
+    unit_name: &str,
+) -> Result<Vec<Shape>, RenderError> {
     let text = payload.encode();
     let code = QrCode::with_version(text.as_bytes(), Version::Normal(QR_VERSION), EcLevel::M)
         .map_err(|_| RenderError::PayloadTooLong(text.clone()))?;
     debug_assert_eq!(code.width(), QR_MODULES);
-    let mut shapes = layout.shapes.clone();
+    let mut shapes = Vec::new();
     for row in 0..code.width() {
         for col in 0..code.width() {
             if code[(col, row)] == qrcode::Color::Dark {

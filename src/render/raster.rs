@@ -17,12 +17,19 @@ pub fn page_size_px(dpi: f64) -> (u32, u32) {
 pub fn render(shapes: &[Shape], dpi: f64) -> GrayImage {
     let (w, h) = page_size_px(dpi);
     let mut img = GrayImage::from_pixel(w, h, image::Luma([255]));
+    draw(&mut img, shapes, dpi);
+    img
+}
+
+/// Draws shapes onto an existing page image (a form's pre-rendered static part, say).
+pub fn draw(img: &mut GrayImage, shapes: &[Shape], dpi: f64) {
+    let img = &mut *img;
     let s = dpi / MM_PER_INCH;
     for shape in shapes {
         match shape {
-            Shape::Fill(r) => fill_rect(&mut img, r, s),
+            Shape::Fill(r) => fill_rect(img, r, s),
             Shape::Disc { center, radius } => {
-                fill_disc(&mut img, center.x * s, center.y * s, radius * s)
+                fill_disc(img, center.x * s, center.y * s, radius * s)
             }
             Shape::Text(t) => {
                 let font = fonts::font(t.weight);
@@ -43,14 +50,13 @@ pub fn render(shapes: &[Shape], dpi: f64) -> GrayImage {
                         outline.draw(|gx, gy, c| {
                             let px = b.min.x as i64 + gx as i64;
                             let py = b.min.y as i64 + gy as i64;
-                            ink(&mut img, px, py, c as f64);
+                            ink(img, px, py, c as f64);
                         });
                     }
                 }
             }
         }
     }
-    img
 }
 
 /// Darkens one pixel by `coverage` of black ink (multiplicative, so overlaps stay black).

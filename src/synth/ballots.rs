@@ -1,0 +1,390 @@
+//! Filled and scanned ballots with their truth: who marked which box, how, and whether the mark
+//! is a definite vote or deliberately marginal. Seeded: the same request gives the same bytes.
+
+use std::path::{Path, PathBuf};
+
+use image::GrayImage;
+use rand::rngs::Xoshiro256PlusPlus;
+use rand::{RngExt, SeedableRng};
+use rayon::prelude::*;
+
+use super::degrade::{self, Degradation};
+use super::marks::{self, BoxPx, MarkStyle};
+use crate::form::{Form, QuestionKind};
+use crate::layout::Layout;
+use crate::output::{self, CsvTable};
+use crate::payload::{Payload, SigningKey};
+use crate::registry::Registry;
+use crate::render::{self, raster};
+
+/// Styles of a definite vote, with how often people use them.
+const DEFINITE: [(MarkStyle, u32); 7] = [
+    (MarkStyle::Filled, 3),
+    (MarkStyle::Tick, 4),
+    (MarkStyle::Cross, 4),
+    (MarkStyle::PencilLine, 2),
+    (MarkStyle::LightPencil, 2),
+    (MarkStyle::Scribble, 1),
+    (MarkStyle::Partial, 1),
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileFormat {
+    /// What the profile says (JPEG or PNG).
+    Auto,
+    Jpeg,
+    Png,
+    /// All pages of the run in one multi-page TIFF.
+    MultiPageTiff,
+}
+
+pub struct Request<'a> {
+    pub form: &'a Form,
+    pub registry: &'a Registry,
+    pub units: Vec<String>,
+    pub count_per_unit: u32,
+    pub first_serial: u32,
+    pub profile: String,
+    pub seed: u64,
+    /// Fixed DPI; `None` draws 150, 200 or 300 per page.
+    pub dpi: Option<f64>,
+    pub key: Option<&'a SigningKey>,
+    pub format: FileFormat,
+    pub out_dir: &'a Path,
+    /// File name prefix (lets several runs share a folder).
+    pub prefix: String,
+}
+
+/// What one box should read as.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BoxTruth {
+    pub option: String,
+    /// `definite`, `marginal` or `empty`.
+    pub kind: &'static str,
+    pub style: Option<MarkStyle>,
+}
+
+#[derive(Clone, Debug)]
+pub struct QuestionTruth {
+    pub question: String,
+    pub expected: String,
+    /// Other answers that are not errors (REVIEW where a person should look).
+    pub acceptable: Vec<String>,
+    pub boxes: Vec<BoxTruth>,
+}
+
+pub struct Page {
+    pub dpi: f64,
+    pub unit: String,
+    pub serial: u32,
+    pub image: GrayImage,
+    pub degradation: Degradation,
+    pub truth: Vec<QuestionTruth>,
+}
+
+pub const TRUTH_HEADER: [&str; 10] = [
+    "source", "page", "unit", "serial", "question", "expected", "acceptable", "marks", "profile",
+    "dpi",
+];
+
+fn style_name(s: MarkStyle) -> &'static str {
+    match s {
+        MarkStyle::Filled => "filled",
+        MarkStyle::Tick => "tick",
+        MarkStyle::Cross => "cross",
+        MarkStyle::PencilLine => "pencil-line",
+        MarkStyle::LightPencil => "light-pencil",
+        MarkStyle::Scribble => "scribble",
+        MarkStyle::Partial => "partial",
+        MarkStyle::CrossedOut => "crossed-out",
+        MarkStyle::Faint => "faint",
+    }
+}
+
+fn pick_definite(rng: &mut Xoshiro256PlusPlus) -> MarkStyle {
+    let total: u32 = DEFINITE.iter().map(|(_, w)| w).sum();
+    let mut r = rng.random_range(0..total);
+    for (s, w) in DEFINITE {
+        if r < w {
+            return s;
+        }
+        r -= w;
+    }
+    MarkStyle::Tick
+}
+
+/// Decides how a citizen fills the ballot: mostly one mark per question, sometimes blank,
+/// over-marked, corrected, with a marginal speck, or not filled at all.
+fn plan(form: &Form, rng: &mut Xoshiro256PlusPlus) -> Vec<QuestionTruth> {
+    let blank_ballot = rng.random_bool(0.03);
+    let mut out = Vec::new();
+    for q in &form.questions {
+        let n = q.options.len();
+        let mut boxes: Vec<BoxTruth> = q
+            .options
+            .iter()
+            .map(|o| BoxTruth {
+                option: o.id.clone(),
+                kind: "empty",
+                style: None,
+            })
+            .collect();
+        let mut acceptable = Vec::new();
+        let mut expected;
+        let roll = rng.random_range(0.0..1.0);
+        let mut definite = |boxes: &mut Vec<BoxTruth>, i: usize, s: MarkStyle| {
+            boxes[i].kind = "definite";
+            boxes[i].style = Some(s);
+        };
+        if blank_ballot || roll < 0.07 {
+            expected = "BLANK".to_string();
+        } else if q.kind == QuestionKind::Single && n >= 2 && roll < 0.11 {
+            let a = rng.random_range(0..n);
+            let b = (a + rng.random_range(1..n)) % n;
+            definite(&mut boxes, a, pick_definite(rng));
+            definite(&mut boxes, b, pick_definite(rng));
+            expected = "MULTI".to_string();
+            // Two solid fills look like a correction to a careful reader too.
+            acceptable.push("REVIEW".to_string());
+        } else if q.kind == QuestionKind::Single && n >= 2 && roll < 0.14 {
+            let old = rng.random_range(0..n);
+            let new = (old + rng.random_range(1..n)) % n;
+            definite(&mut boxes, old, MarkStyle::CrossedOut);
+            definite(&mut boxes, new, pick_definite(rng));
+            expected = boxes[new].option.clone();
+            acceptable.push("REVIEW".to_string());
+            acceptable.push("MULTI".to_string());
+        } else {
+            let i = rng.random_range(0..n);
+            definite(&mut boxes, i, pick_definite(rng));
+            expected = boxes[i].option.clone();
+        }
+        if q.kind == QuestionKind::Multi {
+            let chosen: Vec<String> = boxes
+                .iter()
+                .filter(|b| b.kind == "definite")
+                .map(|b| b.option.clone())
+                .collect();
+            if !chosen.is_empty() {
+                expected = chosen.join(";");
+            }
+        }
+        // A marginal speck in an empty box of a few questions.
+        if rng.random_bool(0.04) {
+            let empties: Vec<usize> = (0..n).filter(|&i| boxes[i].kind == "empty").collect();
+            if !empties.is_empty() {
+                let i = empties[rng.random_range(0..empties.len())];
+                boxes[i].kind = "marginal";
+                boxes[i].style = Some(MarkStyle::Faint);
+                acceptable.push("REVIEW".to_string());
+            }
+        }
+        out.push(QuestionTruth {
+            question: q.id.clone(),
+            expected,
+            acceptable,
+            boxes,
+        });
+    }
+    out
+}
+
+/// Draws one filled ballot and scans it. `template` is the form's static part at `dpi`.
+#[allow(clippy::too_many_arguments)]
+pub fn make_page(
+    form: &Form,
+    layout: &Layout,
+    template: &GrayImage,
+    dpi: f64,
+    payload: &Payload,
+    unit_name: &str,
+    profile: &str,
+    rng: &mut Xoshiro256PlusPlus,
+) -> anyhow::Result<Page> {
+    let mut img = template.clone();
+    raster::draw(
+        &mut img,
+        &render::ballot_specific_shapes(layout, payload, unit_name)?,
+        dpi,
+    );
+    let ppm = dpi / crate::geometry::MM_PER_INCH;
+    let truth = plan(form, rng);
+    for q in &truth {
+        for b in &q.boxes {
+            if let Some(style) = b.style {
+                let c = layout
+                    .checkbox(&q.question, &b.option)
+                    .ok_or_else(|| anyhow::anyhow!("no box for {}/{}", q.question, b.option))?;
+                marks::draw_mark(&mut img, &BoxPx::from_mm(&c.rect, ppm), style, ppm, rng);
+            }
+        }
+    }
+    // Doodles next to a box on some ballots.
+    if rng.random_bool(0.12) {
+        for _ in 0..rng.random_range(1..=2) {
+            let c = &layout.checkboxes[rng.random_range(0..layout.checkboxes.len())];
+            marks::draw_stray_mark(&mut img, &BoxPx::from_mm(&c.rect, ppm), ppm, rng);
+        }
+    }
+    let degradation = degrade::profile(profile, rng)
+        .ok_or_else(|| anyhow::anyhow!("unknown profile {profile:?}; use one of {:?}", degrade::PROFILES))?;
+    let image = degrade::apply(&img, &degradation, rng);
+    Ok(Page {
+        dpi,
+        unit: payload.unit.clone(),
+        serial: payload.serial,
+        image,
+        degradation,
+        truth,
+    })
+}
+
+pub struct Report {
+    pub files: Vec<PathBuf>,
+    pub pages: usize,
+}
+
+/// Generates the batch and writes the images and `truth.csv` (appending to an existing one,
+/// so several runs can share a folder).
+pub fn run(req: &Request) -> anyhow::Result<Report> {
+    use anyhow::Context;
+    if degrade::PROFILES.iter().all(|p| *p != req.profile) {
+        anyhow::bail!("unknown profile {:?}; use one of {:?}", req.profile, degrade::PROFILES);
+    }
+    let layout = Layout::new(req.form)?;
+    std::fs::create_dir_all(req.out_dir)
+        .with_context(|| format!("cannot create {}", req.out_dir.display()))?;
+    let mut jobs = Vec::new();
+    for unit in &req.units {
+        let u = req
+            .registry
+            .get(unit)
+            .with_context(|| format!("unit {unit:?} is not in the units registry"))?;
+        for k in 0..req.count_per_unit {
+            jobs.push((u.code.clone(), u.name.clone(), req.first_serial + k));
+        }
+    }
+    let dpis = [150.0, 200.0, 300.0];
+    let templates: Vec<(f64, GrayImage)> = dpis
+        .iter()
+        .filter(|d| req.dpi.is_none_or(|x| x == **d))
+        .chain(req.dpi.iter().filter(|d| !dpis.contains(d)))
+        .map(|&d| (d, raster::render(&layout.shapes, d)))
+        .collect();
+    let pages: Vec<anyhow::Result<Page>> = jobs
+        .par_iter()
+        .map(|(unit, name, serial)| {
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(
+                req.seed ^ (*serial as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ hash(unit),
+            );
+            let (dpi, template) = &templates[rng.random_range(0..templates.len())];
+            let mut p = Payload::new(&req.form.id, req.form.version, unit, *serial);
+            if let Some(k) = req.key {
+                p = p.signed(k);
+            }
+            make_page(req.form, &layout, template, *dpi, &p, name, &req.profile, &mut rng)
+                .map(|mut page| {
+                    page.degradation.jpeg_quality = match req.format {
+                        FileFormat::Jpeg => page.degradation.jpeg_quality.or(Some(85)),
+                        FileFormat::Png | FileFormat::MultiPageTiff => None,
+                        FileFormat::Auto => page.degradation.jpeg_quality,
+                    };
+                    page
+                })
+        })
+        .collect();
+    let pages: Vec<Page> = pages.into_iter().collect::<Result<_, _>>()?;
+
+    let mut files = Vec::new();
+    let mut rows: Vec<(String, usize, &Page)> = Vec::new();
+    if req.format == FileFormat::MultiPageTiff {
+        let path = req.out_dir.join(format!("{}batch.tif", req.prefix));
+        output::write_atomic(&path, &multipage_tiff(&pages)?)?;
+        for (i, p) in pages.iter().enumerate() {
+            rows.push((path.display().to_string(), i + 1, p));
+        }
+        files.push(path);
+    } else {
+        let written: Vec<anyhow::Result<PathBuf>> = pages
+            .par_iter()
+            .map(|p| {
+                let (bytes, ext) = degrade::encode(&p.image, &p.degradation)?;
+                let path = req
+                    .out_dir
+                    .join(format!("{}{}-{:06}.{ext}", req.prefix, p.unit, p.serial));
+                output::write_atomic(&path, &bytes)?;
+                Ok(path)
+            })
+            .collect();
+        for (path, p) in written.into_iter().zip(&pages) {
+            let path = path?;
+            rows.push((path.display().to_string(), 1, p));
+            files.push(path);
+        }
+    }
+    append_truth(req.out_dir, &rows, &req.profile)?;
+    Ok(Report {
+        pages: pages.len(),
+        files,
+    })
+}
+
+fn hash(s: &str) -> u64 {
+    // FNV-1a: stable across platforms and releases, unlike the std hasher.
+    s.bytes()
+        .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+}
+
+fn multipage_tiff(pages: &[Page]) -> anyhow::Result<Vec<u8>> {
+    let mut buf = std::io::Cursor::new(Vec::new());
+    {
+        let mut enc = tiff::encoder::TiffEncoder::new(&mut buf)?;
+        for p in pages {
+            let (w, h) = p.image.dimensions();
+            enc.write_image::<tiff::encoder::colortype::Gray8>(w, h, p.image.as_raw())?;
+        }
+    }
+    Ok(buf.into_inner())
+}
+
+fn append_truth(dir: &Path, rows: &[(String, usize, &Page)], profile: &str) -> anyhow::Result<()> {
+    let path = dir.join("truth.csv");
+    let mut table = CsvTable::new(&TRUTH_HEADER);
+    if path.exists() {
+        let (_, old) = output::read_csv(&path).map_err(anyhow::Error::msg)?;
+        for r in old {
+            table.row(r.iter().map(output::unneutralise));
+        }
+    }
+    for (source, page, p) in rows {
+        for q in &p.truth {
+            let marks: Vec<String> = q
+                .boxes
+                .iter()
+                .filter(|b| b.kind != "empty")
+                .map(|b| {
+                    format!(
+                        "{}={}:{}",
+                        b.option,
+                        b.kind,
+                        b.style.map_or("", style_name)
+                    )
+                })
+                .collect();
+            table.row([
+                source.clone(),
+                page.to_string(),
+                p.unit.clone(),
+                format!("{:06}", p.serial),
+                q.question.clone(),
+                q.expected.clone(),
+                q.acceptable.join(";"),
+                marks.join(" "),
+                profile.to_string(),
+                p.dpi.to_string(),
+            ]);
+        }
+    }
+    table.write(&path)?;
+    Ok(())
+}
