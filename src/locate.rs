@@ -39,23 +39,56 @@ pub enum AlignError {
     BadFit(f64),
 }
 
-/// Side of the square searched at each image corner, in mm of page: the QR symbol with its
-/// quiet zone is 37 mm and sits 4–10 mm from the page edges, so 75 mm holds it with room for
-/// ±5° of skew and a page that is shifted or not quite filling the image.
-const QR_CORNER_SEARCH_MM: f64 = 75.0;
+/// The page area searched for the QR code, in mm from the page's top-right corner: the symbol
+/// with its quiet zone spans 10–53 mm down and 7–48 mm in from the right edge; the margins
+/// allow ±5° of skew, a 5 % scale error and a sheet a few millimetres off on the glass.
+const QR_SEARCH_W_MM: f64 = 58.0;
+const QR_SEARCH_H_MM: f64 = 64.0;
+/// rqrr reads a code reliably from about 3 pixels per module; scanning a smaller image is what
+/// makes the QR stage cheap at 200 and 300 DPI.
+const QR_MIN_PX_PER_MODULE: f64 = 3.0;
 
-/// Finds and reads the QR code: first in each corner of the image (cheap, and the corner it is
-/// found in tells the orientation), then in the whole image.
+/// A rectangle of the image to search, read at one pixel in `step` × `step`.
+#[derive(Clone, Copy, Debug)]
+struct Region {
+    x0: u32,
+    y0: u32,
+    w: u32,
+    h: u32,
+    step: u32,
+}
+
+/// Finds and reads the QR code: first where it sits for each way the sheet can lie in the
+/// image (cheap, and the place it is found in tells the orientation), then in the whole image.
 pub fn find_qr(img: &GrayImage) -> Option<QrFound> {
     let (w, h) = img.dimensions();
+    if w < 16 || h < 16 {
+        return None;
+    }
     // Assume the page fills the image along its long side: a scan, or a well-framed photo.
     let px_per_mm = w.max(h) as f64 / PAGE_H;
-    let side = ((QR_CORNER_SEARCH_MM * px_per_mm) as u32).min(w).min(h);
-    // Upright first (QR top-right), then upside down, then the two sideways feeds.
-    let corners = [(w - side, 0), (0, h - side), (0, 0), (w - side, h - side)];
+    let step = ((QR_MODULE_MM * px_per_mm / QR_MIN_PX_PER_MODULE) as u32).clamp(1, 4);
+    let (a, b) = (
+        ((QR_SEARCH_W_MM * px_per_mm) as u32).min(w).min(h),
+        ((QR_SEARCH_H_MM * px_per_mm) as u32).min(w).min(h),
+    );
+    let region = |x0: u32, y0: u32, w: u32, h: u32, step: u32| Region { x0, y0, w, h, step };
+    // Upright (QR top-right), upside down (bottom-left), turned clockwise (bottom-right),
+    // turned anticlockwise (top-left). Portrait images try the first two first.
+    let upright = [region(w - a, 0, a, b, step), region(0, h - b, a, b, step)];
+    let sideways = [region(w - b, h - a, b, a, step), region(0, 0, b, a, step)];
+    let mut tries: Vec<Region> = if h >= w {
+        upright.into_iter().chain(sideways).collect()
+    } else {
+        sideways.into_iter().chain(upright).collect()
+    };
+    tries.push(region(0, 0, w, h, step));
+    if step > 1 {
+        tries.push(region(0, 0, w, h, 1));
+    }
     let mut first_text = None;
-    for (x0, y0) in corners {
-        match qr_in_region(img, x0, y0, side, side) {
+    for r in tries {
+        match qr_in_region(img, r) {
             Some(found) if found.bytes.starts_with(b"BS") => return Some(found),
             Some(found) => {
                 first_text.get_or_insert(found);
@@ -63,29 +96,37 @@ pub fn find_qr(img: &GrayImage) -> Option<QrFound> {
             None => {}
         }
     }
-    if let Some(found) = qr_in_region(img, 0, 0, w, h) {
-        if found.bytes.starts_with(b"BS") || first_text.is_none() {
-            return Some(found);
-        }
-    }
     first_text
 }
 
-fn qr_in_region(img: &GrayImage, x0: u32, y0: u32, w: u32, h: u32) -> Option<QrFound> {
+fn qr_in_region(img: &GrayImage, r: Region) -> Option<QrFound> {
     // rqrr asserts on some degenerate geometries; a hostile or garbled page must not take the
     // batch down, so a panic there counts as "no QR code found".
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        qr_in_region_unguarded(img, x0, y0, w, h)
+        qr_in_region_unguarded(img, r)
     }))
     .ok()
     .flatten()
 }
 
-fn qr_in_region_unguarded(img: &GrayImage, x0: u32, y0: u32, w: u32, h: u32) -> Option<QrFound> {
-    let mut prepared =
-        rqrr::PreparedImage::prepare_from_greyscale(w as usize, h as usize, |x, y| {
-            img.get_pixel(x0 + x as u32, y0 + y as u32).0[0]
-        });
+fn qr_in_region_unguarded(img: &GrayImage, r: Region) -> Option<QrFound> {
+    let (sw, sh) = ((r.w / r.step) as usize, (r.h / r.step) as usize);
+    if sw < 21 || sh < 21 {
+        return None;
+    }
+    let raw = img.as_raw();
+    let stride = img.width() as usize;
+    let n = r.step as usize;
+    let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(sw, sh, |x, y| {
+        // Mean of the step × step block: downscaling without aliasing the modules.
+        let (bx, by) = (r.x0 as usize + x * n, r.y0 as usize + y * n);
+        let mut sum = 0u32;
+        for yy in by..by + n {
+            let row = &raw[yy * stride + bx..yy * stride + bx + n];
+            sum += row.iter().map(|&v| v as u32).sum::<u32>();
+        }
+        (sum / (n * n) as u32) as u8
+    });
     let grids = prepared.detect_grids();
     let mut fallback = None;
     for g in grids {
@@ -93,9 +134,10 @@ fn qr_in_region_unguarded(img: &GrayImage, x0: u32, y0: u32, w: u32, h: u32) -> 
         if g.decode_to(&mut bytes).is_err() {
             continue;
         }
+        let s = r.step as f64;
         let c = g
             .bounds
-            .map(|p| PointPx::new(p.x as f64 + x0 as f64, p.y as f64 + y0 as f64));
+            .map(|p| PointPx::new(p.x as f64 * s + r.x0 as f64, p.y as f64 * s + r.y0 as f64));
         let found = QrFound { bytes, corners: c };
         if found.bytes.starts_with(b"BS") {
             return Some(found);

@@ -161,7 +161,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             bar.finish_and_clear();
             let elapsed = start.elapsed().as_secs_f64();
             let forms: Vec<Form> = cfg.forms.iter().map(|(f, _)| f.clone()).collect();
+            let t = std::time::Instant::now();
             report::write_scan_outputs(&out, &records, &forms, &cfg.registry)?;
+            let write_time = t.elapsed();
             let (by_status, by_reason) = report::counts(&records);
             let n = |s: ballotscan::ballot::Status| by_status.get(&s).copied().unwrap_or(0);
             use ballotscan::ballot::Status;
@@ -184,6 +186,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 let list: Vec<String> = by_reason.iter().map(|(r, c)| format!("{r} {c}")).collect();
                 eprintln!("  flagged: {}", list.join(", "));
             }
+            let total = records
+                .iter()
+                .fold(scan::StageTimes::default(), |mut a, r| {
+                    a.decode += r.times.decode;
+                    a.qr += r.times.qr;
+                    a.align += r.times.align;
+                    a.score += r.times.score;
+                    a
+                });
+            let ms =
+                |d: std::time::Duration| d.as_secs_f64() * 1000.0 / records.len().max(1) as f64;
+            eprintln!(
+                "  per page (one core): decode {:.1} ms, QR {:.1} ms, alignment {:.1} ms, scoring {:.1} ms; outputs {:.0} ms; peak memory {}",
+                ms(total.decode),
+                ms(total.qr),
+                ms(total.align),
+                ms(total.score),
+                write_time.as_secs_f64() * 1000.0,
+                peak_memory().map_or("unknown".to_string(), |kb| format!("{:.0} MB", kb as f64 / 1024.0))
+            );
             eprintln!("  results in {}", out.display());
             Ok(())
         }
@@ -228,6 +250,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Peak resident memory of this process in kB (Linux), for the summary and the benchmark.
+fn peak_memory() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 fn main() -> ExitCode {

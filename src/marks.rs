@@ -131,8 +131,8 @@ pub fn score_box(img: &GrayImage, h: &Homography, rect: &RectMm) -> BoxScore {
     // Paper white: a high percentile of the whole window (most of it is paper or border-free
     // inside), robust to a stray mark or the box's own ink.
     let mut sorted = v.clone();
-    sorted.sort_by(f32::total_cmp);
-    let white = sorted[(sorted.len() * 9) / 10] as f64;
+    let k = (sorted.len() * 9) / 10;
+    let white = *sorted.select_nth_unstable_by(k, f32::total_cmp).1 as f64;
 
     // Darkness profiles along columns and rows, over the middle of the box only (the corners
     // belong to both directions).
@@ -180,10 +180,12 @@ pub fn score_box(img: &GrayImage, h: &Homography, rect: &RectMm) -> BoxScore {
             }
         }
     }
-    border_vals.sort_by(f32::total_cmp);
-    let black = border_vals
-        .get(border_vals.len() / 4)
-        .map_or(0.0, |&x| x as f64);
+    let black = if border_vals.is_empty() {
+        0.0
+    } else {
+        let k = border_vals.len() / 4;
+        *border_vals.select_nth_unstable_by(k, f32::total_cmp).1 as f64
+    };
     // A faint border (light toner, heavy blur) must not make every speck count as ink.
     let contrast = (white - black).max(96.0);
     let ink = |value: f64| ink_level(white, contrast, value);
