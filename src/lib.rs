@@ -6,6 +6,7 @@
 //! → [`marks`] (checkbox scoring) → [`ballot`] (answers and verdicts) → [`tally`] and
 //! [`report`] (CSVs, written by [`output`]), orchestrated by [`scan`].
 
+pub mod audit;
 pub mod ballot;
 pub mod fonts;
 pub mod form;

@@ -115,7 +115,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             marked_above,
             threads,
         } => {
-            let forms = match &forms {
+            let forms_dir = forms;
+            let forms = match &forms_dir {
                 Some(dir) => form::load_dir(dir)?,
                 None => vec![Form::default_form()],
             };
@@ -162,7 +163,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let elapsed = start.elapsed().as_secs_f64();
             let forms: Vec<Form> = cfg.forms.iter().map(|(f, _)| f.clone()).collect();
             let t = std::time::Instant::now();
-            report::write_scan_outputs(&out, &records, &forms, &cfg.registry)?;
+            let absolute = |p: &Option<PathBuf>| {
+                p.as_ref()
+                    .map(|p| std::fs::canonicalize(p).unwrap_or(p.clone()))
+            };
+            let settings = report::ScanSettings {
+                format: report::SETTINGS_FORMAT.into(),
+                forms: absolute(&forms_dir),
+                units: absolute(&units),
+                empty_below,
+                marked_above,
+            };
+            report::write_scan_outputs(&out, &records, &forms, &cfg.registry, &settings)?;
             let write_time = t.elapsed();
             let (by_status, by_reason) = report::counts(&records);
             let n = |s: ballotscan::ballot::Status| by_status.get(&s).copied().unwrap_or(0);

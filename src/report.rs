@@ -12,6 +12,59 @@ use crate::registry::Registry;
 use crate::scan::PageRecord;
 use crate::tally::{self, TallyBallot};
 
+/// How a scan was run, saved as `scan.json` beside its results so that `review` and `tally`
+/// read the pages with the same forms, units and thresholds.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ScanSettings {
+    pub format: String,
+    /// Forms folder; `None` for the embedded standard form.
+    pub forms: Option<std::path::PathBuf>,
+    /// Units registry; `None` for the embedded registry.
+    pub units: Option<std::path::PathBuf>,
+    pub empty_below: f64,
+    pub marked_above: f64,
+}
+
+pub const SETTINGS_FORMAT: &str = "ballotscan-scan/1";
+
+impl ScanSettings {
+    pub fn load(dir: &Path) -> anyhow::Result<ScanSettings> {
+        use anyhow::Context;
+        let path = dir.join("scan.json");
+        let bytes = std::fs::read(&path).with_context(|| {
+            format!(
+                "cannot read {}: is {} the output folder of `ballotscan scan`?",
+                path.display(),
+                dir.display()
+            )
+        })?;
+        let s: ScanSettings = serde_json::from_slice(&bytes)
+            .with_context(|| format!("{} is not a ballotscan scan.json", path.display()))?;
+        if s.format != SETTINGS_FORMAT {
+            anyhow::bail!(
+                "{} has format {:?}; this version reads {SETTINGS_FORMAT:?}",
+                path.display(),
+                s.format
+            );
+        }
+        Ok(s)
+    }
+
+    pub fn forms(&self) -> anyhow::Result<Vec<Form>> {
+        Ok(match &self.forms {
+            Some(dir) => crate::form::load_dir(dir)?,
+            None => vec![Form::default_form()],
+        })
+    }
+
+    pub fn registry(&self) -> anyhow::Result<Registry> {
+        Ok(match &self.units {
+            Some(p) => Registry::load(p)?,
+            None => Registry::default_units(),
+        })
+    }
+}
+
 pub const BALLOTS_HEADER: [&str; 15] = [
     "source",
     "page",
@@ -115,16 +168,19 @@ pub fn write_scan_outputs(
     records: &[PageRecord],
     forms: &[Form],
     registry: &Registry,
+    settings: &ScanSettings,
 ) -> Result<(), WriteError> {
     std::fs::create_dir_all(dir).map_err(|source| WriteError {
         path: dir.display().to_string(),
         source,
     })?;
+    let json = serde_json::to_vec_pretty(settings).unwrap_or_default();
+    crate::output::write_atomic(&dir.join("scan.json"), &json)?;
     let ballots = tally_ballots(records);
     ballots_csv(records).write(&dir.join("ballots.csv"))?;
     answers_csv(records).write(&dir.join("answers.csv"))?;
     tally::tallies_csv(&ballots, forms, registry).write(&dir.join("tallies.csv"))?;
-    tally::summary_csv(&ballots, forms, registry).write(&dir.join("summary.csv"))?;
+    tally::summary_csv(&ballots, forms, registry, None).write(&dir.join("summary.csv"))?;
     Ok(())
 }
 

@@ -82,6 +82,8 @@ pub struct PageRecord {
     pub form: Option<(String, u32)>,
     pub rotation_deg: Option<f64>,
     pub fit_error_mm: Option<f64>,
+    /// The page transform the boxes were read through (for review images).
+    pub transform: Option<crate::geometry::Homography>,
     pub fiducials_found: Option<usize>,
     /// Smallest distance of any box score to a threshold.
     pub min_margin: Option<f64>,
@@ -103,6 +105,7 @@ impl PageRecord {
             form: None,
             rotation_deg: None,
             fit_error_mm: None,
+            transform: None,
             fiducials_found: None,
             min_margin: None,
             questions: Vec::new(),
@@ -188,6 +191,7 @@ pub fn read_page(img: &GrayImage, cfg: &Config, rec: &mut PageRecord) {
     };
     rec.rotation_deg = Some(alignment.rotation_deg);
     rec.fit_error_mm = Some(alignment.fit_error_mm);
+    rec.transform = Some(alignment.transform);
     rec.fiducials_found = Some(alignment.fiducials_found);
     let t = Instant::now();
     let scores: Vec<(String, String, marks::BoxScore)> = layout

@@ -111,7 +111,12 @@ struct UnitSummary {
 }
 
 /// `summary.csv`: one row per unit with pages, its numbers including all units below it.
-pub fn summary_csv(ballots: &[TallyBallot], forms: &[Form], registry: &Registry) -> CsvTable {
+pub fn summary_csv(
+    ballots: &[TallyBallot],
+    forms: &[Form],
+    registry: &Registry,
+    returns: Option<&BTreeMap<String, (u64, u64)>>,
+) -> CsvTable {
     // Rated questions, in form order, across the forms in use.
     let mut rated: Vec<String> = Vec::new();
     for f in forms {
@@ -177,6 +182,22 @@ pub fn summary_csv(ballots: &[TallyBallot], forms: &[Form], registry: &Registry)
     header.extend(rated.iter().map(|q| format!("satisfaction_{q}")));
     header.push("satisfaction_overall".into());
     header.push("rated_answers".into());
+    // Issued and returned ballots, rolled up the same way, when issued.csv files were given.
+    let mut rolled: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    if let Some(returns) = returns {
+        header.extend(["issued", "returned", "return_rate"].map(String::from));
+        for (unit, &(issued, returned)) in returns {
+            for scope in registry.ancestry(unit) {
+                let e = rolled.entry(scope.to_string()).or_default();
+                e.0 += issued;
+                e.1 += returned;
+            }
+            per_unit.entry(unit.clone()).or_default();
+        }
+        for scope in rolled.keys() {
+            per_unit.entry(scope.clone()).or_default();
+        }
+    }
     let header_refs: Vec<&str> = header.iter().map(String::as_str).collect();
     let mut table = CsvTable::new(&header_refs);
     let mut order = units_in_order(registry, per_unit.keys().filter(|k| !k.is_empty()));
@@ -211,6 +232,12 @@ pub fn summary_csv(ballots: &[TallyBallot], forms: &[Form], registry: &Registry)
         }
         row.push(percent(sat, valid));
         row.push(valid.to_string());
+        if returns.is_some() {
+            let (issued, returned) = rolled.get(&unit).copied().unwrap_or((0, 0));
+            row.push(issued.to_string());
+            row.push(returned.to_string());
+            row.push(percent(returned, issued));
+        }
         table.row(row);
     }
     table

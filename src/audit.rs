@@ -1,0 +1,554 @@
+//! The auditors' side: re-reading scan folders, applying recorded decisions, re-tallying
+//! several scanning stations as one batch, and reconciling issued against returned ballots.
+//!
+//! Every decision is checked against the ballot it names; anything that does not fit (an
+//! unknown ballot, an option the question does not have, two different decisions for the same
+//! question) stops the re-tally with an error — nothing is applied silently.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+
+use crate::ballot::{self, Answer, QuestionRead, Status};
+use crate::form::Form;
+use crate::output::{self, CsvTable};
+use crate::payload::Payload;
+use crate::registry::Registry;
+use crate::scan::{self, PageRecord};
+
+pub const DECISIONS_HEADER: [&str; 8] = [
+    "source", "page", "unit", "serial", "question", "decision", "auditor", "note",
+];
+pub const TRAIL_HEADER: [&str; 9] = [
+    "source", "page", "unit", "serial", "question", "before", "after", "auditor", "note",
+];
+
+/// Whole-ballot decisions use this in the `question` column.
+pub const WHOLE_BALLOT: &str = "*";
+
+/// Loads the pages of one scan folder from its `ballots.csv` and `answers.csv`.
+pub fn load_scan(dir: &Path) -> anyhow::Result<Vec<PageRecord>> {
+    let (bh, brows) = output::read_csv(&dir.join("ballots.csv")).map_err(anyhow::Error::msg)?;
+    let col = |h: &csv::StringRecord, name: &str| -> anyhow::Result<usize> {
+        h.iter()
+            .position(|c| c == name)
+            .with_context(|| format!("{}: no column {name:?}", dir.display()))
+    };
+    let c = |name: &str| col(&bh, name);
+    let (cs, cp, cst, cr, cf, cv, cu, cse, cdu, csha, cd) = (
+        c("source")?,
+        c("page")?,
+        c("status")?,
+        c("reasons")?,
+        c("form")?,
+        c("version")?,
+        c("unit")?,
+        c("serial")?,
+        c("duplicate_of")?,
+        c("file_sha256")?,
+        c("detail")?,
+    );
+    let get =
+        |r: &csv::StringRecord, i: usize| output::unneutralise(r.get(i).unwrap_or("")).to_string();
+    let mut records = Vec::new();
+    let mut index: BTreeMap<(String, usize), usize> = BTreeMap::new();
+    for (n, r) in brows.iter().enumerate() {
+        let source = get(r, cs);
+        let page: usize = get(r, cp)
+            .parse()
+            .with_context(|| format!("{}/ballots.csv:{}: bad page", dir.display(), n + 2))?;
+        let status = Status::parse(&get(r, cst))
+            .with_context(|| format!("{}/ballots.csv:{}: bad status", dir.display(), n + 2))?;
+        let (form, version, unit, serial) = (get(r, cf), get(r, cv), get(r, cu), get(r, cse));
+        let payload = if unit.is_empty() {
+            None
+        } else {
+            Some(Payload {
+                form: form.clone(),
+                version: version.parse().unwrap_or(0),
+                unit,
+                serial: serial.parse().unwrap_or(0),
+                signature: None,
+            })
+        };
+        let form_key = payload.as_ref().map(|p| (form.clone(), p.version));
+        let reasons = get(r, cr);
+        let dup = get(r, cdu);
+        index.insert((source.clone(), page), records.len());
+        records.push(PageRecord {
+            source,
+            page,
+            status,
+            reasons: if reasons.is_empty() {
+                Vec::new()
+            } else {
+                reasons.split(';').map(str::to_string).collect()
+            },
+            detail: get(r, cd),
+            payload,
+            form: form_key,
+            rotation_deg: None,
+            fit_error_mm: None,
+            transform: None,
+            fiducials_found: None,
+            min_margin: None,
+            questions: Vec::new(),
+            file_sha256: get(r, csha),
+            duplicate_of: (!dup.is_empty()).then_some(dup),
+            times: Default::default(),
+        });
+    }
+    let (ah, arows) = output::read_csv(&dir.join("answers.csv")).map_err(anyhow::Error::msg)?;
+    let (a_s, a_p, a_q, a_a) = (
+        col(&ah, "source")?,
+        col(&ah, "page")?,
+        col(&ah, "question")?,
+        col(&ah, "answer")?,
+    );
+    for r in &arows {
+        let key = (get(r, a_s), get(r, a_p).parse().unwrap_or(0));
+        let Some(&i) = index.get(&key) else {
+            bail!(
+                "{}/answers.csv names {}#{} which is not in ballots.csv: the folder is damaged",
+                dir.display(),
+                key.0,
+                key.1
+            );
+        };
+        let answer = Answer::from_text(&get(r, a_a));
+        records[i].questions.push(QuestionRead {
+            question: get(r, a_q),
+            review_reason: (answer == Answer::Review).then_some("ambiguous_mark"),
+            answer,
+            boxes: Vec::new(),
+        });
+    }
+    Ok(records)
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    pub source: String,
+    pub page: usize,
+    pub unit: String,
+    pub serial: String,
+    pub question: String,
+    /// An option id (or ids joined by `;`), BLANK or MULTI for a question; ACCEPT or REJECT
+    /// for the whole ballot.
+    pub decision: String,
+    pub auditor: String,
+    pub note: String,
+    /// Where it came from, for errors: `file:line`.
+    pub origin: String,
+}
+
+pub fn load_decisions(path: &Path) -> anyhow::Result<Vec<Decision>> {
+    let (h, rows) = output::read_csv(path).map_err(anyhow::Error::msg)?;
+    let names: Vec<&str> = h.iter().collect();
+    for need in DECISIONS_HEADER {
+        if !names.contains(&need) {
+            bail!(
+                "{}: missing column {need:?}; a decisions file has the header {}",
+                path.display(),
+                DECISIONS_HEADER.join(",")
+            );
+        }
+    }
+    let pos = |n: &str| names.iter().position(|x| *x == n).unwrap_or(0);
+    rows.iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let get = |n: &str| {
+                output::unneutralise(r.get(pos(n)).unwrap_or(""))
+                    .trim()
+                    .to_string()
+            };
+            let origin = format!("{}:{}", path.display(), i + 2);
+            Ok(Decision {
+                page: get("page")
+                    .parse()
+                    .with_context(|| format!("{origin}: bad page number"))?,
+                source: get("source"),
+                unit: get("unit"),
+                serial: get("serial"),
+                question: get("question"),
+                decision: get("decision"),
+                auditor: get("auditor"),
+                note: get("note"),
+                origin,
+            })
+        })
+        .collect()
+}
+
+/// One applied change, for `audit-trail.csv`.
+#[derive(Clone, Debug)]
+pub struct TrailEntry {
+    pub source: String,
+    pub page: usize,
+    pub unit: String,
+    pub serial: String,
+    pub question: String,
+    pub before: String,
+    pub after: String,
+    pub auditor: String,
+    pub note: String,
+}
+
+/// Applies decisions to the pages, then re-decides statuses and duplicates across all of them.
+pub fn apply_decisions(
+    records: &mut [PageRecord],
+    decisions: &[Decision],
+    forms: &[Form],
+) -> anyhow::Result<Vec<TrailEntry>> {
+    let mut index: BTreeMap<(String, usize), Vec<usize>> = BTreeMap::new();
+    for (i, r) in records.iter().enumerate() {
+        index.entry((r.source.clone(), r.page)).or_default().push(i);
+    }
+    // Check everything first: nothing is applied unless every decision fits.
+    let mut chosen: BTreeMap<(usize, String), &Decision> = BTreeMap::new();
+    for d in decisions {
+        let i = match index.get(&(d.source.clone(), d.page)).map(Vec::as_slice) {
+            Some([i]) => *i,
+            Some(_) => bail!(
+                "{}: {}#{} is in more than one scan folder; tally those folders separately",
+                d.origin,
+                d.source,
+                d.page
+            ),
+            None => bail!(
+                "{}: no ballot {}#{} in the scan folders given",
+                d.origin,
+                d.source,
+                d.page
+            ),
+        };
+        let r = &records[i];
+        if let Some(p) = &r.payload {
+            if (!d.unit.is_empty() && d.unit != p.unit)
+                || (!d.serial.is_empty() && d.serial.parse::<u32>().ok() != Some(p.serial))
+            {
+                bail!(
+                    "{}: {}#{} is {} {:06}, not {} {}: the decision names the wrong page",
+                    d.origin,
+                    d.source,
+                    d.page,
+                    p.unit,
+                    p.serial,
+                    d.unit,
+                    d.serial
+                );
+            }
+        }
+        if d.question == WHOLE_BALLOT {
+            if !matches!(d.decision.as_str(), "ACCEPT" | "REJECT") {
+                bail!(
+                    "{}: a whole-ballot decision is ACCEPT or REJECT, not {:?}",
+                    d.origin,
+                    d.decision
+                );
+            }
+        } else {
+            let form = r
+                .form
+                .as_ref()
+                .and_then(|(id, v)| forms.iter().find(|f| &f.id == id && f.version == *v))
+                .with_context(|| {
+                    format!(
+                        "{}: {}#{} has no readable form, so only `*` decisions apply to it",
+                        d.origin, d.source, d.page
+                    )
+                })?;
+            let q = form.question(&d.question).with_context(|| {
+                format!(
+                    "{}: form {} has no question {:?}",
+                    d.origin, form.id, d.question
+                )
+            })?;
+            if !matches!(d.decision.as_str(), "BLANK" | "MULTI") {
+                let ids: Vec<&str> = d.decision.split(';').collect();
+                if ids.len() > 1 && q.kind == crate::form::QuestionKind::Single {
+                    bail!(
+                        "{}: question {} takes one option; use MULTI for an over-marked answer",
+                        d.origin,
+                        q.id
+                    );
+                }
+                for id in ids {
+                    if !q.options.iter().any(|o| o.id == id) {
+                        bail!(
+                            "{}: question {} has no option {id:?} (options: {}, or BLANK, MULTI)",
+                            d.origin,
+                            q.id,
+                            q.options
+                                .iter()
+                                .map(|o| o.id.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        );
+                    }
+                }
+            }
+        }
+        match chosen.get(&(i, d.question.clone())) {
+            Some(prev) if prev.decision != d.decision => {
+                bail!(
+                "{} and {} decide {}#{} question {} differently ({} vs {}): settle it and keep one",
+                prev.origin, d.origin, d.source, d.page, d.question, prev.decision, d.decision
+            )
+            }
+            _ => {
+                chosen.insert((i, d.question.clone()), d);
+            }
+        }
+    }
+    let mut trail = Vec::new();
+    let mut accepted = BTreeSet::new();
+    let mut rejected = BTreeSet::new();
+    for ((i, q), d) in &chosen {
+        let r = &mut records[*i];
+        let (unit, serial) = r
+            .payload
+            .as_ref()
+            .map_or((String::new(), String::new()), |p| {
+                (p.unit.clone(), p.serial_text())
+            });
+        let before;
+        if q == WHOLE_BALLOT {
+            before = r.status.as_str().to_string();
+            if d.decision == "REJECT" {
+                rejected.insert(*i);
+            } else {
+                accepted.insert(*i);
+            }
+        } else {
+            let answer = Answer::from_text(&d.decision);
+            match r.questions.iter_mut().find(|x| &x.question == q) {
+                Some(x) => {
+                    before = x.answer.to_text();
+                    x.answer = answer;
+                    x.review_reason = None;
+                }
+                None => {
+                    before = String::new();
+                    r.questions.push(QuestionRead {
+                        question: q.clone(),
+                        answer,
+                        boxes: Vec::new(),
+                        review_reason: None,
+                    });
+                }
+            }
+        }
+        trail.push(TrailEntry {
+            source: r.source.clone(),
+            page: r.page,
+            unit,
+            serial,
+            question: q.clone(),
+            before,
+            after: d.decision.clone(),
+            auditor: d.auditor.clone(),
+            note: d.note.clone(),
+        });
+    }
+    redecide(records, forms, &accepted, &rejected);
+    Ok(trail)
+}
+
+/// Recomputes every readable ballot's status from its (possibly corrected) answers, then
+/// duplicates across the whole set, exactly as a scan decides them.
+pub fn redecide(
+    records: &mut [PageRecord],
+    forms: &[Form],
+    accepted: &BTreeSet<usize>,
+    rejected: &BTreeSet<usize>,
+) {
+    for (i, r) in records.iter_mut().enumerate() {
+        if rejected.contains(&i) {
+            r.status = Status::Rejected;
+            r.reasons = vec!["auditor_rejected".into()];
+            continue;
+        }
+        let readable =
+            r.reasons.iter().all(|x| x != "duplicate_file") && !(r.status == Status::Rejected);
+        let Some(form) = r
+            .form
+            .as_ref()
+            .and_then(|(id, v)| forms.iter().find(|f| &f.id == id && f.version == *v))
+        else {
+            continue;
+        };
+        if !readable {
+            continue;
+        }
+        // Ballot-level doubts stay until a person accepts the ballot as a whole.
+        let keep_flags = !accepted.contains(&i);
+        let poor = keep_flags && r.reasons.iter().any(|x| x == "poor_alignment");
+        let unknown = keep_flags && r.reasons.iter().any(|x| x == "unknown_unit");
+        let (status, reasons) = ballot::decide_ballot(form, &r.questions, poor, unknown);
+        r.status = status;
+        r.reasons = reasons;
+        r.duplicate_of = None;
+    }
+    scan::mark_duplicates(records);
+}
+
+pub fn trail_csv(trail: &[TrailEntry]) -> CsvTable {
+    let mut t = CsvTable::new(&TRAIL_HEADER);
+    for e in trail {
+        t.row([
+            e.source.clone(),
+            e.page.to_string(),
+            e.unit.clone(),
+            e.serial.clone(),
+            e.question.clone(),
+            e.before.clone(),
+            e.after.clone(),
+            e.auditor.clone(),
+            e.note.clone(),
+        ]);
+    }
+    t
+}
+
+/// Issued serials per unit, from `issued.csv` files written by `generate`.
+pub fn load_issued(paths: &[PathBuf]) -> anyhow::Result<BTreeMap<String, BTreeSet<u32>>> {
+    let mut out: BTreeMap<String, BTreeSet<u32>> = BTreeMap::new();
+    for p in paths {
+        let (h, rows) = output::read_csv(p).map_err(anyhow::Error::msg)?;
+        let names: Vec<&str> = h.iter().collect();
+        if names != crate::generate::ISSUED_HEADER {
+            bail!("{} is not an issued.csv (header {:?})", p.display(), names);
+        }
+        for (i, r) in rows.iter().enumerate() {
+            let unit = output::unneutralise(r.get(2).unwrap_or("")).to_string();
+            let serial: u32 = r
+                .get(3)
+                .unwrap_or("")
+                .parse()
+                .with_context(|| format!("{}:{}: bad serial", p.display(), i + 2))?;
+            out.entry(unit).or_default().insert(serial);
+        }
+    }
+    Ok(out)
+}
+
+/// `1-5,8,10-12`: serials as compact ranges.
+pub fn ranges(serials: &BTreeSet<u32>) -> String {
+    let mut parts = Vec::new();
+    let mut iter = serials.iter().copied().peekable();
+    while let Some(start) = iter.next() {
+        let mut end = start;
+        while iter.peek() == Some(&(end + 1)) {
+            end += 1;
+            iter.next();
+        }
+        parts.push(if start == end {
+            format!("{start}")
+        } else {
+            format!("{start}-{end}")
+        });
+    }
+    parts.join(",")
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Reconciliation {
+    pub issued: usize,
+    pub returned: usize,
+    pub missing: BTreeSet<u32>,
+    pub not_issued: BTreeSet<u32>,
+    pub duplicates: usize,
+}
+
+/// Per unit: what was issued, what came back, what is missing, what was never issued.
+pub fn reconcile(
+    records: &[PageRecord],
+    issued: &BTreeMap<String, BTreeSet<u32>>,
+) -> BTreeMap<String, Reconciliation> {
+    let mut seen: BTreeMap<String, BTreeSet<u32>> = BTreeMap::new();
+    let mut dups: BTreeMap<String, usize> = BTreeMap::new();
+    for r in records {
+        let Some(p) = &r.payload else { continue };
+        if r.status == Status::Duplicate {
+            *dups.entry(p.unit.clone()).or_default() += 1;
+        }
+        // A forged serial is not a returned ballot.
+        if r.reasons.iter().any(|x| x == "bad_signature") {
+            continue;
+        }
+        seen.entry(p.unit.clone()).or_default().insert(p.serial);
+    }
+    let units: BTreeSet<String> = issued.keys().chain(seen.keys()).cloned().collect();
+    units
+        .into_iter()
+        .map(|u| {
+            let empty = BTreeSet::new();
+            let iss = issued.get(&u).unwrap_or(&empty);
+            let got = seen.get(&u).unwrap_or(&empty);
+            let rec = Reconciliation {
+                issued: iss.len(),
+                returned: got.intersection(iss).count(),
+                missing: iss.difference(got).copied().collect(),
+                not_issued: got.difference(iss).copied().collect(),
+                duplicates: dups.get(&u).copied().unwrap_or(0),
+            };
+            (u, rec)
+        })
+        .collect()
+}
+
+pub const RECONCILIATION_HEADER: [&str; 10] = [
+    "unit",
+    "name",
+    "issued",
+    "returned",
+    "return_rate",
+    "missing",
+    "missing_serials",
+    "not_issued",
+    "not_issued_serials",
+    "duplicates",
+];
+
+pub fn reconciliation_csv(rec: &BTreeMap<String, Reconciliation>, registry: &Registry) -> CsvTable {
+    let mut t = CsvTable::new(&RECONCILIATION_HEADER);
+    let mut order: Vec<&String> = registry
+        .units
+        .iter()
+        .filter_map(|u| rec.get_key_value(&u.code).map(|(k, _)| k))
+        .collect();
+    order.extend(rec.keys().filter(|k| registry.get(k).is_none()));
+    for u in order {
+        let r = &rec[u];
+        t.row([
+            u.clone(),
+            registry
+                .get(u)
+                .map_or("(not in the units registry)".into(), |x| x.name.clone()),
+            r.issued.to_string(),
+            r.returned.to_string(),
+            crate::tally::percent(r.returned as u64, r.issued as u64),
+            r.missing.len().to_string(),
+            ranges(&r.missing),
+            r.not_issued.len().to_string(),
+            ranges(&r.not_issued),
+            r.duplicates.to_string(),
+        ]);
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_are_compact() {
+        let s: BTreeSet<u32> = [1, 2, 3, 5, 7, 8, 9, 12].into_iter().collect();
+        assert_eq!(ranges(&s), "1-3,5,7-9,12");
+        assert_eq!(ranges(&BTreeSet::new()), "");
+    }
+}
