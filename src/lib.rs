@@ -15,3 +15,4 @@ pub mod output;
 pub mod payload;
 pub mod registry;
 pub mod render;
+pub mod synth;
