@@ -63,7 +63,7 @@ impl BoxPx {
     }
 
     /// Euclidean distance from a point to the box (0 inside it).
-    pub fn distance(&self, p: P) -> f64 {
+    pub fn distance(&self, p: (f64, f64)) -> f64 {
         let dx = (self.x - p.0).max(p.0 - self.right()).max(0.0);
         let dy = (self.y - p.1).max(p.1 - self.bottom()).max(0.0);
         dx.hypot(dy)
