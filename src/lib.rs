@@ -22,4 +22,5 @@ pub mod registry;
 pub mod render;
 pub mod report;
 pub mod scan;
+pub mod synth;
 pub mod tally;

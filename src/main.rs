@@ -25,6 +25,49 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Compare a scan of a synthetic batch with its truth.csv, box by box.
+    Check {
+        /// truth.csv written by `synth`.
+        truth: PathBuf,
+        /// Output folder of `scan`.
+        scan: PathBuf,
+    },
+    /// Simulate filled and scanned ballots (with truth.csv) to test a scanner set-up or the tool.
+    Synth {
+        /// Unit codes (repeat the flag, or separate with commas).
+        #[arg(long = "unit", value_delimiter = ',', required = true)]
+        units: Vec<String>,
+        /// Ballots per unit.
+        #[arg(long, default_value_t = 10)]
+        count: u32,
+        /// Degradation profile: clean, office-scanner, bad-scanner or phone-photo.
+        #[arg(long, default_value = "office-scanner")]
+        profile: String,
+        /// Random seed: the same seed gives the same files.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Fixed DPI (default: 150, 200 or 300 at random per page).
+        #[arg(long)]
+        dpi: Option<f64>,
+        /// auto (as the profile scans), jpeg, png, or tiff (all pages in one multi-page TIFF).
+        #[arg(long, default_value = "auto")]
+        format: String,
+        /// First serial of each unit.
+        #[arg(long, default_value_t = 1)]
+        first_serial: u32,
+        /// Prefix for file names, so several runs can share a folder.
+        #[arg(long, default_value = "")]
+        prefix: String,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        form: Option<PathBuf>,
+        /// Units registry (CSV). Default: the embedded registry.
+        #[arg(long)]
+        units_file: Option<PathBuf>,
+        #[arg(long)]
+        key: Option<PathBuf>,
+    },
     /// Read scanned ballots (files or folders) and write per-unit tallies to OUT.
     Scan {
         /// Image files (PNG, JPEG, TIFF incl. multi-page) and folders (searched recursively).
@@ -105,6 +148,71 @@ fn load_key(path: Option<&PathBuf>) -> anyhow::Result<Option<SigningKey>> {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Check { truth, scan } => {
+            let a = ballotscan::synth::check::compare(&truth, &scan.join("answers.csv"))
+                .map_err(anyhow::Error::msg)?;
+            println!(
+                "positions {} errors {} | definite {} to review {} | empty {} to review {} | marginal {} to review {} | ballots {} unread {}",
+                a.positions, a.errors, a.definite, a.definite_to_review, a.empty, a.empty_to_review,
+                a.marginal, a.marginal_to_review, a.ballots, a.ballots_unread
+            );
+            for (_, w) in &a.worst {
+                println!("  {w}");
+            }
+            Ok(())
+        }
+        Command::Synth {
+            units,
+            count,
+            profile,
+            seed,
+            dpi,
+            format,
+            first_serial,
+            prefix,
+            out,
+            form,
+            units_file,
+            key,
+        } => {
+            use ballotscan::synth::ballots::{self, FileFormat};
+            let form = load_form(form.as_ref())?;
+            let registry = load_units(units_file.as_ref())?;
+            let key = load_key(key.as_ref())?;
+            let format = match format.as_str() {
+                "auto" => FileFormat::Auto,
+                "jpeg" | "jpg" => FileFormat::Jpeg,
+                "png" => FileFormat::Png,
+                "tiff" | "tif" => FileFormat::MultiPageTiff,
+                other => anyhow::bail!("--format {other:?}: use auto, jpeg, png or tiff"),
+            };
+            if let Some(d) = dpi {
+                if !(100.0..=600.0).contains(&d) {
+                    anyhow::bail!("--dpi must be from 100 to 600");
+                }
+            }
+            let report = ballots::run(&ballots::Request {
+                form: &form,
+                registry: &registry,
+                units,
+                count_per_unit: count,
+                first_serial,
+                profile,
+                seed,
+                dpi,
+                key: key.as_ref(),
+                format,
+                out_dir: &out,
+                prefix,
+            })?;
+            eprintln!(
+                "ballotscan: {} simulated pages in {} files, truth in {}",
+                report.pages,
+                report.files.len(),
+                out.join("truth.csv").display()
+            );
+            Ok(())
+        }
         Command::Scan {
             inputs,
             out,

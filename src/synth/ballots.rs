@@ -83,7 +83,15 @@ pub struct Page {
 }
 
 pub const TRUTH_HEADER: [&str; 10] = [
-    "source", "page", "unit", "serial", "question", "expected", "acceptable", "marks", "profile",
+    "source",
+    "page",
+    "unit",
+    "serial",
+    "question",
+    "expected",
+    "acceptable",
+    "marks",
+    "profile",
     "dpi",
 ];
 
@@ -101,10 +109,16 @@ fn style_name(s: MarkStyle) -> &'static str {
     }
 }
 
-fn pick_definite(rng: &mut Xoshiro256PlusPlus) -> MarkStyle {
-    let total: u32 = DEFINITE.iter().map(|(_, w)| w).sum();
+/// A definite mark's style. A 1-bit scan turns pencil lighter than its threshold into paper,
+/// so binarized pages get pen marks only: the truth must be something a reader could see.
+fn pick_definite(rng: &mut Xoshiro256PlusPlus, pen_only: bool) -> MarkStyle {
+    let styles: Vec<(MarkStyle, u32)> = DEFINITE
+        .into_iter()
+        .filter(|(s, _)| !pen_only || !matches!(s, MarkStyle::PencilLine | MarkStyle::LightPencil))
+        .collect();
+    let total: u32 = styles.iter().map(|(_, w)| w).sum();
     let mut r = rng.random_range(0..total);
-    for (s, w) in DEFINITE {
+    for (s, w) in styles {
         if r < w {
             return s;
         }
@@ -115,7 +129,7 @@ fn pick_definite(rng: &mut Xoshiro256PlusPlus) -> MarkStyle {
 
 /// Decides how a citizen fills the ballot: mostly one mark per question, sometimes blank,
 /// over-marked, corrected, with a marginal speck, or not filled at all.
-fn plan(form: &Form, rng: &mut Xoshiro256PlusPlus) -> Vec<QuestionTruth> {
+fn plan(form: &Form, pen_only: bool, rng: &mut Xoshiro256PlusPlus) -> Vec<QuestionTruth> {
     let blank_ballot = rng.random_bool(0.03);
     let mut out = Vec::new();
     for q in &form.questions {
@@ -132,7 +146,7 @@ fn plan(form: &Form, rng: &mut Xoshiro256PlusPlus) -> Vec<QuestionTruth> {
         let mut acceptable = Vec::new();
         let mut expected;
         let roll = rng.random_range(0.0..1.0);
-        let mut definite = |boxes: &mut Vec<BoxTruth>, i: usize, s: MarkStyle| {
+        let definite = |boxes: &mut Vec<BoxTruth>, i: usize, s: MarkStyle| {
             boxes[i].kind = "definite";
             boxes[i].style = Some(s);
         };
@@ -141,8 +155,8 @@ fn plan(form: &Form, rng: &mut Xoshiro256PlusPlus) -> Vec<QuestionTruth> {
         } else if q.kind == QuestionKind::Single && n >= 2 && roll < 0.11 {
             let a = rng.random_range(0..n);
             let b = (a + rng.random_range(1..n)) % n;
-            definite(&mut boxes, a, pick_definite(rng));
-            definite(&mut boxes, b, pick_definite(rng));
+            definite(&mut boxes, a, pick_definite(rng, pen_only));
+            definite(&mut boxes, b, pick_definite(rng, pen_only));
             expected = "MULTI".to_string();
             // Two solid fills look like a correction to a careful reader too.
             acceptable.push("REVIEW".to_string());
@@ -150,13 +164,13 @@ fn plan(form: &Form, rng: &mut Xoshiro256PlusPlus) -> Vec<QuestionTruth> {
             let old = rng.random_range(0..n);
             let new = (old + rng.random_range(1..n)) % n;
             definite(&mut boxes, old, MarkStyle::CrossedOut);
-            definite(&mut boxes, new, pick_definite(rng));
+            definite(&mut boxes, new, pick_definite(rng, pen_only));
             expected = boxes[new].option.clone();
             acceptable.push("REVIEW".to_string());
             acceptable.push("MULTI".to_string());
         } else {
             let i = rng.random_range(0..n);
-            definite(&mut boxes, i, pick_definite(rng));
+            definite(&mut boxes, i, pick_definite(rng, pen_only));
             expected = boxes[i].option.clone();
         }
         if q.kind == QuestionKind::Multi {
@@ -208,14 +222,34 @@ pub fn make_page(
         dpi,
     );
     let ppm = dpi / crate::geometry::MM_PER_INCH;
-    let truth = plan(form, rng);
-    for q in &truth {
-        for b in &q.boxes {
+    let degradation = degrade::profile(profile, rng).ok_or_else(|| {
+        anyhow::anyhow!(
+            "unknown profile {profile:?}; use one of {:?}",
+            degrade::PROFILES
+        )
+    })?;
+    let mut truth = plan(form, degradation.binarize, rng);
+    for q in &mut truth {
+        for b in &mut q.boxes {
             if let Some(style) = b.style {
                 let c = layout
                     .checkbox(&q.question, &b.option)
                     .ok_or_else(|| anyhow::anyhow!("no box for {}/{}", q.question, b.option))?;
-                marks::draw_mark(&mut img, &BoxPx::from_mm(&c.rect, ppm), style, ppm, rng);
+                let bp = BoxPx::from_mm(&c.rect, ppm);
+                marks::draw_mark(&mut img, &bp, style, ppm, rng);
+                // A 1-bit scan keeps only ink darker than its threshold: a light pen stroke may
+                // vanish. Press harder (draw again) until the mark survives, as the truth says
+                // "definite"; failing that, the mark is honestly marginal.
+                if degradation.binarize && b.kind == "definite" {
+                    let mut tries = 0;
+                    while survives_threshold(&img, &bp, ppm) < 0.05 && tries < 6 {
+                        marks::draw_mark(&mut img, &bp, style, ppm, rng);
+                        tries += 1;
+                    }
+                    if survives_threshold(&img, &bp, ppm) < 0.05 {
+                        b.kind = "marginal";
+                    }
+                }
             }
         }
     }
@@ -226,8 +260,6 @@ pub fn make_page(
             marks::draw_stray_mark(&mut img, &BoxPx::from_mm(&c.rect, ppm), ppm, rng);
         }
     }
-    let degradation = degrade::profile(profile, rng)
-        .ok_or_else(|| anyhow::anyhow!("unknown profile {profile:?}; use one of {:?}", degrade::PROFILES))?;
     let image = degrade::apply(&img, &degradation, rng);
     Ok(Page {
         dpi,
@@ -237,6 +269,27 @@ pub fn make_page(
         degradation,
         truth,
     })
+}
+
+/// Share of the box's inside (1 mm in) darker than a 1-bit scanner's threshold, with room for
+/// the blur and noise that come before it.
+fn survives_threshold(img: &GrayImage, b: &BoxPx, ppm: f64) -> f64 {
+    let core = b.inset(ppm);
+    let (x0, y0) = (core.x.max(0.0) as u32, core.y.max(0.0) as u32);
+    let (x1, y1) = (
+        (core.right() as u32).min(img.width()),
+        (core.bottom() as u32).min(img.height()),
+    );
+    let (mut dark, mut all) = (0u32, 0u32);
+    for y in y0..y1 {
+        for x in x0..x1 {
+            all += 1;
+            if img.get_pixel(x, y).0[0] < 100 {
+                dark += 1;
+            }
+        }
+    }
+    dark as f64 / all.max(1) as f64
 }
 
 pub struct Report {
@@ -249,7 +302,11 @@ pub struct Report {
 pub fn run(req: &Request) -> anyhow::Result<Report> {
     use anyhow::Context;
     if degrade::PROFILES.iter().all(|p| *p != req.profile) {
-        anyhow::bail!("unknown profile {:?}; use one of {:?}", req.profile, degrade::PROFILES);
+        anyhow::bail!(
+            "unknown profile {:?}; use one of {:?}",
+            req.profile,
+            degrade::PROFILES
+        );
     }
     let layout = Layout::new(req.form)?;
     std::fs::create_dir_all(req.out_dir)
@@ -282,23 +339,36 @@ pub fn run(req: &Request) -> anyhow::Result<Report> {
             if let Some(k) = req.key {
                 p = p.signed(k);
             }
-            make_page(req.form, &layout, template, *dpi, &p, name, &req.profile, &mut rng)
-                .map(|mut page| {
-                    page.degradation.jpeg_quality = match req.format {
-                        FileFormat::Jpeg => page.degradation.jpeg_quality.or(Some(85)),
-                        FileFormat::Png | FileFormat::MultiPageTiff => None,
-                        FileFormat::Auto => page.degradation.jpeg_quality,
-                    };
-                    page
-                })
+            make_page(
+                req.form,
+                &layout,
+                template,
+                *dpi,
+                &p,
+                name,
+                &req.profile,
+                &mut rng,
+            )
+            .map(|mut page| {
+                page.degradation.jpeg_quality = match req.format {
+                    FileFormat::Jpeg => page.degradation.jpeg_quality.or(Some(85)),
+                    FileFormat::Png | FileFormat::MultiPageTiff => None,
+                    FileFormat::Auto => page.degradation.jpeg_quality,
+                };
+                page
+            })
         })
         .collect();
     let pages: Vec<Page> = pages.into_iter().collect::<Result<_, _>>()?;
 
+    // Images in OUT/scans, truth beside them: `scan OUT/scans` then reads only pages.
+    let scans = req.out_dir.join("scans");
+    std::fs::create_dir_all(&scans)
+        .with_context(|| format!("cannot create {}", scans.display()))?;
     let mut files = Vec::new();
     let mut rows: Vec<(String, usize, &Page)> = Vec::new();
     if req.format == FileFormat::MultiPageTiff {
-        let path = req.out_dir.join(format!("{}batch.tif", req.prefix));
+        let path = scans.join(format!("{}batch.tif", req.prefix));
         output::write_atomic(&path, &multipage_tiff(&pages)?)?;
         for (i, p) in pages.iter().enumerate() {
             rows.push((path.display().to_string(), i + 1, p));
@@ -309,9 +379,7 @@ pub fn run(req: &Request) -> anyhow::Result<Report> {
             .par_iter()
             .map(|p| {
                 let (bytes, ext) = degrade::encode(&p.image, &p.degradation)?;
-                let path = req
-                    .out_dir
-                    .join(format!("{}{}-{:06}.{ext}", req.prefix, p.unit, p.serial));
+                let path = scans.join(format!("{}{}-{:06}.{ext}", req.prefix, p.unit, p.serial));
                 output::write_atomic(&path, &bytes)?;
                 Ok(path)
             })
@@ -331,8 +399,9 @@ pub fn run(req: &Request) -> anyhow::Result<Report> {
 
 fn hash(s: &str) -> u64 {
     // FNV-1a: stable across platforms and releases, unlike the std hasher.
-    s.bytes()
-        .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 fn multipage_tiff(pages: &[Page]) -> anyhow::Result<Vec<u8>> {
@@ -362,14 +431,7 @@ fn append_truth(dir: &Path, rows: &[(String, usize, &Page)], profile: &str) -> a
                 .boxes
                 .iter()
                 .filter(|b| b.kind != "empty")
-                .map(|b| {
-                    format!(
-                        "{}={}:{}",
-                        b.option,
-                        b.kind,
-                        b.style.map_or("", style_name)
-                    )
-                })
+                .map(|b| format!("{}={}:{}", b.option, b.kind, b.style.map_or("", style_name)))
                 .collect();
             table.row([
                 source.clone(),
