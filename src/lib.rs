@@ -10,6 +10,7 @@ pub mod fonts;
 pub mod form;
 pub mod generate;
 pub mod geometry;
+pub mod input;
 pub mod layout;
 pub mod output;
 pub mod payload;

@@ -1,0 +1,2 @@
+//! Reading scanned pages from input files.
+pub mod pdf;
