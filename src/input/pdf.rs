@@ -122,6 +122,9 @@ fn unsupported(msg: impl Into<String>) -> PdfPageError {
 /// pages can be decoded in parallel.
 pub struct PdfDocument {
     pdf: Pdf,
+    /// Pages the page tree declares (/Count) beyond those that could be read, in a damaged
+    /// file. They are reported as broken rather than silently dropped from the batch.
+    missing_pages: usize,
 }
 
 impl std::fmt::Debug for PdfDocument {
@@ -163,12 +166,15 @@ impl PdfDocument {
         if pdf.pages().is_empty() {
             return Err(PdfError::Malformed("the PDF has no pages".into()));
         }
-        Ok(PdfDocument { pdf })
+        let declared = catch_unwind(AssertUnwindSafe(|| declared_page_count(&pdf))).unwrap_or(0);
+        let missing_pages = declared.saturating_sub(pdf.pages().len());
+        Ok(PdfDocument { pdf, missing_pages })
     }
 
-    /// Number of pages in the document.
+    /// Number of pages in the document. For a damaged file this is what its page tree
+    /// declares, even if some of those pages can no longer be found (they then fail to decode).
     pub fn page_count(&self) -> usize {
-        self.pdf.pages().len()
+        self.pdf.pages().len() + self.missing_pages
     }
 
     /// Page `index` (0-based) as an 8-bit grayscale image, oriented as the page is displayed.
@@ -188,11 +194,21 @@ impl PdfDocument {
     fn page_image_inner(&self, index: usize, limits: &Limits) -> PageResult<GrayImage> {
         let pages = self.pdf.pages();
         let page = pages.get(index).ok_or_else(|| {
-            decode_err(format!(
-                "page {} does not exist (the document has {} pages)",
-                index.saturating_add(1),
-                pages.len()
-            ))
+            decode_err(if index < self.page_count() {
+                format!(
+                    "page {} cannot be found: the file is damaged (its page tree declares {} \
+                     pages, {} can be read)",
+                    index.saturating_add(1),
+                    self.page_count(),
+                    pages.len()
+                )
+            } else {
+                format!(
+                    "page {} does not exist (the document has {} pages)",
+                    index.saturating_add(1),
+                    self.page_count()
+                )
+            })
         })?;
         let page_box = visible_box(page);
         let mut walk = Walk::new(limits, page_box);
@@ -209,6 +225,17 @@ impl PdfDocument {
         let (col_dir, row_dir) = display_axes(chosen.ctm, page.rotation());
         Ok(orient(image, col_dir, row_dir))
     }
+}
+
+/// The root page tree's /Count, when it is plausible.
+fn declared_page_count(pdf: &Pdf) -> usize {
+    let xref = pdf.xref();
+    xref.get::<Dict<'_>>(xref.root_id())
+        .and_then(|catalog| catalog.get::<Dict<'_>>(b"Pages"))
+        .and_then(|pages| pages.get::<u32>(b"Count"))
+        // A hostile /Count must not make a batch report millions of phantom pages.
+        .filter(|&n| n <= 100_000)
+        .map_or(0, |n| n as usize)
 }
 
 // ---------------------------------------------------------------------------------------------
