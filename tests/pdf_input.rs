@@ -425,6 +425,44 @@ proptest! {
 }
 
 #[test]
+fn self_drawing_forms_and_deep_nesting_are_bounded() {
+    // A form that draws itself twice: this must end (hayro refuses the self-reference; were
+    // it followed, the form depth cap would stop it) with a typed error.
+    let pdf = image_page_pdf(
+        "/Subtype /Form /BBox [0 0 1 1] /Resources << /XObject << /Im0 5 0 R >> >>",
+        b"/Im0 Do /Im0 Do",
+        "/Im0 Do",
+        "/MediaBox [0 0 240 320]",
+    );
+    let doc = PdfDocument::parse(&pdf).unwrap();
+    let r = doc.page_image(0, &Limits::default());
+    assert!(
+        matches!(
+            r,
+            Err(PdfPageError::NotAScannedPage(_) | PdfPageError::Decode(_))
+        ),
+        "{r:?}"
+    );
+    // Unbalanced and very deep q/Q around a plain image still finds it.
+    let content = format!(
+        "{} 240 0 0 320 0 0 cm /Im0 Do {}",
+        "q ".repeat(5000),
+        "Q ".repeat(7000)
+    );
+    let pdf = image_page_pdf(
+        "/Subtype /Image /Width 2 /Height 2 /ColorSpace /DeviceGray /BitsPerComponent 8",
+        &[0, 255, 255, 0],
+        &content,
+        "/MediaBox [0 0 240 320]",
+    );
+    let img = PdfDocument::parse(&pdf)
+        .unwrap()
+        .page_image(0, &Limits::default())
+        .unwrap();
+    assert_eq!(img.into_raw(), vec![0, 255, 255, 0]);
+}
+
+#[test]
 fn every_truncation_point_of_a_batch_is_handled() {
     let bytes = fixture("handmade.pdf");
     let step = (bytes.len() / 97).max(1);
@@ -436,33 +474,31 @@ fn every_truncation_point_of_a_batch_is_handled() {
 // ---------------------------------------------------------------------------------------------
 // Timing (run with `cargo test --test pdf_input -- --ignored --nocapture`).
 
-/// The smallest PDF a scanner could write around one JPEG page.
-fn jpeg_page_pdf(jpeg: &[u8], w: u32, h: u32) -> Vec<u8> {
+/// A one-page PDF whose content `content` draws XObject /Im0 (object 5); `image_dict` holds
+/// its dictionary entries after /Type (so /Subtype too), without /Length.
+fn image_page_pdf(image_dict: &str, data: &[u8], content: &str, page_extra: &str) -> Vec<u8> {
     let mut out = b"%PDF-1.4\n".to_vec();
     let mut offsets = Vec::new();
-    let content = format!("q {} 0 0 {} 0 0 cm /Im0 Do Q", w * 72 / 200, h * 72 / 200);
     let objects: Vec<Vec<u8>> = vec![
         b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
         format!(
-            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {} {}] /Resources << /XObject << /Im0 5 0 R >> >> /Contents 4 0 R >>",
-            w * 72 / 200,
-            h * 72 / 200
+            "<< /Type /Page /Parent 2 0 R {page_extra} /Resources << /XObject << /Im0 5 0 R >> >> /Contents 4 0 R >>"
         )
         .into_bytes(),
         [
             format!("<< /Length {} >>\nstream\n", content.len()).into_bytes(),
-            content.into_bytes(),
+            content.as_bytes().to_vec(),
             b"\nendstream".to_vec(),
         ]
         .concat(),
         [
             format!(
-                "<< /Type /XObject /Subtype /Image /Width {w} /Height {h} /ColorSpace /DeviceGray /BitsPerComponent 8 /Filter /DCTDecode /Length {} >>\nstream\n",
-                jpeg.len()
+                "<< /Type /XObject {image_dict} /Length {} >>\nstream\n",
+                data.len()
             )
             .into_bytes(),
-            jpeg.to_vec(),
+            data.to_vec(),
             b"\nendstream".to_vec(),
         ]
         .concat(),
@@ -488,6 +524,128 @@ fn jpeg_page_pdf(jpeg: &[u8], w: u32, h: u32) -> Vec<u8> {
         .as_bytes(),
     );
     out
+}
+
+/// The smallest PDF a scanner could write around one 200-DPI JPEG page.
+fn jpeg_page_pdf(jpeg: &[u8], w: u32, h: u32, rotate: u32) -> Vec<u8> {
+    let (pw, ph) = (w * 72 / 200, h * 72 / 200);
+    image_page_pdf(
+        &format!(
+            "/Subtype /Image /Width {w} /Height {h} /ColorSpace /DeviceGray /BitsPerComponent 8 \
+             /Filter /DCTDecode"
+        ),
+        jpeg,
+        &format!("q {pw} 0 0 {ph} 0 0 cm /Im0 Do Q"),
+        &format!("/MediaBox [0 0 {pw} {ph}] /Rotate {rotate}"),
+    )
+}
+
+fn zlib(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(data).unwrap();
+    enc.finish().unwrap()
+}
+
+prop_compose! {
+    /// Image dictionaries with arbitrary (often inconsistent) sizes, depths, colour spaces,
+    /// filters and parameters, over random or real data.
+    fn hostile_image()(
+        w in prop_oneof![12 => 1u32..80, 1 => Just(0u32), 1 => Just(100_000), 1 => any::<u32>()],
+        h in prop_oneof![12 => 1u32..80, 1 => Just(0u32), 1 => Just(70_000), 1 => any::<u32>()],
+        bpc in prop::sample::select(vec![0u32, 1, 2, 3, 4, 8, 16, 32]),
+        cs in prop::sample::select(vec![
+            "/ColorSpace /DeviceGray", "/ColorSpace /DeviceRGB", "/ColorSpace /DeviceCMYK", "",
+            "/ColorSpace [/Indexed /DeviceRGB 3 <00112233445566778899aabb>]",
+            "/ColorSpace [/Indexed /DeviceCMYK 255 <00>]", "/ColorSpace [/Indexed /DeviceRGB -4 <00>]",
+            "/ColorSpace [/Indexed [/Indexed /DeviceGray 1 <00ff>] 1 <0001>]",
+            "/ColorSpace [/CalRGB << /WhitePoint [1 1 1] >>]", "/ColorSpace /Lab",
+            "/ColorSpace [/ICCBased 1 0 R]", "/ColorSpace /Foo", "/ColorSpace 7",
+            "/ImageMask true", "/ImageMask true /Decode [1 0]",
+        ]),
+        filter in prop::sample::select(vec![
+            "", "/Filter /FlateDecode", "/Filter /DCTDecode", "/Filter /CCITTFaxDecode",
+            "/Filter /JBIG2Decode", "/Filter /RunLengthDecode", "/Filter /LZWDecode",
+            "/Filter [/ASCIIHexDecode /FlateDecode]", "/Filter /ASCII85Decode",
+            "/Filter [/FlateDecode /DCTDecode]", "/Filter [/DCTDecode /FlateDecode]",
+            "/Filter /Bogus", "/Filter [/Crypt /FlateDecode]",
+        ]),
+        predictor in prop::sample::select(vec![1i64, 2, 10, 12, 15, 99, -3]),
+        colors in 0i64..6,
+        columns in prop::sample::select(vec![0i64, 1, 7, 64, 100_000, -5]),
+        k in -2i64..3,
+        flags in any::<(bool, bool, bool)>(),
+        decode in prop::sample::select(vec!["", "/Decode [1 0]", "/Decode [0 1 1 0 0 1 1 0]", "/Decode [1]", "/Decode [0 15]"]),
+        kind in 0u8..4,
+        raw in prop::collection::vec(any::<u8>(), 0..8000),
+        matrix in prop_oneof![
+            6 => prop::sample::select(vec![
+                "240 0 0 320 0 0", "0 320 -240 0 240 0", "-240 0 0 -320 240 320", "240 5 7 320 0 0",
+            ]),
+            1 => prop::sample::select(vec!["0 0 0 0 0 0", "99999999999 0 0 1 0 0", "0 0 0 320 0 0"]),
+        ],
+        rotate in prop::sample::select(vec![0i64, 90, 180, 270, -90, 45, 100_000]),
+    ) -> Vec<u8> {
+        let parms = format!(
+            "/DecodeParms << /Predictor {predictor} /Colors {colors} /Columns {columns} /K {k} \
+             /BitsPerComponent {bpc} /BlackIs1 {} /EncodedByteAlign {} /EndOfLine {} >>",
+            flags.0, flags.1, flags.2
+        );
+        let data = match kind {
+            0 => raw,
+            1 => zlib(&raw),
+            // Real codec data from the fixtures, under the random dictionary.
+            2 => fixture_stream("jpeg_gray.pdf"),
+            _ => fixture_stream("g4.pdf"),
+        };
+        image_page_pdf(
+            &format!(
+                "/Subtype /Image /Width {w} /Height {h} /BitsPerComponent {bpc} {cs} {filter} \
+                 {parms} {decode}"
+            ),
+            &data,
+            &format!("q {matrix} cm /Im0 Do Q"),
+            &format!("/MediaBox [0 0 240 320] /Rotate {rotate}"),
+        )
+    }
+}
+
+/// The first stream's data in a fixture (the image, for the single-image fixtures).
+fn fixture_stream(name: &str) -> Vec<u8> {
+    let bytes = fixture(name);
+    let find = |needle: &[u8], from: usize| {
+        bytes[from..]
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .map(|p| p + from)
+    };
+    let mut at = 0;
+    // Skip to the largest stream: the scan.
+    let mut best: Vec<u8> = Vec::new();
+    while let Some(s) = find(b"stream\n", at) {
+        let start = s + 7;
+        let Some(e) = find(b"endstream", start) else {
+            break;
+        };
+        if e - start > best.len() {
+            best = bytes[start..e].to_vec();
+        }
+        at = e + 9;
+    }
+    best
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PDF_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(200),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn hostile_image_dictionaries_never_panic(pdf in hostile_image()) {
+        exercise(&pdf);
+    }
 }
 
 #[test]
@@ -521,7 +679,8 @@ fn timing_jpeg_page_vs_direct_decode() {
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85)
         .encode_image(&page)
         .unwrap();
-    let pdf = jpeg_page_pdf(&jpeg, w, h);
+    let pdf = jpeg_page_pdf(&jpeg, w, h, 0);
+    let sideways = jpeg_page_pdf(&jpeg, w, h, 90);
     println!(
         "200-DPI A4 colour JPEG page: {} KiB JPEG, {} KiB PDF",
         jpeg.len() / 1024,
@@ -547,6 +706,10 @@ fn timing_jpeg_page_vs_direct_decode() {
     let doc = PdfDocument::parse(&pdf).unwrap();
     let page_only = time("page_image on a parsed document", &mut || {
         doc.page_image(0, &Limits::default()).unwrap().len()
+    });
+    let turned = PdfDocument::parse(&sideways).unwrap();
+    time("page_image of the same page with /Rotate 90", &mut || {
+        turned.page_image(0, &Limits::default()).unwrap().len()
     });
     let zune = time("zune-jpeg decode of the same bytes to luma", &mut || {
         use zune_jpeg::zune_core::{

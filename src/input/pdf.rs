@@ -680,7 +680,15 @@ fn page_content(page: &Page<'_>, limits: &Limits) -> PageResult<Vec<u8>> {
     let streams: Vec<Stream<'_>> = if let Some(s) = dict.get::<Stream<'_>>(b"Contents") {
         vec![s]
     } else if let Some(a) = dict.get::<Array<'_>>(b"Contents") {
-        a.iter::<Stream<'_>>().collect()
+        // The resolving iterator stops at the first part it cannot read; a missing part
+        // would silently drop drawing operators.
+        let parts: Vec<Stream<'_>> = a.iter::<Stream<'_>>().collect();
+        if parts.len() != a.raw_iter().count() {
+            return Err(decode_err(
+                "a part of the page content is missing or broken",
+            ));
+        }
+        parts
     } else if dict.contains_key(b"Contents") {
         return Err(decode_err("the page content stream is missing or broken"));
     } else {
@@ -1344,7 +1352,12 @@ fn parse_colour(
                         Some(1) => Ok(Colour::Gray),
                         Some(3) => Ok(Colour::Rgb),
                         Some(4) => Ok(Colour::Cmyk),
-                        n => Err(unsupported(format!("ICCBased colour space with /N {n:?}"))),
+                        n => match stream.dict().get::<Object<'_>>(b"Alternate") {
+                            Some(alt) => parse_colour(alt, resources, limits, depth + 1),
+                            None => {
+                                Err(unsupported(format!("ICCBased colour space with /N {n:?}")))
+                            }
+                        },
                     }
                 }
                 b"CalGray" | b"DeviceGray" | b"G" => Ok(Colour::Gray),
@@ -1511,12 +1524,9 @@ fn decode_image(
     } else {
         match d.obj(b"ColorSpace", b"CS") {
             Some(o) => parse_colour(o, resources, limits, 0)?,
-            None => match codec.as_ref().map(|(k, _)| *k) {
-                Some(FilterKind::Dct | FilterKind::Jpx) => Colour::Gray,
-                Some(FilterKind::Ccitt | FilterKind::Jbig2) => Colour::Gray,
-                // Lenient like viewers: a missing colour space is taken as gray.
-                _ => Colour::Gray,
-            },
+            // Optional for JPEG (which carries its own) and bi-level codecs; elsewhere a
+            // missing colour space is taken as gray, as lenient viewers do.
+            None => Colour::Gray,
         }
     };
     let bpc = if image_mask {
