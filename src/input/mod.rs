@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use image::GrayImage;
 
+pub mod pdf;
+
 /// Pages larger than this many pixels are refused: an A4 page at 600 DPI is 35 Mpx.
 pub const MAX_PIXELS: u64 = 60_000_000;
 /// Files larger than this are refused before they are read.
@@ -118,6 +120,8 @@ pub struct OpenedFile {
     pub bytes: Vec<u8>,
     pub format: Format,
     pub pages: usize,
+    /// A PDF is parsed once; its pages are then decoded in parallel.
+    pdf: Option<pdf::PdfDocument>,
 }
 
 pub fn open(path: &Path) -> Result<OpenedFile, InputError> {
@@ -142,20 +146,26 @@ pub fn from_bytes(bytes: Vec<u8>) -> Result<OpenedFile, InputError> {
         return Err(InputError::Empty);
     }
     let format = sniff(&bytes).ok_or(InputError::NotAnImage)?;
+    let mut pdf_doc = None;
     let pages = match format {
         Format::Png | Format::Jpeg => 1,
         Format::Tiff => tiff_page_count(&bytes)?,
         Format::Pdf => {
-            return Err(InputError::Pdf(
-                "PDF input is not supported yet: export the scans as TIFF, PNG or JPEG".into(),
-                "unsupported_pdf",
-            ))
+            let doc = pdf::PdfDocument::parse(&bytes)
+                .map_err(|e| InputError::Pdf(e.to_string(), e.reason_code()))?;
+            let n = doc.page_count();
+            if n == 0 {
+                return Err(InputError::Pdf("the PDF has no pages".into(), "bad_pdf"));
+            }
+            pdf_doc = Some(doc);
+            n
         }
     };
     Ok(OpenedFile {
         bytes,
         format,
         pages,
+        pdf: pdf_doc,
     })
 }
 
@@ -165,10 +175,18 @@ pub fn decode_page(file: &OpenedFile, index: usize) -> Result<GrayImage, InputEr
         Format::Jpeg => decode_jpeg(&file.bytes),
         Format::Png => decode_png(&file.bytes),
         Format::Tiff => decode_tiff_page(&file.bytes, index),
-        Format::Pdf => Err(InputError::Pdf(
-            "PDF input is not supported yet".into(),
-            "unsupported_pdf",
-        )),
+        Format::Pdf => match &file.pdf {
+            Some(doc) => doc
+                .page_image(
+                    index,
+                    &pdf::Limits {
+                        max_pixels: MAX_PIXELS,
+                        ..pdf::Limits::default()
+                    },
+                )
+                .map_err(|e| InputError::Pdf(e.to_string(), e.reason_code())),
+            None => Err(InputError::Pdf("the PDF was not parsed".into(), "bad_pdf")),
+        },
     }
 }
 

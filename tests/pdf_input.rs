@@ -1,0 +1,753 @@
+//! Reading scanned pages out of PDFs built the way scanner software builds them.
+//!
+//! The fixtures under tests/fixtures/pdf/ come from tests/fixtures/pdf/make.sh (img2pdf,
+//! tiff2pdf, qpdf and a few hand-written files); each decoded page is compared with the source
+//! image it was made from.
+
+use std::path::PathBuf;
+
+use ballotscan::input::pdf::{Limits, PdfDocument, PdfError, PdfPageError};
+use image::GrayImage;
+use proptest::prelude::*;
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/pdf")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn open(name: &str) -> PdfDocument {
+    PdfDocument::parse(&fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// A source picture as gray, with the same Rec. 601 weights JPEG's luma uses.
+fn source(name: &str) -> GrayImage {
+    let img = image::load_from_memory(&fixture(name)).unwrap().to_rgb8();
+    GrayImage::from_fn(img.width(), img.height(), |x, y| {
+        let [r, g, b] = img.get_pixel(x, y).0;
+        let l = (19595 * r as u32 + 38470 * g as u32 + 7471 * b as u32 + 32768) >> 16;
+        image::Luma([l as u8])
+    })
+}
+
+fn mean_abs_diff(a: &GrayImage, b: &GrayImage) -> f64 {
+    assert_eq!(a.dimensions(), b.dimensions(), "image sizes differ");
+    let sum: u64 = a
+        .as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(&x, &y)| x.abs_diff(y) as u64)
+        .sum();
+    sum as f64 / a.as_raw().len() as f64
+}
+
+fn page(doc: &PdfDocument, i: usize) -> GrayImage {
+    doc.page_image(i, &Limits::default())
+        .unwrap_or_else(|e| panic!("page {i}: {e}"))
+}
+
+fn assert_close(got: &GrayImage, want: &GrayImage, max_mad: f64) {
+    let mad = mean_abs_diff(got, want);
+    assert!(mad <= max_mad, "mean abs diff {mad:.3} > {max_mad}");
+}
+
+fn assert_exact(got: &GrayImage, want: &GrayImage) {
+    assert_eq!(got.dimensions(), want.dimensions());
+    let wrong = got
+        .as_raw()
+        .iter()
+        .zip(want.as_raw())
+        .filter(|(a, b)| a != b)
+        .count();
+    assert_eq!(wrong, 0, "{wrong} pixels differ");
+}
+
+#[test]
+fn img2pdf_gray_jpeg_page_matches_source() {
+    let doc = open("jpeg_gray.pdf");
+    assert_eq!(doc.page_count(), 1);
+    let img = page(&doc, 0);
+    assert_eq!(img.dimensions(), (360, 480));
+    assert_close(&img, &source("src_gray.png"), 2.5);
+}
+
+#[test]
+fn img2pdf_colour_jpeg_page_is_the_luma_of_the_source() {
+    let img = page(&open("jpeg_rgb.pdf"), 0);
+    assert_eq!(img.dimensions(), (360, 480));
+    assert_close(&img, &source("src_rgb.png"), 3.0);
+}
+
+#[test]
+fn adobe_cmyk_jpeg_with_inverting_decode_array_is_not_a_negative() {
+    let img = page(&open("jpeg_cmyk.pdf"), 0);
+    assert_eq!(img.dimensions(), (240, 320));
+    assert_close(&img, &source("src_cmyk.png"), 6.0);
+    // The page is mostly white paper.
+    let mean = img.as_raw().iter().map(|&v| v as f64).sum::<f64>() / img.as_raw().len() as f64;
+    assert!(mean > 180.0, "mean {mean}");
+}
+
+#[test]
+fn img2pdf_png_pages_decode_flate_with_png_predictors() {
+    let doc = open("png.pdf");
+    assert_eq!(doc.page_count(), 4);
+    let gray = source("src_small_gray.png");
+    // 8-bit gray, 8-bit RGB, 4-bit palette (Indexed), 16-bit gray: all lossless.
+    assert_exact(&page(&doc, 0), &gray);
+    assert_close(&page(&doc, 1), &source("src_small_rgb.png"), 0.0);
+    assert_close(&page(&doc, 2), &source("src_pal4.png"), 0.0);
+    assert_exact(&page(&doc, 3), &gray);
+}
+
+#[test]
+fn page_stored_sideways_with_rotate_90_comes_out_upright() {
+    let doc = open("rotate90.pdf");
+    let img = page(&doc, 0);
+    // Stored 480 wide and 360 tall; displayed (and returned) portrait.
+    assert_eq!(img.dimensions(), (360, 480));
+    assert_close(&img, &source("src_gray.png"), 2.5);
+}
+
+#[test]
+fn tiff2pdf_ccitt_g4_page_is_exact() {
+    let img = page(&open("g4.pdf"), 0);
+    assert_exact(&img, &source("src_bw.png"));
+}
+
+#[test]
+fn ccitt_g3_one_and_two_dimensional_pages_are_exact() {
+    let doc = open("g3.pdf");
+    assert_eq!(doc.page_count(), 3);
+    let want = source("src_bw.png");
+    for i in 0..3 {
+        assert_exact(&page(&doc, i), &want);
+    }
+}
+
+#[test]
+fn jbig2_mmr_page_is_exact() {
+    let img = page(&open("jbig2.pdf"), 0);
+    assert_exact(&img, &source("src_bw.png"));
+}
+
+#[test]
+fn hand_written_placements_filters_and_colour_spaces() {
+    let doc = open("handmade.pdf");
+    assert_eq!(doc.page_count(), 17);
+    let hand = source("src_hand.png");
+    // 1 plain, 2 y-flipping matrix, 3 matrix turning 90°, 4 inside a Form XObject with PNG
+    // predictors, 5 /Rotate 180 inherited from a Pages node, 7 negative with /Decode [1 0]
+    // (RunLength), 8 inline image with abbreviated keys.
+    for i in [0, 1, 2, 3, 4, 6, 7] {
+        let img = page(&doc, i);
+        assert_eq!(img.dimensions(), (120, 160), "page {}", i + 1);
+        let mad = mean_abs_diff(&img, &hand);
+        assert!(mad == 0.0, "page {}: mean abs diff {mad}", i + 1);
+    }
+    // 6: stencil mask through [/ASCIIHexDecode /FlateDecode].
+    assert_exact(&page(&doc, 5), &source("src_small_mask.png"));
+    // 17: Indexed over DeviceRGB, stored mirrored and drawn with a mirroring matrix.
+    assert_exact(&page(&doc, 16), &source("src_indexed.png"));
+}
+
+#[test]
+fn hand_written_pages_that_are_not_usable_scans() {
+    let doc = open("handmade.pdf");
+    let err = |i: usize| doc.page_image(i, &Limits::default()).unwrap_err();
+    match err(8) {
+        PdfPageError::NotAScannedPage(m) => assert!(m.contains("tiled from 4 images"), "{m}"),
+        e => panic!("tiles: {e:?}"),
+    }
+    match err(9) {
+        PdfPageError::NotAScannedPage(m) => assert!(m.contains("covers only 6%"), "{m}"),
+        e => panic!("logo: {e:?}"),
+    }
+    match err(10) {
+        PdfPageError::Unsupported(m) => assert!(m.contains("2 overlapping"), "{m}"),
+        e => panic!("layers: {e:?}"),
+    }
+    assert!(matches!(
+        err(11),
+        PdfPageError::TooLarge {
+            width: 100_000,
+            height: 100_000
+        }
+    ));
+    assert!(matches!(err(12), PdfPageError::Decode(_)), "corrupt flate");
+    match err(13) {
+        PdfPageError::Decode(m) => assert!(m.contains("truncated: 9600 of 19200"), "{m}"),
+        e => panic!("short data: {e:?}"),
+    }
+    match err(14) {
+        PdfPageError::Unsupported(m) => assert!(m.contains("Separation"), "{m}"),
+        e => panic!("separation: {e:?}"),
+    }
+    match err(15) {
+        PdfPageError::Unsupported(m) => assert!(m.contains("JPEG 2000"), "{m}"),
+        e => panic!("jpx: {e:?}"),
+    }
+    for (i, code) in [
+        (8, "not_a_scanned_page"),
+        (10, "unsupported_pdf_image"),
+        (11, "image_too_large"),
+        (12, "decode_error"),
+    ] {
+        assert_eq!(err(i).reason_code(), code);
+    }
+    // Past the last page.
+    assert!(matches!(err(17), PdfPageError::Decode(_)));
+}
+
+#[test]
+fn vector_only_page_is_not_a_scanned_page() {
+    let doc = open("vector.pdf");
+    match doc.page_image(0, &Limits::default()) {
+        Err(PdfPageError::NotAScannedPage(m)) => assert!(m.contains("vector or text"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn mixed_batch_with_object_streams_is_read_page_by_page() {
+    let doc = open("mixed.pdf");
+    assert_eq!(doc.page_count(), 4);
+    assert_close(&page(&doc, 0), &source("src_gray.png"), 2.5);
+    assert_exact(&page(&doc, 1), &source("src_bw.png"));
+    assert!(matches!(
+        doc.page_image(2, &Limits::default()),
+        Err(PdfPageError::NotAScannedPage(_))
+    ));
+    assert_close(&page(&doc, 3), &source("src_gray.png"), 2.5);
+}
+
+#[test]
+fn pages_decode_in_parallel_from_a_shared_document() {
+    let doc = open("mixed.pdf");
+    let results: Vec<Option<(u32, u32)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..doc.page_count())
+            .map(|i| {
+                let doc = &doc;
+                s.spawn(move || {
+                    doc.page_image(i, &Limits::default())
+                        .ok()
+                        .map(|p| p.dimensions())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        results,
+        vec![Some((360, 480)), Some((816, 1056)), None, Some((360, 480))]
+    );
+}
+
+#[test]
+fn encrypted_pdf_needing_a_password_is_refused() {
+    let err = PdfDocument::parse(&fixture("encrypted_userpw.pdf")).unwrap_err();
+    assert!(matches!(err, PdfError::Encrypted));
+    assert_eq!(err.reason_code(), "encrypted_pdf");
+}
+
+#[test]
+fn encrypted_pdf_with_only_an_owner_password_opens_like_in_a_viewer() {
+    let img = page(&open("encrypted_ownerpw.pdf"), 0);
+    assert_exact(&img, &source("src_bw.png"));
+}
+
+#[test]
+fn pixel_limit_is_checked_before_decoding() {
+    let doc = open("jpeg_gray.pdf");
+    let limits = Limits {
+        max_pixels: 100_000,
+        ..Limits::default()
+    };
+    assert!(matches!(
+        doc.page_image(0, &limits),
+        Err(PdfPageError::TooLarge {
+            width: 360,
+            height: 480
+        })
+    ));
+}
+
+#[test]
+fn truncated_files_never_pass_as_good_pages() {
+    let bytes = fixture("jpeg_gray.pdf");
+    // Cut inside the JPEG data, then at the end (xref and trailer lost).
+    for cut in [bytes.len() / 3, bytes.len() / 2, bytes.len() - 200] {
+        let cut_bytes = &bytes[..cut];
+        match PdfDocument::parse(cut_bytes) {
+            Err(PdfError::Malformed(_)) => {}
+            Err(e) => panic!("cut at {cut}: {e:?}"),
+            Ok(doc) => {
+                let result = doc.page_image(0, &Limits::default());
+                if cut < bytes.len() - 1000 {
+                    assert!(
+                        matches!(result, Err(PdfPageError::Decode(_))),
+                        "cut at {cut}: {result:?}"
+                    );
+                } else {
+                    // Only the cross-reference table is gone: the page is intact and repaired.
+                    assert_close(&result.unwrap(), &source("src_gray.png"), 2.5);
+                }
+            }
+        }
+    }
+    // A batch cut part way keeps its first pages, and still counts the lost ones, which fail.
+    let bytes = fixture("handmade.pdf");
+    let doc = PdfDocument::parse(&bytes[..bytes.len() * 6 / 10]).unwrap();
+    assert_eq!(doc.page_count(), 17);
+    assert_exact(&page(&doc, 0), &source("src_hand.png"));
+    let last = doc.page_image(16, &Limits::default());
+    assert!(matches!(last, Err(PdfPageError::Decode(_))), "{last:?}");
+    assert!(matches!(
+        PdfDocument::parse(b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog"),
+        Err(PdfError::Malformed(_))
+    ));
+    assert!(matches!(
+        PdfDocument::parse(&fixture("src_gray.png")),
+        Err(PdfError::Malformed(_))
+    ));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Never panic: mutated fixtures always give Ok or a typed error.
+
+const FUZZ_FIXTURES: &[&str] = &[
+    "jpeg_gray.pdf",
+    "jpeg_cmyk.pdf",
+    "png.pdf",
+    "g4.pdf",
+    "g3.pdf",
+    "jbig2.pdf",
+    "handmade.pdf",
+    "mixed.pdf",
+    "encrypted_ownerpw.pdf",
+];
+
+#[derive(Debug, Clone)]
+enum Mutation {
+    Flip { at: u32, mask: u8 },
+    Truncate { at: u32 },
+    Insert { at: u32, bytes: Vec<u8> },
+    Overwrite { at: u32, bytes: Vec<u8> },
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    // Bytes that steer a PDF parser: digits, delimiters, keywords' letters.
+    let token = prop::collection::vec(
+        prop_oneof![
+            any::<u8>(),
+            prop::sample::select(b"0123456789 /<>[]()RobjstreamendxrefQqcmDo\n".to_vec()),
+        ],
+        1..12,
+    );
+    prop_oneof![
+        (any::<u32>(), 1u8..=255).prop_map(|(at, mask)| Mutation::Flip { at, mask }),
+        any::<u32>().prop_map(|at| Mutation::Truncate { at }),
+        (any::<u32>(), token.clone()).prop_map(|(at, bytes)| Mutation::Insert { at, bytes }),
+        (any::<u32>(), token).prop_map(|(at, bytes)| Mutation::Overwrite { at, bytes }),
+    ]
+}
+
+fn apply(data: &mut Vec<u8>, m: &Mutation) {
+    let pos = |at: u32, len: usize| if len == 0 { 0 } else { at as usize % len };
+    match m {
+        Mutation::Flip { at, mask } => {
+            let i = pos(*at, data.len());
+            if let Some(b) = data.get_mut(i) {
+                *b ^= mask;
+            }
+        }
+        Mutation::Truncate { at } => {
+            let i = pos(*at, data.len() + 1);
+            data.truncate(i);
+        }
+        Mutation::Insert { at, bytes } => {
+            let i = pos(*at, data.len() + 1);
+            data.splice(i..i, bytes.iter().copied());
+        }
+        Mutation::Overwrite { at, bytes } => {
+            let i = pos(*at, data.len());
+            for (k, b) in bytes.iter().enumerate() {
+                if let Some(d) = data.get_mut(i + k) {
+                    *d = *b;
+                }
+            }
+        }
+    }
+}
+
+/// Parses and decodes every page; any outcome but a panic (or the internal safety net, which
+/// catches panics inside the decoders) is fine.
+fn exercise(data: &[u8]) {
+    let limits = Limits {
+        max_pixels: 4_000_000,
+        max_stream_bytes: 16 << 20,
+    };
+    match PdfDocument::parse(data) {
+        Ok(doc) => {
+            for i in 0..doc.page_count().min(20) {
+                if let Err(PdfPageError::Decode(m)) = doc.page_image(i, &limits) {
+                    assert!(!m.contains("internal error"), "decoder panicked: {m}");
+                }
+            }
+        }
+        Err(PdfError::Malformed(m)) => {
+            assert!(!m.contains("could not be read"), "parser panicked: {m}");
+        }
+        Err(PdfError::Encrypted) => {}
+    }
+}
+
+proptest! {
+    // PDF_FUZZ_CASES=20000 for a longer hunt.
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PDF_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(160),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn mutated_fixtures_never_panic(
+        which in 0..FUZZ_FIXTURES.len(),
+        mutations in prop::collection::vec(mutation(), 1..5),
+    ) {
+        let mut data = fixture(FUZZ_FIXTURES[which]);
+        for m in &mutations {
+            apply(&mut data, m);
+        }
+        exercise(&data);
+    }
+}
+
+#[test]
+fn self_drawing_forms_and_deep_nesting_are_bounded() {
+    // A form that draws itself twice: this must end (hayro refuses the self-reference; were
+    // it followed, the form depth cap would stop it) with a typed error.
+    let pdf = image_page_pdf(
+        "/Subtype /Form /BBox [0 0 1 1] /Resources << /XObject << /Im0 5 0 R >> >>",
+        b"/Im0 Do /Im0 Do",
+        "/Im0 Do",
+        "/MediaBox [0 0 240 320]",
+    );
+    let doc = PdfDocument::parse(&pdf).unwrap();
+    let r = doc.page_image(0, &Limits::default());
+    assert!(
+        matches!(
+            r,
+            Err(PdfPageError::NotAScannedPage(_) | PdfPageError::Decode(_))
+        ),
+        "{r:?}"
+    );
+    // Unbalanced and very deep q/Q around a plain image still finds it.
+    let content = format!(
+        "{} 240 0 0 320 0 0 cm /Im0 Do {}",
+        "q ".repeat(5000),
+        "Q ".repeat(7000)
+    );
+    let pdf = image_page_pdf(
+        "/Subtype /Image /Width 2 /Height 2 /ColorSpace /DeviceGray /BitsPerComponent 8",
+        &[0, 255, 255, 0],
+        &content,
+        "/MediaBox [0 0 240 320]",
+    );
+    let img = PdfDocument::parse(&pdf)
+        .unwrap()
+        .page_image(0, &Limits::default())
+        .unwrap();
+    assert_eq!(img.into_raw(), vec![0, 255, 255, 0]);
+}
+
+#[test]
+fn every_truncation_point_of_a_batch_is_handled() {
+    let bytes = fixture("handmade.pdf");
+    let step = (bytes.len() / 97).max(1);
+    for cut in (0..bytes.len()).step_by(step) {
+        exercise(&bytes[..cut]);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timing (run with `cargo test --test pdf_input -- --ignored --nocapture`).
+
+/// A one-page PDF whose content `content` draws XObject /Im0 (object 5); `image_dict` holds
+/// its dictionary entries after /Type (so /Subtype too), without /Length.
+fn image_page_pdf(image_dict: &str, data: &[u8], content: &str, page_extra: &str) -> Vec<u8> {
+    let mut out = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    let objects: Vec<Vec<u8>> = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        format!(
+            "<< /Type /Page /Parent 2 0 R {page_extra} /Resources << /XObject << /Im0 5 0 R >> >> /Contents 4 0 R >>"
+        )
+        .into_bytes(),
+        [
+            format!("<< /Length {} >>\nstream\n", content.len()).into_bytes(),
+            content.as_bytes().to_vec(),
+            b"\nendstream".to_vec(),
+        ]
+        .concat(),
+        [
+            format!(
+                "<< /Type /XObject {image_dict} /Length {} >>\nstream\n",
+                data.len()
+            )
+            .into_bytes(),
+            data.to_vec(),
+            b"\nendstream".to_vec(),
+        ]
+        .concat(),
+    ];
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+        out.extend_from_slice(body);
+        out.extend_from_slice(b"\nendobj\n");
+    }
+    let xref = out.len();
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
+    for o in offsets {
+        out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+/// The smallest PDF a scanner could write around one 200-DPI JPEG page.
+fn jpeg_page_pdf(jpeg: &[u8], w: u32, h: u32, rotate: u32) -> Vec<u8> {
+    let (pw, ph) = (w * 72 / 200, h * 72 / 200);
+    image_page_pdf(
+        &format!(
+            "/Subtype /Image /Width {w} /Height {h} /ColorSpace /DeviceGray /BitsPerComponent 8 \
+             /Filter /DCTDecode"
+        ),
+        jpeg,
+        &format!("q {pw} 0 0 {ph} 0 0 cm /Im0 Do Q"),
+        &format!("/MediaBox [0 0 {pw} {ph}] /Rotate {rotate}"),
+    )
+}
+
+fn zlib(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(data).unwrap();
+    enc.finish().unwrap()
+}
+
+prop_compose! {
+    /// Image dictionaries with arbitrary (often inconsistent) sizes, depths, colour spaces,
+    /// filters and parameters, over random or real data.
+    fn hostile_image()(
+        w in prop_oneof![12 => 1u32..80, 1 => Just(0u32), 1 => Just(100_000), 1 => any::<u32>()],
+        h in prop_oneof![12 => 1u32..80, 1 => Just(0u32), 1 => Just(70_000), 1 => any::<u32>()],
+        bpc in prop::sample::select(vec![0u32, 1, 2, 3, 4, 8, 16, 32]),
+        cs in prop::sample::select(vec![
+            "/ColorSpace /DeviceGray", "/ColorSpace /DeviceRGB", "/ColorSpace /DeviceCMYK", "",
+            "/ColorSpace [/Indexed /DeviceRGB 3 <00112233445566778899aabb>]",
+            "/ColorSpace [/Indexed /DeviceCMYK 255 <00>]", "/ColorSpace [/Indexed /DeviceRGB -4 <00>]",
+            "/ColorSpace [/Indexed [/Indexed /DeviceGray 1 <00ff>] 1 <0001>]",
+            "/ColorSpace [/CalRGB << /WhitePoint [1 1 1] >>]", "/ColorSpace /Lab",
+            "/ColorSpace [/ICCBased 1 0 R]", "/ColorSpace /Foo", "/ColorSpace 7",
+            "/ImageMask true", "/ImageMask true /Decode [1 0]",
+        ]),
+        filter in prop::sample::select(vec![
+            "", "/Filter /FlateDecode", "/Filter /DCTDecode", "/Filter /CCITTFaxDecode",
+            "/Filter /JBIG2Decode", "/Filter /RunLengthDecode", "/Filter /LZWDecode",
+            "/Filter [/ASCIIHexDecode /FlateDecode]", "/Filter /ASCII85Decode",
+            "/Filter [/FlateDecode /DCTDecode]", "/Filter [/DCTDecode /FlateDecode]",
+            "/Filter /Bogus", "/Filter [/Crypt /FlateDecode]",
+        ]),
+        predictor in prop::sample::select(vec![1i64, 2, 10, 12, 15, 99, -3]),
+        colors in 0i64..6,
+        columns in prop::sample::select(vec![0i64, 1, 7, 64, 100_000, -5]),
+        k in -2i64..3,
+        flags in any::<(bool, bool, bool)>(),
+        decode in prop::sample::select(vec!["", "/Decode [1 0]", "/Decode [0 1 1 0 0 1 1 0]", "/Decode [1]", "/Decode [0 15]"]),
+        kind in 0u8..4,
+        raw in prop::collection::vec(any::<u8>(), 0..8000),
+        matrix in prop_oneof![
+            6 => prop::sample::select(vec![
+                "240 0 0 320 0 0", "0 320 -240 0 240 0", "-240 0 0 -320 240 320", "240 5 7 320 0 0",
+            ]),
+            1 => prop::sample::select(vec!["0 0 0 0 0 0", "99999999999 0 0 1 0 0", "0 0 0 320 0 0"]),
+        ],
+        rotate in prop::sample::select(vec![0i64, 90, 180, 270, -90, 45, 100_000]),
+    ) -> Vec<u8> {
+        let parms = format!(
+            "/DecodeParms << /Predictor {predictor} /Colors {colors} /Columns {columns} /K {k} \
+             /BitsPerComponent {bpc} /BlackIs1 {} /EncodedByteAlign {} /EndOfLine {} >>",
+            flags.0, flags.1, flags.2
+        );
+        let data = match kind {
+            0 => raw,
+            1 => zlib(&raw),
+            // Real codec data from the fixtures, under the random dictionary.
+            2 => fixture_stream("jpeg_gray.pdf"),
+            _ => fixture_stream("g4.pdf"),
+        };
+        image_page_pdf(
+            &format!(
+                "/Subtype /Image /Width {w} /Height {h} /BitsPerComponent {bpc} {cs} {filter} \
+                 {parms} {decode}"
+            ),
+            &data,
+            &format!("q {matrix} cm /Im0 Do Q"),
+            &format!("/MediaBox [0 0 240 320] /Rotate {rotate}"),
+        )
+    }
+}
+
+/// The first stream's data in a fixture (the image, for the single-image fixtures).
+fn fixture_stream(name: &str) -> Vec<u8> {
+    let bytes = fixture(name);
+    let find = |needle: &[u8], from: usize| {
+        bytes[from..]
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .map(|p| p + from)
+    };
+    let mut at = 0;
+    // Skip to the largest stream: the scan.
+    let mut best: Vec<u8> = Vec::new();
+    while let Some(s) = find(b"stream\n", at) {
+        let start = s + 7;
+        let Some(e) = find(b"endstream", start) else {
+            break;
+        };
+        if e - start > best.len() {
+            best = bytes[start..e].to_vec();
+        }
+        at = e + 9;
+    }
+    best
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PDF_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(200),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn hostile_image_dictionaries_never_panic(pdf in hostile_image()) {
+        exercise(&pdf);
+    }
+}
+
+#[test]
+#[ignore = "timing; run explicitly"]
+fn timing_jpeg_page_vs_direct_decode() {
+    use std::time::Instant;
+    // An A4 page at 200 DPI with text-like bars and scanner noise, as a colour JPEG.
+    let (w, h) = (1654u32, 2339u32);
+    let mut seed = 12345u32;
+    let mut rnd = move || {
+        seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        (seed >> 16) & 0x7fff
+    };
+    let mut page = image::RgbImage::from_pixel(w, h, image::Rgb([245, 243, 240]));
+    for _ in 0..3000 {
+        let (x0, y0) = (rnd() % (w - 200), rnd() % (h - 20));
+        let len = 20 + rnd() % 180;
+        for y in y0..y0 + 12 {
+            for x in x0..x0 + len {
+                page.put_pixel(x, y, image::Rgb([30, 30, 35]));
+            }
+        }
+    }
+    for p in page.pixels_mut() {
+        let n = (rnd() % 17) as i32 - 8;
+        for c in p.0.iter_mut() {
+            *c = (*c as i32 + n).clamp(0, 255) as u8;
+        }
+    }
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85)
+        .encode_image(&page)
+        .unwrap();
+    let pdf = jpeg_page_pdf(&jpeg, w, h, 0);
+    let sideways = jpeg_page_pdf(&jpeg, w, h, 90);
+    println!(
+        "200-DPI A4 colour JPEG page: {} KiB JPEG, {} KiB PDF",
+        jpeg.len() / 1024,
+        pdf.len() / 1024
+    );
+
+    // The machine is shared: run the methods in interleaved rounds and compare the fastest
+    // and the median round of each.
+    let doc = PdfDocument::parse(&pdf).unwrap();
+    let turned = PdfDocument::parse(&sideways).unwrap();
+    let zune_luma = || {
+        use zune_jpeg::zune_core::{
+            bytestream::ZCursor, colorspace::ColorSpace, options::DecoderOptions,
+        };
+        let opts = DecoderOptions::default().jpeg_set_out_colorspace(ColorSpace::Luma);
+        zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(&jpeg[..]), opts)
+            .decode()
+            .unwrap()
+            .len()
+    };
+    type Method<'a> = (&'static str, Box<dyn Fn() -> usize + 'a>);
+    let methods: Vec<Method<'_>> = vec![
+        (
+            "zune-jpeg decode of the JPEG bytes to luma (baseline)",
+            Box::new(zune_luma),
+        ),
+        (
+            "page_image on a parsed document",
+            Box::new(|| doc.page_image(0, &Limits::default()).unwrap().len()),
+        ),
+        (
+            "PdfDocument::parse + page_image",
+            Box::new(|| {
+                let d = PdfDocument::parse(&pdf).unwrap();
+                d.page_image(0, &Limits::default()).unwrap().len()
+            }),
+        ),
+        (
+            "page_image, same page stored with /Rotate 90",
+            Box::new(|| turned.page_image(0, &Limits::default()).unwrap().len()),
+        ),
+        (
+            "image::load_from_memory(jpeg).to_luma8()",
+            Box::new(|| image::load_from_memory(&jpeg).unwrap().to_luma8().len()),
+        ),
+    ];
+    let rounds = 15;
+    let mut times = vec![Vec::new(); methods.len()];
+    for _ in 0..rounds + 1 {
+        for (i, (_, f)) in methods.iter().enumerate() {
+            let t = Instant::now();
+            assert_eq!(f(), (w * h) as usize);
+            times[i].push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    let mut base = (0.0, 0.0);
+    for (i, (label, _)) in methods.iter().enumerate() {
+        let t = &mut times[i][1..]; // the first round warms caches
+        t.sort_by(f64::total_cmp);
+        let (min, median) = (t[0], t[t.len() / 2]);
+        if i == 0 {
+            base = (min, median);
+        }
+        println!(
+            "{label:<55} min {min:6.2} ms  median {median:6.2} ms  ({:+.1}% / {:+.1}%)",
+            (min / base.0 - 1.0) * 100.0,
+            (median / base.1 - 1.0) * 100.0
+        );
+    }
+}
