@@ -372,7 +372,7 @@ pub fn redecide(
             continue;
         }
         let readable =
-            r.reasons.iter().all(|x| x != "duplicate_file") && !(r.status == Status::Rejected);
+            r.reasons.iter().all(|x| x != "duplicate_file") && r.status != Status::Rejected;
         let Some(form) = r
             .form
             .as_ref()
