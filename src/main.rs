@@ -52,6 +52,9 @@ enum Command {
         /// auto (as the profile scans), jpeg, png, or tiff (all pages in one multi-page TIFF).
         #[arg(long, default_value = "auto")]
         format: String,
+        /// JPEG quality (1–100) instead of the profile's.
+        #[arg(long)]
+        quality: Option<u8>,
         /// First serial of each unit.
         #[arg(long, default_value_t = 1)]
         first_serial: u32,
@@ -168,6 +171,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             seed,
             dpi,
             format,
+            quality,
             first_serial,
             prefix,
             out,
@@ -202,6 +206,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 dpi,
                 key: key.as_ref(),
                 format,
+                jpeg_quality: quality.map(|q| q.clamp(1, 100)),
                 out_dir: &out,
                 prefix,
             })?;
