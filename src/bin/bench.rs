@@ -164,6 +164,10 @@ fn accuracy(args: &[String]) -> anyhow::Result<()> {
                 .into_iter()
                 .map(|(s, w)| (s, format!("[{profile}] {w}"))),
         );
+        if keep.is_none() {
+            // A large run's images take gigabytes: free each profile's before the next.
+            let _ = std::fs::remove_dir_all(&dir);
+        }
     }
     println!(
         "{:<15} {:>9} {:>7} {:>10} {:>9} {:>10} {:>9} {:>9}",
