@@ -541,18 +541,6 @@ pub fn reconciliation_csv(rec: &BTreeMap<String, Reconciliation>, registry: &Reg
     t
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ranges_are_compact() {
-        let s: BTreeSet<u32> = [1, 2, 3, 5, 7, 8, 9, 12].into_iter().collect();
-        assert_eq!(ranges(&s), "1-3,5,7-9,12");
-        assert_eq!(ranges(&BTreeSet::new()), "");
-    }
-}
-
 /// What `ballotscan tally` needs.
 pub struct TallyRequest<'a> {
     pub scan_dirs: &'a [PathBuf],
@@ -647,4 +635,16 @@ pub fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
         decisions_applied: trail.len(),
         by_status,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_are_compact() {
+        let s: BTreeSet<u32> = [1, 2, 3, 5, 7, 8, 9, 12].into_iter().collect();
+        assert_eq!(ranges(&s), "1-3,5,7-9,12");
+        assert_eq!(ranges(&BTreeSet::new()), "");
+    }
 }
