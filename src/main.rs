@@ -69,7 +69,7 @@ enum Command {
         /// Fixed DPI (default: 150, 200 or 300 at random per page).
         #[arg(long)]
         dpi: Option<f64>,
-        /// auto (as the profile scans), jpeg, png, or tiff (all pages in one multi-page TIFF).
+        /// auto (as the profile scans), jpeg, png, tiff or pdf (all pages in one multi-page file).
         #[arg(long, default_value = "auto")]
         format: String,
         /// JPEG quality (1–100) instead of the profile's.
@@ -242,7 +242,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 "jpeg" | "jpg" => FileFormat::Jpeg,
                 "png" => FileFormat::Png,
                 "tiff" | "tif" => FileFormat::MultiPageTiff,
-                other => anyhow::bail!("--format {other:?}: use auto, jpeg, png or tiff"),
+                "pdf" => FileFormat::Pdf,
+                other => anyhow::bail!("--format {other:?}: use auto, jpeg, png, tiff or pdf"),
             };
             if let Some(d) = dpi {
                 if !(100.0..=600.0).contains(&d) {
