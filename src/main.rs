@@ -209,9 +209,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let a = ballotscan::synth::check::compare(&truth, &scan.join("answers.csv"))
                 .map_err(anyhow::Error::msg)?;
             println!(
-                "positions {} errors {} | definite {} to review {} | empty {} to review {} | marginal {} to review {} | ballots {} unread {}",
+                "positions {} errors {} | definite {} to review {} | empty {} to review {} | marginal {} to review {} | ballots {} unread {} | highest empty fill {:.3}, lowest definite fill {:.3}",
                 a.positions, a.errors, a.definite, a.definite_to_review, a.empty, a.empty_to_review,
-                a.marginal, a.marginal_to_review, a.ballots, a.ballots_unread
+                a.marginal, a.marginal_to_review, a.ballots, a.ballots_unread, a.max_empty_fill, a.min_definite_fill
             );
             for (_, w) in &a.worst {
                 println!("  {w}");

@@ -139,7 +139,7 @@ fn accuracy(args: &[String]) -> anyhow::Result<()> {
         let a = check::compare(&dir.join("truth.csv"), &out.join("answers.csv"))
             .map_err(anyhow::Error::msg)?;
         println!(
-            "{:<15} {:>9} {:>7} {:>10} {:>9} {:>10} {:>9} {:>9}",
+            "{:<15} {:>9} {:>7} {:>10} {:>9} {:>10} {:>9} {:>9} {:>10.3} {:>10.3}",
             profile,
             a.positions,
             a.errors,
@@ -147,7 +147,9 @@ fn accuracy(args: &[String]) -> anyhow::Result<()> {
             a.definite_to_review,
             a.marginal,
             a.marginal_to_review,
-            a.ballots_unread
+            a.ballots_unread,
+            a.max_empty_fill,
+            a.min_definite_fill
         );
         total.positions += a.positions;
         total.errors += a.errors;
