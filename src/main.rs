@@ -335,56 +335,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 p.as_ref()
                     .map(|p| std::fs::canonicalize(p).unwrap_or(p.clone()))
             };
-            let settings = report::ScanSettings {
-                format: report::SETTINGS_FORMAT.into(),
-                forms: absolute(&forms_dir),
-                units: absolute(&units),
-                empty_below,
-                marked_above,
-            };
+            let settings =
+                report::ScanSettings::new(absolute(&forms_dir), absolute(&units), &cfg.thresholds);
             report::write_scan_outputs(&out, &records, &forms, &cfg.registry, &settings)?;
             let write_time = t.elapsed();
-            let (by_status, by_reason) = report::counts(&records);
-            let n = |s: ballotscan::ballot::Status| by_status.get(&s).copied().unwrap_or(0);
-            use ballotscan::ballot::Status;
-            eprintln!(
-                "ballotscan: {} pages from {} files in {:.1} s ({:.1} pages/s)",
-                records.len(),
-                files.len(),
-                elapsed,
-                records.len() as f64 / elapsed.max(1e-9)
-            );
-            eprintln!(
-                "  counted {}, invalid {}, review {}, rejected {}, duplicate {}",
-                n(Status::Counted),
-                n(Status::Invalid),
-                n(Status::Review),
-                n(Status::Rejected),
-                n(Status::Duplicate)
-            );
-            if !by_reason.is_empty() {
-                let list: Vec<String> = by_reason.iter().map(|(r, c)| format!("{r} {c}")).collect();
-                eprintln!("  flagged: {}", list.join(", "));
-            }
-            let total = records
-                .iter()
-                .fold(scan::StageTimes::default(), |mut a, r| {
-                    a.decode += r.times.decode;
-                    a.qr += r.times.qr;
-                    a.align += r.times.align;
-                    a.score += r.times.score;
-                    a
-                });
-            let ms =
-                |d: std::time::Duration| d.as_secs_f64() * 1000.0 / records.len().max(1) as f64;
-            eprintln!(
-                "  per page (one core): decode {:.1} ms, QR {:.1} ms, alignment {:.1} ms, scoring {:.1} ms; outputs {:.0} ms; peak memory {}",
-                ms(total.decode),
-                ms(total.qr),
-                ms(total.align),
-                ms(total.score),
-                write_time.as_secs_f64() * 1000.0,
-                peak_memory().map_or("unknown".to_string(), |kb| format!("{:.0} MB", kb as f64 / 1024.0))
+            eprint!(
+                "{}",
+                report::console_summary(&records, files.len(), elapsed, write_time, peak_memory())
             );
             eprintln!("  results in {}", out.display());
             Ok(())

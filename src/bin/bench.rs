@@ -128,13 +128,7 @@ fn accuracy(args: &[String]) -> anyhow::Result<()> {
             &records,
             &[Form::default_form()],
             &cfg.registry,
-            &report::ScanSettings {
-                format: report::SETTINGS_FORMAT.into(),
-                forms: None,
-                units: None,
-                empty_below: cfg.thresholds.empty,
-                marked_above: cfg.thresholds.marked,
-            },
+            &report::ScanSettings::new(None, None, &cfg.thresholds),
         )?;
         let a = check::compare(&dir.join("truth.csv"), &out.join("answers.csv"))
             .map_err(anyhow::Error::msg)?;
@@ -301,25 +295,11 @@ fn speed(args: &[String]) -> anyhow::Result<()> {
                 &records,
                 &[Form::default_form()],
                 &cfg.registry,
-                &report::ScanSettings {
-                    format: report::SETTINGS_FORMAT.into(),
-                    forms: None,
-                    units: None,
-                    empty_below: cfg.thresholds.empty,
-                    marked_above: cfg.thresholds.marked,
-                },
+                &report::ScanSettings::new(None, None, &cfg.thresholds),
             )?;
             out_ms.push(t_out.elapsed().as_secs_f64() * 1000.0);
             full.push(t.elapsed().as_secs_f64());
-            stage = records
-                .iter()
-                .fold(scan::StageTimes::default(), |mut a, r| {
-                    a.decode += r.times.decode;
-                    a.qr += r.times.qr;
-                    a.align += r.times.align;
-                    a.score += r.times.score;
-                    a
-                });
+            stage = scan::StageTimes::total(&records);
         }
         let n = n_pages;
         let (d, f) = (median(dec), median(full));
