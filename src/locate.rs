@@ -226,7 +226,15 @@ pub fn align(img: &GrayImage, qr: &QrFound) -> Result<Alignment, AlignError> {
         }
         let mut pairs = found.clone();
         pairs.extend_from_slice(&qr_pairs);
-        let h = Homography::fit(&pairs).ok_or(AlignError::TooFewFiducials(found.len()))?;
+        // Four fiducials pin down a projective transform. With three, the far corner is not
+        // measured, and a projective fit would bend it freely while the residual stays small;
+        // an affine fit (scanners do not add perspective) keeps the residual honest.
+        let fitted = if found.len() >= 4 {
+            Homography::fit(&pairs)
+        } else {
+            Homography::fit_affine(&pairs)
+        };
+        let h = fitted.ok_or(AlignError::TooFewFiducials(found.len()))?;
         let ppm = h.px_per_mm(PointMm::new(PAGE_W / 2.0, PAGE_H / 2.0));
         // A wrong detection (a blot near a corner) shows as one fiducial far off the fit: drop
         // the worst and refit while three remain.
@@ -256,7 +264,7 @@ pub fn align(img: &GrayImage, qr: &QrFound) -> Result<Alignment, AlignError> {
 }
 
 /// A fiducial further than this from the page fit is taken as a false detection.
-const MAX_FIDUCIAL_OFF_MM: f64 = 1.5;
+const MAX_FIDUCIAL_OFF_MM: f64 = 1.0;
 /// Beyond this the page is not flat (crumpled, or a photo of a curved sheet) or a mark was
 /// mistaken: no box position can be trusted.
 pub const MAX_FIT_ERROR_MM: f64 = 2.0;
@@ -294,9 +302,15 @@ fn find_fiducial(img: &GrayImage, rough: &Homography, centre: PointMm) -> Option
             integral[(y + 1) * (ww + 1) + x + 1] = integral[y * (ww + 1) + x + 1] + row;
         }
     }
+    // Sum and pixel count of a square, clipped to the window: a disc near the edge of the
+    // scan keeps the part of its paper ring that is in the image.
     let sum = |cx: i64, cy: i64, half: i64| -> Option<(u64, u64)> {
-        let (ax, ay, bx, by) = (cx - half, cy - half, cx + half + 1, cy + half + 1);
-        if ax < 0 || ay < 0 || bx > ww as i64 || by > hh as i64 {
+        let (ax, ay) = ((cx - half).max(0), (cy - half).max(0));
+        let (bx, by) = (
+            (cx + half + 1).min(ww as i64),
+            (cy + half + 1).min(hh as i64),
+        );
+        if ax >= bx || ay >= by {
             return None;
         }
         let at = |x: i64, y: i64| integral[y as usize * (ww + 1) + x as usize];
@@ -334,6 +348,13 @@ fn find_fiducial(img: &GrayImage, rough: &Homography, centre: PointMm) -> Option
     if score < 80.0 {
         return None;
     }
+    // A disc cut by the edge of the scan has a biased centroid: better to do without it.
+    let clearance = (0.5 * d + 2.0) as i64;
+    let (ix, iy) = (x0 + bx, y0 + by);
+    if ix < clearance || iy < clearance || ix + clearance >= w as i64 || iy + clearance >= h as i64
+    {
+        return None;
+    }
     // Centroid of the dark pixels within the disc's reach.
     let (sum_in, n_in) = sum(bx, by, inner)?;
     let (sum_mid, n_mid) = sum(bx, by, ring_in)?;
@@ -357,7 +378,31 @@ fn find_fiducial(img: &GrayImage, rough: &Homography, centre: PointMm) -> Option
     if sw <= 0.0 {
         return None;
     }
-    Some(PointPx::new(x0 as f64 + sx / sw, y0 as f64 + sy / sw))
+    let c = PointPx::new(x0 as f64 + sx / sw, y0 as f64 + sy / sw);
+    // Shape check: ink fills the disc and the ring around it is paper. Bold title letters or
+    // a doodle near a corner can outscore paper, but not this.
+    let radius = d / 2.0;
+    let (mut inside, mut inside_dark, mut ring, mut ring_dark) = (0u32, 0u32, 0u32, 0u32);
+    let reach = (1.8 * radius).ceil() as i64;
+    for yy in (c.y as i64 - reach)..=(c.y as i64 + reach) {
+        for xx in (c.x as i64 - reach)..=(c.x as i64 + reach) {
+            if xx < 0 || yy < 0 || xx >= w as i64 || yy >= h as i64 {
+                continue;
+            }
+            let dist = (xx as f64 + 0.5 - c.x).hypot(yy as f64 + 0.5 - c.y);
+            let is_dark = 255.0 - img.get_pixel(xx as u32, yy as u32).0[0] as f64 > threshold;
+            if dist <= 0.8 * radius {
+                inside += 1;
+                inside_dark += is_dark as u32;
+            } else if dist >= 1.3 * radius && dist <= 1.8 * radius {
+                ring += 1;
+                ring_dark += is_dark as u32;
+            }
+        }
+    }
+    let solid = inside_dark as f64 >= 0.9 * inside as f64;
+    let clear = (ring_dark as f64) <= 0.1 * ring as f64;
+    (solid && clear).then_some(c)
 }
 
 /// The centre of a QR finder pattern (7 × 7 modules, symmetric), as the centroid of ink in a
