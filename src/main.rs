@@ -95,6 +95,11 @@ enum Command {
         #[arg(long)]
         threads: Option<usize>,
     },
+    /// Write DIR/review/: an annotated image per flagged ballot and index.html to record decisions.
+    Review {
+        /// Output folder of `scan`.
+        dir: PathBuf,
+    },
     /// Print ballots for one unit: a PDF, optional PNGs, issued.csv and layout.json.
     Generate {
         /// Unit code from the units registry.
@@ -327,6 +332,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 peak_memory().map_or("unknown".to_string(), |kb| format!("{:.0} MB", kb as f64 / 1024.0))
             );
             eprintln!("  results in {}", out.display());
+            Ok(())
+        }
+        Command::Review { dir } => {
+            let done = ballotscan::review::run(&dir)?;
+            for w in &done.warnings {
+                eprintln!("  warning: {w}");
+            }
+            eprintln!(
+                "ballotscan: {} flagged ballots, {} images; open {} in a browser",
+                done.flagged,
+                done.images,
+                done.index_html.display()
+            );
             Ok(())
         }
         Command::Generate {

@@ -275,8 +275,8 @@ mod tests {
             ballot("P-CATDAI", Status::Counted, "4"),
             ballot("P-CATDAI", Status::Review, "REVIEW"),
         ];
-        let text =
-            String::from_utf8(summary_csv(&ballots, &forms, &reg, None).into_bytes()).expect("utf8");
+        let text = String::from_utf8(summary_csv(&ballots, &forms, &reg, None).into_bytes())
+            .expect("utf8");
         let row = |code: &str| {
             text.lines()
                 .find(|l| l.starts_with(&format!("{code},")))
