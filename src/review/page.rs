@@ -22,8 +22,9 @@ use super::Entry;
 
 const CSS: &str = include_str!("page.css");
 const JS: &str = include_str!("page.js");
-/// Question crops are shown larger than the 100 DPI image: a 7 mm box becomes 41 px.
-const CROP_ZOOM: f64 = 1.5;
+/// Question crops are shown at the images' own 100 DPI (a 7 mm box is 28 px), so a row of
+/// five boxes with their scores fits beside the answer on a laptop screen.
+const CROP_ZOOM: f64 = 1.0;
 
 /// What the page is made of.
 pub struct PageInput<'a> {
