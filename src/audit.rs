@@ -543,6 +543,102 @@ pub fn reconciliation_csv(rec: &BTreeMap<String, Reconciliation>, registry: &Reg
     t
 }
 
+/// What `ballotscan tally` needs.
+pub struct TallyRequest<'a> {
+    pub scan_dirs: &'a [PathBuf],
+    pub decisions: &'a [PathBuf],
+    pub issued: &'a [PathBuf],
+    /// Units registry overriding the scans' own.
+    pub units: Option<&'a Path>,
+    pub out: &'a Path,
+    /// Satisfaction rate (percent) below which the report highlights a unit.
+    pub threshold: f64,
+}
+
+pub struct TallyReport {
+    pub pages: usize,
+    pub decisions_applied: usize,
+    pub by_status: BTreeMap<Status, usize>,
+}
+
+/// Re-tallies one or more scan folders with the auditors' decisions: the final result.
+pub fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
+    use crate::report::{self, ScanSettings};
+    for d in req.scan_dirs {
+        if std::fs::canonicalize(d).ok() == std::fs::canonicalize(req.out).ok() {
+            bail!(
+                "--out {} is a scan folder given as input: write the tally elsewhere",
+                req.out.display()
+            );
+        }
+    }
+    let mut forms: Vec<Form> = Vec::new();
+    let mut registry = None;
+    let mut records = Vec::new();
+    for dir in req.scan_dirs {
+        let settings = ScanSettings::load(dir)?;
+        for f in settings.forms()? {
+            if !forms.iter().any(|g| g.id == f.id && g.version == f.version) {
+                forms.push(f);
+            }
+        }
+        if registry.is_none() {
+            registry = Some(settings.registry()?);
+        }
+        records.extend(load_scan(dir)?);
+    }
+    let registry = match req.units {
+        Some(p) => Registry::load(p)?,
+        None => registry.unwrap_or_else(Registry::default_units),
+    };
+    let mut decisions = Vec::new();
+    for p in req.decisions {
+        decisions.extend(load_decisions(p)?);
+    }
+    let trail = apply_decisions(&mut records, &decisions, &forms)?;
+    std::fs::create_dir_all(req.out)
+        .with_context(|| format!("cannot create {}", req.out.display()))?;
+    let ballots = report::tally_ballots(&records);
+    let returns = if req.issued.is_empty() {
+        None
+    } else {
+        let issued = load_issued(req.issued)?;
+        let rec = reconcile(&records, &issued);
+        reconciliation_csv(&rec, &registry).write(&req.out.join("reconciliation.csv"))?;
+        Some(
+            rec.iter()
+                .map(|(u, r)| (u.clone(), (r.issued as u64, r.returned as u64)))
+                .collect::<BTreeMap<_, _>>(),
+        )
+    };
+    report::ballots_csv(&records).write(&req.out.join("ballots.csv"))?;
+    report::answers_csv(&records).write(&req.out.join("answers.csv"))?;
+    crate::tally::tallies_csv(&ballots, &forms, &registry).write(&req.out.join("tallies.csv"))?;
+    let summary = crate::tally::summarize(&ballots, &forms, &registry, returns.as_ref());
+    crate::tally::summary_table(&summary).write(&req.out.join("summary.csv"))?;
+    trail_csv(&trail).write(&req.out.join("audit-trail.csv"))?;
+    let title = forms
+        .first()
+        .map_or("ballotscan".to_string(), |f| f.title.clone());
+    output::write_atomic(
+        &req.out.join("report.html"),
+        crate::printable::report_html(&summary, req.threshold, &title).as_bytes(),
+    )?;
+    let chart = crate::printable::satisfaction_chart(&summary, req.threshold);
+    let mut png = Vec::new();
+    chart.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)?;
+    output::write_atomic(&req.out.join("satisfaction.png"), &png)?;
+    let mut by_status = BTreeMap::new();
+    for r in &records {
+        *by_status.entry(r.status).or_default() += 1;
+    }
+    Ok(TallyReport {
+        pages: records.len(),
+        decisions_applied: trail.len(),
+        by_status,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,6 +20,7 @@ pub mod locate;
 pub mod marks;
 pub mod output;
 pub mod payload;
+pub mod printable;
 pub mod registry;
 pub mod render;
 pub mod report;

@@ -109,6 +109,35 @@ fn qr_in_region(img: &GrayImage, r: Region) -> Option<QrFound> {
     .flatten()
 }
 
+/// Decodes the grids rqrr finds in a prepared image. A macro because rqrr does not name the
+/// image type its two preparations share.
+macro_rules! decode_grids {
+    ($prepared:expr, $r:expr) => {{
+        let mut prepared = $prepared;
+        let r: Region = $r;
+
+        let grids = prepared.detect_grids();
+        let mut fallback: Option<QrFound> = None;
+        for g in grids {
+            let mut bytes = Vec::new();
+            if g.decode_to(&mut bytes).is_err() {
+                continue;
+            }
+            let s = r.step as f64;
+            let c = g
+                .bounds
+                .map(|p| PointPx::new(p.x as f64 * s + r.x0 as f64, p.y as f64 * s + r.y0 as f64));
+            let found = QrFound { bytes, corners: c };
+            if found.bytes.starts_with(b"BS") {
+                fallback = Some(found);
+                break;
+            }
+            fallback.get_or_insert(found);
+        }
+        fallback
+    }};
+}
+
 fn qr_in_region_unguarded(img: &GrayImage, r: Region) -> Option<QrFound> {
     let (sw, sh) = ((r.w / r.step) as usize, (r.h / r.step) as usize);
     if sw < 21 || sh < 21 {
@@ -117,34 +146,51 @@ fn qr_in_region_unguarded(img: &GrayImage, r: Region) -> Option<QrFound> {
     let raw = img.as_raw();
     let stride = img.width() as usize;
     let n = r.step as usize;
-    let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(sw, sh, |x, y| {
-        // Mean of the step × step block: downscaling without aliasing the modules.
-        let (bx, by) = (r.x0 as usize + x * n, r.y0 as usize + y * n);
-        let mut sum = 0u32;
-        for yy in by..by + n {
-            let row = &raw[yy * stride + bx..yy * stride + bx + n];
-            sum += row.iter().map(|&v| v as u32).sum::<u32>();
+    // Mean of each step × step block: downscaling without aliasing the modules.
+    let mut small = vec![0u8; sw * sh];
+    for y in 0..sh {
+        for x in 0..sw {
+            let (bx, by) = (r.x0 as usize + x * n, r.y0 as usize + y * n);
+            let mut sum = 0u32;
+            for yy in by..by + n {
+                sum += raw[yy * stride + bx..yy * stride + bx + n]
+                    .iter()
+                    .map(|&v| v as u32)
+                    .sum::<u32>();
+            }
+            small[y * sw + x] = (sum / (n * n) as u32) as u8;
         }
-        (sum / (n * n) as u32) as u8
-    });
-    let grids = prepared.detect_grids();
-    let mut fallback = None;
-    for g in grids {
-        let mut bytes = Vec::new();
-        if g.decode_to(&mut bytes).is_err() {
-            continue;
-        }
-        let s = r.step as f64;
-        let c = g
-            .bounds
-            .map(|p| PointPx::new(p.x as f64 * s + r.x0 as f64, p.y as f64 * s + r.y0 as f64));
-        let found = QrFound { bytes, corners: c };
-        if found.bytes.starts_with(b"BS") {
-            return Some(found);
-        }
-        fallback.get_or_insert(found);
     }
-    fallback
+    // rqrr's own adaptive threshold averages over an eighth of the image width, which in a
+    // small region is about one finder pattern wide and loses it. Light is even over a 6 cm
+    // patch, so one threshold halfway between paper and ink works; rqrr's is the fallback.
+    let mut hist = [0usize; 256];
+    for &v in &small {
+        hist[v as usize] += 1;
+    }
+    let percentile = |p: usize| {
+        let target = small.len() * p / 100;
+        let mut acc = 0;
+        hist.iter()
+            .position(|&c| {
+                acc += c;
+                acc > target
+            })
+            .unwrap_or(0) as u32
+    };
+    let threshold = ((percentile(3) + percentile(97)) / 2) as u8;
+    let found = decode_grids!(
+        rqrr::PreparedImage::prepare_from_bitmap(sw, sh, |x, y| small[y * sw + x] < threshold),
+        r
+    );
+    if found.as_ref().is_some_and(|f| f.bytes.starts_with(b"BS")) {
+        return found;
+    }
+    let second = decode_grids!(
+        rqrr::PreparedImage::prepare_from_greyscale(sw, sh, |x, y| small[y * sw + x]),
+        r
+    );
+    second.or(found)
 }
 
 /// Aligns the page from the QR corners and the fiducials.

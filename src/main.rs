@@ -25,6 +25,26 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Final tally: merge scan folders, apply auditors' decisions, reconcile, report.
+    Tally {
+        /// Output folders of `ballotscan scan` (several scanning stations merge into one result).
+        #[arg(required = true)]
+        scans: Vec<PathBuf>,
+        /// decisions.csv files exported from the review page (or written by hand).
+        #[arg(long)]
+        decisions: Vec<PathBuf>,
+        /// issued.csv files from `generate`, to reconcile issued against returned ballots.
+        #[arg(long)]
+        issued: Vec<PathBuf>,
+        /// Units registry (CSV) instead of the one the scans used.
+        #[arg(long)]
+        units: Option<PathBuf>,
+        /// Satisfaction rate (%) below which the report highlights a unit.
+        #[arg(long, default_value_t = 80.0)]
+        threshold: f64,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Compare a scan of a synthetic batch with its truth.csv, box by box.
     Check {
         /// truth.csv written by `synth`.
@@ -52,6 +72,9 @@ enum Command {
         /// auto (as the profile scans), jpeg, png, or tiff (all pages in one multi-page TIFF).
         #[arg(long, default_value = "auto")]
         format: String,
+        /// JPEG quality (1–100) instead of the profile's.
+        #[arg(long)]
+        quality: Option<u8>,
         /// First serial of each unit.
         #[arg(long, default_value_t = 1)]
         first_serial: u32,
@@ -153,6 +176,40 @@ fn load_key(path: Option<&PathBuf>) -> anyhow::Result<Option<SigningKey>> {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Tally {
+            scans,
+            decisions,
+            issued,
+            units,
+            threshold,
+            out,
+        } => {
+            let r = ballotscan::audit::tally(&ballotscan::audit::TallyRequest {
+                scan_dirs: &scans,
+                decisions: &decisions,
+                issued: &issued,
+                units: units.as_deref(),
+                out: &out,
+                threshold,
+            })?;
+            let list: Vec<String> = r
+                .by_status
+                .iter()
+                .map(|(s, n)| format!("{} {n}", s.as_str()))
+                .collect();
+            eprintln!(
+                "ballotscan: {} pages from {} scan folders, {} decisions applied: {}",
+                r.pages,
+                scans.len(),
+                r.decisions_applied,
+                list.join(", ")
+            );
+            eprintln!(
+                "  results in {} (report.html, summary.csv, audit-trail.csv)",
+                out.display()
+            );
+            Ok(())
+        }
         Command::Check { truth, scan } => {
             let a = ballotscan::synth::check::compare(&truth, &scan.join("answers.csv"))
                 .map_err(anyhow::Error::msg)?;
@@ -173,6 +230,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             seed,
             dpi,
             format,
+            quality,
             first_serial,
             prefix,
             out,
@@ -207,6 +265,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 dpi,
                 key: key.as_ref(),
                 format,
+                jpeg_quality: quality.map(|q| q.clamp(1, 100)),
                 out_dir: &out,
                 prefix,
             })?;

@@ -110,14 +110,43 @@ struct UnitSummary {
     rates: BTreeMap<String, (u64, u64)>,
 }
 
-/// `summary.csv`: one row per unit with pages, its numbers including all units below it.
-pub fn summary_csv(
+/// One unit's line of the summary, its numbers including every unit below it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SummaryRow {
+    /// Empty for pages whose identity could not be read.
+    pub unit: String,
+    pub name: String,
+    pub parent: String,
+    /// 0 for a root unit, 1 for its children…
+    pub depth: usize,
+    pub pages: u64,
+    pub counted: u64,
+    pub invalid: u64,
+    pub review: u64,
+    pub rejected: u64,
+    pub duplicate: u64,
+    /// (satisfied, valid answers) per rated question, in [`Summary::rated`] order.
+    pub rates: Vec<(u64, u64)>,
+    pub overall: (u64, u64),
+    /// (issued, returned) when issued.csv files were given.
+    pub returns: Option<(u64, u64)>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Summary {
+    /// Questions with `satisfied` options, in form order.
+    pub rated: Vec<String>,
+    pub rows: Vec<SummaryRow>,
+}
+
+/// Rolls ballots up the registry: units in registry order, then codes not in the registry,
+/// then unidentified pages.
+pub fn summarize(
     ballots: &[TallyBallot],
     forms: &[Form],
     registry: &Registry,
     returns: Option<&BTreeMap<String, (u64, u64)>>,
-) -> CsvTable {
-    // Rated questions, in form order, across the forms in use.
+) -> Summary {
     let mut rated: Vec<String> = Vec::new();
     for f in forms {
         for q in &f.questions {
@@ -165,6 +194,74 @@ pub fn summary_csv(
             }
         }
     }
+    // Issued and returned ballots, rolled up the same way.
+    let mut rolled: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    if let Some(returns) = returns {
+        for (unit, &(issued, returned)) in returns {
+            for scope in registry.ancestry(unit) {
+                let e = rolled.entry(scope.to_string()).or_default();
+                e.0 += issued;
+                e.1 += returned;
+            }
+        }
+        for scope in rolled.keys() {
+            per_unit.entry(scope.clone()).or_default();
+        }
+    }
+    let mut order = units_in_order(registry, per_unit.keys().filter(|k| !k.is_empty()));
+    if per_unit.contains_key("") {
+        order.push(String::new());
+    }
+    let rows = order
+        .into_iter()
+        .map(|unit| {
+            let s = &per_unit[&unit];
+            let (name, parent) = match registry.get(&unit) {
+                Some(u) => (u.name.clone(), u.parent.clone().unwrap_or_default()),
+                None if unit.is_empty() => ("(no readable ballot identity)".into(), String::new()),
+                None => ("(not in the units registry)".into(), String::new()),
+            };
+            let n = |st: Status| s.by_status.get(&st).copied().unwrap_or(0);
+            let rates: Vec<(u64, u64)> = rated
+                .iter()
+                .map(|q| s.rates.get(q).copied().unwrap_or((0, 0)))
+                .collect();
+            let overall = rates.iter().fold((0, 0), |(a, b), (x, y)| (a + x, b + y));
+            SummaryRow {
+                depth: if unit.is_empty() {
+                    0
+                } else {
+                    registry.ancestry(&unit).len() - 1
+                },
+                returns: returns.map(|_| rolled.get(&unit).copied().unwrap_or((0, 0))),
+                pages: s.pages,
+                counted: n(Status::Counted),
+                invalid: n(Status::Invalid),
+                review: n(Status::Review),
+                rejected: n(Status::Rejected),
+                duplicate: n(Status::Duplicate),
+                rates,
+                overall,
+                unit,
+                name,
+                parent,
+            }
+        })
+        .collect();
+    Summary { rated, rows }
+}
+
+/// `summary.csv`: one row per unit with pages, its numbers including all units below it.
+pub fn summary_csv(
+    ballots: &[TallyBallot],
+    forms: &[Form],
+    registry: &Registry,
+    returns: Option<&BTreeMap<String, (u64, u64)>>,
+) -> CsvTable {
+    summary_table(&summarize(ballots, forms, registry, returns))
+}
+
+pub fn summary_table(summary: &Summary) -> CsvTable {
     let mut header: Vec<String> = [
         "unit",
         "name",
@@ -179,61 +276,32 @@ pub fn summary_csv(
     .iter()
     .map(|s| s.to_string())
     .collect();
-    header.extend(rated.iter().map(|q| format!("satisfaction_{q}")));
+    header.extend(summary.rated.iter().map(|q| format!("satisfaction_{q}")));
     header.push("satisfaction_overall".into());
     header.push("rated_answers".into());
-    // Issued and returned ballots, rolled up the same way, when issued.csv files were given.
-    let mut rolled: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-    if let Some(returns) = returns {
+    let with_returns = summary.rows.iter().any(|r| r.returns.is_some());
+    if with_returns {
         header.extend(["issued", "returned", "return_rate"].map(String::from));
-        for (unit, &(issued, returned)) in returns {
-            for scope in registry.ancestry(unit) {
-                let e = rolled.entry(scope.to_string()).or_default();
-                e.0 += issued;
-                e.1 += returned;
-            }
-            per_unit.entry(unit.clone()).or_default();
-        }
-        for scope in rolled.keys() {
-            per_unit.entry(scope.clone()).or_default();
-        }
     }
     let header_refs: Vec<&str> = header.iter().map(String::as_str).collect();
     let mut table = CsvTable::new(&header_refs);
-    let mut order = units_in_order(registry, per_unit.keys().filter(|k| !k.is_empty()));
-    if per_unit.contains_key("") {
-        order.push(String::new());
-    }
-    for unit in order {
-        let s = &per_unit[&unit];
-        let (name, parent) = match registry.get(&unit) {
-            Some(u) => (u.name.clone(), u.parent.clone().unwrap_or_default()),
-            None if unit.is_empty() => ("(no readable ballot identity)".into(), String::new()),
-            None => ("(not in the units registry)".into(), String::new()),
-        };
-        let n = |st: Status| s.by_status.get(&st).copied().unwrap_or(0).to_string();
+    for r in &summary.rows {
         let mut row = vec![
-            unit.clone(),
-            name,
-            parent,
-            s.pages.to_string(),
-            n(Status::Counted),
-            n(Status::Invalid),
-            n(Status::Review),
-            n(Status::Rejected),
-            n(Status::Duplicate),
+            r.unit.clone(),
+            r.name.clone(),
+            r.parent.clone(),
+            r.pages.to_string(),
+            r.counted.to_string(),
+            r.invalid.to_string(),
+            r.review.to_string(),
+            r.rejected.to_string(),
+            r.duplicate.to_string(),
         ];
-        let (mut sat, mut valid) = (0, 0);
-        for q in &rated {
-            let (a, b) = s.rates.get(q).copied().unwrap_or((0, 0));
-            sat += a;
-            valid += b;
-            row.push(percent(a, b));
-        }
-        row.push(percent(sat, valid));
-        row.push(valid.to_string());
-        if returns.is_some() {
-            let (issued, returned) = rolled.get(&unit).copied().unwrap_or((0, 0));
+        row.extend(r.rates.iter().map(|&(a, b)| percent(a, b)));
+        row.push(percent(r.overall.0, r.overall.1));
+        row.push(r.overall.1.to_string());
+        if with_returns {
+            let (issued, returned) = r.returns.unwrap_or((0, 0));
             row.push(issued.to_string());
             row.push(returned.to_string());
             row.push(percent(returned, issued));

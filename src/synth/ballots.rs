@@ -50,6 +50,8 @@ pub struct Request<'a> {
     pub dpi: Option<f64>,
     pub key: Option<&'a SigningKey>,
     pub format: FileFormat,
+    /// JPEG quality overriding the profile's (smaller sample files).
+    pub jpeg_quality: Option<u8>,
     pub out_dir: &'a Path,
     /// File name prefix (lets several runs share a folder).
     pub prefix: String,
@@ -407,7 +409,9 @@ fn hash(s: &str) -> u64 {
 fn multipage_tiff(pages: &[Page]) -> anyhow::Result<Vec<u8>> {
     let mut buf = std::io::Cursor::new(Vec::new());
     {
-        let mut enc = tiff::encoder::TiffEncoder::new(&mut buf)?;
+        let mut enc = tiff::encoder::TiffEncoder::new(&mut buf)?.with_compression(
+            tiff::encoder::Compression::Deflate(tiff::encoder::DeflateLevel::Balanced),
+        );
         for p in pages {
             let (w, h) = p.image.dimensions();
             enc.write_image::<tiff::encoder::colortype::Gray8>(w, h, p.image.as_raw())?;

@@ -363,7 +363,9 @@ impl Geometry {
         } else {
             // Office scanners capture a little more than the sheet: a few millimetres of lid
             // around the page, so a skewed sheet keeps its corners.
-            let m = SCANNER_MARGIN_MM * ppm;
+            // (An untouched page stays exactly page-sized.)
+            let moved = a != 0.0 || s != 1.0 || ox != 0.0 || oy != 0.0;
+            let m = if moved { SCANNER_MARGIN_MM * ppm } else { 0.0 };
             Geometry {
                 fwd: mul(&translate(cx + ox + m, cy + oy + m), &shape),
                 canvas: (

@@ -1,0 +1,343 @@
+//! The project's benchmarks (not tests: they print figures, they do not pass or fail on time).
+//!
+//! `bench accuracy` — synthetic ballots per degradation profile, scanned and compared box by
+//! box with the truth: errors, definite marks sent to review, rejected ballots, worst cases.
+//!
+//! `bench speed` — in the same run and on the same files: plain decoding of the batch on all
+//! cores, then the full scan; pages/s, the scan/decode ratio, time per stage and peak memory
+//! (of a child `ballotscan scan` process, for two batch sizes).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::Context;
+use ballotscan::form::Form;
+use ballotscan::marks::Thresholds;
+use ballotscan::registry::Registry;
+use ballotscan::synth::ballots::{self, FileFormat};
+use ballotscan::synth::check;
+use ballotscan::synth::degrade::PROFILES;
+use ballotscan::{input, report, scan};
+use rayon::prelude::*;
+
+const UNITS: [&str; 4] = ["P-ANBIEN", "P-CATDAI", "X-ANDONG", "P-MAYTO"];
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: bench accuracy [--ballots-per-profile N] [--seed S] [--keep DIR]\n       bench speed [--pages N] [--rounds R]"
+    );
+    std::process::exit(2)
+}
+
+fn flag(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("accuracy") => accuracy(&args),
+        Some("speed") => speed(&args),
+        _ => usage(),
+    }
+}
+
+fn synth(
+    dir: &Path,
+    profile: &str,
+    per_unit: u32,
+    seed: u64,
+    dpi: Option<f64>,
+    format: FileFormat,
+) -> anyhow::Result<()> {
+    let form = Form::default_form();
+    let registry = Registry::default_units();
+    ballots::run(&ballots::Request {
+        form: &form,
+        registry: &registry,
+        units: UNITS.iter().map(|s| s.to_string()).collect(),
+        count_per_unit: per_unit,
+        first_serial: 1,
+        profile: profile.to_string(),
+        seed,
+        dpi,
+        key: None,
+        format,
+        jpeg_quality: None,
+        out_dir: dir,
+        prefix: String::new(),
+    })?;
+    Ok(())
+}
+
+fn config() -> anyhow::Result<scan::Config> {
+    Ok(scan::Config::new(
+        vec![Form::default_form()],
+        Registry::default_units(),
+        None,
+        Thresholds::default(),
+    )?)
+}
+
+fn accuracy(args: &[String]) -> anyhow::Result<()> {
+    let per_profile: u32 = flag(args, "--ballots-per-profile")
+        .map_or(Ok(200), |s| s.parse())
+        .context("--ballots-per-profile")?;
+    let seed: u64 = flag(args, "--seed")
+        .map_or(Ok(1), |s| s.parse())
+        .context("--seed")?;
+    let keep = flag(args, "--keep").map(PathBuf::from);
+    let tmp = tempfile::tempdir()?;
+    let root = keep.clone().unwrap_or_else(|| tmp.path().to_path_buf());
+    let cfg = config()?;
+    println!(
+        "accuracy: {per_profile} ballots per profile, seed {seed}, thresholds empty ≤ {} < ambiguous < {} ≤ marked",
+        cfg.thresholds.empty, cfg.thresholds.marked
+    );
+    println!(
+        "{:<15} {:>9} {:>7} {:>10} {:>9} {:>10} {:>9} {:>9}",
+        "profile",
+        "positions",
+        "errors",
+        "definite",
+        "to review",
+        "marginal",
+        "to review",
+        "rejected"
+    );
+    let mut total = check::Accuracy::default();
+    let mut worst = Vec::new();
+    for (k, profile) in PROFILES.iter().enumerate() {
+        let dir = root.join(profile);
+        let per_unit = per_profile.div_ceil(UNITS.len() as u32);
+        synth(
+            &dir,
+            profile,
+            per_unit,
+            seed + k as u64 * 1000,
+            None,
+            FileFormat::Auto,
+        )?;
+        let records = scan::scan_batch(&[dir.join("scans")], &cfg, &|_| {});
+        let out = dir.join("out");
+        report::write_scan_outputs(
+            &out,
+            &records,
+            &[Form::default_form()],
+            &cfg.registry,
+            &report::ScanSettings {
+                format: report::SETTINGS_FORMAT.into(),
+                forms: None,
+                units: None,
+                empty_below: cfg.thresholds.empty,
+                marked_above: cfg.thresholds.marked,
+            },
+        )?;
+        let a = check::compare(&dir.join("truth.csv"), &out.join("answers.csv"))
+            .map_err(anyhow::Error::msg)?;
+        println!(
+            "{:<15} {:>9} {:>7} {:>10} {:>9} {:>10} {:>9} {:>9}",
+            profile,
+            a.positions,
+            a.errors,
+            a.definite,
+            a.definite_to_review,
+            a.marginal,
+            a.marginal_to_review,
+            a.ballots_unread
+        );
+        total.positions += a.positions;
+        total.errors += a.errors;
+        total.definite += a.definite;
+        total.definite_to_review += a.definite_to_review;
+        total.empty += a.empty;
+        total.empty_to_review += a.empty_to_review;
+        total.marginal += a.marginal;
+        total.marginal_to_review += a.marginal_to_review;
+        total.ballots += a.ballots;
+        total.ballots_unread += a.ballots_unread;
+        worst.extend(
+            a.worst
+                .into_iter()
+                .map(|(s, w)| (s, format!("[{profile}] {w}"))),
+        );
+        if keep.is_none() {
+            // A large run's images take gigabytes: free each profile's before the next.
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+    println!(
+        "{:<15} {:>9} {:>7} {:>10} {:>9} {:>10} {:>9} {:>9}",
+        "all",
+        total.positions,
+        total.errors,
+        total.definite,
+        total.definite_to_review,
+        total.marginal,
+        total.marginal_to_review,
+        total.ballots_unread
+    );
+    println!(
+        "definite marks sent to review: {:.3} %; empty boxes sent to review: {:.3} %; ballots rejected: {} of {}",
+        100.0 * total.definite_to_review as f64 / total.definite.max(1) as f64,
+        100.0 * total.empty_to_review as f64 / total.empty.max(1) as f64,
+        total.ballots_unread,
+        total.ballots
+    );
+    worst.sort_by(|a, b| b.0.total_cmp(&a.0));
+    println!("worst cases:");
+    for (_, w) in worst.iter().take(10) {
+        println!("  {w}");
+    }
+    if let Some(k) = keep {
+        println!("files kept in {}", k.display());
+    }
+    Ok(())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Peak memory (MB) reported by a child `ballotscan scan` on `input`.
+fn child_scan_peak_mb(input: &Path, out: &Path) -> anyhow::Result<f64> {
+    let exe = std::env::current_exe()?;
+    let bin = exe.with_file_name("ballotscan");
+    let output = Command::new(&bin)
+        .arg("scan")
+        .arg(input)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .with_context(|| {
+            format!(
+                "cannot run {} (build it: cargo build --release)",
+                bin.display()
+            )
+        })?;
+    let err = String::from_utf8_lossy(&output.stderr);
+    let mb = err
+        .split("peak memory ")
+        .nth(1)
+        .and_then(|s| s.split(" MB").next())
+        .and_then(|s| s.trim().parse().ok())
+        .context("no peak memory in the scan summary")?;
+    Ok(mb)
+}
+
+fn speed(args: &[String]) -> anyhow::Result<()> {
+    let pages: u32 = flag(args, "--pages")
+        .map_or(Ok(200), |s| s.parse())
+        .context("--pages")?;
+    let rounds: usize = flag(args, "--rounds")
+        .map_or(Ok(3), |s| s.parse())
+        .context("--rounds")?;
+    let tmp = tempfile::tempdir()?;
+    let cfg = config()?;
+    println!(
+        "speed: {pages} pages per batch, {rounds} rounds (median), {} threads",
+        rayon::current_num_threads()
+    );
+    let batches = [
+        ("200 DPI JPEG", 200.0, FileFormat::Jpeg),
+        ("300 DPI JPEG", 300.0, FileFormat::Jpeg),
+        ("200 DPI PNG", 200.0, FileFormat::Png),
+    ];
+    println!(
+        "{:<14} {:>11} {:>11} {:>7} {:>8} {:>6} {:>6} {:>7} {:>8} {:>9} {:>9}",
+        "batch",
+        "decode p/s",
+        "scan p/s",
+        "ratio",
+        "decode",
+        "QR",
+        "align",
+        "scoring",
+        "outputs",
+        "peak MB",
+        "peak ×¼"
+    );
+    for (name, dpi, format) in batches {
+        let dir = tmp.path().join(name.replace(' ', "-"));
+        let per_unit = pages.div_ceil(UNITS.len() as u32);
+        synth(&dir, "office-scanner", per_unit, 7, Some(dpi), format)?;
+        let scans = dir.join("scans");
+        let (files, _) = input::collect_files(std::slice::from_ref(&scans));
+        let n = files.len() as f64;
+        let (mut dec, mut full, mut out_ms) = (Vec::new(), Vec::new(), Vec::new());
+        let mut stage = scan::StageTimes::default();
+        for _ in 0..rounds {
+            // Plain decoding: read and decode every page on all cores, nothing else.
+            let t = Instant::now();
+            let ok = files
+                .par_iter()
+                .filter(|p| {
+                    input::open(p)
+                        .and_then(|f| input::decode_page(&f, 0))
+                        .is_ok()
+                })
+                .count();
+            dec.push(t.elapsed().as_secs_f64());
+            anyhow::ensure!(ok == files.len(), "some pages did not decode");
+            let t = Instant::now();
+            let records = scan::scan_batch(std::slice::from_ref(&scans), &cfg, &|_| {});
+            let t_out = Instant::now();
+            report::write_scan_outputs(
+                &dir.join("out"),
+                &records,
+                &[Form::default_form()],
+                &cfg.registry,
+                &report::ScanSettings {
+                    format: report::SETTINGS_FORMAT.into(),
+                    forms: None,
+                    units: None,
+                    empty_below: cfg.thresholds.empty,
+                    marked_above: cfg.thresholds.marked,
+                },
+            )?;
+            out_ms.push(t_out.elapsed().as_secs_f64() * 1000.0);
+            full.push(t.elapsed().as_secs_f64());
+            stage = records
+                .iter()
+                .fold(scan::StageTimes::default(), |mut a, r| {
+                    a.decode += r.times.decode;
+                    a.qr += r.times.qr;
+                    a.align += r.times.align;
+                    a.score += r.times.score;
+                    a
+                });
+        }
+        let (d, f) = (median(dec), median(full));
+        let per = |x: std::time::Duration| x.as_secs_f64() * 1000.0 / n;
+        // Peak memory of a whole scan process, for this batch and for a quarter of it.
+        let peak = child_scan_peak_mb(&scans, &dir.join("child-out"))?;
+        let quarter = dir.join("quarter");
+        std::fs::create_dir_all(&quarter)?;
+        for p in files.iter().take(files.len() / 4) {
+            if let Some(name) = p.file_name() {
+                std::fs::copy(p, quarter.join(name))?;
+            }
+        }
+        let peak_q = child_scan_peak_mb(&quarter, &dir.join("child-out-q"))?;
+        println!(
+            "{:<14} {:>11.1} {:>11.1} {:>7.2} {:>6.1}ms {:>4.1}ms {:>4.1}ms {:>5.1}ms {:>6.0}ms {:>9.0} {:>9.0}",
+            name,
+            n / d,
+            n / f,
+            f / d,
+            per(stage.decode),
+            per(stage.qr),
+            per(stage.align),
+            per(stage.score),
+            median(out_ms),
+            peak,
+            peak_q
+        );
+    }
+    println!("(stage times are per page on one core; ratio = full scan time / plain decode time, same files, same run)");
+    Ok(())
+}
