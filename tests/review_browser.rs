@@ -148,4 +148,21 @@ fn an_auditors_clicks_export_exactly_the_decisions_the_audit_accepts() {
     let rejected = &records[row_of("h-unknown-unit.jpg") - 1];
     assert_eq!(rejected.status, Status::Rejected);
     assert_eq!(rejected.reasons, vec!["auditor_rejected".to_string()]);
+
+    // And through the command line: the final tally applies both and keeps the trail.
+    bin()
+        .current_dir(dir.path())
+        .args([
+            "tally",
+            "out",
+            "--decisions",
+            "decisions.csv",
+            "--out",
+            "final",
+        ])
+        .assert()
+        .success();
+    let trail = read_rows(&dir.path().join("final/audit-trail.csv"));
+    assert_eq!(trail.len(), 2, "{trail:?}");
+    assert!(trail.iter().all(|r| r[7] == auditor), "{trail:?}");
 }
