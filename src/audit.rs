@@ -78,28 +78,20 @@ pub fn load_scan(dir: &Path) -> anyhow::Result<Vec<PageRecord>> {
         let reasons = get(r, cr);
         let dup = get(r, cdu);
         index.insert((source.clone(), page), records.len());
-        records.push(PageRecord {
-            source,
-            page,
-            status,
-            reasons: if reasons.is_empty() {
-                Vec::new()
-            } else {
-                reasons.split(';').map(str::to_string).collect()
-            },
-            detail: get(r, cd),
-            payload,
-            form: form_key,
-            rotation_deg: None,
-            fit_error_mm: None,
-            transform: None,
-            fiducials_found: None,
-            min_margin: cmm.and_then(|i| get(r, i).parse().ok()),
-            questions: Vec::new(),
-            file_sha256: get(r, csha),
-            duplicate_of: (!dup.is_empty()).then_some(dup),
-            times: Default::default(),
-        });
+        let mut rec = PageRecord::new(&source, page);
+        rec.status = status;
+        rec.reasons = if reasons.is_empty() {
+            Vec::new()
+        } else {
+            reasons.split(';').map(str::to_string).collect()
+        };
+        rec.detail = get(r, cd);
+        rec.payload = payload;
+        rec.form = form_key;
+        rec.min_margin = cmm.and_then(|i| get(r, i).parse().ok());
+        rec.file_sha256 = get(r, csha);
+        rec.duplicate_of = (!dup.is_empty()).then_some(dup);
+        records.push(rec);
     }
     let (ah, arows) = output::read_csv(&dir.join("answers.csv")).map_err(anyhow::Error::msg)?;
     let (a_s, a_p, a_q, a_a) = (

@@ -69,7 +69,7 @@ enum Command {
         /// Fixed DPI (default: 150, 200 or 300 at random per page).
         #[arg(long)]
         dpi: Option<f64>,
-        /// auto (as the profile scans), jpeg, png, or tiff (all pages in one multi-page TIFF).
+        /// auto (as the profile scans), jpeg, png, tiff or pdf (all pages in one multi-page file).
         #[arg(long, default_value = "auto")]
         format: String,
         /// JPEG quality (1–100) instead of the profile's.
@@ -214,9 +214,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let a = ballotscan::synth::check::compare(&truth, &scan.join("answers.csv"))
                 .map_err(anyhow::Error::msg)?;
             println!(
-                "positions {} errors {} | definite {} to review {} | empty {} to review {} | marginal {} to review {} | ballots {} unread {}",
+                "positions {} errors {} | definite {} to review {} | empty {} to review {} | marginal {} to review {} | ballots {} unread {} | highest empty fill {:.3}, lowest definite fill {:.3}",
                 a.positions, a.errors, a.definite, a.definite_to_review, a.empty, a.empty_to_review,
-                a.marginal, a.marginal_to_review, a.ballots, a.ballots_unread
+                a.marginal, a.marginal_to_review, a.ballots, a.ballots_unread, a.max_empty_fill, a.min_definite_fill
             );
             for (_, w) in &a.worst {
                 println!("  {w}");
@@ -247,7 +247,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 "jpeg" | "jpg" => FileFormat::Jpeg,
                 "png" => FileFormat::Png,
                 "tiff" | "tif" => FileFormat::MultiPageTiff,
-                other => anyhow::bail!("--format {other:?}: use auto, jpeg, png or tiff"),
+                "pdf" => FileFormat::Pdf,
+                other => anyhow::bail!("--format {other:?}: use auto, jpeg, png, tiff or pdf"),
             };
             if let Some(d) = dpi {
                 if !(100.0..=600.0).contains(&d) {
@@ -339,56 +340,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 p.as_ref()
                     .map(|p| std::fs::canonicalize(p).unwrap_or(p.clone()))
             };
-            let settings = report::ScanSettings {
-                format: report::SETTINGS_FORMAT.into(),
-                forms: absolute(&forms_dir),
-                units: absolute(&units),
-                empty_below,
-                marked_above,
-            };
+            let settings =
+                report::ScanSettings::new(absolute(&forms_dir), absolute(&units), &cfg.thresholds);
             report::write_scan_outputs(&out, &records, &forms, &cfg.registry, &settings)?;
             let write_time = t.elapsed();
-            let (by_status, by_reason) = report::counts(&records);
-            let n = |s: ballotscan::ballot::Status| by_status.get(&s).copied().unwrap_or(0);
-            use ballotscan::ballot::Status;
-            eprintln!(
-                "ballotscan: {} pages from {} files in {:.1} s ({:.1} pages/s)",
-                records.len(),
-                files.len(),
-                elapsed,
-                records.len() as f64 / elapsed.max(1e-9)
-            );
-            eprintln!(
-                "  counted {}, invalid {}, review {}, rejected {}, duplicate {}",
-                n(Status::Counted),
-                n(Status::Invalid),
-                n(Status::Review),
-                n(Status::Rejected),
-                n(Status::Duplicate)
-            );
-            if !by_reason.is_empty() {
-                let list: Vec<String> = by_reason.iter().map(|(r, c)| format!("{r} {c}")).collect();
-                eprintln!("  flagged: {}", list.join(", "));
-            }
-            let total = records
-                .iter()
-                .fold(scan::StageTimes::default(), |mut a, r| {
-                    a.decode += r.times.decode;
-                    a.qr += r.times.qr;
-                    a.align += r.times.align;
-                    a.score += r.times.score;
-                    a
-                });
-            let ms =
-                |d: std::time::Duration| d.as_secs_f64() * 1000.0 / records.len().max(1) as f64;
-            eprintln!(
-                "  per page (one core): decode {:.1} ms, QR {:.1} ms, alignment {:.1} ms, scoring {:.1} ms; outputs {:.0} ms; peak memory {}",
-                ms(total.decode),
-                ms(total.qr),
-                ms(total.align),
-                ms(total.score),
-                write_time.as_secs_f64() * 1000.0,
-                peak_memory().map_or("unknown".to_string(), |kb| format!("{:.0} MB", kb as f64 / 1024.0))
+            eprint!(
+                "{}",
+                report::console_summary(&records, files.len(), elapsed, write_time, peak_memory())
             );
             eprintln!("  results in {}", out.display());
             Ok(())

@@ -28,6 +28,20 @@ pub struct ScanSettings {
 pub const SETTINGS_FORMAT: &str = "ballotscan-scan/1";
 
 impl ScanSettings {
+    pub fn new(
+        forms: Option<std::path::PathBuf>,
+        units: Option<std::path::PathBuf>,
+        thresholds: &crate::marks::Thresholds,
+    ) -> ScanSettings {
+        ScanSettings {
+            format: SETTINGS_FORMAT.into(),
+            forms,
+            units,
+            empty_below: thresholds.empty,
+            marked_above: thresholds.marked,
+        }
+    }
+
     pub fn load(dir: &Path) -> anyhow::Result<ScanSettings> {
         use anyhow::Context;
         let path = dir.join("scan.json");
@@ -182,6 +196,48 @@ pub fn write_scan_outputs(
     tally::tallies_csv(&ballots, forms, registry).write(&dir.join("tallies.csv"))?;
     tally::summary_csv(&ballots, forms, registry, None).write(&dir.join("summary.csv"))?;
     Ok(())
+}
+
+/// The few lines printed at the end of a scan: pages, verdicts, flags by reason, speed, the
+/// time per stage and the peak memory (kB, when known).
+pub fn console_summary(
+    records: &[PageRecord],
+    files: usize,
+    seconds: f64,
+    write_time: std::time::Duration,
+    peak_kb: Option<u64>,
+) -> String {
+    let (by_status, by_reason) = counts(records);
+    let n = |s: Status| by_status.get(&s).copied().unwrap_or(0);
+    let mut out = format!(
+        "ballotscan: {} pages from {files} files in {seconds:.1} s ({:.1} pages/s)\n",
+        records.len(),
+        records.len() as f64 / seconds.max(1e-9)
+    );
+    out.push_str(&format!(
+        "  counted {}, invalid {}, review {}, rejected {}, duplicate {}\n",
+        n(Status::Counted),
+        n(Status::Invalid),
+        n(Status::Review),
+        n(Status::Rejected),
+        n(Status::Duplicate)
+    ));
+    if !by_reason.is_empty() {
+        let list: Vec<String> = by_reason.iter().map(|(r, c)| format!("{r} {c}")).collect();
+        out.push_str(&format!("  flagged: {}\n", list.join(", ")));
+    }
+    let total = crate::scan::StageTimes::total(records);
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0 / records.len().max(1) as f64;
+    out.push_str(&format!(
+        "  per page (one core): decode {:.1} ms, QR {:.1} ms, alignment {:.1} ms, scoring {:.1} ms; outputs {:.0} ms; peak memory {}\n",
+        ms(total.decode),
+        ms(total.qr),
+        ms(total.align),
+        ms(total.score),
+        write_time.as_secs_f64() * 1000.0,
+        peak_kb.map_or("unknown".to_string(), |kb| format!("{:.0} MB", kb as f64 / 1024.0))
+    ));
+    out
 }
 
 /// Counts for the console summary: pages per status and flagged pages per reason.

@@ -308,24 +308,9 @@ fn review_file(
 
 /// A fresh record for re-reading a page (what `scan` starts each page with).
 fn blank_record(r: &PageRecord) -> PageRecord {
-    PageRecord {
-        source: r.source.clone(),
-        page: r.page,
-        status: Status::Rejected,
-        reasons: Vec::new(),
-        detail: String::new(),
-        payload: None,
-        form: None,
-        rotation_deg: None,
-        fit_error_mm: None,
-        transform: None,
-        fiducials_found: None,
-        min_margin: None,
-        questions: Vec::new(),
-        file_sha256: r.file_sha256.clone(),
-        duplicate_of: None,
-        times: Default::default(),
-    }
+    let mut fresh = PageRecord::new(&r.source, r.page);
+    fresh.file_sha256 = r.file_sha256.clone();
+    fresh
 }
 
 fn form_of<'a>(cfg: &'a scan::Config, r: &PageRecord) -> Option<&'a Form> {
@@ -786,24 +771,7 @@ mod tests {
     use super::*;
 
     fn record(status: Status, reasons: &[&str], margin: Option<f64>) -> PageRecord {
-        let mut r = blank_record(&PageRecord {
-            source: "x".into(),
-            page: 1,
-            status,
-            reasons: Vec::new(),
-            detail: String::new(),
-            payload: None,
-            form: None,
-            rotation_deg: None,
-            fit_error_mm: None,
-            transform: None,
-            fiducials_found: None,
-            min_margin: None,
-            questions: Vec::new(),
-            file_sha256: String::new(),
-            duplicate_of: None,
-            times: Default::default(),
-        });
+        let mut r = PageRecord::new("x", 1);
         r.status = status;
         r.reasons = reasons.iter().map(|s| s.to_string()).collect();
         r.min_margin = margin;

@@ -68,6 +68,19 @@ pub struct StageTimes {
     pub score: Duration,
 }
 
+impl StageTimes {
+    /// The stages' total over a batch.
+    pub fn total(records: &[PageRecord]) -> StageTimes {
+        records.iter().fold(StageTimes::default(), |mut a, r| {
+            a.decode += r.times.decode;
+            a.qr += r.times.qr;
+            a.align += r.times.align;
+            a.score += r.times.score;
+            a
+        })
+    }
+}
+
 /// Everything known about one page of input.
 #[derive(Clone, Debug)]
 pub struct PageRecord {
@@ -94,6 +107,11 @@ pub struct PageRecord {
 }
 
 impl PageRecord {
+    /// A page about which nothing is known yet but where it came from.
+    pub fn new(source: &str, page: usize) -> PageRecord {
+        PageRecord::rejected(source, page, "", String::new())
+    }
+
     fn rejected(source: &str, page: usize, code: &str, detail: String) -> PageRecord {
         PageRecord {
             source: source.to_string(),
@@ -252,7 +270,7 @@ pub fn process_file(path: &Path, cfg: &Config) -> Vec<PageRecord> {
     (0..opened.pages)
         .into_par_iter()
         .map(|i| {
-            let mut rec = PageRecord::rejected(&source, i + 1, "", String::new());
+            let mut rec = PageRecord::new(&source, i + 1);
             rec.file_sha256 = sha.clone();
             let t = Instant::now();
             let img = input::decode_page(&opened, i);

@@ -262,37 +262,31 @@ fn synthetic(n: usize) -> (Vec<PageRecord>, Vec<Entry>) {
     let mut entries = Vec::new();
     for i in 0..n {
         let status = statuses[i % statuses.len()];
-        records.push(PageRecord {
-            source: format!("scans/batch <{}> & \"co\".tif", i / 50),
-            page: i % 50 + 1,
-            status,
-            reasons: vec!["ambiguous_mark".into()],
-            detail: "a sentence for people".into(),
-            payload: Some(Payload::new("CSAT", 1, "P-ANBIEN", i as u32 + 1)),
-            form: Some(("CSAT".into(), 1)),
-            rotation_deg: Some(0.0),
-            fit_error_mm: Some(0.1),
-            transform: None,
-            fiducials_found: Some(4),
-            min_margin: Some((i % 7) as f64 / 100.0),
-            questions: form
-                .questions
-                .iter()
-                .map(|q| QuestionRead {
-                    question: q.id.clone(),
-                    answer: if i % 3 == 0 {
-                        Answer::Review
-                    } else {
-                        Answer::Chosen(vec![q.options[0].id.clone()])
-                    },
-                    boxes: Vec::new(),
-                    review_reason: None,
-                })
-                .collect(),
-            file_sha256: "00".repeat(32),
-            duplicate_of: None,
-            times: Default::default(),
-        });
+        let mut r = PageRecord::new(
+            &format!("scans/batch <{}> & \"co\".tif", i / 50),
+            i % 50 + 1,
+        );
+        r.status = status;
+        r.reasons = vec!["ambiguous_mark".into()];
+        r.detail = "a sentence for people".into();
+        r.payload = Some(Payload::new("CSAT", 1, "P-ANBIEN", i as u32 + 1));
+        r.form = Some(("CSAT".into(), 1));
+        r.min_margin = Some((i % 7) as f64 / 100.0);
+        r.questions = form
+            .questions
+            .iter()
+            .map(|q| QuestionRead {
+                question: q.id.clone(),
+                answer: if i % 3 == 0 {
+                    Answer::Review
+                } else {
+                    Answer::Chosen(vec![q.options[0].id.clone()])
+                },
+                boxes: Vec::new(),
+                review_reason: None,
+            })
+            .collect();
+        records.push(r);
         entries.push(Entry {
             index: i,
             image: Some(PageImage {

@@ -128,18 +128,12 @@ fn accuracy(args: &[String]) -> anyhow::Result<()> {
             &records,
             &[Form::default_form()],
             &cfg.registry,
-            &report::ScanSettings {
-                format: report::SETTINGS_FORMAT.into(),
-                forms: None,
-                units: None,
-                empty_below: cfg.thresholds.empty,
-                marked_above: cfg.thresholds.marked,
-            },
+            &report::ScanSettings::new(None, None, &cfg.thresholds),
         )?;
         let a = check::compare(&dir.join("truth.csv"), &out.join("answers.csv"))
             .map_err(anyhow::Error::msg)?;
         println!(
-            "{:<15} {:>9} {:>7} {:>10} {:>9} {:>10} {:>9} {:>9}",
+            "{:<15} {:>9} {:>7} {:>10} {:>9} {:>10} {:>9} {:>9} {:>10.3} {:>10.3}",
             profile,
             a.positions,
             a.errors,
@@ -147,7 +141,9 @@ fn accuracy(args: &[String]) -> anyhow::Result<()> {
             a.definite_to_review,
             a.marginal,
             a.marginal_to_review,
-            a.ballots_unread
+            a.ballots_unread,
+            a.max_empty_fill,
+            a.min_definite_fill
         );
         total.positions += a.positions;
         total.errors += a.errors;
@@ -246,6 +242,7 @@ fn speed(args: &[String]) -> anyhow::Result<()> {
         ("200 DPI JPEG", 200.0, FileFormat::Jpeg),
         ("300 DPI JPEG", 300.0, FileFormat::Jpeg),
         ("200 DPI PNG", 200.0, FileFormat::Png),
+        ("200 DPI PDF", 200.0, FileFormat::Pdf),
     ];
     println!(
         "{:<14} {:>11} {:>11} {:>7} {:>8} {:>6} {:>6} {:>7} {:>8} {:>9} {:>9}",
@@ -267,22 +264,29 @@ fn speed(args: &[String]) -> anyhow::Result<()> {
         synth(&dir, "office-scanner", per_unit, 7, Some(dpi), format)?;
         let scans = dir.join("scans");
         let (files, _) = input::collect_files(std::slice::from_ref(&scans));
-        let n = files.len() as f64;
+        let mut n_pages = files.len() as f64;
         let (mut dec, mut full, mut out_ms) = (Vec::new(), Vec::new(), Vec::new());
         let mut stage = scan::StageTimes::default();
         for _ in 0..rounds {
             // Plain decoding: read and decode every page on all cores, nothing else.
             let t = Instant::now();
-            let ok = files
+            let decoded: Vec<(usize, usize)> = files
                 .par_iter()
-                .filter(|p| {
-                    input::open(p)
-                        .and_then(|f| input::decode_page(&f, 0))
-                        .is_ok()
+                .map(|p| match input::open(p) {
+                    Ok(f) => {
+                        let ok = (0..f.pages)
+                            .into_par_iter()
+                            .filter(|&i| input::decode_page(&f, i).is_ok())
+                            .count();
+                        (ok, f.pages)
+                    }
+                    Err(_) => (0, 1),
                 })
-                .count();
+                .collect();
             dec.push(t.elapsed().as_secs_f64());
-            anyhow::ensure!(ok == files.len(), "some pages did not decode");
+            let (ok, all) = decoded.iter().fold((0, 0), |(a, b), (x, y)| (a + x, b + y));
+            anyhow::ensure!(ok == all, "{} of {all} pages did not decode", all - ok);
+            n_pages = all as f64;
             let t = Instant::now();
             let records = scan::scan_batch(std::slice::from_ref(&scans), &cfg, &|_| {});
             let t_out = Instant::now();
@@ -291,26 +295,13 @@ fn speed(args: &[String]) -> anyhow::Result<()> {
                 &records,
                 &[Form::default_form()],
                 &cfg.registry,
-                &report::ScanSettings {
-                    format: report::SETTINGS_FORMAT.into(),
-                    forms: None,
-                    units: None,
-                    empty_below: cfg.thresholds.empty,
-                    marked_above: cfg.thresholds.marked,
-                },
+                &report::ScanSettings::new(None, None, &cfg.thresholds),
             )?;
             out_ms.push(t_out.elapsed().as_secs_f64() * 1000.0);
             full.push(t.elapsed().as_secs_f64());
-            stage = records
-                .iter()
-                .fold(scan::StageTimes::default(), |mut a, r| {
-                    a.decode += r.times.decode;
-                    a.qr += r.times.qr;
-                    a.align += r.times.align;
-                    a.score += r.times.score;
-                    a
-                });
+            stage = scan::StageTimes::total(&records);
         }
+        let n = n_pages;
         let (d, f) = (median(dec), median(full));
         let per = |x: std::time::Duration| x.as_secs_f64() * 1000.0 / n;
         // Peak memory of a whole scan process, for this batch and for a quarter of it.
@@ -322,7 +313,11 @@ fn speed(args: &[String]) -> anyhow::Result<()> {
                 std::fs::copy(p, quarter.join(name))?;
             }
         }
-        let peak_q = child_scan_peak_mb(&quarter, &dir.join("child-out-q"))?;
+        let peak_q = if files.len() >= 4 {
+            child_scan_peak_mb(&quarter, &dir.join("child-out-q"))?
+        } else {
+            f64::NAN
+        };
         println!(
             "{:<14} {:>11.1} {:>11.1} {:>7.2} {:>6.1}ms {:>4.1}ms {:>4.1}ms {:>5.1}ms {:>6.0}ms {:>9.0} {:>9.0}",
             name,

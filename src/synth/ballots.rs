@@ -36,6 +36,8 @@ pub enum FileFormat {
     Png,
     /// All pages of the run in one multi-page TIFF.
     MultiPageTiff,
+    /// All pages of the run in one PDF, one JPEG image per page, as office scanners write it.
+    Pdf,
 }
 
 pub struct Request<'a> {
@@ -352,10 +354,15 @@ pub fn run(req: &Request) -> anyhow::Result<Report> {
                 &mut rng,
             )
             .map(|mut page| {
+                let q = page
+                    .degradation
+                    .jpeg_quality
+                    .map(|q| req.jpeg_quality.unwrap_or(q));
+                let or_default = q.or(Some(req.jpeg_quality.unwrap_or(85)));
                 page.degradation.jpeg_quality = match req.format {
-                    FileFormat::Jpeg => page.degradation.jpeg_quality.or(Some(85)),
+                    FileFormat::Jpeg | FileFormat::Pdf => or_default,
                     FileFormat::Png | FileFormat::MultiPageTiff => None,
-                    FileFormat::Auto => page.degradation.jpeg_quality,
+                    FileFormat::Auto => q,
                 };
                 page
             })
@@ -369,9 +376,14 @@ pub fn run(req: &Request) -> anyhow::Result<Report> {
         .with_context(|| format!("cannot create {}", scans.display()))?;
     let mut files = Vec::new();
     let mut rows: Vec<(String, usize, &Page)> = Vec::new();
-    if req.format == FileFormat::MultiPageTiff {
-        let path = scans.join(format!("{}batch.tif", req.prefix));
-        output::write_atomic(&path, &multipage_tiff(&pages)?)?;
+    if matches!(req.format, FileFormat::MultiPageTiff | FileFormat::Pdf) {
+        let (bytes, ext) = if req.format == FileFormat::Pdf {
+            (scanner_pdf(&pages)?, "pdf")
+        } else {
+            (multipage_tiff(&pages)?, "tif")
+        };
+        let path = scans.join(format!("{}batch.{ext}", req.prefix));
+        output::write_atomic(&path, &bytes)?;
         for (i, p) in pages.iter().enumerate() {
             rows.push((path.display().to_string(), i + 1, p));
         }
@@ -418,6 +430,83 @@ fn multipage_tiff(pages: &[Page]) -> anyhow::Result<Vec<u8>> {
         }
     }
     Ok(buf.into_inner())
+}
+
+/// A minimal PDF the way scanners write one: each page an A4 media box filled by one
+/// DCT-encoded (JPEG) grayscale image.
+fn scanner_pdf(pages: &[Page]) -> anyhow::Result<Vec<u8>> {
+    let mut out: Vec<u8> = b"%PDF-1.4\n%\xE2\xE3\xCF\xD3\n".to_vec();
+    let mut offsets: Vec<usize> = Vec::new();
+    let n = pages.len();
+    // Objects: 1 catalog, 2 pages, then per page: page, content, image.
+    let page_id = |i: usize| 3 + 3 * i;
+    let obj = |out: &mut Vec<u8>, offsets: &mut Vec<usize>, body: &[u8]| {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n", offsets.len()).as_bytes());
+        out.extend_from_slice(body);
+        out.extend_from_slice(b"\nendobj\n");
+    };
+    obj(&mut out, &mut offsets, b"<< /Type /Catalog /Pages 2 0 R >>");
+    let kids: Vec<String> = (0..n).map(|i| format!("{} 0 R", page_id(i))).collect();
+    obj(
+        &mut out,
+        &mut offsets,
+        format!("<< /Type /Pages /Count {n} /Kids [{}] >>", kids.join(" ")).as_bytes(),
+    );
+    for (i, p) in pages.iter().enumerate() {
+        let (w, h) = p.image.dimensions();
+        // Media box from the image at its DPI, in points.
+        let (pw, ph) = (w as f64 * 72.0 / p.dpi, h as f64 * 72.0 / p.dpi);
+        let jpeg_degradation = Degradation {
+            jpeg_quality: p.degradation.jpeg_quality.or(Some(85)),
+            ..p.degradation.clone()
+        };
+        let (jpeg, _) = degrade::encode(&p.image, &jpeg_degradation)?;
+        let id = page_id(i);
+        obj(
+            &mut out,
+            &mut offsets,
+            format!(
+                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {pw:.2} {ph:.2}] /Resources << /XObject << /Im0 {} 0 R >> >> /Contents {} 0 R >>",
+                id + 2,
+                id + 1
+            )
+            .as_bytes(),
+        );
+        let content = format!("q {pw:.2} 0 0 {ph:.2} 0 0 cm /Im0 Do Q");
+        obj(
+            &mut out,
+            &mut offsets,
+            format!(
+                "<< /Length {} >>\nstream\n{content}\nendstream",
+                content.len()
+            )
+            .as_bytes(),
+        );
+        let mut image = format!(
+            "<< /Type /XObject /Subtype /Image /Width {w} /Height {h} /ColorSpace /DeviceGray /BitsPerComponent 8 /Filter /DCTDecode /Length {} >>\nstream\n",
+            jpeg.len()
+        )
+        .into_bytes();
+        image.extend_from_slice(&jpeg);
+        image.extend_from_slice(b"\nendstream");
+        obj(&mut out, &mut offsets, &image);
+    }
+    let xref = out.len();
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", offsets.len() + 1).as_bytes(),
+    );
+    for o in &offsets {
+        out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            offsets.len() + 1
+        )
+        .as_bytes(),
+    );
+    Ok(out)
 }
 
 fn append_truth(dir: &Path, rows: &[(String, usize, &Page)], profile: &str) -> anyhow::Result<()> {

@@ -24,6 +24,10 @@ pub struct Accuracy {
     pub empty_to_review: u64,
     pub marginal: u64,
     pub marginal_to_review: u64,
+    /// The highest fill score of an empty box and the lowest of a definite mark: how much room
+    /// the thresholds have on this batch.
+    pub max_empty_fill: f64,
+    pub min_definite_fill: f64,
     /// The worst cases: (how bad, description).
     pub worst: Vec<(f64, String)>,
 }
@@ -66,7 +70,10 @@ pub fn compare(truth_csv: &Path, answers_csv: &Path) -> Result<Accuracy, String>
         let g = |i: usize| r.get(i).unwrap_or("").to_string();
         read.insert((name(&g(a_s)), g(a_p), g(a_q)), (g(a_st), g(a_sc)));
     }
-    let mut acc = Accuracy::default();
+    let mut acc = Accuracy {
+        min_definite_fill: f64::INFINITY,
+        ..Accuracy::default()
+    };
     let mut ballots_seen = std::collections::BTreeSet::new();
     let mut unread = std::collections::BTreeSet::new();
     for r in &truth {
@@ -99,6 +106,11 @@ pub fn compare(truth_csv: &Path, answers_csv: &Path) -> Result<Accuracy, String>
                 .get(opt)
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(0.0);
+            match kind {
+                "definite" => acc.min_definite_fill = acc.min_definite_fill.min(score),
+                "empty" => acc.max_empty_fill = acc.max_empty_fill.max(score),
+                _ => {}
+            }
             let what = format!(
                 "{}#{} {} option {}: {} box read {} (fill {:.3}) — {}",
                 key.0, key.1, key.2, opt, kind, state, score, marks

@@ -1,0 +1,113 @@
+//! A slice of the accuracy benchmark, run on every CI build: synthetic ballots for every
+//! degradation profile (and a scanner PDF) must be read with zero errors — no definite mark
+//! read as empty, no empty box read as marked. The full benchmark is `bench accuracy`.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+
+fn bin() -> Command {
+    Command::cargo_bin("ballotscan").expect("binary built")
+}
+
+fn run_profile(
+    dir: &Path,
+    profile: &str,
+    format: &str,
+    seed: u64,
+) -> ballotscan::synth::check::Accuracy {
+    let out = dir.join(profile);
+    bin()
+        .args([
+            "synth",
+            "--unit",
+            "P-ANBIEN,X-ANDONG,P-MAYTO",
+            "--count",
+            "4",
+            "--profile",
+            profile,
+        ])
+        .args(["--format", format, "--seed", &seed.to_string(), "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    bin()
+        .arg("scan")
+        .arg(out.join("scans"))
+        .arg("--out")
+        .arg(out.join("result"))
+        .assert()
+        .success();
+    ballotscan::synth::check::compare(&out.join("truth.csv"), &out.join("result/answers.csv"))
+        .expect("compare")
+}
+
+#[test]
+fn every_profile_is_read_without_a_single_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut positions = 0;
+    for (i, (profile, format)) in [
+        ("clean", "auto"),
+        ("office-scanner", "auto"),
+        ("bad-scanner", "auto"),
+        ("phone-photo", "auto"),
+        ("office-scanner", "pdf"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let a = run_profile(
+            &dir.path().join(format!("{i}")),
+            profile,
+            format,
+            100 + i as u64,
+        );
+        assert_eq!(a.errors, 0, "{profile}/{format}: {:#?}", a.worst);
+        assert!(
+            a.definite > 40,
+            "{profile}: the batch has marks to read ({})",
+            a.definite
+        );
+        // A definite mark sent to a person is a cost, not an error, but it must stay rare.
+        assert!(
+            a.definite_to_review * 20 <= a.definite,
+            "{profile}: {:#?}",
+            a.worst
+        );
+        // Bad scans may lose a ballot to a torn-off corner, never most of them.
+        assert!(
+            a.ballots_unread * 4 <= a.ballots,
+            "{profile}: {} of {} unread",
+            a.ballots_unread,
+            a.ballots
+        );
+        positions += a.positions;
+    }
+    assert!(positions > 1500, "{positions}");
+}
+
+#[test]
+fn the_speed_benchmark_runs_and_reports_its_figures() {
+    let out = Command::cargo_bin("bench")
+        .expect("bench binary")
+        .args(["speed", "--pages", "8", "--rounds", "1"])
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    for batch in ["200 DPI JPEG", "300 DPI JPEG", "200 DPI PNG", "200 DPI PDF"] {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(batch))
+            .unwrap_or_else(|| panic!("no {batch} in {text}"));
+        let numbers: Vec<f64> = line[batch.len()..]
+            .split_whitespace()
+            .filter_map(|w| w.trim_end_matches("ms").parse().ok())
+            .collect();
+        // decode p/s, scan p/s, ratio: positive, and a scan cannot beat decoding by much.
+        assert!(
+            numbers.len() >= 3 && numbers[0] > 0.0 && numbers[1] > 0.0,
+            "{line}"
+        );
+        assert!(numbers[2] > 0.5, "scan/decode ratio {line}");
+    }
+}
