@@ -49,6 +49,8 @@ pub fn load_scan(dir: &Path) -> anyhow::Result<Vec<PageRecord>> {
         c("file_sha256")?,
         c("detail")?,
     );
+    // Optional, so folders written before the column existed still load.
+    let cmm = bh.iter().position(|c| c == "min_margin");
     let get =
         |r: &csv::StringRecord, i: usize| output::unneutralise(r.get(i).unwrap_or("")).to_string();
     let mut records = Vec::new();
@@ -86,6 +88,7 @@ pub fn load_scan(dir: &Path) -> anyhow::Result<Vec<PageRecord>> {
         rec.detail = get(r, cd);
         rec.payload = payload;
         rec.form = form_key;
+        rec.min_margin = cmm.and_then(|i| get(r, i).parse().ok());
         rec.file_sha256 = get(r, csha);
         rec.duplicate_of = (!dup.is_empty()).then_some(dup);
         records.push(rec);

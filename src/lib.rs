@@ -4,7 +4,9 @@
 //! → [`render`] (PDF/PNG) with [`payload`] (QR text) and [`generate`] (the `generate` command).
 //! Scanning: [`input`] (files, TIFF pages) → [`locate`] (QR, fiducials, page transform)
 //! → [`marks`] (checkbox scoring) → [`ballot`] (answers and verdicts) → [`tally`] and
-//! [`report`] (CSVs, written by [`output`]), orchestrated by [`scan`].
+//! [`report`] (CSVs, written by [`output`]), orchestrated by [`scan`]. Auditing: [`review`]
+//! (annotated images and a decision page for the flagged ballots) → [`audit`] (decisions
+//! applied, re-tally).
 
 pub mod audit;
 pub mod ballot;
@@ -22,6 +24,7 @@ pub mod printable;
 pub mod registry;
 pub mod render;
 pub mod report;
+pub mod review;
 pub mod scan;
 pub mod synth;
 pub mod tally;

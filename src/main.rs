@@ -118,6 +118,11 @@ enum Command {
         #[arg(long)]
         threads: Option<usize>,
     },
+    /// Write DIR/review/: an annotated image per flagged ballot and index.html to record decisions.
+    Review {
+        /// Output folder of `scan`.
+        dir: PathBuf,
+    },
     /// Print ballots for one unit: a PDF, optional PNGs, issued.csv and layout.json.
     Generate {
         /// Unit code from the units registry.
@@ -344,6 +349,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 report::console_summary(&records, files.len(), elapsed, write_time, peak_memory())
             );
             eprintln!("  results in {}", out.display());
+            Ok(())
+        }
+        Command::Review { dir } => {
+            let done = ballotscan::review::run(&dir)?;
+            for w in &done.warnings {
+                eprintln!("  warning: {w}");
+            }
+            eprintln!(
+                "ballotscan: {} flagged ballots, {} images; open {} in a browser",
+                done.flagged,
+                done.images,
+                done.index_html.display()
+            );
             Ok(())
         }
         Command::Generate {

@@ -344,7 +344,9 @@ fn line_defects(
     lines
 }
 
-fn bilinear(img: &GrayImage, x: f64, y: f64) -> f32 {
+/// Brightness at a sub-pixel position (pixel centres at +0.5), clamped at the image's edges.
+/// Public so the review images sample the scan exactly as the scores did.
+pub fn bilinear(img: &GrayImage, x: f64, y: f64) -> f32 {
     let (w, h) = img.dimensions();
     let fx = (x - 0.5).clamp(0.0, w as f64 - 1.0);
     let fy = (y - 0.5).clamp(0.0, h as f64 - 1.0);

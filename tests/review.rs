@@ -1,0 +1,364 @@
+//! `ballotscan review` end to end: which pages get an image and a card, in which order, drawn
+//! upright from the scan's own reading, with every value escaped — and a page that stays
+//! linear in size with thousands of flagged ballots.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use ballotscan::ballot::{Answer, QuestionRead, Status};
+use ballotscan::form::Form;
+use ballotscan::payload::Payload;
+use ballotscan::registry::Registry;
+use ballotscan::review::{self, page, Crop, Entry, PageImage};
+use ballotscan::scan::PageRecord;
+use support::*;
+
+/// The row number (1-based, as the review page counts) of the page whose source ends so.
+fn row_of(rows: &[Vec<String>], name: &str) -> usize {
+    let hits: Vec<usize> = rows
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r[0].ends_with(name))
+        .map(|(i, _)| i + 1)
+        .collect();
+    assert_eq!(hits.len(), 1, "one row for {name}: {rows:?}");
+    hits[0]
+}
+
+fn mean(img: &image::RgbImage, x0: u32, y0: u32, x1: u32, y1: u32) -> f64 {
+    let mut sum = 0u64;
+    for y in y0..y1 {
+        for x in x0..x1 {
+            let p = img.get_pixel(x, y).0;
+            sum += (p[0] as u64 + p[1] as u64 + p[2] as u64) / 3;
+        }
+    }
+    sum as f64 / ((x1 - x0) * (y1 - y0)) as f64
+}
+
+fn review_files(dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .expect("review folder")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn flagged_ballots_get_an_upright_annotated_image_and_a_card_most_doubtful_first() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    make_scans(dir.path());
+    scan_and_review(dir.path(), "scans", "out");
+    let out = dir.path().join("out");
+    let rows = read_rows(&out.join("ballots.csv"));
+    let status = |name: &str| {
+        let r = &rows[row_of(&rows, name) - 1];
+        (r[2].clone(), r[3].clone())
+    };
+    // The fixture is what the test thinks it is.
+    assert_eq!(status("a-good.jpg"), ("counted".into(), "".into()));
+    assert_eq!(
+        status(HOSTILE_NAME),
+        ("review".into(), "ambiguous_mark".into())
+    );
+    assert_eq!(
+        status("c-blank.jpg"),
+        ("invalid".into(), "blank_ballot".into())
+    );
+    assert_eq!(
+        status("d-copy.jpg"),
+        ("duplicate".into(), "duplicate_file".into())
+    );
+    assert_eq!(
+        status("e-junk.png"),
+        ("rejected".into(), "not_an_image".into())
+    );
+    assert_eq!(
+        status("f-multi.jpg"),
+        ("counted".into(), "multi_mark".into())
+    );
+    assert_eq!(status("g-sheet.jpg"), ("rejected".into(), "no_qr".into()));
+    assert_eq!(
+        status("h-unknown-unit.jpg"),
+        ("review".into(), "unknown_unit".into())
+    );
+
+    // The documented order: review by min_margin (the faint mark is a 0.000 call), invalid,
+    // duplicate, rejected (in ballots.csv order), then counted ballots with a reason.
+    let expected: Vec<usize> = [
+        HOSTILE_NAME,
+        "h-unknown-unit.jpg",
+        "c-blank.jpg",
+        "d-copy.jpg",
+        "e-junk.png",
+        "g-sheet.jpg",
+        "f-multi.jpg",
+    ]
+    .iter()
+    .map(|n| row_of(&rows, n))
+    .collect();
+    let html = std::fs::read_to_string(out.join("review/index.html")).expect("index.html");
+    assert_eq!(card_rows(&html), expected, "cards in doubt order");
+
+    // One image per flagged page that has one; the junk file only gets its card.
+    let files = review_files(&out.join("review"));
+    let mut want: BTreeSet<String> = expected
+        .iter()
+        .filter(|&&r| r != row_of(&rows, "e-junk.png"))
+        .map(|r| format!("{r:04}.jpg"))
+        .collect();
+    want.insert("index.html".into());
+    assert_eq!(files, want);
+
+    // Aligned pages are drawn upright at 100 DPI with the answer strip: 240 × 297 mm.
+    let open = |name: &str| {
+        image::open(
+            out.join("review")
+                .join(format!("{:04}.jpg", row_of(&rows, name))),
+        )
+        .expect("a JPEG that decodes")
+        .to_rgb8()
+    };
+    let px = |mm: f64| (mm * 100.0 / 25.4).round() as u32;
+    for name in [
+        HOSTILE_NAME,
+        "h-unknown-unit.jpg",
+        "c-blank.jpg",
+        "d-copy.jpg",
+        "f-multi.jpg",
+    ] {
+        let img = open(name);
+        assert_eq!(
+            img.dimensions(),
+            (px(210.0) + px(30.0), px(297.0)),
+            "{name} is the upright page plus the answer strip"
+        );
+    }
+    // The faint ballot was scanned a quarter turn round: its QR code (top right of the page)
+    // must be top right in the image, and the paper at the bottom left blank.
+    let faint = open(HOSTILE_NAME);
+    let qr = mean(&faint, px(167.0), px(21.0), px(194.0), px(48.0));
+    let paper = mean(&faint, px(20.0), px(240.0), px(60.0), px(270.0));
+    assert!(
+        qr < 170.0 && paper > 220.0,
+        "not upright: QR area {qr}, blank area {paper}"
+    );
+    // Its ambiguous box is outlined in orange; the solid marks in green.
+    let count = |img: &image::RgbImage, f: &dyn Fn([u8; 3]) -> bool| {
+        img.pixels().filter(|p| f(p.0)).count()
+    };
+    let orange = count(&faint, &|[r, g, b]| {
+        r > 200 && (70..160).contains(&g) && b < 70
+    });
+    let green = count(&faint, &|[r, g, b]| r < 60 && g > 120 && b < 100);
+    assert!(
+        orange > 100,
+        "ambiguous box outlined: {orange} orange pixels"
+    );
+    assert!(green > 500, "marked boxes outlined: {green} green pixels");
+    // The blank sheet is the scan itself, shrunk, under a banner.
+    let sheet = open("g-sheet.jpg");
+    assert!(sheet.height() > sheet.width() && sheet.height() <= px(297.0) + 120);
+    let banner = sheet.get_pixel(3, 3).0;
+    assert!(
+        banner[0] > 240 && banner[2] < 245,
+        "banner colour {banner:?}"
+    );
+
+    // Every value from the scan is escaped: the hostile file name only appears as text.
+    assert!(!html.contains(HOSTILE_NAME));
+    assert!(!html.contains("<i>"));
+    assert!(html.contains("b &lt;i&gt;&amp;&quot;&#39;x.png"));
+    assert_eq!(
+        html.matches("<script").count(),
+        1,
+        "only the page's own script"
+    );
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "no network"
+    );
+    // Lazy images, crops without their image until shown, and the decision controls.
+    assert_eq!(html.matches("<img loading=\"lazy\"").count(), 6);
+    assert!(html.contains("<button id=\"export\""));
+    assert!(html.contains("<input id=\"auditor\""));
+    assert!(!html.contains("background-image"));
+    assert!(html.contains("data-header=\"source,page,unit,serial,question,decision,auditor,note\""));
+
+    // The same result again, whatever the thread count; an image of an earlier run that is no
+    // longer flagged is removed.
+    let before: Vec<(String, Vec<u8>)> = files
+        .iter()
+        .map(|f| {
+            let b = std::fs::read(out.join("review").join(f)).expect("read");
+            (f.clone(), b)
+        })
+        .collect();
+    std::fs::write(out.join("review/9999.jpg"), b"stale").expect("write");
+    bin()
+        .current_dir(dir.path())
+        .env("RAYON_NUM_THREADS", "1")
+        .args(["review", "out"])
+        .assert()
+        .success();
+    assert_eq!(
+        review_files(&out.join("review")),
+        files,
+        "stale image removed"
+    );
+    for (f, b) in before {
+        let again = std::fs::read(out.join("review").join(&f)).expect("read");
+        assert!(again == b, "{f} differs between runs");
+    }
+}
+
+#[test]
+fn scans_moved_away_still_give_the_list_and_say_why_there_is_no_image() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    make_scans(dir.path());
+    bin()
+        .current_dir(dir.path())
+        .args(["scan", "scans", "--out", "out"])
+        .assert()
+        .success();
+    std::fs::rename(dir.path().join("scans"), dir.path().join("moved")).expect("move");
+    let run = bin()
+        .current_dir(dir.path())
+        .args(["review", "out"])
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&run.get_output().stderr).into_owned();
+    assert!(stderr.contains("cannot open the scan now"), "{stderr}");
+    let html = std::fs::read_to_string(dir.path().join("out/review/index.html")).expect("html");
+    assert_eq!(card_rows(&html).len(), 7);
+    assert_eq!(html.matches("<img ").count(), 0);
+    assert!(html.contains("cannot open the scan now"));
+}
+
+#[test]
+fn review_of_a_folder_that_is_not_a_scan_says_what_to_do() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = bin()
+        .arg("review")
+        .arg(dir.path())
+        .assert()
+        .failure()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&run.get_output().stderr).into_owned();
+    assert!(stderr.contains("ballotscan scan"), "{stderr}");
+}
+
+/// `n` synthetic flagged ballots of the standard form, each with an image and eight crops.
+fn synthetic(n: usize) -> (Vec<PageRecord>, Vec<Entry>) {
+    let form = Form::default_form();
+    let statuses = [
+        Status::Review,
+        Status::Invalid,
+        Status::Rejected,
+        Status::Duplicate,
+    ];
+    let mut records = Vec::new();
+    let mut entries = Vec::new();
+    for i in 0..n {
+        let status = statuses[i % statuses.len()];
+        let mut r = PageRecord::new(
+            &format!("scans/batch <{}> & \"co\".tif", i / 50),
+            i % 50 + 1,
+        );
+        r.status = status;
+        r.reasons = vec!["ambiguous_mark".into()];
+        r.detail = "a sentence for people".into();
+        r.payload = Some(Payload::new("CSAT", 1, "P-ANBIEN", i as u32 + 1));
+        r.form = Some(("CSAT".into(), 1));
+        r.min_margin = Some((i % 7) as f64 / 100.0);
+        r.questions = form
+            .questions
+            .iter()
+            .map(|q| QuestionRead {
+                question: q.id.clone(),
+                answer: if i % 3 == 0 {
+                    Answer::Review
+                } else {
+                    Answer::Chosen(vec![q.options[0].id.clone()])
+                },
+                boxes: Vec::new(),
+                review_reason: None,
+            })
+            .collect();
+        records.push(r);
+        entries.push(Entry {
+            index: i,
+            image: Some(PageImage {
+                file: review::image_name(i),
+                width: 945,
+                height: 1169,
+                crops: form
+                    .questions
+                    .iter()
+                    .enumerate()
+                    .map(|(k, q)| Crop {
+                        question: q.id.clone(),
+                        x: 350,
+                        y: 300 + 60 * k as u32,
+                        w: 420,
+                        h: 44,
+                    })
+                    .collect(),
+            }),
+            warnings: Vec::new(),
+        });
+    }
+    (records, entries)
+}
+
+fn html_for(n: usize) -> String {
+    let (records, entries) = synthetic(n);
+    page::index_html(&page::PageInput {
+        scan_dir: "out",
+        scan_key: "0123456789abcdef",
+        records: &records,
+        entries: &entries,
+        forms: &[Form::default_form()],
+        registry: &Registry::default_units(),
+        thresholds: Default::default(),
+    })
+}
+
+#[test]
+fn the_page_grows_linearly_with_2000_flagged_ballots() {
+    let (empty, one_k, two_k) = (html_for(0), html_for(1000), html_for(2000));
+    // Size: the fixed part plus the same amount per ballot (to within the digits of numbers).
+    let per_ballot_1 = (one_k.len() - empty.len()) as f64 / 1000.0;
+    let per_ballot_2 = (two_k.len() - empty.len()) as f64 / 2000.0;
+    assert!(
+        (per_ballot_2 / per_ballot_1 - 1.0).abs() < 0.02,
+        "per-ballot size {per_ballot_1} vs {per_ballot_2}"
+    );
+    assert!(
+        per_ballot_2 < 4000.0,
+        "{per_ballot_2} bytes per ballot: the page would be heavy at 2,000 ballots"
+    );
+    // Structure: one card and one lazy image per ballot; eight crops and eight still empty
+    // answer lists per ballot whose answers can be decided (every one but the rejected
+    // quarter); the option lists exist once per form, in templates.
+    let n = 2000;
+    let decidable = n - n / 4;
+    assert_eq!(two_k.matches("<section class=\"ballot").count(), n);
+    assert_eq!(two_k.matches("<img loading=\"lazy\"").count(), n);
+    assert_eq!(two_k.matches("class=\"crop\"").count(), 8 * decidable);
+    assert_eq!(
+        two_k.matches("<select class=\"ans\"").count(),
+        8 * decidable
+    );
+    assert_eq!(two_k.matches("<select class=\"verdict\"").count(), n);
+    let options = |h: &str| h.matches("<option").count();
+    assert_eq!(
+        options(&two_k) - options(&empty),
+        3 * n + 8 * decidable,
+        "per ballot: the three verdicts and one 'as read' per question"
+    );
+    assert_eq!(two_k.matches("<template id=").count(), 8);
+    // Escaped even in bulk.
+    assert!(!two_k.contains("<0>") && two_k.contains("&lt;0&gt; &amp; &quot;co&quot;"));
+}

@@ -1,0 +1,168 @@
+//! The review page in a real headless browser: an auditor's choices, made by clicking, come
+//! out of "Export decisions.csv" exactly, and the audit code accepts that file.
+//!
+//! Needs Debian's Chromium (/usr/bin/chromium) and playwright-core in tests/browser/
+//! (`bash .ci/install-browser` installs both). Without them this test fails, unless
+//! BALLOTSCAN_SKIP_BROWSER=1 says to skip it.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use ballotscan::audit;
+use ballotscan::ballot::{Answer, Status};
+use ballotscan::report::ScanSettings;
+use support::*;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// True when the browser test can run; panics with what to do when it cannot and was not
+/// told to skip.
+fn browser_available(root: &Path) -> bool {
+    let mut missing = Vec::new();
+    if !Path::new(CHROMIUM).exists() {
+        missing.push(CHROMIUM.to_string());
+    }
+    let driver = root.join("tests/browser/node_modules/playwright-core");
+    if !driver.exists() {
+        missing.push(driver.display().to_string());
+    }
+    if Command::new("node").arg("--version").output().is_err() {
+        missing.push("node (Node.js)".to_string());
+    }
+    if missing.is_empty() {
+        return true;
+    }
+    if std::env::var("BALLOTSCAN_SKIP_BROWSER").as_deref() == Ok("1") {
+        eprintln!(
+            "review_browser: SKIPPED (BALLOTSCAN_SKIP_BROWSER=1); missing {}",
+            missing.join(", ")
+        );
+        return false;
+    }
+    panic!(
+        "the real-browser test needs {}: run `bash .ci/install-browser` (as root), or set BALLOTSCAN_SKIP_BROWSER=1 to skip it",
+        missing.join(" and ")
+    );
+}
+
+#[test]
+fn an_auditors_clicks_export_exactly_the_decisions_the_audit_accepts() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if !browser_available(root) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    make_scans(dir.path());
+    scan_and_review(dir.path(), "scans", "out");
+    let out = dir.path().join("out");
+    let rows = read_rows(&out.join("ballots.csv"));
+    let row_of = |name: &str| {
+        rows.iter()
+            .position(|r| r[0].ends_with(name))
+            .map(|i| i + 1)
+            .unwrap_or_else(|| panic!("no row for {name}"))
+    };
+    let html = std::fs::read_to_string(out.join("review/index.html")).expect("index.html");
+    let order = card_rows(&html);
+    assert_eq!(order.len(), 7);
+    assert_eq!(order[0], row_of(HOSTILE_NAME), "the faint mark comes first");
+
+    let auditor = "Nguyễn Văn An, kiểm toán";
+    let note = "=torn, \"copy\" <b>& stained";
+    let faint_source = format!("scans/{HOSTILE_NAME}");
+    let save_to = dir.path().join("decisions.csv");
+    // Cells as the page must write them: rows in ballots.csv order, questions before the
+    // whole-ballot verdict, a note starting like a formula behind an apostrophe.
+    let expected_rows = vec![
+        vec![
+            faint_source.as_str(),
+            "1",
+            "P-ANBIEN",
+            "000002",
+            "q6",
+            "3",
+            auditor,
+            "",
+        ],
+        vec![
+            "scans/h-unknown-unit.jpg",
+            "1",
+            "Z-NOWHERE",
+            "000005",
+            "*",
+            "REJECT",
+            auditor,
+            "'=torn, \"copy\" <b>& stained",
+        ],
+    ];
+    let expected = serde_json::json!({
+        "order": order,
+        "auditor": auditor,
+        "answer": { "row": row_of(HOSTILE_NAME), "question": "q6", "value": "3" },
+        "reject": { "row": row_of("h-unknown-unit.jpg"), "note": note },
+        "header": audit::DECISIONS_HEADER,
+        "rows": expected_rows,
+        "save_to": save_to,
+    });
+    let expected_path = dir.path().join("expected.json");
+    std::fs::write(&expected_path, expected.to_string()).expect("write");
+
+    let run = Command::new("node")
+        .current_dir(root)
+        .arg("tests/browser/review.test.mjs")
+        .arg(out.join("review/index.html"))
+        .arg(&expected_path)
+        .output()
+        .expect("node runs");
+    assert!(
+        run.status.success(),
+        "browser checks failed ({}):\n{}\n{}",
+        run.status,
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+
+    // The exported file is what the audit reads: every decision checked against its ballot.
+    let decisions = audit::load_decisions(&save_to).expect("decisions.csv loads");
+    assert_eq!(decisions.len(), 2);
+    assert_eq!(decisions[0].source, faint_source);
+    assert_eq!(decisions[1].note, note, "the apostrophe is taken off again");
+    assert_eq!(decisions[1].auditor, auditor);
+    let mut records = audit::load_scan(&out).expect("scan folder");
+    let forms = ScanSettings::load(&out)
+        .and_then(|s| s.forms())
+        .expect("forms");
+    let trail = audit::apply_decisions(&mut records, &decisions, &forms)
+        .expect("the audit accepts the browser's decisions");
+    assert_eq!(trail.len(), 2);
+    let faint = &records[row_of(HOSTILE_NAME) - 1];
+    let q6 = faint
+        .questions
+        .iter()
+        .find(|q| q.question == "q6")
+        .expect("q6");
+    assert_eq!(q6.answer, Answer::Chosen(vec!["3".into()]));
+    assert_eq!(faint.status, Status::Counted, "{:?}", faint.reasons);
+    let rejected = &records[row_of("h-unknown-unit.jpg") - 1];
+    assert_eq!(rejected.status, Status::Rejected);
+    assert_eq!(rejected.reasons, vec!["auditor_rejected".to_string()]);
+
+    // And through the command line: the final tally applies both and keeps the trail.
+    bin()
+        .current_dir(dir.path())
+        .args([
+            "tally",
+            "out",
+            "--decisions",
+            "decisions.csv",
+            "--out",
+            "final",
+        ])
+        .assert()
+        .success();
+    let trail = read_rows(&dir.path().join("final/audit-trail.csv"));
+    assert_eq!(trail.len(), 2, "{trail:?}");
+    assert!(trail.iter().all(|r| r[7] == auditor), "{trail:?}");
+}

@@ -1,0 +1,175 @@
+//! A small scan folder with one ballot of each kind the review page must show, shared by the
+//! `review` tests (tests/review.rs, tests/review_browser.rs).
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use ballotscan::form::Form;
+use ballotscan::layout::{Layout, Shape};
+use ballotscan::payload::Payload;
+use ballotscan::render::{ballot_shapes, raster};
+use image::ImageEncoder;
+
+pub fn bin() -> Command {
+    Command::cargo_bin("ballotscan").expect("binary built")
+}
+
+/// A ballot with solid marks in the given boxes and, optionally, one faint dot that scores
+/// between the default thresholds (0.03 and 0.06): a mark nobody may guess.
+pub fn ballot(
+    unit: &str,
+    serial: u32,
+    marks: &[(&str, &str)],
+    faint: Option<(&str, &str)>,
+    dpi: f64,
+) -> image::GrayImage {
+    let form = Form::default_form();
+    let layout = Layout::new(&form).expect("layout");
+    let p = Payload::new("CSAT", 1, unit, serial);
+    let mut shapes = ballot_shapes(&layout, &p, "Công an phường").expect("shapes");
+    for (q, o) in marks {
+        let c = layout.checkbox(q, o).expect("box exists");
+        shapes.push(Shape::Fill(c.rect.inset(1.3)));
+    }
+    if let Some((q, o)) = faint {
+        let c = layout.checkbox(q, o).expect("box exists");
+        // About 1.1 mm² of ink in the 25 mm² that is measured: a fill score near 0.045.
+        let m = c.rect.center();
+        shapes.push(Shape::Fill(ballotscan::geometry::RectMm::new(
+            m.x - 0.5,
+            m.y - 0.55,
+            1.0,
+            1.1,
+        )));
+    }
+    raster::render(&shapes, dpi)
+}
+
+pub fn save_png(img: &image::GrayImage, path: &Path) {
+    let mut bytes = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut bytes)
+        .write_image(
+            img.as_raw(),
+            img.width(),
+            img.height(),
+            image::ExtendedColorType::L8,
+        )
+        .expect("png");
+    std::fs::write(path, bytes).expect("write");
+}
+
+pub fn save_jpeg(img: &image::GrayImage, path: &Path) {
+    let mut bytes = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 85)
+        .encode_image(img)
+        .expect("jpeg");
+    std::fs::write(path, bytes).expect("write");
+}
+
+pub fn answers() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("q1", "5"),
+        ("q2", "4"),
+        ("q3", "4"),
+        ("q4", "3"),
+        ("q5", "2"),
+        ("q7", "1"),
+        ("q8", "no"),
+    ]
+}
+
+/// A file name an attacker or a careless clerk might give: HTML must show it as text.
+pub const HOSTILE_NAME: &str = "b <i>&\"'x.png";
+
+/// Writes the scans into `dir/scans` (file names sort in this order):
+/// - `a-good.jpg`: counted, not flagged;
+/// - `b <i>&"'x.png`: a faint mark on q6, turned a quarter turn → review (ambiguous_mark);
+/// - `c-blank.jpg`: no marks → invalid (blank_ballot);
+/// - `d-copy.jpg`: the same bytes as `a-good.jpg` → duplicate (duplicate_file);
+/// - `e-junk.png`: text → rejected (not_an_image), no image;
+/// - `f-multi.jpg`: two marks on q1 → counted with multi_mark;
+/// - `g-sheet.jpg`: a blank sheet → rejected (no_qr), shown as the scan itself;
+/// - `h-unknown-unit.jpg`: a unit not in the registry → review (unknown_unit).
+///
+/// Returns the scans folder.
+pub fn make_scans(dir: &Path) -> PathBuf {
+    let scans = dir.join("scans");
+    std::fs::create_dir_all(&scans).expect("mkdir");
+    save_jpeg(
+        &ballot("P-ANBIEN", 1, &answers(), None, 150.0),
+        &scans.join("a-good.jpg"),
+    );
+    // answers() leaves q6 alone: the faint dot is its only ink.
+    let faint = ballot("P-ANBIEN", 2, &answers(), Some(("q6", "3")), 200.0);
+    save_png(
+        &image::imageops::rotate90(&faint),
+        &scans.join(HOSTILE_NAME),
+    );
+    save_jpeg(
+        &ballot("P-CATDAI", 3, &[], None, 150.0),
+        &scans.join("c-blank.jpg"),
+    );
+    std::fs::copy(scans.join("a-good.jpg"), scans.join("d-copy.jpg")).expect("copy");
+    std::fs::write(scans.join("e-junk.png"), b"not an image <script>").expect("write");
+    save_jpeg(
+        &ballot(
+            "P-CATDAI",
+            4,
+            &[("q1", "1"), ("q1", "2"), ("q2", "5")],
+            None,
+            150.0,
+        ),
+        &scans.join("f-multi.jpg"),
+    );
+    save_jpeg(
+        &image::GrayImage::from_pixel(1240, 1754, image::Luma([248])),
+        &scans.join("g-sheet.jpg"),
+    );
+    save_jpeg(
+        &ballot("Z-NOWHERE", 5, &answers(), None, 150.0),
+        &scans.join("h-unknown-unit.jpg"),
+    );
+    scans
+}
+
+/// `ballotscan scan SCANS --out OUT` then `ballotscan review OUT`, both run from `cwd` (the
+/// scan names files relative to where it ran, and review opens them from there).
+pub fn scan_and_review(cwd: &Path, scans: &str, out: &str) {
+    bin()
+        .current_dir(cwd)
+        .args(["scan", scans, "--out", out])
+        .assert()
+        .success();
+    bin()
+        .current_dir(cwd)
+        .args(["review", out])
+        .assert()
+        .success();
+}
+
+/// `ballots.csv` rows (without the BOM), as written.
+pub fn read_rows(path: &Path) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(path).expect("csv");
+    let text = text.strip_prefix('\u{feff}').expect("a BOM");
+    csv::Reader::from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.expect("row").iter().map(str::to_string).collect())
+        .collect()
+}
+
+/// The `data-row` of every ballot card, top to bottom.
+pub fn card_rows(html: &str) -> Vec<usize> {
+    html.split("<section class=\"ballot ")
+        .skip(1)
+        .map(|s| {
+            let at = s.find("data-row=\"").expect("data-row") + "data-row=\"".len();
+            s[at..]
+                .split('"')
+                .next()
+                .and_then(|n| n.parse().ok())
+                .expect("a row number")
+        })
+        .collect()
+}
