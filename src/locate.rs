@@ -218,8 +218,31 @@ pub fn align(img: &GrayImage, qr: &QrFound) -> Result<Alignment, AlignError> {
         .collect();
     let mut found: Vec<(PointMm, PointPx)> = FIDUCIALS
         .iter()
-        .filter_map(|&f| find_fiducial(img, &rough, f).map(|p| (f, p)))
+        .filter_map(|&f| find_fiducial(img, &rough, f, FIDUCIAL_SEARCH_MM).map(|p| (f, p)))
         .collect();
+    // A phone photo's perspective can put the far corners beyond the first search. The
+    // fiducials found so far span the page much better than the QR code: predict again from
+    // them and look wider.
+    if found.len() < FIDUCIALS.len() && !found.is_empty() {
+        let mut pairs = found.clone();
+        pairs.extend_from_slice(&qr_pairs);
+        if let Some(better) = Homography::fit_affine(&pairs) {
+            for f in FIDUCIALS {
+                if found.iter().any(|(m, _)| *m == f) {
+                    continue;
+                }
+                if let Some(p) = find_fiducial(img, &better, f, FIDUCIAL_WIDE_SEARCH_MM) {
+                    found.push((f, p));
+                }
+            }
+            // Keep the layout's order so the fit is the same whatever was found first.
+            found.sort_by(|a, b| {
+                (a.0.y, a.0.x)
+                    .partial_cmp(&(b.0.y, b.0.x))
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            });
+        }
+    }
     loop {
         if found.len() < 3 {
             return Err(AlignError::TooFewFiducials(found.len()));
@@ -271,15 +294,23 @@ pub const MAX_FIT_ERROR_MM: f64 = 2.0;
 /// How far from the QR-predicted place a fiducial is searched for. Extrapolating from a 30 mm
 /// QR code to the far corners of the page multiplies its corner error about ninefold.
 const FIDUCIAL_SEARCH_MM: f64 = 12.0;
+/// The second, wider search for fiducials the first one missed (perspective, a shifted page).
+/// Safe because a fiducial must also pass the disc shape check.
+const FIDUCIAL_WIDE_SEARCH_MM: f64 = 25.0;
 
 /// Finds the solid disc nearest the predicted centre: the position where a square inside the
 /// disc is darkest compared with the ring of paper around it, then the centroid of its dark
 /// pixels for sub-pixel precision.
-fn find_fiducial(img: &GrayImage, rough: &Homography, centre: PointMm) -> Option<PointPx> {
+fn find_fiducial(
+    img: &GrayImage,
+    rough: &Homography,
+    centre: PointMm,
+    search_mm: f64,
+) -> Option<PointPx> {
     let ppm = rough.px_per_mm(centre);
     let p = rough.map(centre);
     let d = FIDUCIAL_DIAMETER * ppm;
-    let reach = FIDUCIAL_SEARCH_MM * ppm + d;
+    let reach = search_mm * ppm + d;
     let (w, h) = img.dimensions();
     let x0 = (p.x - reach).floor().max(0.0) as i64;
     let y0 = (p.y - reach).floor().max(0.0) as i64;
@@ -320,7 +351,7 @@ fn find_fiducial(img: &GrayImage, rough: &Homography, centre: PointMm) -> Option
     let inner = (0.3 * d).round() as i64;
     let ring_in = (0.65 * d).round() as i64;
     let ring_out = (1.0 * d).round() as i64;
-    let search = (FIDUCIAL_SEARCH_MM * ppm) as i64;
+    let search = (search_mm * ppm) as i64;
     let (pcx, pcy) = ((p.x - x0 as f64) as i64, (p.y - y0 as f64) as i64);
     let mut best: Option<(f64, i64, i64)> = None;
     let step = ((d / 12.0) as i64).max(1);
@@ -380,26 +411,39 @@ fn find_fiducial(img: &GrayImage, rough: &Homography, centre: PointMm) -> Option
     }
     let c = PointPx::new(x0 as f64 + sx / sw, y0 as f64 + sy / sw);
     // Shape check: ink fills the disc and the ring around it is paper. Bold title letters or
-    // a doodle near a corner can outscore paper, but not this.
-    let radius = d / 2.0;
-    let (mut inside, mut inside_dark, mut ring, mut ring_dark) = (0u32, 0u32, 0u32, 0u32);
-    let reach = (1.8 * radius).ceil() as i64;
-    for yy in (c.y as i64 - reach)..=(c.y as i64 + reach) {
-        for xx in (c.x as i64 - reach)..=(c.x as i64 + reach) {
-            if xx < 0 || yy < 0 || xx >= w as i64 || yy >= h as i64 {
-                continue;
-            }
-            let dist = (xx as f64 + 0.5 - c.x).hypot(yy as f64 + 0.5 - c.y);
-            let is_dark = 255.0 - img.get_pixel(xx as u32, yy as u32).0[0] as f64 > threshold;
-            if dist <= 0.8 * radius {
-                inside += 1;
-                inside_dark += is_dark as u32;
-            } else if dist >= 1.3 * radius && dist <= 1.8 * radius {
-                ring += 1;
-                ring_dark += is_dark as u32;
+    // a doodle near a corner can outscore paper, but not this. The disc's radius is measured
+    // from its ink, because a phone photo's perspective makes far discs smaller than the QR
+    // code predicts and near ones larger.
+    let expected = d / 2.0;
+    let dark_at = |xx: i64, yy: i64| -> Option<bool> {
+        if xx < 0 || yy < 0 || xx >= w as i64 || yy >= h as i64 {
+            return None;
+        }
+        Some(255.0 - img.get_pixel(xx as u32, yy as u32).0[0] as f64 > threshold)
+    };
+    let reach = (2.0 * expected).ceil() as i64;
+    let around = |r_from: f64, r_to: f64| -> (u32, u32) {
+        let (mut all, mut dark) = (0u32, 0u32);
+        for yy in (c.y as i64 - reach)..=(c.y as i64 + reach) {
+            for xx in (c.x as i64 - reach)..=(c.x as i64 + reach) {
+                let dist = (xx as f64 + 0.5 - c.x).hypot(yy as f64 + 0.5 - c.y);
+                if dist >= r_from && dist <= r_to {
+                    if let Some(is_dark) = dark_at(xx, yy) {
+                        all += 1;
+                        dark += is_dark as u32;
+                    }
+                }
             }
         }
+        (all, dark)
+    };
+    let (_, area) = around(0.0, 1.3 * expected);
+    let radius = (area as f64 / std::f64::consts::PI).sqrt();
+    if !(0.6 * expected..=1.25 * expected).contains(&radius) {
+        return None;
     }
+    let (inside, inside_dark) = around(0.0, 0.8 * radius);
+    let (ring, ring_dark) = around(1.3 * radius, 1.8 * radius);
     let solid = inside_dark as f64 >= 0.9 * inside as f64;
     let clear = (ring_dark as f64) <= 0.1 * ring as f64;
     (solid && clear).then_some(c)

@@ -111,3 +111,48 @@ fn the_speed_benchmark_runs_and_reports_its_figures() {
         assert!(numbers[2] > 0.5, "scan/decode ratio {line}");
     }
 }
+
+/// Regressions named after what broke: a phone photo whose far fiducials lay beyond the first
+/// search (perspective), and a sideways scan with one fiducial cut by the image edge, where a
+/// bold title letter passed for the missing disc.
+#[test]
+fn regression_far_fiducials_of_a_phone_photo_and_a_cut_fiducial_on_a_sideways_scan() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (profile, seed, serial) in [("phone-photo", 3042, 1), ("bad-scanner", 2042, 41)] {
+        let out = dir.path().join(profile);
+        bin()
+            .args([
+                "synth",
+                "--unit",
+                "P-ANBIEN",
+                "--count",
+                "1",
+                "--profile",
+                profile,
+            ])
+            .args([
+                "--seed",
+                &seed.to_string(),
+                "--first-serial",
+                &serial.to_string(),
+                "--out",
+            ])
+            .arg(&out)
+            .assert()
+            .success();
+        bin()
+            .arg("scan")
+            .arg(out.join("scans"))
+            .arg("--out")
+            .arg(out.join("result"))
+            .assert()
+            .success();
+        let a = ballotscan::synth::check::compare(
+            &out.join("truth.csv"),
+            &out.join("result/answers.csv"),
+        )
+        .expect("compare");
+        assert_eq!(a.ballots_unread, 0, "{profile}: the page was not read");
+        assert_eq!(a.errors, 0, "{profile}: {:#?}", a.worst);
+    }
+}
