@@ -42,21 +42,7 @@ pub struct PageInput<'a> {
     pub thresholds: Thresholds,
 }
 
-/// Escapes text for HTML content and double- or single-quoted attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::printable::escape;
 
 /// Builds the whole page.
 pub fn index_html(input: &PageInput) -> String {
