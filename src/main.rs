@@ -326,24 +326,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
             let pages = std::sync::atomic::AtomicUsize::new(0);
-            let start = std::time::Instant::now();
-            let records = scan::scan_batch(&inputs, &cfg, &|n| {
-                let total = pages.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;
-                bar.set_message(total.to_string());
-                bar.inc(1);
-            });
-            bar.finish_and_clear();
-            let elapsed = start.elapsed().as_secs_f64();
-            let forms: Vec<Form> = cfg.forms.iter().map(|(f, _)| f.clone()).collect();
-            let t = std::time::Instant::now();
             let absolute = |p: &Option<PathBuf>| {
                 p.as_ref()
                     .map(|p| std::fs::canonicalize(p).unwrap_or(p.clone()))
             };
             let settings =
                 report::ScanSettings::new(absolute(&forms_dir), absolute(&units), &cfg.thresholds);
-            report::write_scan_outputs(&out, &records, &forms, &cfg.registry, &settings)?;
-            let write_time = t.elapsed();
+            let start = std::time::Instant::now();
+            let (records, write_time) = report::scan_to_dir(
+                &out,
+                &inputs,
+                &cfg,
+                &|n| {
+                    let total = pages.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;
+                    bar.set_message(total.to_string());
+                    bar.inc(1);
+                },
+                &settings,
+            )?;
+            bar.finish_and_clear();
+            let elapsed = start.elapsed().as_secs_f64();
             eprint!(
                 "{}",
                 report::console_summary(&records, files.len(), elapsed, write_time, peak_memory())

@@ -68,6 +68,69 @@ impl CsvTable {
     }
 }
 
+/// A CSV written row by row into a temporary file beside its destination and renamed into
+/// place by [`CsvStream::finish`]: for tables too long to hold in memory (one row per box).
+pub struct CsvStream {
+    writer: csv::Writer<std::io::BufWriter<tempfile::NamedTempFile>>,
+    path: std::path::PathBuf,
+}
+
+impl CsvStream {
+    pub fn create(path: &Path, header: &[&str]) -> Result<CsvStream, WriteError> {
+        let err = |source| WriteError {
+            path: path.display().to_string(),
+            source,
+        };
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+        let mut tmp =
+            tempfile::NamedTempFile::new_in(dir.unwrap_or(Path::new("."))).map_err(err)?;
+        tmp.write_all("\u{feff}".as_bytes()).map_err(err)?;
+        let mut writer = csv::WriterBuilder::new().from_writer(std::io::BufWriter::new(tmp));
+        writer
+            .write_record(header)
+            .map_err(|e| err(std::io::Error::other(e)))?;
+        Ok(CsvStream {
+            writer,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn row<I, S>(&mut self, cells: I) -> Result<(), WriteError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let cells: Vec<String> = cells.into_iter().map(|c| neutralise(c.as_ref())).collect();
+        self.writer.write_record(&cells).map_err(|e| WriteError {
+            path: self.path.display().to_string(),
+            source: std::io::Error::other(e),
+        })
+    }
+
+    pub fn finish(self) -> Result<(), WriteError> {
+        let path = self.path;
+        let err = |source| WriteError {
+            path: path.display().to_string(),
+            source,
+        };
+        let buf = self
+            .writer
+            .into_inner()
+            .map_err(|e| err(std::io::Error::other(e.to_string())))?;
+        let tmp = buf.into_inner().map_err(|e| err(e.into_error()))?;
+        tmp.as_file().sync_all().map_err(err)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = tmp
+                .as_file()
+                .set_permissions(std::fs::Permissions::from_mode(0o644));
+        }
+        tmp.persist(&path).map_err(|e| err(e.error))?;
+        Ok(())
+    }
+}
+
 /// A cell that starts like a formula (`=`, `+`, `-`, `@`, or a tab/CR that some spreadsheets
 /// skip) gets a leading apostrophe, so a hostile QR payload or file name cannot run in Excel.
 pub fn neutralise(cell: &str) -> String {

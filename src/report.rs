@@ -130,11 +130,14 @@ pub fn ballots_csv(records: &[PageRecord]) -> CsvTable {
     t
 }
 
-pub fn answers_csv(records: &[PageRecord]) -> CsvTable {
-    let mut t = CsvTable::new(&ANSWERS_HEADER);
-    for r in records {
-        let Some(p) = &r.payload else { continue };
-        for q in &r.questions {
+/// The `answers.csv` rows of one page (none when its QR code was not read).
+pub fn answer_rows(r: &PageRecord) -> Vec<[String; 8]> {
+    let Some(p) = &r.payload else {
+        return Vec::new();
+    };
+    r.questions
+        .iter()
+        .map(|q| {
             let states: Vec<String> = q
                 .boxes
                 .iter()
@@ -145,7 +148,7 @@ pub fn answers_csv(records: &[PageRecord]) -> CsvTable {
                 .iter()
                 .map(|b| format!("{}={}", b.option, b.score.fill))
                 .collect();
-            t.row([
+            [
                 r.source.clone(),
                 r.page.to_string(),
                 p.unit.clone(),
@@ -154,10 +157,51 @@ pub fn answers_csv(records: &[PageRecord]) -> CsvTable {
                 q.answer.to_text(),
                 states.join(" "),
                 scores.join(" "),
-            ]);
+            ]
+        })
+        .collect()
+}
+
+pub fn answers_csv(records: &[PageRecord]) -> CsvTable {
+    let mut t = CsvTable::new(&ANSWERS_HEADER);
+    for r in records {
+        for row in answer_rows(r) {
+            t.row(row);
         }
     }
     t
+}
+
+/// Scans a batch into `dir`: `answers.csv` is written while pages are read, the other files
+/// once duplicates are known. Returns the (slimmed) records and the time spent writing.
+pub fn scan_to_dir(
+    dir: &Path,
+    inputs: &[std::path::PathBuf],
+    cfg: &crate::scan::Config,
+    on_file: &(dyn Fn(usize) + Sync),
+    settings: &ScanSettings,
+) -> Result<(Vec<PageRecord>, std::time::Duration), WriteError> {
+    std::fs::create_dir_all(dir).map_err(|source| WriteError {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    let mut answers = crate::output::CsvStream::create(&dir.join("answers.csv"), &ANSWERS_HEADER)?;
+    let mut failed = None;
+    let records = crate::scan::scan_batch(inputs, cfg, on_file, &mut |r| {
+        for row in answer_rows(r) {
+            if let Err(e) = answers.row(row) {
+                failed.get_or_insert(e);
+            }
+        }
+    });
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    let t = std::time::Instant::now();
+    answers.finish()?;
+    let forms: Vec<Form> = cfg.forms.iter().map(|(f, _)| f.clone()).collect();
+    write_scan_outputs(dir, &records, &forms, &cfg.registry, settings)?;
+    Ok((records, t.elapsed()))
 }
 
 pub fn tally_ballots(records: &[PageRecord]) -> Vec<TallyBallot> {
@@ -176,7 +220,8 @@ pub fn tally_ballots(records: &[PageRecord]) -> Vec<TallyBallot> {
         .collect()
 }
 
-/// Writes the four result files into `dir` (created if missing).
+/// Writes `ballots.csv`, `tallies.csv`, `summary.csv` and `scan.json` into `dir` (created if
+/// missing); `answers.csv` is streamed by [`scan_to_dir`].
 pub fn write_scan_outputs(
     dir: &Path,
     records: &[PageRecord],
@@ -192,7 +237,6 @@ pub fn write_scan_outputs(
     crate::output::write_atomic(&dir.join("scan.json"), &json)?;
     let ballots = tally_ballots(records);
     ballots_csv(records).write(&dir.join("ballots.csv"))?;
-    answers_csv(records).write(&dir.join("answers.csv"))?;
     tally::tallies_csv(&ballots, forms, registry).write(&dir.join("tallies.csv"))?;
     tally::summary_csv(&ballots, forms, registry, None).write(&dir.join("summary.csv"))?;
     Ok(())

@@ -288,11 +288,19 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Scans a batch: all files, then duplicates. `on_file` is called after each file (progress).
+/// Files scanned in parallel at a time. Their records (with every box's score) are handed to
+/// `on_page` in input order and then slimmed to their answers, so memory holds one chunk of
+/// full records, not the whole batch's.
+const CHUNK_FILES: usize = 32;
+
+/// Scans a batch: all files, then duplicates. `on_file` is called after each file (progress);
+/// `on_page` sees every page's full record, in input order, before its box scores are dropped
+/// (that is where `answers.csv` is written).
 pub fn scan_batch(
     inputs: &[PathBuf],
     cfg: &Config,
     on_file: &(dyn Fn(usize) + Sync),
+    on_page: &mut dyn FnMut(&PageRecord),
 ) -> Vec<PageRecord> {
     let (files, missing) = input::collect_files(inputs);
     let mut records: Vec<PageRecord> = missing
@@ -306,15 +314,25 @@ pub fn scan_batch(
             )
         })
         .collect();
-    let per_file: Vec<Vec<PageRecord>> = files
-        .par_iter()
-        .map(|p| {
-            let r = process_file(p, cfg);
-            on_file(r.len());
-            r
-        })
-        .collect();
-    records.extend(per_file.into_iter().flatten());
+    records.iter().for_each(&mut *on_page);
+    for chunk in files.chunks(CHUNK_FILES) {
+        let per_file: Vec<Vec<PageRecord>> = chunk
+            .par_iter()
+            .map(|p| {
+                let r = process_file(p, cfg);
+                on_file(r.len());
+                r
+            })
+            .collect();
+        for mut r in per_file.into_iter().flatten() {
+            on_page(&r);
+            for q in &mut r.questions {
+                q.boxes = Vec::new();
+            }
+            r.transform = None;
+            records.push(r);
+        }
+    }
     mark_duplicates(&mut records);
     records
 }

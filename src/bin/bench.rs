@@ -121,13 +121,12 @@ fn accuracy(args: &[String]) -> anyhow::Result<()> {
             None,
             FileFormat::Auto,
         )?;
-        let records = scan::scan_batch(&[dir.join("scans")], &cfg, &|_| {});
         let out = dir.join("out");
-        report::write_scan_outputs(
+        report::scan_to_dir(
             &out,
-            &records,
-            &[Form::default_form()],
-            &cfg.registry,
+            &[dir.join("scans")],
+            &cfg,
+            &|_| {},
             &report::ScanSettings::new(None, None, &cfg.thresholds),
         )?;
         let a = check::compare(&dir.join("truth.csv"), &out.join("answers.csv"))
@@ -288,16 +287,14 @@ fn speed(args: &[String]) -> anyhow::Result<()> {
             anyhow::ensure!(ok == all, "{} of {all} pages did not decode", all - ok);
             n_pages = all as f64;
             let t = Instant::now();
-            let records = scan::scan_batch(std::slice::from_ref(&scans), &cfg, &|_| {});
-            let t_out = Instant::now();
-            report::write_scan_outputs(
+            let (records, write_time) = report::scan_to_dir(
                 &dir.join("out"),
-                &records,
-                &[Form::default_form()],
-                &cfg.registry,
+                std::slice::from_ref(&scans),
+                &cfg,
+                &|_| {},
                 &report::ScanSettings::new(None, None, &cfg.thresholds),
             )?;
-            out_ms.push(t_out.elapsed().as_secs_f64() * 1000.0);
+            out_ms.push(write_time.as_secs_f64() * 1000.0);
             full.push(t.elapsed().as_secs_f64());
             stage = scan::StageTimes::total(&records);
         }
