@@ -403,7 +403,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     format!(" and {} PNGs", report.pngs.len())
                 }
             );
-            let _ = form::DEFAULT_FORM_NAME;
             Ok(())
         }
     }

@@ -78,6 +78,8 @@ pub struct QuestionTruth {
 }
 
 pub struct Page {
+    /// The file the page was written to, when it has one of its own.
+    pub file: Option<PathBuf>,
     pub dpi: f64,
     pub unit: String,
     pub serial: u32,
@@ -266,6 +268,7 @@ pub fn make_page(
     }
     let image = degrade::apply(&img, &degradation, rng);
     Ok(Page {
+        file: None,
         dpi,
         unit: payload.unit.clone(),
         serial: payload.serial,
@@ -332,6 +335,11 @@ pub fn run(req: &Request) -> anyhow::Result<Report> {
         .chain(req.dpi.iter().filter(|d| !dpis.contains(d)))
         .map(|&d| (d, raster::render(&layout.shapes, d)))
         .collect();
+    // Images in OUT/scans, truth beside them: `scan OUT/scans` then reads only pages.
+    let scans = req.out_dir.join("scans");
+    std::fs::create_dir_all(&scans)
+        .with_context(|| format!("cannot create {}", scans.display()))?;
+    let multipage = matches!(req.format, FileFormat::MultiPageTiff | FileFormat::Pdf);
     let pages: Vec<anyhow::Result<Page>> = jobs
         .par_iter()
         .map(|(unit, name, serial)| {
@@ -366,14 +374,25 @@ pub fn run(req: &Request) -> anyhow::Result<Report> {
                 };
                 page
             })
+            .and_then(|mut page| {
+                // One file per page: write it now and drop the pixels, so a large batch never
+                // holds more than a few images.
+                if !multipage {
+                    let (bytes, ext) = degrade::encode(&page.image, &page.degradation)?;
+                    let path = scans.join(format!(
+                        "{}{}-{:06}.{ext}",
+                        req.prefix, page.unit, page.serial
+                    ));
+                    output::write_atomic(&path, &bytes)?;
+                    page.image = GrayImage::new(0, 0);
+                    page.file = Some(path);
+                }
+                Ok(page)
+            })
         })
         .collect();
     let pages: Vec<Page> = pages.into_iter().collect::<Result<_, _>>()?;
 
-    // Images in OUT/scans, truth beside them: `scan OUT/scans` then reads only pages.
-    let scans = req.out_dir.join("scans");
-    std::fs::create_dir_all(&scans)
-        .with_context(|| format!("cannot create {}", scans.display()))?;
     let mut files = Vec::new();
     let mut rows: Vec<(String, usize, &Page)> = Vec::new();
     if matches!(req.format, FileFormat::MultiPageTiff | FileFormat::Pdf) {
@@ -389,19 +408,11 @@ pub fn run(req: &Request) -> anyhow::Result<Report> {
         }
         files.push(path);
     } else {
-        let written: Vec<anyhow::Result<PathBuf>> = pages
-            .par_iter()
-            .map(|p| {
-                let (bytes, ext) = degrade::encode(&p.image, &p.degradation)?;
-                let path = scans.join(format!("{}{}-{:06}.{ext}", req.prefix, p.unit, p.serial));
-                output::write_atomic(&path, &bytes)?;
-                Ok(path)
-            })
-            .collect();
-        for (path, p) in written.into_iter().zip(&pages) {
-            let path = path?;
-            rows.push((path.display().to_string(), 1, p));
-            files.push(path);
+        for p in &pages {
+            if let Some(path) = &p.file {
+                rows.push((path.display().to_string(), 1, p));
+                files.push(path.clone());
+            }
         }
     }
     append_truth(req.out_dir, &rows, &req.profile)?;
