@@ -450,8 +450,8 @@ fn find_fiducial(
 }
 
 /// The centre of a QR finder pattern (7 × 7 modules, symmetric), as the centroid of ink in a
-/// window of 7.6 × 7.6 modules (the pattern and part of its white separator, never the data); re-centred twice, because the
-/// prediction from rqrr's rounded corners can be a module off.
+/// window of 7.6 × 7.6 modules (the pattern and part of its white separator, never the data),
+/// re-centred twice, because the prediction from rqrr's rounded corners can be a module off.
 fn finder_centre(img: &GrayImage, rough: &Homography, centre: PointMm) -> Option<PointPx> {
     let ppm = rough.px_per_mm(centre);
     let half = 3.8 * QR_MODULE_MM * ppm;
