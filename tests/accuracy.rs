@@ -10,25 +10,14 @@ fn bin() -> Command {
     Command::cargo_bin("ballotscan").expect("binary built")
 }
 
-fn run_profile(
-    dir: &Path,
-    profile: &str,
-    format: &str,
-    seed: u64,
-) -> ballotscan::synth::check::Accuracy {
-    let out = dir.join(profile);
+/// Simulates a batch with `synth` (the given arguments, into `out`), scans it and compares
+/// the result with the truth, box by box.
+fn synth_scan_check(out: &Path, synth_args: &[&str]) -> ballotscan::synth::check::Accuracy {
     bin()
-        .args([
-            "synth",
-            "--unit",
-            "P-ANBIEN,X-ANDONG,P-MAYTO",
-            "--count",
-            "4",
-            "--profile",
-            profile,
-        ])
-        .args(["--format", format, "--seed", &seed.to_string(), "--out"])
-        .arg(&out)
+        .arg("synth")
+        .args(synth_args)
+        .arg("--out")
+        .arg(out)
         .assert()
         .success();
     bin()
@@ -40,6 +29,30 @@ fn run_profile(
         .success();
     ballotscan::synth::check::compare(&out.join("truth.csv"), &out.join("result/answers.csv"))
         .expect("compare")
+}
+
+fn run_profile(
+    dir: &Path,
+    profile: &str,
+    format: &str,
+    seed: u64,
+) -> ballotscan::synth::check::Accuracy {
+    let seed = seed.to_string();
+    synth_scan_check(
+        &dir.join(profile),
+        &[
+            "--unit",
+            "P-ANBIEN,X-ANDONG,P-MAYTO",
+            "--count",
+            "4",
+            "--profile",
+            profile,
+            "--format",
+            format,
+            "--seed",
+            &seed,
+        ],
+    )
 }
 
 #[test]
@@ -119,39 +132,22 @@ fn the_speed_benchmark_runs_and_reports_its_figures() {
 fn regression_far_fiducials_of_a_phone_photo_and_a_cut_fiducial_on_a_sideways_scan() {
     let dir = tempfile::tempdir().expect("tempdir");
     for (profile, seed, serial) in [("phone-photo", 3042, 1), ("bad-scanner", 2042, 41)] {
-        let out = dir.path().join(profile);
-        bin()
-            .args([
-                "synth",
+        let (seed, serial) = (seed.to_string(), serial.to_string());
+        let a = synth_scan_check(
+            &dir.path().join(profile),
+            &[
                 "--unit",
                 "P-ANBIEN",
                 "--count",
                 "1",
                 "--profile",
                 profile,
-            ])
-            .args([
                 "--seed",
-                &seed.to_string(),
+                &seed,
                 "--first-serial",
-                &serial.to_string(),
-                "--out",
-            ])
-            .arg(&out)
-            .assert()
-            .success();
-        bin()
-            .arg("scan")
-            .arg(out.join("scans"))
-            .arg("--out")
-            .arg(out.join("result"))
-            .assert()
-            .success();
-        let a = ballotscan::synth::check::compare(
-            &out.join("truth.csv"),
-            &out.join("result/answers.csv"),
-        )
-        .expect("compare");
+                &serial,
+            ],
+        );
         assert_eq!(a.ballots_unread, 0, "{profile}: the page was not read");
         assert_eq!(a.errors, 0, "{profile}: {:#?}", a.worst);
     }

@@ -112,6 +112,18 @@ fn decisions(path: &Path, lines: &[&str]) {
     std::fs::write(path, text).expect("write decisions");
 }
 
+fn tally_with(st: &Station, decisions: &Path, out: &Path) {
+    bin()
+        .arg("tally")
+        .arg(&st.scan)
+        .arg("--decisions")
+        .arg(decisions)
+        .arg("--out")
+        .arg(out)
+        .assert()
+        .success();
+}
+
 fn source_of(scan: &Path, serial: &str) -> String {
     rows(&scan.join("ballots.csv"))
         .into_iter()
@@ -139,15 +151,7 @@ fn decisions_are_applied_with_a_trail_and_the_retally_is_reproducible() {
         ],
     );
     let out = st.root.join("final");
-    bin()
-        .arg("tally")
-        .arg(&st.scan)
-        .arg("--decisions")
-        .arg(&dec)
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .success();
+    tally_with(&st, &dec, &out);
     let ballots = rows(&out.join("ballots.csv"));
     let status = |serial: &str| {
         ballots
@@ -188,15 +192,7 @@ fn decisions_are_applied_with_a_trail_and_the_retally_is_reproducible() {
     assert_eq!(count("P-ANBIEN", "q2", "BLANK"), Some("1".into()));
     // Same inputs, same bytes.
     let again = st.root.join("again");
-    bin()
-        .arg("tally")
-        .arg(&st.scan)
-        .arg("--decisions")
-        .arg(&dec)
-        .arg("--out")
-        .arg(&again)
-        .assert()
-        .success();
+    tally_with(&st, &dec, &again);
     for f in [
         "ballots.csv",
         "tallies.csv",
