@@ -1,0 +1,392 @@
+//! Finding the printed page in a scanned image: the QR code first (it says which ballot this is
+//! and, by its corners, which way up the sheet went through the scanner), then the four
+//! fiducial discs near where the QR code predicts them, then a least-squares projective
+//! transform from the layout (mm) to the image (px) whose fit error is kept for review.
+
+use image::GrayImage;
+
+mod qr;
+pub use qr::find_qr;
+
+use crate::geometry::{Homography, PointMm, PointPx, RectMm};
+use crate::layout::{
+    FIDUCIALS, FIDUCIAL_DIAMETER, PAGE_H, PAGE_W, QR_MODULES, QR_MODULE_MM, QR_SYMBOL,
+};
+
+/// The QR code as found: its raw bytes and the symbol's corners in the image, in the symbol's
+/// own reading order (top-left, top-right, bottom-right, bottom-left).
+#[derive(Clone, Debug)]
+pub struct QrFound {
+    pub bytes: Vec<u8>,
+    pub corners: [PointPx; 4],
+}
+
+/// The page's place in the image.
+#[derive(Clone, Debug)]
+pub struct Alignment {
+    pub transform: Homography,
+    /// Root-mean-square distance between where the fit puts the fiducials and QR corners and
+    /// where they were found, in millimetres.
+    pub fit_error_mm: f64,
+    /// How many of the four fiducials were found (three are enough).
+    pub fiducials_found: usize,
+    /// Rotation of the page in the image, degrees clockwise (0 = upright, 180 = upside down).
+    pub rotation_deg: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum AlignError {
+    #[error("only {0} of the 4 fiducial marks were found (3 are needed): is a corner torn, folded or outside the scan?")]
+    TooFewFiducials(usize),
+    #[error("the fiducial marks do not fit a flat page (fit error {0:.2} mm)")]
+    BadFit(f64),
+}
+
+/// Aligns the page from the QR corners and the fiducials.
+pub fn align(img: &GrayImage, qr: &QrFound) -> Result<Alignment, AlignError> {
+    // rqrr reports the corners of a square one module larger than the symbol (it maps
+    // `size + 1` modules from the top-left corner) and rounds them to whole pixels: good enough
+    // to predict where to look, not to measure with.
+    let m = QR_MODULE_MM;
+    let reported = RectMm::new(QR_SYMBOL.x, QR_SYMBOL.y, QR_SYMBOL.w + m, QR_SYMBOL.h + m);
+    let corner_pairs: Vec<(PointMm, PointPx)> =
+        reported.corners().into_iter().zip(qr.corners).collect();
+    let Some(rough) = Homography::fit_affine(&corner_pairs) else {
+        return Err(AlignError::TooFewFiducials(0));
+    };
+    // The centres of the three finder patterns, measured precisely, stand in for the corners.
+    let finders = [
+        (3.5, 3.5),
+        (QR_MODULES as f64 - 3.5, 3.5),
+        (3.5, QR_MODULES as f64 - 3.5),
+    ]
+    .map(|(u, v)| PointMm::new(QR_SYMBOL.x + u * m, QR_SYMBOL.y + v * m));
+    let qr_pairs: Vec<(PointMm, PointPx)> = finders
+        .iter()
+        .filter_map(|&f| finder_centre(img, &rough, f).map(|p| (f, p)))
+        .collect();
+    let mut found: Vec<(PointMm, PointPx)> = FIDUCIALS
+        .iter()
+        .filter_map(|&f| find_fiducial(img, &rough, f, FIDUCIAL_SEARCH_MM).map(|p| (f, p)))
+        .collect();
+    // A phone photo's perspective can put the far corners beyond the first search. The
+    // fiducials found so far span the page much better than the QR code: predict again from
+    // them and look wider.
+    if found.len() < FIDUCIALS.len() && !found.is_empty() {
+        let mut pairs = found.clone();
+        pairs.extend_from_slice(&qr_pairs);
+        if let Some(better) = Homography::fit_affine(&pairs) {
+            for f in FIDUCIALS {
+                if found.iter().any(|(m, _)| *m == f) {
+                    continue;
+                }
+                if let Some(p) = find_fiducial(img, &better, f, FIDUCIAL_WIDE_SEARCH_MM) {
+                    found.push((f, p));
+                }
+            }
+            // Keep the layout's order so the fit is the same whatever was found first.
+            found.sort_by(|a, b| {
+                (a.0.y, a.0.x)
+                    .partial_cmp(&(b.0.y, b.0.x))
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            });
+        }
+    }
+    loop {
+        if found.len() < 3 {
+            return Err(AlignError::TooFewFiducials(found.len()));
+        }
+        let mut pairs = found.clone();
+        pairs.extend_from_slice(&qr_pairs);
+        // Four fiducials pin down a projective transform. With three, the far corner is not
+        // measured, and a projective fit would bend it freely while the residual stays small;
+        // an affine fit (scanners do not add perspective) keeps the residual honest.
+        let fitted = if found.len() >= 4 {
+            Homography::fit(&pairs)
+        } else {
+            Homography::fit_affine(&pairs)
+        };
+        let h = fitted.ok_or(AlignError::TooFewFiducials(found.len()))?;
+        let ppm = h.px_per_mm(PointMm::new(PAGE_W / 2.0, PAGE_H / 2.0));
+        // A wrong detection (a blot near a corner) shows as one fiducial far off the fit: drop
+        // the worst and refit while three remain.
+        let (worst_i, worst_d) = found
+            .iter()
+            .enumerate()
+            .map(|(i, (m, p))| (i, h.map(*m).distance(*p) / ppm))
+            .fold((0, 0.0), |a, b| if b.1 > a.1 { b } else { a });
+        if worst_d > MAX_FIDUCIAL_OFF_MM && found.len() > 3 {
+            found.remove(worst_i);
+            continue;
+        }
+        let fit_error_mm = h.rms_error_px(&pairs) / ppm;
+        if fit_error_mm > MAX_FIT_ERROR_MM {
+            return Err(AlignError::BadFit(fit_error_mm));
+        }
+        let o = h.map(PointMm::new(0.0, 0.0));
+        let x = h.map(PointMm::new(100.0, 0.0));
+        let rotation_deg = (x.y - o.y).atan2(x.x - o.x).to_degrees().rem_euclid(360.0);
+        return Ok(Alignment {
+            transform: h,
+            fit_error_mm,
+            fiducials_found: found.len(),
+            rotation_deg,
+        });
+    }
+}
+
+/// A fiducial further than this from the page fit is taken as a false detection.
+const MAX_FIDUCIAL_OFF_MM: f64 = 1.0;
+/// Beyond this the page is not flat (crumpled, or a photo of a curved sheet) or a mark was
+/// mistaken: no box position can be trusted.
+pub const MAX_FIT_ERROR_MM: f64 = 2.0;
+/// How far from the QR-predicted place a fiducial is searched for. Extrapolating from a 30 mm
+/// QR code to the far corners of the page multiplies its corner error about ninefold.
+const FIDUCIAL_SEARCH_MM: f64 = 12.0;
+/// The second, wider search for fiducials the first one missed (perspective, a shifted page).
+/// Safe because a fiducial must also pass the disc shape check.
+const FIDUCIAL_WIDE_SEARCH_MM: f64 = 25.0;
+
+/// Finds the solid disc nearest the predicted centre: the position where a square inside the
+/// disc is darkest compared with the ring of paper around it, then the centroid of its dark
+/// pixels for sub-pixel precision.
+fn find_fiducial(
+    img: &GrayImage,
+    rough: &Homography,
+    centre: PointMm,
+    search_mm: f64,
+) -> Option<PointPx> {
+    let ppm = rough.px_per_mm(centre);
+    let p = rough.map(centre);
+    let d = FIDUCIAL_DIAMETER * ppm;
+    let reach = search_mm * ppm + d;
+    let (w, h) = img.dimensions();
+    let x0 = (p.x - reach).floor().max(0.0) as i64;
+    let y0 = (p.y - reach).floor().max(0.0) as i64;
+    let x1 = ((p.x + reach).ceil() as i64).min(w as i64);
+    let y1 = ((p.y + reach).ceil() as i64).min(h as i64);
+    if x1 - x0 < 8 || y1 - y0 < 8 || d < 4.0 {
+        return None;
+    }
+    let ww = (x1 - x0) as usize;
+    let hh = (y1 - y0) as usize;
+    // Integral image of darkness over the window.
+    let mut integral = vec![0u64; (ww + 1) * (hh + 1)];
+    for y in 0..hh {
+        let mut row = 0u64;
+        for x in 0..ww {
+            row += 255
+                - img
+                    .get_pixel((x0 + x as i64) as u32, (y0 + y as i64) as u32)
+                    .0[0] as u64;
+            integral[(y + 1) * (ww + 1) + x + 1] = integral[y * (ww + 1) + x + 1] + row;
+        }
+    }
+    // Sum and pixel count of a square, clipped to the window: a disc near the edge of the
+    // scan keeps the part of its paper ring that is in the image.
+    let sum = |cx: i64, cy: i64, half: i64| -> Option<(u64, u64)> {
+        let (ax, ay) = ((cx - half).max(0), (cy - half).max(0));
+        let (bx, by) = (
+            (cx + half + 1).min(ww as i64),
+            (cy + half + 1).min(hh as i64),
+        );
+        if ax >= bx || ay >= by {
+            return None;
+        }
+        let at = |x: i64, y: i64| integral[y as usize * (ww + 1) + x as usize];
+        let s = at(bx, by) + at(ax, ay) - at(ax, by) - at(bx, ay);
+        Some((s, ((bx - ax) * (by - ay)) as u64))
+    };
+    let inner = (0.3 * d).round() as i64;
+    let ring_in = (0.65 * d).round() as i64;
+    let ring_out = (1.0 * d).round() as i64;
+    let search = (search_mm * ppm) as i64;
+    let (pcx, pcy) = ((p.x - x0 as f64) as i64, (p.y - y0 as f64) as i64);
+    let mut best: Option<(f64, i64, i64)> = None;
+    let step = ((d / 12.0) as i64).max(1);
+    let mut y = pcy - search;
+    while y <= pcy + search {
+        let mut x = pcx - search;
+        while x <= pcx + search {
+            if let (Some((si, ni)), Some((sm, nm)), Some((so, no))) =
+                (sum(x, y, inner), sum(x, y, ring_in), sum(x, y, ring_out))
+            {
+                let inner_mean = si as f64 / ni as f64;
+                let ring_mean = (so - sm) as f64 / (no - nm) as f64;
+                let score = inner_mean - ring_mean;
+                if best.is_none_or(|b| score > b.0) {
+                    best = Some((score, x, y));
+                }
+            }
+            x += step;
+        }
+        y += step;
+    }
+    let (score, bx, by) = best?;
+    // A printed disc is near-black on white paper; 80 of 255 allows a faded toner or a
+    // dark-gray scan while refusing text strokes and smudges.
+    if score < 80.0 {
+        return None;
+    }
+    // A disc cut by the edge of the scan has a biased centroid: better to do without it.
+    let clearance = (0.5 * d + 2.0) as i64;
+    let (ix, iy) = (x0 + bx, y0 + by);
+    if ix < clearance || iy < clearance || ix + clearance >= w as i64 || iy + clearance >= h as i64
+    {
+        return None;
+    }
+    // Centroid of the dark pixels within the disc's reach.
+    let (sum_in, n_in) = sum(bx, by, inner)?;
+    let (sum_mid, n_mid) = sum(bx, by, ring_in)?;
+    let (sum_out, n_out) = sum(bx, by, ring_out)?;
+    let dark = sum_in as f64 / n_in as f64;
+    let paper = (sum_out - sum_mid) as f64 / (n_out - n_mid) as f64;
+    let threshold = (dark + paper) / 2.0;
+    let r = (0.75 * d) as i64;
+    let (mut sx, mut sy, mut sw) = (0.0, 0.0, 0.0);
+    for yy in (by - r).max(0)..=(by + r).min(hh as i64 - 1) {
+        for xx in (bx - r).max(0)..=(bx + r).min(ww as i64 - 1) {
+            let v = 255.0 - img.get_pixel((x0 + xx) as u32, (y0 + yy) as u32).0[0] as f64;
+            if v > threshold {
+                let wgt = v - paper;
+                sx += wgt * (xx as f64 + 0.5);
+                sy += wgt * (yy as f64 + 0.5);
+                sw += wgt;
+            }
+        }
+    }
+    if sw <= 0.0 {
+        return None;
+    }
+    let c = PointPx::new(x0 as f64 + sx / sw, y0 as f64 + sy / sw);
+    // Shape check: ink fills the disc and the ring around it is paper. Bold title letters or
+    // a doodle near a corner can outscore paper, but not this. The disc's radius is measured
+    // from its ink, because a phone photo's perspective makes far discs smaller than the QR
+    // code predicts and near ones larger.
+    let expected = d / 2.0;
+    let dark_at = |xx: i64, yy: i64| -> Option<bool> {
+        if xx < 0 || yy < 0 || xx >= w as i64 || yy >= h as i64 {
+            return None;
+        }
+        Some(255.0 - img.get_pixel(xx as u32, yy as u32).0[0] as f64 > threshold)
+    };
+    let reach = (2.0 * expected).ceil() as i64;
+    let around = |r_from: f64, r_to: f64| -> (u32, u32) {
+        let (mut all, mut dark) = (0u32, 0u32);
+        for yy in (c.y as i64 - reach)..=(c.y as i64 + reach) {
+            for xx in (c.x as i64 - reach)..=(c.x as i64 + reach) {
+                let dist = (xx as f64 + 0.5 - c.x).hypot(yy as f64 + 0.5 - c.y);
+                if dist >= r_from && dist <= r_to {
+                    if let Some(is_dark) = dark_at(xx, yy) {
+                        all += 1;
+                        dark += is_dark as u32;
+                    }
+                }
+            }
+        }
+        (all, dark)
+    };
+    let (_, area) = around(0.0, 1.3 * expected);
+    let radius = (area as f64 / std::f64::consts::PI).sqrt();
+    if !(0.6 * expected..=1.25 * expected).contains(&radius) {
+        return None;
+    }
+    let (inside, inside_dark) = around(0.0, 0.8 * radius);
+    let (ring, ring_dark) = around(1.3 * radius, 1.8 * radius);
+    let solid = inside_dark as f64 >= 0.9 * inside as f64;
+    let clear = (ring_dark as f64) <= 0.1 * ring as f64;
+    (solid && clear).then_some(c)
+}
+
+/// The centre of a QR finder pattern (7 × 7 modules, symmetric), as the centroid of ink in a
+/// window of 7.6 × 7.6 modules (the pattern and part of its white separator, never the data),
+/// re-centred twice, because the prediction from rqrr's rounded corners can be a module off.
+fn finder_centre(img: &GrayImage, rough: &Homography, centre: PointMm) -> Option<PointPx> {
+    let ppm = rough.px_per_mm(centre);
+    let half = 3.8 * QR_MODULE_MM * ppm;
+    let mut c = rough.map(centre);
+    for _ in 0..3 {
+        let (w, h) = img.dimensions();
+        let x0 = (c.x - half).floor().max(0.0) as u32;
+        let y0 = (c.y - half).floor().max(0.0) as u32;
+        let x1 = ((c.x + half).ceil() as u32).min(w);
+        let y1 = ((c.y + half).ceil() as u32).min(h);
+        let (mut sx, mut sy, mut sw) = (0.0, 0.0, 0.0);
+        for y in y0..y1 {
+            for x in x0..x1 {
+                let v = 255.0 - img.get_pixel(x, y).0[0] as f64;
+                // Ignore paper noise: only ink counts.
+                if v > 96.0 {
+                    sx += v * (x as f64 + 0.5);
+                    sy += v * (y as f64 + 0.5);
+                    sw += v;
+                }
+            }
+        }
+        if sw <= 0.0 {
+            return None;
+        }
+        c = PointPx::new(sx / sw, sy / sw);
+    }
+    Some(c)
+}
+
+/// The image rectangle a page rectangle maps to (its bounding box), for crops.
+pub fn bounding_box_px(h: &Homography, r: &RectMm) -> (f64, f64, f64, f64) {
+    let pts = r.corners().map(|c| h.map(c));
+    let xs = pts.iter().map(|p| p.x);
+    let ys = pts.iter().map(|p| p.y);
+    (
+        xs.clone().fold(f64::MAX, f64::min),
+        ys.clone().fold(f64::MAX, f64::min),
+        xs.fold(f64::MIN, f64::max),
+        ys.fold(f64::MIN, f64::max),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::form::Form;
+    use crate::layout::Layout;
+    use crate::payload::Payload;
+    use crate::render::{ballot_shapes, raster};
+
+    fn page(dpi: f64) -> GrayImage {
+        let form = Form::default_form();
+        let layout = Layout::new(&form).expect("layout");
+        let p = Payload::new("CSAT", 1, "P-ANBIEN", 42);
+        raster::render(
+            &ballot_shapes(&layout, &p, "Công an phường An Biên").expect("shapes"),
+            dpi,
+        )
+    }
+
+    #[test]
+    fn upright_render_aligns_to_the_layout_within_a_tenth_of_a_mm() {
+        let img = page(200.0);
+        let qr = find_qr(&img).expect("qr found");
+        assert_eq!(qr.bytes, b"BS1:CSAT:1:P-ANBIEN:000042");
+        let a = align(&img, &qr).expect("aligned");
+        assert_eq!(a.fiducials_found, 4);
+        assert!(a.fit_error_mm < 0.3, "fit error {}", a.fit_error_mm);
+        let truth = Homography::at_dpi(200.0);
+        for m in [PointMm::new(30.0, 100.0), PointMm::new(180.0, 250.0)] {
+            let d = a.transform.map(m).distance(truth.map(m)) / (200.0 / 25.4);
+            assert!(d < 0.1, "{m:?} off by {d} mm");
+        }
+        assert!(a.rotation_deg < 0.5 || a.rotation_deg > 359.5);
+    }
+
+    #[test]
+    fn upside_down_page_is_found_and_reported_as_180_degrees() {
+        let img = image::imageops::rotate180(&page(150.0));
+        let qr = find_qr(&img).expect("qr found");
+        let a = align(&img, &qr).expect("aligned");
+        assert!((a.rotation_deg - 180.0).abs() < 0.5, "{}", a.rotation_deg);
+        let sideways = image::imageops::rotate90(&page(150.0));
+        let qr = find_qr(&sideways).expect("qr found");
+        let a = align(&sideways, &qr).expect("aligned");
+        assert!((a.rotation_deg - 90.0).abs() < 0.5, "{}", a.rotation_deg);
+    }
+}
