@@ -1,0 +1,601 @@
+//! Reading the ballot's QR code. It is looked for where the layout prints it, for each way the
+//! sheet can lie in the image, then anywhere. Our own reader finds the three finder patterns,
+//! samples the modules through the transform they give and hands the bits to rqrr's decoder:
+//! on a ballot that takes a fraction of a millisecond. rqrr's general detector, which costs
+//! about as much as decoding the JPEG, is only the fallback for codes ours cannot read.
+
+use image::GrayImage;
+
+use super::QrFound;
+use crate::geometry::{Homography, PointMm, PointPx};
+use crate::layout::{PAGE_H, QR_MODULE_MM, QR_SYMBOL};
+
+/// The page area searched for the QR code, in mm from the page's top-right corner: the symbol
+/// with its quiet zone spans 10–53 mm down and 7–48 mm in from the right edge; the margins
+/// allow ±5° of skew, a 5 % scale error and a sheet a few millimetres off on the glass.
+const QR_SEARCH_W_MM: f64 = 58.0;
+const QR_SEARCH_H_MM: f64 = 64.0;
+/// Finder patterns and rqrr's detector both work from about 3 pixels per module; searching a
+/// downscaled patch is what makes the search cheap at 200 and 300 DPI.
+const QR_MIN_PX_PER_MODULE: f64 = 3.0;
+
+/// A rectangle of the image to search, read at one pixel in `step` × `step`.
+#[derive(Clone, Copy, Debug)]
+struct Region {
+    x0: u32,
+    y0: u32,
+    w: u32,
+    h: u32,
+    step: u32,
+}
+
+/// A region downscaled (mean of each step × step block) with one ink/paper threshold.
+struct Patch {
+    region: Region,
+    w: usize,
+    h: usize,
+    pixels: Vec<u8>,
+    threshold: u8,
+}
+
+impl Patch {
+    fn new(img: &GrayImage, r: Region) -> Option<Patch> {
+        let (w, h) = ((r.w / r.step) as usize, (r.h / r.step) as usize);
+        if w < 21 || h < 21 {
+            return None;
+        }
+        let raw = img.as_raw();
+        let stride = img.width() as usize;
+        let n = r.step as usize;
+        // Mean of each block: downscaling without aliasing the modules.
+        let mut pixels = vec![0u8; w * h];
+        let mut sums = vec![0u32; w];
+        for (y, out) in pixels.chunks_exact_mut(w).enumerate() {
+            sums.iter_mut().for_each(|s| *s = 0);
+            for yy in 0..n {
+                let start = (r.y0 as usize + y * n + yy) * stride + r.x0 as usize;
+                let row = &raw[start..start + w * n];
+                for (s, block) in sums.iter_mut().zip(row.chunks_exact(n)) {
+                    *s += block.iter().map(|&v| v as u32).sum::<u32>();
+                }
+            }
+            for (o, s) in out.iter_mut().zip(&sums) {
+                *o = (s / (n * n) as u32) as u8;
+            }
+        }
+        // rqrr's own adaptive threshold averages over an eighth of the image width, which in a
+        // small region is about one finder pattern wide and loses it. Light is even over a 6 cm
+        // patch, so one threshold halfway between paper and ink works.
+        let mut hist = [0usize; 256];
+        for &v in &pixels {
+            hist[v as usize] += 1;
+        }
+        let percentile = |p: usize| {
+            let target = pixels.len() * p / 100;
+            let mut acc = 0;
+            hist.iter()
+                .position(|&c| {
+                    acc += c;
+                    acc > target
+                })
+                .unwrap_or(0) as u32
+        };
+        let threshold = ((percentile(3) + percentile(97)) / 2) as u8;
+        Some(Patch {
+            region: r,
+            w,
+            h,
+            pixels,
+            threshold,
+        })
+    }
+
+    fn dark(&self, x: usize, y: usize) -> bool {
+        self.pixels[y * self.w + x] < self.threshold
+    }
+
+    /// A point of the patch (pixel-edge coordinates) in the full image.
+    fn to_image(&self, x: f64, y: f64) -> PointPx {
+        let s = self.region.step as f64;
+        PointPx::new(x * s + self.region.x0 as f64, y * s + self.region.y0 as f64)
+    }
+}
+
+/// Finds and reads the QR code: first where it sits for each way the sheet can lie in the
+/// image (cheap, and the place it is found in tells the orientation), then in the whole image.
+/// Our reader is tried everywhere before rqrr's detector is tried anywhere, so an upside-down
+/// sheet costs one more cheap search, not one more expensive one.
+pub fn find_qr(img: &GrayImage) -> Option<QrFound> {
+    let (w, h) = img.dimensions();
+    if w < 16 || h < 16 {
+        return None;
+    }
+    // Assume the page fills the image along its long side: a scan, or a well-framed photo.
+    let px_per_mm = w.max(h) as f64 / PAGE_H;
+    let step = ((QR_MODULE_MM * px_per_mm / QR_MIN_PX_PER_MODULE) as u32).clamp(1, 4);
+    let (a, b) = (
+        ((QR_SEARCH_W_MM * px_per_mm) as u32).min(w).min(h),
+        ((QR_SEARCH_H_MM * px_per_mm) as u32).min(w).min(h),
+    );
+    let region = |x0: u32, y0: u32, w: u32, h: u32, step: u32| Region { x0, y0, w, h, step };
+    // Upright (QR top-right), upside down (bottom-left), turned clockwise (bottom-right),
+    // turned anticlockwise (top-left). Portrait images try the first two first.
+    let upright = [region(w - a, 0, a, b, step), region(0, h - b, a, b, step)];
+    let sideways = [region(w - b, h - a, b, a, step), region(0, 0, b, a, step)];
+    let mut tries: Vec<Region> = if h >= w {
+        upright.into_iter().chain(sideways).collect()
+    } else {
+        sideways.into_iter().chain(upright).collect()
+    };
+    tries.push(region(0, 0, w, h, step));
+    if step > 1 {
+        tries.push(region(0, 0, w, h, 1));
+    }
+    let mut first_text = None;
+    let mut patches = Vec::new();
+    for r in tries {
+        let Some(patch) = Patch::new(img, r) else {
+            continue;
+        };
+        match guarded(|| read_by_finders(img, &patch)) {
+            Some(found) if found.bytes.starts_with(b"BS") => return Some(found),
+            Some(found) => {
+                first_text.get_or_insert(found);
+            }
+            None => {}
+        }
+        patches.push(patch);
+    }
+    for patch in &patches {
+        match guarded(|| read_with_rqrr(patch)) {
+            Some(found) if found.bytes.starts_with(b"BS") => return Some(found),
+            Some(found) => {
+                first_text.get_or_insert(found);
+            }
+            None => {}
+        }
+    }
+    first_text
+}
+
+/// rqrr asserts on some degenerate geometries; a hostile or garbled page must not take the
+/// batch down, so a panic there counts as "no QR code found".
+fn guarded(read: impl FnOnce() -> Option<QrFound>) -> Option<QrFound> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read))
+        .ok()
+        .flatten()
+}
+
+/// A finder pattern seen in the patch: its centre (patch pixels) and module size, averaged
+/// over the scan lines that crossed it.
+#[derive(Clone, Copy, Debug)]
+struct Finder {
+    x: f64,
+    y: f64,
+    module: f64,
+    hits: u32,
+}
+
+/// The module size if five runs (dark, light, dark, light, dark) have a finder pattern's
+/// 1:1:3:1:1 proportions, with the tolerance usual for scanned codes (half a module).
+fn finder_ratio(runs: [usize; 5]) -> Option<f64> {
+    let total: usize = runs.iter().sum();
+    if total < 7 {
+        return None;
+    }
+    let m = total as f64 / 7.0;
+    let tol = m / 2.0;
+    let near = |run: usize, modules: f64| (run as f64 - modules * m).abs() < modules * tol;
+    (near(runs[0], 1.0)
+        && near(runs[1], 1.0)
+        && near(runs[2], 3.0)
+        && near(runs[3], 1.0)
+        && near(runs[4], 1.0))
+    .then_some(m)
+}
+
+/// Checks a horizontal finder candidate along its column: the centre of the vertical
+/// 1:1:3:1:1 pattern through (x, y) and its module size.
+fn vertical_check(p: &Patch, x: usize, y: usize, module: f64) -> Option<(f64, f64)> {
+    if !p.dark(x, y) {
+        return None;
+    }
+    let limit = (5.0 * module).ceil() as usize + 1;
+    // Runs going up from y and down from y: centre (dark), light, outer dark.
+    let count = |dir: isize| -> [usize; 3] {
+        let mut counts = [0usize; 3];
+        let mut yy = y as isize;
+        for (k, c) in counts.iter_mut().enumerate() {
+            let want_dark = k != 1;
+            while yy >= 0 && (yy as usize) < p.h && p.dark(x, yy as usize) == want_dark {
+                *c += 1;
+                if *c > limit {
+                    return counts;
+                }
+                yy += dir;
+            }
+        }
+        counts
+    };
+    let up = count(-1);
+    let down = count(1);
+    let centre = up[0] + down[0] - 1;
+    let m = finder_ratio([up[2], up[1], centre, down[1], down[2]])?;
+    if !(0.6..=1.6).contains(&(m / module)) {
+        return None;
+    }
+    let top = y + 1 - up[0];
+    Some((top as f64 + centre as f64 / 2.0, m))
+}
+
+/// Every finder pattern in the patch: rows are scanned for 1:1:3:1:1 runs, each hit is
+/// checked along its column, and hits on the same pattern are merged.
+fn finder_patterns(p: &Patch) -> Vec<Finder> {
+    let mut found: Vec<Finder> = Vec::new();
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for y in 0..p.h {
+        runs.clear();
+        let first_dark = p.dark(0, y);
+        let mut colour = first_dark;
+        let mut start = 0;
+        for x in 1..=p.w {
+            if x == p.w || p.dark(x, y) != colour {
+                runs.push((start, x - start));
+                start = x;
+                colour = !colour;
+            }
+        }
+        let first = usize::from(!first_dark);
+        let mut i = first;
+        while i + 4 < runs.len() {
+            let lens = [
+                runs[i].1,
+                runs[i + 1].1,
+                runs[i + 2].1,
+                runs[i + 3].1,
+                runs[i + 4].1,
+            ];
+            if let Some(m) = finder_ratio(lens) {
+                let (cs, cl) = runs[i + 2];
+                let cx = cs as f64 + cl as f64 / 2.0;
+                if let Some((cy, vm)) = vertical_check(p, cx as usize, y, m) {
+                    let module = (m + vm) / 2.0;
+                    match found.iter_mut().find(|f| {
+                        (f.x - cx).abs() < 2.0 * f.module && (f.y - cy).abs() < 2.0 * f.module
+                    }) {
+                        Some(f) => {
+                            let n = f.hits as f64;
+                            f.x = (f.x * n + cx) / (n + 1.0);
+                            f.y = (f.y * n + cy) / (n + 1.0);
+                            f.module = (f.module * n + module) / (n + 1.0);
+                            f.hits += 1;
+                        }
+                        None => found.push(Finder {
+                            x: cx,
+                            y: cy,
+                            module,
+                            hits: 1,
+                        }),
+                    }
+                }
+            }
+            i += 2;
+        }
+    }
+    // A real pattern is crossed by about three modules' worth of rows.
+    found.retain(|f| f.hits >= 2);
+    found.sort_by_key(|f| std::cmp::Reverse(f.hits));
+    found.truncate(8);
+    found
+}
+
+/// Three finder patterns that can be one symbol's: top-left, top-right, bottom-left (image
+/// pixels), the symbol's size in modules, and how far from a perfect square they lie.
+struct Symbol {
+    corners: [PointPx; 3],
+    size: usize,
+    skew: f64,
+}
+
+fn symbols(p: &Patch, finders: &[Finder]) -> Vec<Symbol> {
+    let mut out = Vec::new();
+    let n = finders.len();
+    for a in 0..n {
+        for b in a + 1..n {
+            for c in b + 1..n {
+                let f = [finders[a], finders[b], finders[c]];
+                for k in 0..3 {
+                    let (o, q, r) = (f[k], f[(k + 1) % 3], f[(k + 2) % 3]);
+                    let v1 = (q.x - o.x, q.y - o.y);
+                    let v2 = (r.x - o.x, r.y - o.y);
+                    let (l1, l2) = (v1.0.hypot(v1.1), v2.0.hypot(v2.1));
+                    if l1 < 1.0 || l2 < 1.0 {
+                        continue;
+                    }
+                    let cos = (v1.0 * v2.0 + v1.1 * v2.1) / (l1 * l2);
+                    let ratio = l1 / l2;
+                    if cos.abs() > 0.25 || !(0.8..=1.25).contains(&ratio) {
+                        continue;
+                    }
+                    let module = (o.module + q.module + r.module) / 3.0;
+                    let modules = (l1 + l2) / 2.0 / module + 7.0;
+                    let version = ((modules - 17.0) / 4.0).round().clamp(1.0, 40.0);
+                    let size = (4.0 * version + 17.0) as usize;
+                    if (modules - size as f64).abs() > 0.15 * size as f64 {
+                        continue;
+                    }
+                    // In image coordinates (y down) the top-right pattern is clockwise from
+                    // the bottom-left one, seen from the top-left.
+                    let cross = v1.0 * v2.1 - v1.1 * v2.0;
+                    let (tr, bl) = if cross > 0.0 { (q, r) } else { (r, q) };
+                    out.push(Symbol {
+                        corners: [o, tr, bl].map(|f| p.to_image(f.x, f.y)),
+                        size,
+                        skew: cos.abs() + (ratio - 1.0).abs(),
+                    });
+                }
+            }
+        }
+    }
+    out.sort_by(|a, b| a.skew.total_cmp(&b.skew));
+    out
+}
+
+/// Where module `(u, v)` (in modules from the symbol's top-left corner) is printed on a ballot.
+/// The mapping is exact for our own code; for any other it is only a frame to sample in.
+fn module_mm(u: f64, v: f64) -> PointMm {
+    PointMm::new(
+        QR_SYMBOL.x + u * QR_MODULE_MM,
+        QR_SYMBOL.y + v * QR_MODULE_MM,
+    )
+}
+
+fn read_by_finders(img: &GrayImage, p: &Patch) -> Option<QrFound> {
+    let finders = finder_patterns(p);
+    if finders.len() < 3 {
+        return None;
+    }
+    for symbol in symbols(p, &finders).iter().take(4) {
+        let s = symbol.size as f64;
+        let centres = [(3.5, 3.5), (s - 3.5, 3.5), (3.5, s - 3.5)];
+        let pairs: Vec<(PointMm, PointPx)> = centres
+            .iter()
+            .zip(symbol.corners)
+            .map(|(&(u, v), px)| (module_mm(u, v), px))
+            .collect();
+        let Some(affine) = Homography::fit_affine(&pairs) else {
+            continue;
+        };
+        if let Some(found) = decode_through(img, &affine, symbol.size, p.threshold) {
+            return Some(found);
+        }
+        // Perspective (a phone photo) bends the far corner: the alignment pattern pins it.
+        if symbol.size >= 25 {
+            let at = module_mm(s - 6.5, s - 6.5);
+            if let Some(px) = alignment_pattern(img, &affine, at, p.threshold) {
+                let mut four = pairs.clone();
+                four.push((at, px));
+                if let Some(h) = Homography::fit(&four) {
+                    if let Some(found) = decode_through(img, &h, symbol.size, p.threshold) {
+                        return Some(found);
+                    }
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Mean of the pixels within `r` of `c` (a square), or `None` outside the image.
+fn mean_around(img: &GrayImage, c: PointPx, r: i64) -> Option<u8> {
+    let (w, h) = (img.width() as i64, img.height() as i64);
+    let (cx, cy) = (c.x.floor() as i64, c.y.floor() as i64);
+    if cx - r < 0 || cy - r < 0 || cx + r >= w || cy + r >= h {
+        return None;
+    }
+    let raw = img.as_raw();
+    let mut sum = 0u32;
+    for y in cy - r..=cy + r {
+        let row = (y * w) as usize;
+        for x in cx - r..=cx + r {
+            sum += raw[row + x as usize] as u32;
+        }
+    }
+    Some((sum / ((2 * r + 1) * (2 * r + 1)) as u32) as u8)
+}
+
+/// Samples every module's centre and decodes the bits.
+fn decode_through(img: &GrayImage, h: &Homography, size: usize, threshold: u8) -> Option<QrFound> {
+    let module_px = h.px_per_mm(module_mm(size as f64 / 2.0, size as f64 / 2.0)) * QR_MODULE_MM;
+    let r = (module_px / 5.0).floor().clamp(0.0, 2.0) as i64;
+    let mut bits = vec![false; size * size];
+    for v in 0..size {
+        for u in 0..size {
+            let c = h.map(module_mm(u as f64 + 0.5, v as f64 + 0.5));
+            bits[v * size + u] = mean_around(img, c, r)? < threshold;
+        }
+    }
+    let grid = rqrr::Grid::new(rqrr::SimpleGrid::from_func(size, |x, y| bits[y * size + x]));
+    let mut bytes = Vec::new();
+    grid.decode_to(&mut bytes).ok()?;
+    // The corners as rqrr reports them (a square one module larger than the symbol), which is
+    // what alignment expects.
+    let e = size as f64 + 1.0;
+    let corners = [(0.0, 0.0), (e, 0.0), (e, e), (0.0, e)].map(|(u, v)| h.map(module_mm(u, v)));
+    Some(QrFound { bytes, corners })
+}
+
+/// The centre of the alignment pattern (one dark module in a light ring in a dark ring) within
+/// two modules of where the finder patterns put it.
+fn alignment_pattern(
+    img: &GrayImage,
+    h: &Homography,
+    at: PointMm,
+    threshold: u8,
+) -> Option<PointPx> {
+    let module = h.px_per_mm(at) * QR_MODULE_MM;
+    let p = h.map(at);
+    let step = (module / 4.0).max(1.0);
+    let r = (module / 5.0).floor().clamp(0.0, 2.0) as i64;
+    let reach = (2.0 * module / step).ceil() as i64;
+    let mut best: Option<(i32, PointPx)> = None;
+    for j in -reach..=reach {
+        for i in -reach..=reach {
+            let c = PointPx::new(p.x + i as f64 * step, p.y + j as f64 * step);
+            let Some(centre) = mean_around(img, c, r) else {
+                continue;
+            };
+            if centre >= threshold {
+                continue;
+            }
+            let mut ring = 0i32;
+            let mut light = 0;
+            for (dx, dy) in [
+                (-1.0, -1.0),
+                (0.0, -1.0),
+                (1.0, -1.0),
+                (-1.0, 0.0),
+                (1.0, 0.0),
+                (-1.0, 1.0),
+                (0.0, 1.0),
+                (1.0, 1.0),
+            ] {
+                let q = PointPx::new(c.x + dx * module, c.y + dy * module);
+                let v = mean_around(img, q, r)?;
+                ring += v as i32;
+                light += usize::from(v >= threshold);
+            }
+            let score = ring / 8 - centre as i32;
+            if light >= 7 && best.is_none_or(|b| score > b.0) {
+                best = Some((score, c));
+            }
+        }
+    }
+    best.map(|b| b.1)
+}
+
+/// Decodes the grids rqrr finds in a prepared image. A macro because rqrr does not name the
+/// image type its two preparations share.
+macro_rules! decode_grids {
+    ($prepared:expr, $patch:expr) => {{
+        let mut prepared = $prepared;
+        let patch: &Patch = $patch;
+        let grids = prepared.detect_grids();
+        let mut fallback: Option<QrFound> = None;
+        for g in grids {
+            let mut bytes = Vec::new();
+            if g.decode_to(&mut bytes).is_err() {
+                continue;
+            }
+            let c = g.bounds.map(|p| patch.to_image(p.x as f64, p.y as f64));
+            let found = QrFound { bytes, corners: c };
+            if found.bytes.starts_with(b"BS") {
+                fallback = Some(found);
+                break;
+            }
+            fallback.get_or_insert(found);
+        }
+        fallback
+    }};
+}
+
+/// rqrr's general detector on the patch: with our threshold first, then with its own
+/// adaptive one (uneven light across the code).
+fn read_with_rqrr(p: &Patch) -> Option<QrFound> {
+    let (w, h, t) = (p.w, p.h, p.threshold);
+    let found = decode_grids!(
+        rqrr::PreparedImage::prepare_from_bitmap(w, h, |x, y| p.pixels[y * w + x] < t),
+        p
+    );
+    if found.as_ref().is_some_and(|f| f.bytes.starts_with(b"BS")) {
+        return found;
+    }
+    let second = decode_grids!(
+        rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| p.pixels[y * w + x]),
+        p
+    );
+    second.or(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::form::Form;
+    use crate::layout::{Layout, QR_MODULES};
+    use crate::payload::Payload;
+    use crate::render::{ballot_shapes, raster};
+
+    fn page(dpi: f64) -> GrayImage {
+        let form = Form::default_form();
+        let layout = Layout::new(&form).expect("layout");
+        let p = Payload::new("CSAT", 1, "P-ANBIEN", 42);
+        raster::render(
+            &ballot_shapes(&layout, &p, "Công an phường An Biên").expect("shapes"),
+            dpi,
+        )
+    }
+
+    /// Our reader alone (no rqrr detection) over the whole image.
+    fn read_without_rqrr(img: &GrayImage) -> Option<QrFound> {
+        let (w, h) = img.dimensions();
+        let step =
+            ((QR_MODULE_MM * w.max(h) as f64 / PAGE_H / QR_MIN_PX_PER_MODULE) as u32).clamp(1, 4);
+        let patch = Patch::new(
+            img,
+            Region {
+                x0: 0,
+                y0: 0,
+                w,
+                h,
+                step,
+            },
+        )?;
+        read_by_finders(img, &patch)
+    }
+
+    #[test]
+    fn finder_reader_reads_the_ballot_code_at_every_dpi_and_turn() {
+        for dpi in [150.0, 200.0, 300.0] {
+            let upright = page(dpi);
+            let turns = [
+                upright.clone(),
+                image::imageops::rotate90(&upright),
+                image::imageops::rotate180(&upright),
+                image::imageops::rotate270(&upright),
+            ];
+            for (k, img) in turns.iter().enumerate() {
+                let found = read_without_rqrr(img)
+                    .unwrap_or_else(|| panic!("not read at {dpi} DPI, turn {k}"));
+                assert_eq!(found.bytes, b"BS1:CSAT:1:P-ANBIEN:000042");
+                // The reported corners agree with the layout within a module.
+                let truth = Homography::at_dpi(dpi);
+                let e = QR_MODULES as f64 + 1.0;
+                let expected = truth.map(module_mm(0.0, 0.0));
+                if k == 0 {
+                    let module_px = QR_MODULE_MM * dpi / 25.4;
+                    assert!(
+                        found.corners[0].distance(expected) < module_px,
+                        "{:?}",
+                        found.corners
+                    );
+                    let far = truth.map(module_mm(e, e));
+                    assert!(
+                        found.corners[2].distance(far) < module_px,
+                        "{:?}",
+                        found.corners
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn finder_proportions_are_recognised_within_half_a_module() {
+        assert!(finder_ratio([3, 3, 9, 3, 3]).is_some());
+        assert!(finder_ratio([2, 4, 10, 3, 2]).is_some());
+        assert!(finder_ratio([3, 3, 3, 3, 3]).is_none());
+        assert!(finder_ratio([1, 1, 1, 1, 1]).is_none());
+        assert!(finder_ratio([6, 1, 9, 1, 6]).is_none());
+    }
+}
