@@ -170,15 +170,15 @@ fn find_fiducial(
     }
     let ww = (x1 - x0) as usize;
     let hh = (y1 - y0) as usize;
+    let raw = img.as_raw();
+    let stride = w as usize;
     // Integral image of darkness over the window.
     let mut integral = vec![0u64; (ww + 1) * (hh + 1)];
     for y in 0..hh {
+        let start = (y0 as usize + y) * stride + x0 as usize;
         let mut row = 0u64;
-        for x in 0..ww {
-            row += 255
-                - img
-                    .get_pixel((x0 + x as i64) as u32, (y0 + y as i64) as u32)
-                    .0[0] as u64;
+        for (x, &v) in raw[start..start + ww].iter().enumerate() {
+            row += 255 - v as u64;
             integral[(y + 1) * (ww + 1) + x + 1] = integral[y * (ww + 1) + x + 1] + row;
         }
     }
@@ -246,7 +246,7 @@ fn find_fiducial(
     let (mut sx, mut sy, mut sw) = (0.0, 0.0, 0.0);
     for yy in (by - r).max(0)..=(by + r).min(hh as i64 - 1) {
         for xx in (bx - r).max(0)..=(bx + r).min(ww as i64 - 1) {
-            let v = 255.0 - img.get_pixel((x0 + xx) as u32, (y0 + yy) as u32).0[0] as f64;
+            let v = 255.0 - raw[(y0 + yy) as usize * stride + (x0 + xx) as usize] as f64;
             if v > threshold {
                 let wgt = v - paper;
                 sx += wgt * (xx as f64 + 0.5);
@@ -268,15 +268,17 @@ fn find_fiducial(
         if xx < 0 || yy < 0 || xx >= w as i64 || yy >= h as i64 {
             return None;
         }
-        Some(255.0 - img.get_pixel(xx as u32, yy as u32).0[0] as f64 > threshold)
+        Some(255.0 - raw[yy as usize * stride + xx as usize] as f64 > threshold)
     };
     let reach = (2.0 * expected).ceil() as i64;
     let around = |r_from: f64, r_to: f64| -> (u32, u32) {
         let (mut all, mut dark) = (0u32, 0u32);
+        let (from2, to2) = (r_from * r_from, r_to * r_to);
         for yy in (c.y as i64 - reach)..=(c.y as i64 + reach) {
             for xx in (c.x as i64 - reach)..=(c.x as i64 + reach) {
-                let dist = (xx as f64 + 0.5 - c.x).hypot(yy as f64 + 0.5 - c.y);
-                if dist >= r_from && dist <= r_to {
+                let (dx, dy) = (xx as f64 + 0.5 - c.x, yy as f64 + 0.5 - c.y);
+                let dist2 = dx * dx + dy * dy;
+                if dist2 >= from2 && dist2 <= to2 {
                     if let Some(is_dark) = dark_at(xx, yy) {
                         all += 1;
                         dark += is_dark as u32;
