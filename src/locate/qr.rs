@@ -64,23 +64,8 @@ impl Patch {
             }
         }
         // rqrr's own adaptive threshold averages over an eighth of the image width, which in a
-        // small region is about one finder pattern wide and loses it. Light is even over a 6 cm
-        // patch, so one threshold halfway between paper and ink works.
-        let mut hist = [0usize; 256];
-        for &v in &pixels {
-            hist[v as usize] += 1;
-        }
-        let percentile = |p: usize| {
-            let target = pixels.len() * p / 100;
-            let mut acc = 0;
-            hist.iter()
-                .position(|&c| {
-                    acc += c;
-                    acc > target
-                })
-                .unwrap_or(0) as u32
-        };
-        let threshold = ((percentile(3) + percentile(97)) / 2) as u8;
+        // small region is about one finder pattern wide and loses it.
+        let threshold = ink_threshold(pixels.iter().copied());
         Some(Patch {
             region: r,
             w,
@@ -90,14 +75,70 @@ impl Patch {
         })
     }
 
-    fn dark(&self, x: usize, y: usize) -> bool {
-        self.pixels[y * self.w + x] < self.threshold
-    }
-
     /// A point of the patch (pixel-edge coordinates) in the full image.
     fn to_image(&self, x: f64, y: f64) -> PointPx {
         let s = self.region.step as f64;
         PointPx::new(x * s + self.region.x0 as f64, y * s + self.region.y0 as f64)
+    }
+}
+
+/// One threshold halfway between paper and ink (the 97th and 3rd percentiles): light is even
+/// over a 6 cm patch.
+fn ink_threshold(values: impl Iterator<Item = u8>) -> u8 {
+    let mut hist = [0usize; 256];
+    let mut n = 0;
+    for v in values {
+        hist[v as usize] += 1;
+        n += 1;
+    }
+    let percentile = |p: usize| {
+        let target = n * p / 100;
+        let mut acc = 0;
+        hist.iter()
+            .position(|&c| {
+                acc += c;
+                acc > target
+            })
+            .unwrap_or(0) as u32
+    };
+    ((percentile(3) + percentile(97)) / 2) as u8
+}
+
+/// A region as our reader sees it: full-resolution pixels, read one row in `step`.
+struct Area<'a> {
+    raw: &'a [u8],
+    stride: usize,
+    region: Region,
+    threshold: u8,
+}
+
+impl<'a> Area<'a> {
+    fn new(img: &'a GrayImage, r: Region) -> Option<Area<'a>> {
+        if r.w < 21 || r.h < 21 {
+            return None;
+        }
+        let raw = img.as_raw().as_slice();
+        let stride = img.width() as usize;
+        let step = r.step as usize;
+        let rows = (r.y0..r.y0 + r.h).step_by(step);
+        let threshold = ink_threshold(rows.flat_map(|y| {
+            let start = y as usize * stride + r.x0 as usize;
+            raw[start..start + r.w as usize]
+                .iter()
+                .copied()
+                .step_by(step)
+        }));
+        Some(Area {
+            raw,
+            stride,
+            region: r,
+            threshold,
+        })
+    }
+
+    /// Whether pixel (x, y) of the image is ink.
+    fn dark(&self, x: usize, y: usize) -> bool {
+        self.raw[y * self.stride + x] < self.threshold
     }
 }
 
@@ -132,22 +173,23 @@ pub fn find_qr(img: &GrayImage) -> Option<QrFound> {
         tries.push(region(0, 0, w, h, 1));
     }
     let mut first_text = None;
-    let mut patches = Vec::new();
-    for r in tries {
-        let Some(patch) = Patch::new(img, r) else {
+    for &r in &tries {
+        let Some(area) = Area::new(img, r) else {
             continue;
         };
-        match guarded(|| read_by_finders(img, &patch)) {
+        match guarded(|| read_by_finders(img, &area)) {
             Some(found) if found.bytes.starts_with(b"BS") => return Some(found),
             Some(found) => {
                 first_text.get_or_insert(found);
             }
             None => {}
         }
-        patches.push(patch);
     }
-    for patch in &patches {
-        match guarded(|| read_with_rqrr(patch)) {
+    for &r in &tries {
+        let Some(patch) = Patch::new(img, r) else {
+            continue;
+        };
+        match guarded(|| read_with_rqrr(&patch)) {
             Some(found) if found.bytes.starts_with(b"BS") => return Some(found),
             Some(found) => {
                 first_text.get_or_insert(found);
@@ -166,8 +208,8 @@ fn guarded(read: impl FnOnce() -> Option<QrFound>) -> Option<QrFound> {
         .flatten()
 }
 
-/// A finder pattern seen in the patch: its centre (patch pixels) and module size, averaged
-/// over the scan lines that crossed it.
+/// A finder pattern seen in the image: its centre (pixels) and module size, averaged over
+/// the scan lines that crossed it.
 #[derive(Clone, Copy, Debug)]
 struct Finder {
     x: f64,
@@ -196,18 +238,19 @@ fn finder_ratio(runs: [usize; 5]) -> Option<f64> {
 
 /// Checks a horizontal finder candidate along its column: the centre of the vertical
 /// 1:1:3:1:1 pattern through (x, y) and its module size.
-fn vertical_check(p: &Patch, x: usize, y: usize, module: f64) -> Option<(f64, f64)> {
-    if !p.dark(x, y) {
+fn vertical_check(a: &Area, x: usize, y: usize, module: f64) -> Option<(f64, f64)> {
+    if !a.dark(x, y) {
         return None;
     }
+    let (top, bottom) = (a.region.y0 as isize, (a.region.y0 + a.region.h) as isize);
     let limit = (5.0 * module).ceil() as usize + 1;
-    // Runs going up from y and down from y: centre (dark), light, outer dark.
+    // Runs going up or down from y: centre (dark), light, outer dark.
     let count = |dir: isize| -> [usize; 3] {
         let mut counts = [0usize; 3];
         let mut yy = y as isize;
         for (k, c) in counts.iter_mut().enumerate() {
             let want_dark = k != 1;
-            while yy >= 0 && (yy as usize) < p.h && p.dark(x, yy as usize) == want_dark {
+            while yy >= top && yy < bottom && a.dark(x, yy as usize) == want_dark {
                 *c += 1;
                 if *c > limit {
                     return counts;
@@ -224,29 +267,30 @@ fn vertical_check(p: &Patch, x: usize, y: usize, module: f64) -> Option<(f64, f6
     if !(0.6..=1.6).contains(&(m / module)) {
         return None;
     }
-    let top = y + 1 - up[0];
-    Some((top as f64 + centre as f64 / 2.0, m))
+    let first = y + 1 - up[0];
+    Some((first as f64 + centre as f64 / 2.0, m))
 }
 
-/// Every finder pattern in the patch: rows are scanned for 1:1:3:1:1 runs, each hit is
-/// checked along its column, and hits on the same pattern are merged.
-fn finder_patterns(p: &Patch) -> Vec<Finder> {
+/// Every finder pattern in the area: rows are scanned for 1:1:3:1:1 runs, each hit is checked
+/// along its column, and hits on the same pattern are merged.
+fn finder_patterns(a: &Area) -> Vec<Finder> {
+    let r = a.region;
+    let (x0, x1) = (r.x0 as usize, (r.x0 + r.w) as usize);
     let mut found: Vec<Finder> = Vec::new();
     let mut runs: Vec<(usize, usize)> = Vec::new();
-    for y in 0..p.h {
+    for y in (r.y0 as usize..(r.y0 + r.h) as usize).step_by(r.step as usize) {
         runs.clear();
-        let first_dark = p.dark(0, y);
+        let first_dark = a.dark(x0, y);
         let mut colour = first_dark;
-        let mut start = 0;
-        for x in 1..=p.w {
-            if x == p.w || p.dark(x, y) != colour {
+        let mut start = x0;
+        for x in x0 + 1..=x1 {
+            if x == x1 || a.dark(x, y) != colour {
                 runs.push((start, x - start));
                 start = x;
                 colour = !colour;
             }
         }
-        let first = usize::from(!first_dark);
-        let mut i = first;
+        let mut i = usize::from(!first_dark);
         while i + 4 < runs.len() {
             let lens = [
                 runs[i].1,
@@ -258,35 +302,39 @@ fn finder_patterns(p: &Patch) -> Vec<Finder> {
             if let Some(m) = finder_ratio(lens) {
                 let (cs, cl) = runs[i + 2];
                 let cx = cs as f64 + cl as f64 / 2.0;
-                if let Some((cy, vm)) = vertical_check(p, cx as usize, y, m) {
-                    let module = (m + vm) / 2.0;
-                    match found.iter_mut().find(|f| {
-                        (f.x - cx).abs() < 2.0 * f.module && (f.y - cy).abs() < 2.0 * f.module
-                    }) {
-                        Some(f) => {
-                            let n = f.hits as f64;
-                            f.x = (f.x * n + cx) / (n + 1.0);
-                            f.y = (f.y * n + cy) / (n + 1.0);
-                            f.module = (f.module * n + module) / (n + 1.0);
-                            f.hits += 1;
-                        }
-                        None => found.push(Finder {
-                            x: cx,
-                            y: cy,
-                            module,
-                            hits: 1,
-                        }),
-                    }
+                if let Some((cy, vm)) = vertical_check(a, cx as usize, y, m) {
+                    merge_finder(&mut found, cx, cy, (m + vm) / 2.0);
                 }
             }
             i += 2;
         }
     }
-    // A real pattern is crossed by about three modules' worth of rows.
+    // A real pattern is crossed by its whole centre's worth of scanned rows.
     found.retain(|f| f.hits >= 2);
     found.sort_by_key(|f| std::cmp::Reverse(f.hits));
     found.truncate(8);
     found
+}
+
+fn merge_finder(found: &mut Vec<Finder>, x: f64, y: f64, module: f64) {
+    match found
+        .iter_mut()
+        .find(|f| (f.x - x).abs() < 2.0 * f.module && (f.y - y).abs() < 2.0 * f.module)
+    {
+        Some(f) => {
+            let n = f.hits as f64;
+            f.x = (f.x * n + x) / (n + 1.0);
+            f.y = (f.y * n + y) / (n + 1.0);
+            f.module = (f.module * n + module) / (n + 1.0);
+            f.hits += 1;
+        }
+        None => found.push(Finder {
+            x,
+            y,
+            module,
+            hits: 1,
+        }),
+    }
 }
 
 /// Three finder patterns that can be one symbol's: top-left, top-right, bottom-left (image
@@ -297,7 +345,7 @@ struct Symbol {
     skew: f64,
 }
 
-fn symbols(p: &Patch, finders: &[Finder]) -> Vec<Symbol> {
+fn symbols(finders: &[Finder]) -> Vec<Symbol> {
     let mut out = Vec::new();
     let n = finders.len();
     for a in 0..n {
@@ -329,7 +377,7 @@ fn symbols(p: &Patch, finders: &[Finder]) -> Vec<Symbol> {
                     let cross = v1.0 * v2.1 - v1.1 * v2.0;
                     let (tr, bl) = if cross > 0.0 { (q, r) } else { (r, q) };
                     out.push(Symbol {
-                        corners: [o, tr, bl].map(|f| p.to_image(f.x, f.y)),
+                        corners: [o, tr, bl].map(|f| PointPx::new(f.x, f.y)),
                         size,
                         skew: cos.abs() + (ratio - 1.0).abs(),
                     });
@@ -350,12 +398,13 @@ fn module_mm(u: f64, v: f64) -> PointMm {
     )
 }
 
-fn read_by_finders(img: &GrayImage, p: &Patch) -> Option<QrFound> {
-    let finders = finder_patterns(p);
+fn read_by_finders(img: &GrayImage, area: &Area) -> Option<QrFound> {
+    let finders = finder_patterns(area);
     if finders.len() < 3 {
         return None;
     }
-    for symbol in symbols(p, &finders).iter().take(4) {
+    let threshold = area.threshold;
+    for symbol in symbols(&finders).iter().take(4) {
         let s = symbol.size as f64;
         let centres = [(3.5, 3.5), (s - 3.5, 3.5), (3.5, s - 3.5)];
         let pairs: Vec<(PointMm, PointPx)> = centres
@@ -366,17 +415,17 @@ fn read_by_finders(img: &GrayImage, p: &Patch) -> Option<QrFound> {
         let Some(affine) = Homography::fit_affine(&pairs) else {
             continue;
         };
-        if let Some(found) = decode_through(img, &affine, symbol.size, p.threshold) {
+        if let Some(found) = decode_through(img, &affine, symbol.size, threshold) {
             return Some(found);
         }
         // Perspective (a phone photo) bends the far corner: the alignment pattern pins it.
         if symbol.size >= 25 {
             let at = module_mm(s - 6.5, s - 6.5);
-            if let Some(px) = alignment_pattern(img, &affine, at, p.threshold) {
+            if let Some(px) = alignment_pattern(img, &affine, at, threshold) {
                 let mut four = pairs.clone();
                 four.push((at, px));
                 if let Some(h) = Homography::fit(&four) {
-                    if let Some(found) = decode_through(img, &h, symbol.size, p.threshold) {
+                    if let Some(found) = decode_through(img, &h, symbol.size, threshold) {
                         return Some(found);
                     }
                 }
@@ -408,16 +457,23 @@ fn mean_around(img: &GrayImage, c: PointPx, r: i64) -> Option<u8> {
 fn decode_through(img: &GrayImage, h: &Homography, size: usize, threshold: u8) -> Option<QrFound> {
     let module_px = h.px_per_mm(module_mm(size as f64 / 2.0, size as f64 / 2.0)) * QR_MODULE_MM;
     let r = (module_px / 5.0).floor().clamp(0.0, 2.0) as i64;
-    let mut bits = vec![false; size * size];
+    // quirc's decoder (table-driven Reed-Solomon) reads the bits: rqrr's recomputes powers
+    // in its syndrome loop and costs half a millisecond per code.
+    let mut code = quircs::Code::default();
+    if size * size > code.cell_bitmap.len() * 8 {
+        return None;
+    }
+    code.size = size as i32;
     for v in 0..size {
         for u in 0..size {
             let c = h.map(module_mm(u as f64 + 0.5, v as f64 + 0.5));
-            bits[v * size + u] = mean_around(img, c, r)? < threshold;
+            if mean_around(img, c, r)? < threshold {
+                let i = v * size + u;
+                code.cell_bitmap[i >> 3] |= 1 << (i & 7);
+            }
         }
     }
-    let grid = rqrr::Grid::new(rqrr::SimpleGrid::from_func(size, |x, y| bits[y * size + x]));
-    let mut bytes = Vec::new();
-    grid.decode_to(&mut bytes).ok()?;
+    let bytes = code.decode().ok()?.payload;
     // The corners as rqrr reports them (a square one module larger than the symbol), which is
     // what alignment expects.
     let e = size as f64 + 1.0;
@@ -541,7 +597,7 @@ mod tests {
         let (w, h) = img.dimensions();
         let step =
             ((QR_MODULE_MM * w.max(h) as f64 / PAGE_H / QR_MIN_PX_PER_MODULE) as u32).clamp(1, 4);
-        let patch = Patch::new(
+        let area = Area::new(
             img,
             Region {
                 x0: 0,
@@ -551,7 +607,7 @@ mod tests {
                 step,
             },
         )?;
-        read_by_finders(img, &patch)
+        read_by_finders(img, &area)
     }
 
     #[test]
