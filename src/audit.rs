@@ -15,7 +15,7 @@ use crate::form::Form;
 use crate::output::{self, CsvTable};
 use crate::payload::Payload;
 use crate::registry::Registry;
-use crate::scan::{self, PageRecord};
+use crate::scan::PageRecord;
 
 pub const DECISIONS_HEADER: [&str; 8] = [
     "source", "page", "unit", "serial", "question", "decision", "auditor", "note",
@@ -386,7 +386,7 @@ pub fn redecide(
         r.reasons = reasons;
         r.duplicate_of = None;
     }
-    scan::mark_duplicates(records);
+    crate::duplicates::mark_duplicates(records);
 }
 
 pub fn trail_csv(trail: &[TrailEntry]) -> CsvTable {

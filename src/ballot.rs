@@ -6,7 +6,6 @@
 
 use crate::form::{Form, QuestionKind};
 use crate::marks::{BoxScore, MarkState, Thresholds};
-use crate::payload::Payload;
 
 /// Above this a box is solid ink: next to another mark on a single-choice question it is most
 /// likely a crossed-out answer (people black out the box they regret), so a person decides.
@@ -14,7 +13,9 @@ const SOLID_FILL: f64 = 0.85;
 /// A box whose inside is more than this much covered by a streak or fold is not judged.
 const MAX_MASKED_SHARE: f64 = 0.5;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum Status {
     Counted,
     Invalid,
@@ -48,7 +49,9 @@ impl Status {
 }
 
 /// A question's verdict.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Answer {
     /// The chosen option ids (one for a single-choice question, any number for multi).
     Chosen(Vec<String>),
@@ -90,12 +93,14 @@ pub struct BoxRead {
     pub state: MarkState,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct QuestionRead {
     pub question: String,
     pub answer: Answer,
+    #[serde(skip)]
     pub boxes: Vec<BoxRead>,
     /// Why the answer is REVIEW, when it is.
+    #[serde(skip)]
     pub review_reason: Option<&'static str>,
 }
 
@@ -213,11 +218,6 @@ pub fn decide_ballot(
         return (Status::Invalid, reasons);
     }
     (Status::Counted, reasons)
-}
-
-/// Identity of a ballot for duplicate detection: form, version, unit and serial.
-pub fn ballot_key(p: &Payload) -> (String, u32, String, u32) {
-    (p.form.clone(), p.version, p.unit.clone(), p.serial)
 }
 
 #[cfg(test)]

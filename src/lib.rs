@@ -2,14 +2,15 @@
 //!
 //! The modules follow the data. Printing: [`form`] (definition) → [`layout`] (millimetres)
 //! → [`render`] (PDF/PNG) with [`payload`] (QR text) and [`generate`] (the `generate` command).
-//! Scanning: [`input`] (files, TIFF pages) → [`locate`] (QR, fiducials, page transform)
-//! → [`marks`] (checkbox scoring) → [`ballot`] (answers and verdicts) → [`tally`] and
-//! [`report`] (CSVs, written by [`output`]), orchestrated by [`scan`]. Auditing: [`review`]
-//! (annotated images and a decision page for the flagged ballots) → [`audit`] (decisions
-//! applied, re-tally).
+//! Scanning: [`input`] (files, TIFF and PDF pages) → [`locate`] (QR, fiducials, page
+//! transform) → [`marks`] (checkbox scoring) → [`ballot`] (answers and verdicts) →
+//! [`duplicates`] → [`tally`] and [`report`] (CSVs, written by [`output`]), orchestrated by
+//! [`scan`]. Auditing: [`review`] (annotated images and a decision page for the flagged
+//! ballots) → [`audit`] (decisions applied, re-tally).
 
 pub mod audit;
 pub mod ballot;
+pub mod duplicates;
 pub mod fonts;
 pub mod form;
 pub mod generate;

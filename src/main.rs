@@ -333,7 +333,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let settings =
                 report::ScanSettings::new(absolute(&forms_dir), absolute(&units), &cfg.thresholds);
             let start = std::time::Instant::now();
-            let (records, write_time) = report::scan_to_dir(
+            let outcome = report::scan_to_dir(
                 &out,
                 &inputs,
                 &cfg,
@@ -348,7 +348,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let elapsed = start.elapsed().as_secs_f64();
             eprint!(
                 "{}",
-                report::console_summary(&records, files.len(), elapsed, write_time, peak_memory())
+                report::console_summary(&outcome, files.len(), elapsed, peak_memory())
             );
             eprintln!("  results in {}", out.display());
             Ok(())

@@ -26,7 +26,9 @@ const SERIAL_DIGITS: usize = 6;
 /// Longer payloads are refused before any other work: a hostile QR code could hold kilobytes.
 const MAX_LEN: usize = 160;
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct Payload {
     pub form: String,
     pub version: u32,

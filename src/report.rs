@@ -3,14 +3,16 @@
 //! documented in the README.
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, Seek, Write};
 use std::path::Path;
 
 use crate::ballot::Status;
+use crate::duplicates::Duplicates;
 use crate::form::Form;
 use crate::output::{CsvTable, WriteError};
 use crate::registry::Registry;
 use crate::scan::PageRecord;
-use crate::tally::{self, TallyBallot};
+use crate::tally::{summary_table, Tally, TallyBallot};
 
 /// How a scan was run, saved as `scan.json` beside its results so that `review` and `tally`
 /// read the pages with the same forms, units and thresholds.
@@ -105,27 +107,32 @@ fn opt_f(v: Option<f64>, decimals: usize) -> String {
     v.map_or(String::new(), |x| format!("{x:.decimals$}"))
 }
 
+/// The `ballots.csv` row of one page.
+pub fn ballot_row(r: &PageRecord) -> [String; 15] {
+    let p = r.payload.as_ref();
+    [
+        r.source.clone(),
+        r.page.to_string(),
+        r.status.as_str().to_string(),
+        r.reasons.join(";"),
+        p.map_or(String::new(), |p| p.form.clone()),
+        p.map_or(String::new(), |p| p.version.to_string()),
+        p.map_or(String::new(), |p| p.unit.clone()),
+        p.map_or(String::new(), |p| p.serial_text()),
+        opt_f(r.rotation_deg, 1),
+        opt_f(r.fit_error_mm, 3),
+        r.fiducials_found.map_or(String::new(), |n| n.to_string()),
+        opt_f(r.min_margin, 3),
+        r.duplicate_of.clone().unwrap_or_default(),
+        r.file_sha256.clone(),
+        r.detail.clone(),
+    ]
+}
+
 pub fn ballots_csv(records: &[PageRecord]) -> CsvTable {
     let mut t = CsvTable::new(&BALLOTS_HEADER);
     for r in records {
-        let p = r.payload.as_ref();
-        t.row([
-            r.source.clone(),
-            r.page.to_string(),
-            r.status.as_str().to_string(),
-            r.reasons.join(";"),
-            p.map_or(String::new(), |p| p.form.clone()),
-            p.map_or(String::new(), |p| p.version.to_string()),
-            p.map_or(String::new(), |p| p.unit.clone()),
-            p.map_or(String::new(), |p| p.serial_text()),
-            opt_f(r.rotation_deg, 1),
-            opt_f(r.fit_error_mm, 3),
-            r.fiducials_found.map_or(String::new(), |n| n.to_string()),
-            opt_f(r.min_margin, 3),
-            r.duplicate_of.clone().unwrap_or_default(),
-            r.file_sha256.clone(),
-            r.detail.clone(),
-        ]);
+        t.row(ballot_row(r));
     }
     t
 }
@@ -172,26 +179,67 @@ pub fn answers_csv(records: &[PageRecord]) -> CsvTable {
     t
 }
 
-/// Scans a batch into `dir`: `answers.csv` is written while pages are read, the other files
-/// once duplicates are known. Returns the (slimmed) records and the time spent writing.
+/// What a scan leaves to say on the console: pages by status and flagged pages by reason,
+/// time per stage, and how long writing the outputs took.
+#[derive(Clone, Debug, Default)]
+pub struct ScanOutcome {
+    pub pages: usize,
+    pub by_status: BTreeMap<Status, usize>,
+    pub by_reason: BTreeMap<String, usize>,
+    pub times: crate::scan::StageTimes,
+    pub write_time: std::time::Duration,
+}
+
+impl ScanOutcome {
+    fn count(&mut self, r: &PageRecord) {
+        self.pages += 1;
+        *self.by_status.entry(r.status).or_default() += 1;
+        if r.status != Status::Counted {
+            for reason in &r.reasons {
+                *self.by_reason.entry(reason.clone()).or_default() += 1;
+            }
+        }
+    }
+}
+
+/// Scans a batch into `dir` in two passes over its pages, so that memory does not grow with
+/// the batch. While pages are read, `answers.csv` is written and each page's record goes to a
+/// temporary file beside the outputs, keeping only compact duplicate keys in memory. Then
+/// the records are read back in order, the duplicates found marked, and `ballots.csv`, the
+/// tallies and the summary written.
 pub fn scan_to_dir(
     dir: &Path,
     inputs: &[std::path::PathBuf],
     cfg: &crate::scan::Config,
     on_file: &(dyn Fn(usize) + Sync),
     settings: &ScanSettings,
-) -> Result<(Vec<PageRecord>, std::time::Duration), WriteError> {
-    std::fs::create_dir_all(dir).map_err(|source| WriteError {
+) -> Result<ScanOutcome, WriteError> {
+    let fail = |source: std::io::Error| WriteError {
         path: dir.display().to_string(),
         source,
-    })?;
+    };
+    std::fs::create_dir_all(dir).map_err(fail)?;
     let mut answers = crate::output::CsvStream::create(&dir.join("answers.csv"), &ANSWERS_HEADER)?;
+    let mut spill = std::io::BufWriter::new(tempfile::tempfile_in(dir).map_err(fail)?);
+    let mut duplicates = Duplicates::default();
+    let mut outcome = ScanOutcome::default();
     let mut failed = None;
-    let records = crate::scan::scan_batch(inputs, cfg, on_file, &mut |r| {
-        for row in answer_rows(r) {
+    crate::scan::scan_batch(inputs, cfg, on_file, &mut |mut r| {
+        for row in answer_rows(&r) {
             if let Err(e) = answers.row(row) {
                 failed.get_or_insert(e);
             }
+        }
+        outcome.times.add(&r.times);
+        duplicates.see(&r);
+        for q in &mut r.questions {
+            q.boxes = Vec::new();
+        }
+        let written = serde_json::to_writer(&mut spill, &r)
+            .map_err(std::io::Error::other)
+            .and_then(|()| spill.write_all(b"\n"));
+        if let Err(e) = written {
+            failed.get_or_insert(fail(e));
         }
     });
     if let Some(e) = failed {
@@ -199,64 +247,63 @@ pub fn scan_to_dir(
     }
     let t = std::time::Instant::now();
     answers.finish()?;
+    let json = serde_json::to_vec_pretty(settings).unwrap_or_default();
+    crate::output::write_atomic(&dir.join("scan.json"), &json)?;
+
+    let mut spill = spill.into_inner().map_err(|e| fail(e.into_error()))?;
+    spill.seek(std::io::SeekFrom::Start(0)).map_err(fail)?;
+    let mut verdicts = duplicates.finish();
     let forms: Vec<Form> = cfg.forms.iter().map(|(f, _)| f.clone()).collect();
-    write_scan_outputs(dir, &records, &forms, &cfg.registry, settings)?;
-    Ok((records, t.elapsed()))
+    let mut ballots = crate::output::CsvStream::create(&dir.join("ballots.csv"), &BALLOTS_HEADER)?;
+    let mut tally = Tally::default();
+    for (i, line) in std::io::BufReader::new(spill).lines().enumerate() {
+        let mut r: PageRecord = line
+            .and_then(|l| serde_json::from_str(&l).map_err(std::io::Error::other))
+            .map_err(fail)?;
+        verdicts.apply(i, &mut r);
+        ballots.row(ballot_row(&r))?;
+        tally.add(&tally_ballot(&r), &forms, &cfg.registry);
+        outcome.count(&r);
+    }
+    ballots.finish()?;
+    tally
+        .tallies_table(&forms, &cfg.registry)
+        .write(&dir.join("tallies.csv"))?;
+    summary_table(&tally.summary(&forms, &cfg.registry, None)).write(&dir.join("summary.csv"))?;
+    outcome.write_time = t.elapsed();
+    Ok(outcome)
+}
+
+pub fn tally_ballot(r: &PageRecord) -> TallyBallot {
+    TallyBallot {
+        status: r.status,
+        unit: r.payload.as_ref().map(|p| p.unit.clone()),
+        form: r.form.clone(),
+        answers: r
+            .questions
+            .iter()
+            .map(|q| (q.question.clone(), q.answer.clone()))
+            .collect(),
+    }
 }
 
 pub fn tally_ballots(records: &[PageRecord]) -> Vec<TallyBallot> {
-    records
-        .iter()
-        .map(|r| TallyBallot {
-            status: r.status,
-            unit: r.payload.as_ref().map(|p| p.unit.clone()),
-            form: r.form.clone(),
-            answers: r
-                .questions
-                .iter()
-                .map(|q| (q.question.clone(), q.answer.clone()))
-                .collect(),
-        })
-        .collect()
-}
-
-/// Writes `ballots.csv`, `tallies.csv`, `summary.csv` and `scan.json` into `dir` (created if
-/// missing); `answers.csv` is streamed by [`scan_to_dir`].
-pub fn write_scan_outputs(
-    dir: &Path,
-    records: &[PageRecord],
-    forms: &[Form],
-    registry: &Registry,
-    settings: &ScanSettings,
-) -> Result<(), WriteError> {
-    std::fs::create_dir_all(dir).map_err(|source| WriteError {
-        path: dir.display().to_string(),
-        source,
-    })?;
-    let json = serde_json::to_vec_pretty(settings).unwrap_or_default();
-    crate::output::write_atomic(&dir.join("scan.json"), &json)?;
-    let ballots = tally_ballots(records);
-    ballots_csv(records).write(&dir.join("ballots.csv"))?;
-    tally::tallies_csv(&ballots, forms, registry).write(&dir.join("tallies.csv"))?;
-    tally::summary_csv(&ballots, forms, registry, None).write(&dir.join("summary.csv"))?;
-    Ok(())
+    records.iter().map(tally_ballot).collect()
 }
 
 /// The few lines printed at the end of a scan: pages, verdicts, flags by reason, speed, the
 /// time per stage and the peak memory (kB, when known).
 pub fn console_summary(
-    records: &[PageRecord],
+    o: &ScanOutcome,
     files: usize,
     seconds: f64,
-    write_time: std::time::Duration,
     peak_kb: Option<u64>,
 ) -> String {
-    let (by_status, by_reason) = counts(records);
-    let n = |s: Status| by_status.get(&s).copied().unwrap_or(0);
+    let n = |s: Status| o.by_status.get(&s).copied().unwrap_or(0);
     let mut out = format!(
         "ballotscan: {} pages from {files} files in {seconds:.1} s ({:.1} pages/s)\n",
-        records.len(),
-        records.len() as f64 / seconds.max(1e-9)
+        o.pages,
+        o.pages as f64 / seconds.max(1e-9)
     );
     out.push_str(&format!(
         "  counted {}, invalid {}, review {}, rejected {}, duplicate {}\n",
@@ -266,35 +313,23 @@ pub fn console_summary(
         n(Status::Rejected),
         n(Status::Duplicate)
     ));
-    if !by_reason.is_empty() {
-        let list: Vec<String> = by_reason.iter().map(|(r, c)| format!("{r} {c}")).collect();
+    if !o.by_reason.is_empty() {
+        let list: Vec<String> = o
+            .by_reason
+            .iter()
+            .map(|(r, c)| format!("{r} {c}"))
+            .collect();
         out.push_str(&format!("  flagged: {}\n", list.join(", ")));
     }
-    let total = crate::scan::StageTimes::total(records);
-    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0 / records.len().max(1) as f64;
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0 / o.pages.max(1) as f64;
     out.push_str(&format!(
         "  per page (one core): decode {:.1} ms, QR {:.1} ms, alignment {:.1} ms, scoring {:.1} ms; outputs {:.0} ms; peak memory {}\n",
-        ms(total.decode),
-        ms(total.qr),
-        ms(total.align),
-        ms(total.score),
-        write_time.as_secs_f64() * 1000.0,
+        ms(o.times.decode),
+        ms(o.times.qr),
+        ms(o.times.align),
+        ms(o.times.score),
+        o.write_time.as_secs_f64() * 1000.0,
         peak_kb.map_or("unknown".to_string(), |kb| format!("{:.0} MB", kb as f64 / 1024.0))
     ));
     out
-}
-
-/// Counts for the console summary: pages per status and flagged pages per reason.
-pub fn counts(records: &[PageRecord]) -> (BTreeMap<Status, usize>, BTreeMap<String, usize>) {
-    let mut by_status = BTreeMap::new();
-    let mut by_reason = BTreeMap::new();
-    for r in records {
-        *by_status.entry(r.status).or_default() += 1;
-        if r.status != Status::Counted {
-            for reason in &r.reasons {
-                *by_reason.entry(reason.clone()).or_default() += 1;
-            }
-        }
-    }
-    (by_status, by_reason)
 }

@@ -1,11 +1,10 @@
 //! The `scan` command's pipeline: every page of every input file, in parallel, through
-//! QR → alignment → box scores → decisions, then duplicates across the whole batch.
+//! QR → alignment → box scores → decisions.
 //!
-//! Pages are decoded one at a time per worker and dropped once scored, so memory holds only a
-//! few page images plus a small record per page, whatever the batch size. Records come back in
-//! input order (path, then page), so outputs do not depend on the number of threads.
+//! Pages are decoded one at a time per worker and dropped once scored; each page's record is
+//! handed on in input order (path, then page), so outputs do not depend on the number of
+//! threads, and nothing is kept here (see [`crate::report::scan_to_dir`] for what is).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -13,7 +12,7 @@ use image::GrayImage;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use crate::ballot::{self, Answer, QuestionRead, Status};
+use crate::ballot::{self, QuestionRead, Status};
 use crate::form::Form;
 use crate::input;
 use crate::layout::Layout;
@@ -69,20 +68,17 @@ pub struct StageTimes {
 }
 
 impl StageTimes {
-    /// The stages' total over a batch.
-    pub fn total(records: &[PageRecord]) -> StageTimes {
-        records.iter().fold(StageTimes::default(), |mut a, r| {
-            a.decode += r.times.decode;
-            a.qr += r.times.qr;
-            a.align += r.times.align;
-            a.score += r.times.score;
-            a
-        })
+    pub fn add(&mut self, other: &StageTimes) {
+        self.decode += other.decode;
+        self.qr += other.qr;
+        self.align += other.align;
+        self.score += other.score;
     }
 }
 
-/// Everything known about one page of input.
-#[derive(Clone, Debug)]
+/// Everything known about one page of input. Serialised (without the transform, box scores
+/// and timings) to hold a batch's pages on disk between reading and writing.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct PageRecord {
     pub source: String,
     /// 1-based page number within the file.
@@ -96,6 +92,7 @@ pub struct PageRecord {
     pub rotation_deg: Option<f64>,
     pub fit_error_mm: Option<f64>,
     /// The page transform the boxes were read through (for review images).
+    #[serde(skip)]
     pub transform: Option<crate::geometry::Homography>,
     pub fiducials_found: Option<usize>,
     /// Smallest distance of any box score to a threshold.
@@ -103,6 +100,7 @@ pub struct PageRecord {
     pub questions: Vec<QuestionRead>,
     pub file_sha256: String,
     pub duplicate_of: Option<String>,
+    #[serde(skip)]
     pub times: StageTimes,
 }
 
@@ -266,55 +264,60 @@ pub fn process_file(path: &Path, cfg: &Config) -> Vec<PageRecord> {
         Err(e) => return vec![PageRecord::rejected(&source, 1, e.code(), e.to_string())],
     };
     let open_time = t.elapsed();
-    let sha = hex(&Sha256::digest(&opened.bytes));
-    (0..opened.pages)
-        .into_par_iter()
-        .map(|i| {
-            let mut rec = PageRecord::new(&source, i + 1);
-            rec.file_sha256 = sha.clone();
-            let t = Instant::now();
-            let img = input::decode_page(&opened, i);
-            rec.times.decode = t.elapsed() + if i == 0 { open_time } else { Duration::ZERO };
-            match img {
-                Ok(img) => read_page(&img, cfg, &mut rec),
-                Err(e) => reject(&mut rec, e.code(), e.to_string()),
-            }
-            rec
-        })
-        .collect()
+    // Hashing a 150 MB scanner PDF takes a tenth of a second: done beside the pages, not
+    // before them, so the file costs no more than its pages as separate images.
+    let (sha, mut records) = rayon::join(
+        || hex(&Sha256::digest(&opened.bytes)),
+        || {
+            (0..opened.pages)
+                .into_par_iter()
+                .map(|i| {
+                    let mut rec = PageRecord::new(&source, i + 1);
+                    let t = Instant::now();
+                    let img = input::decode_page(&opened, i);
+                    rec.times.decode =
+                        t.elapsed() + if i == 0 { open_time } else { Duration::ZERO };
+                    match img {
+                        Ok(img) => read_page(&img, cfg, &mut rec),
+                        Err(e) => reject(&mut rec, e.code(), e.to_string()),
+                    }
+                    rec
+                })
+                .collect::<Vec<_>>()
+        },
+    );
+    for rec in &mut records {
+        rec.file_sha256.clone_from(&sha);
+    }
+    records
 }
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Files scanned in parallel at a time. Their records (with every box's score) are handed to
-/// `on_page` in input order and then slimmed to their answers, so memory holds one chunk of
-/// full records, not the whole batch's.
+/// Files scanned in parallel at a time: enough to keep every core busy, few enough that only
+/// a handful of full records (with every box's score) wait to be handed on in order.
 const CHUNK_FILES: usize = 32;
 
-/// Scans a batch: all files, then duplicates. `on_file` is called after each file (progress);
-/// `on_page` sees every page's full record, in input order, before its box scores are dropped
-/// (that is where `answers.csv` is written).
+/// Scans a batch, handing every page's full record to `on_page` in input order (path, then
+/// page), whatever the number of threads. `on_file` is called after each file (progress).
+/// Nothing is kept here: what the caller keeps decides the memory a batch needs.
 pub fn scan_batch(
     inputs: &[PathBuf],
     cfg: &Config,
     on_file: &(dyn Fn(usize) + Sync),
-    on_page: &mut dyn FnMut(&PageRecord),
-) -> Vec<PageRecord> {
+    on_page: &mut dyn FnMut(PageRecord),
+) {
     let (files, missing) = input::collect_files(inputs);
-    let mut records: Vec<PageRecord> = missing
-        .iter()
-        .map(|p| {
-            PageRecord::rejected(
-                &p.display().to_string(),
-                1,
-                "unreadable_file",
-                "no such file or folder".into(),
-            )
-        })
-        .collect();
-    records.iter().for_each(&mut *on_page);
+    for p in &missing {
+        on_page(PageRecord::rejected(
+            &p.display().to_string(),
+            1,
+            "unreadable_file",
+            "no such file or folder".into(),
+        ));
+    }
     for chunk in files.chunks(CHUNK_FILES) {
         let per_file: Vec<Vec<PageRecord>> = chunk
             .par_iter()
@@ -324,96 +327,6 @@ pub fn scan_batch(
                 r
             })
             .collect();
-        for mut r in per_file.into_iter().flatten() {
-            on_page(&r);
-            for q in &mut r.questions {
-                q.boxes = Vec::new();
-            }
-            r.transform = None;
-            records.push(r);
-        }
-    }
-    mark_duplicates(&mut records);
-    records
-}
-
-/// Same file content twice: every page of the later copy is a `duplicate_file`. The same
-/// ballot (form, unit, serial) twice: identical answers count once and the later copies are
-/// `duplicate`; different answers send every copy to review (`duplicate_conflict`), because a
-/// photocopied ballot is a sign of fraud.
-pub fn mark_duplicates(records: &mut [PageRecord]) {
-    let mut first_file: HashMap<String, String> = HashMap::new();
-    for r in records.iter_mut() {
-        if r.file_sha256.is_empty() {
-            continue;
-        }
-        match first_file.get(&r.file_sha256) {
-            Some(first) if *first != r.source => {
-                r.status = Status::Duplicate;
-                r.reasons = vec!["duplicate_file".into()];
-                r.duplicate_of = Some(first.clone());
-                r.detail = format!("the same file content as {first}");
-            }
-            Some(_) => {}
-            None => {
-                first_file.insert(r.file_sha256.clone(), r.source.clone());
-            }
-        }
-    }
-    let mut groups: HashMap<(String, u32, String, u32), Vec<usize>> = HashMap::new();
-    let mut order = Vec::new();
-    for (i, r) in records.iter().enumerate() {
-        if matches!(r.status, Status::Rejected | Status::Duplicate) {
-            continue;
-        }
-        if let Some(p) = &r.payload {
-            let key = ballot::ballot_key(p);
-            let e = groups.entry(key.clone()).or_default();
-            if e.is_empty() {
-                order.push(key);
-            }
-            e.push(i);
-        }
-    }
-    for key in order {
-        let idx = &groups[&key];
-        if idx.len() < 2 {
-            continue;
-        }
-        let answers = |i: usize| -> Vec<Answer> {
-            records[i]
-                .questions
-                .iter()
-                .map(|q| q.answer.clone())
-                .collect()
-        };
-        let first = idx[0];
-        let same = idx.iter().all(|&i| answers(i) == answers(first));
-        let first_ref = records[first].page_ref();
-        for (n, &i) in idx.iter().enumerate() {
-            let r = &mut records[i];
-            if same {
-                if n > 0 {
-                    r.status = Status::Duplicate;
-                    r.reasons = vec!["duplicate".into()];
-                    r.duplicate_of = Some(first_ref.clone());
-                    r.detail = format!("the same ballot, with the same answers, as {first_ref}");
-                }
-            } else {
-                r.status = Status::Review;
-                if !r.reasons.iter().any(|x| x == "duplicate_conflict") {
-                    r.reasons.push("duplicate_conflict".into());
-                }
-                if n > 0 {
-                    r.duplicate_of = Some(first_ref.clone());
-                }
-                r.detail = format!(
-                    "serial {} of {} appears {} times with different answers",
-                    key.3,
-                    key.2,
-                    idx.len()
-                );
-            }
-        }
+        per_file.into_iter().flatten().for_each(&mut *on_page);
     }
 }

@@ -22,18 +22,36 @@ pub struct TallyBallot {
 
 pub const TALLIES_HEADER: [&str; 4] = ["unit", "question", "option", "count"];
 
-/// `tallies.csv`: for every unit with ballots, every question and option of its form(s), the
-/// number of counted ballots choosing it; then BLANK and MULTI (counted ballots that left the
-/// question blank or over-marked it) and REVIEW (ballots waiting for review whose answer to
-/// this question is unclear — not counted until an auditor decides).
-pub fn tallies_csv(ballots: &[TallyBallot], forms: &[Form], registry: &Registry) -> CsvTable {
-    let mut counts: BTreeMap<(String, String, String), u64> = BTreeMap::new();
-    let mut unit_forms: BTreeMap<String, BTreeSet<(String, u32)>> = BTreeMap::new();
-    for b in ballots {
+/// Running counts, one ballot at a time, so that a batch of any size is tallied without
+/// holding its ballots.
+#[derive(Clone, Debug, Default)]
+pub struct Tally {
+    /// (unit, question, option or BLANK/MULTI/REVIEW) → ballots.
+    counts: BTreeMap<(String, String, String), u64>,
+    unit_forms: BTreeMap<String, BTreeSet<(String, u32)>>,
+    /// Every unit and its ancestors ("" for pages without a readable identity).
+    per_unit: BTreeMap<String, UnitSummary>,
+}
+
+impl Tally {
+    pub fn of(ballots: &[TallyBallot], forms: &[Form], registry: &Registry) -> Tally {
+        let mut t = Tally::default();
+        for b in ballots {
+            t.add(b, forms, registry);
+        }
+        t
+    }
+
+    pub fn add(&mut self, b: &TallyBallot, forms: &[Form], registry: &Registry) {
+        self.add_to_tallies(b);
+        self.add_to_summary(b, forms, registry);
+    }
+
+    fn add_to_tallies(&mut self, b: &TallyBallot) {
         let (Some(unit), Some(form)) = (&b.unit, &b.form) else {
-            continue;
+            return;
         };
-        unit_forms
+        self.unit_forms
             .entry(unit.clone())
             .or_default()
             .insert(form.clone());
@@ -48,37 +66,50 @@ pub fn tallies_csv(ballots: &[TallyBallot], forms: &[Form], registry: &Registry)
                 _ => vec![],
             };
             for k in keys {
-                *counts.entry((unit.clone(), q.clone(), k)).or_default() += 1;
+                *self.counts.entry((unit.clone(), q.clone(), k)).or_default() += 1;
             }
         }
     }
-    let mut table = CsvTable::new(&TALLIES_HEADER);
-    for unit in units_in_order(registry, unit_forms.keys()) {
-        let mut seen_questions = BTreeSet::new();
-        for (fid, ver) in &unit_forms[&unit] {
-            let Some(form) = forms.iter().find(|f| &f.id == fid && f.version == *ver) else {
-                continue;
-            };
-            for q in &form.questions {
-                if !seen_questions.insert(q.id.clone()) {
+
+    /// `tallies.csv`: for every unit with ballots, every question and option of its form(s),
+    /// the number of counted ballots choosing it; then BLANK and MULTI (counted ballots that
+    /// left the question blank or over-marked it) and REVIEW (ballots waiting for review whose
+    /// answer to this question is unclear — not counted until an auditor decides).
+    pub fn tallies_table(&self, forms: &[Form], registry: &Registry) -> CsvTable {
+        let mut table = CsvTable::new(&TALLIES_HEADER);
+        for unit in units_in_order(registry, self.unit_forms.keys()) {
+            let mut seen_questions = BTreeSet::new();
+            for (fid, ver) in &self.unit_forms[&unit] {
+                let Some(form) = forms.iter().find(|f| &f.id == fid && f.version == *ver) else {
                     continue;
-                }
-                let options = q
-                    .options
-                    .iter()
-                    .map(|o| o.id.as_str())
-                    .chain(["BLANK", "MULTI", "REVIEW"]);
-                for o in options {
-                    let n = counts
-                        .get(&(unit.clone(), q.id.clone(), o.to_string()))
-                        .copied()
-                        .unwrap_or(0);
-                    table.row([unit.clone(), q.id.clone(), o.to_string(), n.to_string()]);
+                };
+                for q in &form.questions {
+                    if !seen_questions.insert(q.id.clone()) {
+                        continue;
+                    }
+                    let options = q
+                        .options
+                        .iter()
+                        .map(|o| o.id.as_str())
+                        .chain(["BLANK", "MULTI", "REVIEW"]);
+                    for o in options {
+                        let n = self
+                            .counts
+                            .get(&(unit.clone(), q.id.clone(), o.to_string()))
+                            .copied()
+                            .unwrap_or(0);
+                        table.row([unit.clone(), q.id.clone(), o.to_string(), n.to_string()]);
+                    }
                 }
             }
         }
+        table
     }
-    table
+}
+
+/// `tallies.csv` of ballots held in memory (see [`Tally::tallies_table`]).
+pub fn tallies_csv(ballots: &[TallyBallot], forms: &[Form], registry: &Registry) -> CsvTable {
+    Tally::of(ballots, forms, registry).tallies_table(forms, registry)
 }
 
 /// Registry units first, in registry order; codes not in the registry after them, sorted.
@@ -139,24 +170,8 @@ pub struct Summary {
     pub rows: Vec<SummaryRow>,
 }
 
-/// Rolls ballots up the registry: units in registry order, then codes not in the registry,
-/// then unidentified pages.
-pub fn summarize(
-    ballots: &[TallyBallot],
-    forms: &[Form],
-    registry: &Registry,
-    returns: Option<&BTreeMap<String, (u64, u64)>>,
-) -> Summary {
-    let mut rated: Vec<String> = Vec::new();
-    for f in forms {
-        for q in &f.questions {
-            if !q.satisfied.is_empty() && !rated.contains(&q.id) {
-                rated.push(q.id.clone());
-            }
-        }
-    }
-    let mut per_unit: BTreeMap<String, UnitSummary> = BTreeMap::new();
-    for b in ballots {
+impl Tally {
+    fn add_to_summary(&mut self, b: &TallyBallot, forms: &[Form], registry: &Registry) {
         let scopes: Vec<String> = match &b.unit {
             Some(u) => registry
                 .ancestry(u)
@@ -170,7 +185,7 @@ pub fn summarize(
             .as_ref()
             .and_then(|(id, v)| forms.iter().find(|f| &f.id == id && f.version == *v));
         for scope in scopes {
-            let s = per_unit.entry(scope).or_default();
+            let s = self.per_unit.entry(scope).or_default();
             s.pages += 1;
             *s.by_status.entry(b.status).or_default() += 1;
             if b.status != Status::Counted {
@@ -194,61 +209,92 @@ pub fn summarize(
             }
         }
     }
-    // Issued and returned ballots, rolled up the same way.
-    let mut rolled: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-    if let Some(returns) = returns {
-        for (unit, &(issued, returned)) in returns {
-            for scope in registry.ancestry(unit) {
-                let e = rolled.entry(scope.to_string()).or_default();
-                e.0 += issued;
-                e.1 += returned;
+
+    /// Rolls the ballots up the registry: units in registry order, then codes not in the
+    /// registry, then unidentified pages.
+    pub fn summary(
+        &self,
+        forms: &[Form],
+        registry: &Registry,
+        returns: Option<&BTreeMap<String, (u64, u64)>>,
+    ) -> Summary {
+        let mut rated: Vec<String> = Vec::new();
+        for f in forms {
+            for q in &f.questions {
+                if !q.satisfied.is_empty() && !rated.contains(&q.id) {
+                    rated.push(q.id.clone());
+                }
             }
         }
-        for scope in rolled.keys() {
-            per_unit.entry(scope.clone()).or_default();
-        }
-    }
-    let mut order = units_in_order(registry, per_unit.keys().filter(|k| !k.is_empty()));
-    if per_unit.contains_key("") {
-        order.push(String::new());
-    }
-    let rows = order
-        .into_iter()
-        .map(|unit| {
-            let s = &per_unit[&unit];
-            let (name, parent) = match registry.get(&unit) {
-                Some(u) => (u.name.clone(), u.parent.clone().unwrap_or_default()),
-                None if unit.is_empty() => ("(no readable ballot identity)".into(), String::new()),
-                None => ("(not in the units registry)".into(), String::new()),
-            };
-            let n = |st: Status| s.by_status.get(&st).copied().unwrap_or(0);
-            let rates: Vec<(u64, u64)> = rated
-                .iter()
-                .map(|q| s.rates.get(q).copied().unwrap_or((0, 0)))
-                .collect();
-            let overall = rates.iter().fold((0, 0), |(a, b), (x, y)| (a + x, b + y));
-            SummaryRow {
-                depth: if unit.is_empty() {
-                    0
-                } else {
-                    registry.ancestry(&unit).len() - 1
-                },
-                returns: returns.map(|_| rolled.get(&unit).copied().unwrap_or((0, 0))),
-                pages: s.pages,
-                counted: n(Status::Counted),
-                invalid: n(Status::Invalid),
-                review: n(Status::Review),
-                rejected: n(Status::Rejected),
-                duplicate: n(Status::Duplicate),
-                rates,
-                overall,
-                unit,
-                name,
-                parent,
+        let mut per_unit = self.per_unit.clone();
+        // Issued and returned ballots, rolled up the same way.
+        let mut rolled: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        if let Some(returns) = returns {
+            for (unit, &(issued, returned)) in returns {
+                for scope in registry.ancestry(unit) {
+                    let e = rolled.entry(scope.to_string()).or_default();
+                    e.0 += issued;
+                    e.1 += returned;
+                }
             }
-        })
-        .collect();
-    Summary { rated, rows }
+            for scope in rolled.keys() {
+                per_unit.entry(scope.clone()).or_default();
+            }
+        }
+        let mut order = units_in_order(registry, per_unit.keys().filter(|k| !k.is_empty()));
+        if per_unit.contains_key("") {
+            order.push(String::new());
+        }
+        let rows = order
+            .into_iter()
+            .map(|unit| {
+                let s = &per_unit[&unit];
+                let (name, parent) = match registry.get(&unit) {
+                    Some(u) => (u.name.clone(), u.parent.clone().unwrap_or_default()),
+                    None if unit.is_empty() => {
+                        ("(no readable ballot identity)".into(), String::new())
+                    }
+                    None => ("(not in the units registry)".into(), String::new()),
+                };
+                let n = |st: Status| s.by_status.get(&st).copied().unwrap_or(0);
+                let rates: Vec<(u64, u64)> = rated
+                    .iter()
+                    .map(|q| s.rates.get(q).copied().unwrap_or((0, 0)))
+                    .collect();
+                let overall = rates.iter().fold((0, 0), |(a, b), (x, y)| (a + x, b + y));
+                SummaryRow {
+                    depth: if unit.is_empty() {
+                        0
+                    } else {
+                        registry.ancestry(&unit).len() - 1
+                    },
+                    returns: returns.map(|_| rolled.get(&unit).copied().unwrap_or((0, 0))),
+                    pages: s.pages,
+                    counted: n(Status::Counted),
+                    invalid: n(Status::Invalid),
+                    review: n(Status::Review),
+                    rejected: n(Status::Rejected),
+                    duplicate: n(Status::Duplicate),
+                    rates,
+                    overall,
+                    unit,
+                    name,
+                    parent,
+                }
+            })
+            .collect();
+        Summary { rated, rows }
+    }
+}
+
+/// The summary of ballots held in memory (see [`Tally::summary`]).
+pub fn summarize(
+    ballots: &[TallyBallot],
+    forms: &[Form],
+    registry: &Registry,
+    returns: Option<&BTreeMap<String, (u64, u64)>>,
+) -> Summary {
+    Tally::of(ballots, forms, registry).summary(forms, registry, returns)
 }
 
 /// `summary.csv`: one row per unit with pages, its numbers including all units below it.

@@ -287,16 +287,16 @@ fn speed(args: &[String]) -> anyhow::Result<()> {
             anyhow::ensure!(ok == all, "{} of {all} pages did not decode", all - ok);
             n_pages = all as f64;
             let t = Instant::now();
-            let (records, write_time) = report::scan_to_dir(
+            let outcome = report::scan_to_dir(
                 &dir.join("out"),
                 std::slice::from_ref(&scans),
                 &cfg,
                 &|_| {},
                 &report::ScanSettings::new(None, None, &cfg.thresholds),
             )?;
-            out_ms.push(write_time.as_secs_f64() * 1000.0);
+            out_ms.push(outcome.write_time.as_secs_f64() * 1000.0);
             full.push(t.elapsed().as_secs_f64());
-            stage = scan::StageTimes::total(&records);
+            stage = outcome.times;
         }
         let n = n_pages;
         let (d, f) = (median(dec), median(full));
