@@ -90,6 +90,13 @@ fn adobe_cmyk_jpeg_with_inverting_decode_array_is_not_a_negative() {
 }
 
 #[test]
+fn img2pdf_jpeg2000_pages_decode_exactly() {
+    // Lossless JPEG 2000: gray comes back bit for bit, colour as its luma.
+    assert_exact(&page(&open("jpx_gray.pdf"), 0), &source("src_gray.png"));
+    assert_exact(&page(&open("jpx_rgb.pdf"), 0), &source("src_rgb.png"));
+}
+
+#[test]
 fn img2pdf_png_pages_decode_flate_with_png_predictors() {
     let doc = open("png.pdf");
     assert_eq!(doc.page_count(), 4);
@@ -185,8 +192,8 @@ fn hand_written_pages_that_are_not_usable_scans() {
         e => panic!("separation: {e:?}"),
     }
     match err(15) {
-        PdfPageError::Unsupported(m) => assert!(m.contains("JPEG 2000"), "{m}"),
-        e => panic!("jpx: {e:?}"),
+        PdfPageError::Decode(m) => assert!(m.contains("JPEG 2000"), "{m}"),
+        e => panic!("jpx with a broken codestream: {e:?}"),
     }
     for (i, code) in [
         (8, "not_a_scanned_page"),
@@ -322,6 +329,7 @@ const FUZZ_FIXTURES: &[&str] = &[
     "png.pdf",
     "g4.pdf",
     "g3.pdf",
+    "jpx_gray.pdf",
     "jbig2.pdf",
     "handmade.pdf",
     "mixed.pdf",

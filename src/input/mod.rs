@@ -117,7 +117,8 @@ pub fn sniff(bytes: &[u8]) -> Option<Format> {
 
 /// A file read into memory, with its page count known.
 pub struct OpenedFile {
-    pub bytes: Vec<u8>,
+    /// Shared with the parsed PDF, so a 150 MB scanner PDF is held once, not twice.
+    pub bytes: std::sync::Arc<Vec<u8>>,
     pub format: Format,
     pub pages: usize,
     /// A PDF is parsed once; its pages are then decoded in parallel.
@@ -146,12 +147,13 @@ pub fn from_bytes(bytes: Vec<u8>) -> Result<OpenedFile, InputError> {
         return Err(InputError::Empty);
     }
     let format = sniff(&bytes).ok_or(InputError::NotAnImage)?;
+    let bytes = std::sync::Arc::new(bytes);
     let mut pdf_doc = None;
     let pages = match format {
         Format::Png | Format::Jpeg => 1,
         Format::Tiff => tiff_page_count(&bytes)?,
         Format::Pdf => {
-            let doc = pdf::PdfDocument::parse(&bytes)
+            let doc = pdf::PdfDocument::parse_shared(bytes.clone())
                 .map_err(|e| InputError::Pdf(e.to_string(), e.reason_code()))?;
             let n = doc.page_count();
             if n == 0 {

@@ -9,7 +9,8 @@
 //!   the content stream's `q`/`Q`/`cm`/`Do` operators into at most a few levels of Form XObjects;
 //! - decoding its filters: DCTDecode (zune-jpeg, straight to gray), FlateDecode and LZWDecode
 //!   with PNG/TIFF predictors, RunLengthDecode, ASCIIHex/ASCII85, CCITTFaxDecode (G3 1-D/2-D
-//!   and G4, via `hayro-ccitt`) and JBIG2Decode (via `hayro-jbig2`);
+//!   and G4, via `hayro-ccitt`), JBIG2Decode (via `hayro-jbig2`) and JPXDecode (JPEG 2000, via
+//!   `hayro-jpeg2000`);
 //! - converting its colour space (DeviceGray/RGB/CMYK, CalGray/CalRGB, ICCBased by /N, Indexed
 //!   over those, /ImageMask, /Decode) to gray;
 //! - turning it the way a viewer displays it: the image's placement matrix and the page's
@@ -139,16 +140,21 @@ impl PdfDocument {
     /// Parses the file structure. Fails if the bytes are not a PDF, if no page can be found, or if
     /// opening the file needs a password.
     pub fn parse(bytes: &[u8]) -> Result<PdfDocument, PdfError> {
+        PdfDocument::parse_shared(std::sync::Arc::new(bytes.to_vec()))
+    }
+
+    /// [`PdfDocument::parse`] without a copy: the document keeps the caller's bytes for lazy
+    /// page decoding.
+    pub fn parse_shared(data: std::sync::Arc<Vec<u8>>) -> Result<PdfDocument, PdfError> {
         // Viewers accept the header anywhere in the first KiB; without one this is not a PDF,
         // and hayro's object-scanning repair should not be let loose on arbitrary files.
+        let bytes = data.as_slice();
         let head = bytes.get(..bytes.len().min(1024)).unwrap_or(bytes);
         if find(head, b"%PDF-").is_none() {
             return Err(PdfError::Malformed(
                 "no %PDF- header in the first 1024 bytes".into(),
             ));
         }
-        // The one copy of the file: the document keeps it for lazy page decoding.
-        let data = bytes.to_vec();
         let pdf = match catch_unwind(move || Pdf::new(data)) {
             Ok(Ok(pdf)) => pdf,
             Ok(Err(LoadPdfError::Decryption(_))) => return Err(PdfError::Encrypted),
@@ -1606,7 +1612,11 @@ fn decode_image(
             let map = SampleMap::new(colour, 1, decode.as_deref(), image_mask);
             decode_jbig2(&data, &params, w, h, &map, limits)
         }
-        Some((FilterKind::Jpx, _)) => Err(unsupported("JPEG 2000 (JPXDecode) images")),
+        Some((FilterKind::Jpx, _)) => {
+            let data = apply_chain(stream.raw_data(), &chain, limits.max_stream_bytes, None)
+                .map_err(decode_err)?;
+            decode_jpx(&data, w, h, limits)
+        }
         _ => {
             let bpc32 = u32::try_from(bpc).unwrap_or(0);
             if ![1, 2, 4, 8, 16].contains(&bpc32) {
@@ -1922,6 +1932,52 @@ impl hayro_jbig2::Decoder for Jbig2Sink {
         self.row += 1;
         self.col = 0;
     }
+}
+
+/// JPEG 2000, as some colour scanners and archiving tools write: the codestream carries its own
+/// colour space (a PDF's /ColorSpace is optional for it and ignored here, as viewers do when
+/// the codestream has one). Alpha, if any, is dropped.
+fn decode_jpx(data: &[u8], w: u32, h: u32, limits: &Limits) -> PageResult<GrayImage> {
+    use hayro_jpeg2000::{ColorSpace, DecodeSettings, DecoderContext, Image};
+    let jpx_err = |e: hayro_jpeg2000::DecodeError| decode_err(format!("JPEG 2000: {e:?}"));
+    let image = Image::new(data, &DecodeSettings::default()).map_err(jpx_err)?;
+    let (jw, jh) = (image.width(), image.height());
+    // The decoder holds every component as 32-bit floats: check before it allocates.
+    check_pixels(u64::from(jw), u64::from(jh), limits)?;
+    if (jw, jh) != (w, h) {
+        return Err(decode_err(format!(
+            "JPEG 2000 image is {jw}x{jh} but the image says {w}x{h}"
+        )));
+    }
+    let colour = match image.color_space() {
+        ColorSpace::Gray => Colour::Gray,
+        ColorSpace::RGB => Colour::Rgb,
+        ColorSpace::CMYK => Colour::Cmyk,
+        ColorSpace::Unknown { num_channels } | ColorSpace::Icc { num_channels, .. } => {
+            match num_channels {
+                1 => Colour::Gray,
+                3 => Colour::Rgb,
+                4 => Colour::Cmyk,
+                n => return Err(unsupported(format!("JPEG 2000 image with {n} channels"))),
+            }
+        }
+    };
+    let channels = colour.components() + usize::from(image.has_alpha());
+    let mut ctx = DecoderContext::default();
+    let decoded = image.decode(&mut ctx).map_err(jpx_err)?;
+    let samples = decoded.data_u8();
+    let pixels = w as usize * h as usize;
+    if samples.len() != pixels * channels {
+        return Err(decode_err(format!(
+            "JPEG 2000 decoder returned {} samples for {pixels} pixels of {channels} channels",
+            samples.len()
+        )));
+    }
+    let out: Vec<u8> = samples
+        .chunks_exact(channels)
+        .map(|px| colour.gray_of(px))
+        .collect();
+    GrayImage::from_raw(w, h, out).ok_or_else(|| decode_err("image buffer size mismatch"))
 }
 
 fn decode_jbig2(
