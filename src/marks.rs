@@ -298,17 +298,19 @@ fn line_defects(
         (0..reach)
             .map(|k| {
                 let across = (k - MAX_SLANT_CELLS) as f64 * CELL_MM + CELL_MM / 2.0;
-                let mut sum = 0.0;
-                for d in [-0.2, 0.0, 0.2] {
+                // The most ink over a millimetre along the line: a streak that a 1-bit scan
+                // has broken into dashes still shows.
+                let mut most: f64 = 0.0;
+                for d in [-0.5, -0.25, 0.0, 0.25, 0.5] {
                     let (x, y) = if vertical {
                         (across, at + d)
                     } else {
                         (at + d, across)
                     };
                     let p = h.map(PointMm::new(found.x + x, found.y + y));
-                    sum += ink(bilinear(img, p.x, p.y) as f64);
+                    most = most.max(ink(bilinear(img, p.x, p.y) as f64));
                 }
-                sum / 3.0
+                most
             })
             .collect()
     };

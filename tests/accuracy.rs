@@ -152,3 +152,40 @@ fn regression_far_fiducials_of_a_phone_photo_and_a_cut_fiducial_on_a_sideways_sc
         assert_eq!(a.errors, 0, "{profile}: {:#?}", a.worst);
     }
 }
+
+/// Regressions from the 1,000,000-position run: a 1-bit scanner streak broken into dashes
+/// across a row of empty boxes (one was read as marked), and ticks the same scanner's blur
+/// and threshold erased down to a few specks (now marginal in the truth: no reader sees them).
+#[test]
+fn regression_dashed_streak_and_ticks_erased_by_a_1_bit_scan() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (unit, serial, erased) in [
+        ("P-MAYTO", 1450, None),
+        ("P-ANBIEN", 1134, Some("1=marginal:tick")),
+        ("P-CATDAI", 1300, Some("4=marginal:tick")),
+    ] {
+        let out = dir.path().join(unit);
+        let serial = serial.to_string();
+        let a = synth_scan_check(
+            &out,
+            &[
+                "--unit",
+                unit,
+                "--count",
+                "1",
+                "--profile",
+                "bad-scanner",
+                "--seed",
+                "2042",
+                "--first-serial",
+                &serial,
+            ],
+        );
+        assert_eq!(a.ballots_unread, 0, "{unit}: the page was not read");
+        assert_eq!(a.errors, 0, "{unit}: {:#?}", a.worst);
+        if let Some(mark) = erased {
+            let truth = std::fs::read_to_string(out.join("truth.csv")).expect("truth");
+            assert!(truth.contains(mark), "{unit}: {truth}");
+        }
+    }
+}

@@ -11,6 +11,7 @@ use rayon::prelude::*;
 use super::degrade::{self, Degradation};
 use super::marks::{self, BoxPx, MarkStyle};
 use crate::form::{Form, QuestionKind};
+use crate::geometry::PointPx;
 use crate::layout::Layout;
 use crate::output::{self, CsvTable};
 use crate::payload::{Payload, SigningKey};
@@ -267,6 +268,20 @@ pub fn make_page(
         }
     }
     let image = degrade::apply(&img, &degradation, rng);
+    // Blur comes before a 1-bit scanner's threshold and can still thin a stroke away: a mark
+    // the scan no longer shows is marginal, whatever was drawn.
+    if degradation.binarize {
+        for q in &mut truth {
+            for b in q.boxes.iter_mut().filter(|b| b.kind == "definite") {
+                if let Some(c) = layout.checkbox(&q.question, &b.option) {
+                    let core = BoxPx::from_mm(&c.rect, ppm).inset(ppm);
+                    if ink_in_scan(&image, img.dimensions(), &degradation, &core) < 0.05 {
+                        b.kind = "marginal";
+                    }
+                }
+            }
+        }
+    }
     Ok(Page {
         file: None,
         dpi,
@@ -276,6 +291,40 @@ pub fn make_page(
         degradation,
         truth,
     })
+}
+
+/// Share of `core` (page pixels) that is ink in the scan made of the page: the core's corners
+/// are mapped through the degradation and the inside interpolated, pixel by pixel.
+fn ink_in_scan(
+    scan: &GrayImage,
+    page_size: (u32, u32),
+    d: &degrade::Degradation,
+    core: &BoxPx,
+) -> f64 {
+    let map = |x: f64, y: f64| degrade::map_point(page_size, d, PointPx::new(x, y));
+    let (tl, tr, bl, br) = (
+        map(core.x, core.y),
+        map(core.right(), core.y),
+        map(core.x, core.bottom()),
+        map(core.right(), core.bottom()),
+    );
+    let (nu, nv) = (core.w.ceil().max(1.0) as u32, core.h.ceil().max(1.0) as u32);
+    let (mut dark, mut all) = (0u32, 0u32);
+    for j in 0..nv {
+        for i in 0..nu {
+            let (u, v) = ((i as f64 + 0.5) / nu as f64, (j as f64 + 0.5) / nv as f64);
+            let x = (1.0 - v) * ((1.0 - u) * tl.x + u * tr.x) + v * ((1.0 - u) * bl.x + u * br.x);
+            let y = (1.0 - v) * ((1.0 - u) * tl.y + u * tr.y) + v * ((1.0 - u) * bl.y + u * br.y);
+            if x < 0.0 || y < 0.0 || x >= scan.width() as f64 || y >= scan.height() as f64 {
+                continue;
+            }
+            all += 1;
+            if scan.get_pixel(x as u32, y as u32).0[0] < 128 {
+                dark += 1;
+            }
+        }
+    }
+    dark as f64 / all.max(1) as f64
 }
 
 /// Share of the box's inside (1 mm in) darker than a 1-bit scanner's threshold, with room for
