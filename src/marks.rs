@@ -293,6 +293,13 @@ fn line_defects(
 ) -> Vec<Line> {
     let cells = (BOX_SIZE / CELL_MM).round() as i64;
     let reach = cells + 2 * MAX_SLANT_CELLS;
+    // Locally affine, as in `score_box`: one projection per 10 mm, not one per sample.
+    let o = h.map(PointMm::new(found.x, found.y));
+    let step = |dx: f64, dy: f64| {
+        let p = h.map(PointMm::new(found.x + 10.0 * dx, found.y + 10.0 * dy));
+        ((p.x - o.x) / 10.0, (p.y - o.y) / 10.0)
+    };
+    let (ex, ey) = (step(1.0, 0.0), step(0.0, 1.0));
     // Ink profile across a strip parallel to one side, `at` mm from the box's edge.
     let profile = |vertical: bool, at: f64| -> Vec<f64> {
         (0..reach)
@@ -307,8 +314,8 @@ fn line_defects(
                     } else {
                         (at + d, across)
                     };
-                    let p = h.map(PointMm::new(found.x + x, found.y + y));
-                    most = most.max(ink(bilinear(img, p.x, p.y) as f64));
+                    let (px, py) = (o.x + x * ex.0 + y * ey.0, o.y + x * ex.1 + y * ey.1);
+                    most = most.max(ink(bilinear(img, px, py) as f64));
                 }
                 most
             })
@@ -334,6 +341,10 @@ fn line_defects(
     let mut lines = Vec::new();
     for vertical in [true, false] {
         let before = runs(&profile(vertical, -FAR_MM));
+        // Clean paper on one side (the usual case) settles it.
+        if before.is_empty() {
+            continue;
+        }
         let after = runs(&profile(vertical, BOX_SIZE + FAR_MM));
         for &(c0, w0) in &before {
             for &(c1, w1) in &after {
