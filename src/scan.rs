@@ -296,9 +296,28 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Files scanned in parallel at a time: enough to keep every core busy, few enough that only
-/// a handful of full records (with every box's score) wait to be handed on in order.
-const CHUNK_FILES: usize = 32;
+/// Files scanned in parallel at a time, and their total size at most: their full records
+/// (with every box's score, a few kB a page) wait to be handed on in order. Each batch ends
+/// with a core idling while the last file finishes, so batches are made large.
+const CHUNK_FILES: usize = 256;
+const CHUNK_BYTES: u64 = 256 << 20;
+
+/// Consecutive runs of files to scan together (see [`CHUNK_FILES`]).
+fn chunks(files: &[PathBuf]) -> Vec<&[PathBuf]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0u64);
+    for (i, f) in files.iter().enumerate() {
+        bytes += std::fs::metadata(f).map_or(0, |m| m.len());
+        if i + 1 - start >= CHUNK_FILES || bytes >= CHUNK_BYTES {
+            out.push(&files[start..=i]);
+            (start, bytes) = (i + 1, 0);
+        }
+    }
+    if start < files.len() {
+        out.push(&files[start..]);
+    }
+    out
+}
 
 /// Scans a batch, handing every page's full record to `on_page` in input order (path, then
 /// page), whatever the number of threads. `on_file` is called after each file (progress).
@@ -318,7 +337,7 @@ pub fn scan_batch(
             "no such file or folder".into(),
         ));
     }
-    for chunk in files.chunks(CHUNK_FILES) {
+    for chunk in chunks(&files) {
         let per_file: Vec<Vec<PageRecord>> = chunk
             .par_iter()
             .map(|p| {
