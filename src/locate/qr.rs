@@ -1,8 +1,9 @@
 //! Reading the ballot's QR code. It is looked for where the layout prints it, for each way the
-//! sheet can lie in the image, then anywhere. Our own reader finds the three finder patterns,
-//! samples the modules through the transform they give and hands the bits to rqrr's decoder:
-//! on a ballot that takes a fraction of a millisecond. rqrr's general detector, which costs
-//! about as much as decoding the JPEG, is only the fallback for codes ours cannot read.
+//! sheet can lie in the image, then anywhere. Our own reader finds the three finder patterns
+//! on scan lines, samples the modules through the transform they give (refined by the
+//! alignment pattern) and hands the bits to quirc's decoder: on a ballot that takes a fraction
+//! of a millisecond. rqrr's general detector, which costs about as much as decoding the JPEG,
+//! is only the fallback for codes ours cannot read.
 
 use image::GrayImage;
 
@@ -15,8 +16,9 @@ use crate::layout::{PAGE_H, QR_MODULE_MM, QR_SYMBOL};
 /// allow ±5° of skew, a 5 % scale error and a sheet a few millimetres off on the glass.
 const QR_SEARCH_W_MM: f64 = 58.0;
 const QR_SEARCH_H_MM: f64 = 64.0;
-/// Finder patterns and rqrr's detector both work from about 3 pixels per module; searching a
-/// downscaled patch is what makes the search cheap at 200 and 300 DPI.
+/// Finder patterns and rqrr's detector both work from about 3 pixels per module: our reader
+/// scans one row in `step`, rqrr gets a patch downscaled by `step`, which is what keeps the
+/// search cheap at 200 and 300 DPI.
 const QR_MIN_PX_PER_MODULE: f64 = 3.0;
 
 /// A rectangle of the image to search, read at one pixel in `step` × `step`.
@@ -29,7 +31,8 @@ struct Region {
     step: u32,
 }
 
-/// A region downscaled (mean of each step × step block) with one ink/paper threshold.
+/// A region downscaled (mean of each step × step block) with one ink/paper threshold, for
+/// rqrr's detector.
 struct Patch {
     region: Region,
     w: usize,
