@@ -224,7 +224,7 @@ pub fn scan_to_dir(
     let mut duplicates = Duplicates::default();
     let mut outcome = ScanOutcome::default();
     let mut failed = None;
-    crate::scan::scan_batch(inputs, cfg, on_file, &mut |mut r| {
+    crate::scan::scan_batch(inputs, cfg, on_file, &mut |r| {
         for row in answer_rows(&r) {
             if let Err(e) = answers.row(row) {
                 failed.get_or_insert(e);
@@ -232,9 +232,7 @@ pub fn scan_to_dir(
         }
         outcome.times.add(&r.times);
         duplicates.see(&r);
-        for q in &mut r.questions {
-            q.boxes = Vec::new();
-        }
+        // Box scores are not serialised: the spilled record is the slim one.
         let written = serde_json::to_writer(&mut spill, &r)
             .map_err(std::io::Error::other)
             .and_then(|()| spill.write_all(b"\n"));

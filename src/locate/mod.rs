@@ -354,7 +354,8 @@ mod tests {
     use crate::payload::Payload;
     use crate::render::{ballot_shapes, raster};
 
-    fn page(dpi: f64) -> GrayImage {
+    /// The standard ballot rendered upright at `dpi` (also used by the QR reader's tests).
+    pub(super) fn page(dpi: f64) -> GrayImage {
         let form = Form::default_form();
         let layout = Layout::new(&form).expect("layout");
         let p = Payload::new("CSAT", 1, "P-ANBIEN", 42);

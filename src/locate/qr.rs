@@ -175,30 +175,21 @@ pub fn find_qr(img: &GrayImage) -> Option<QrFound> {
     if step > 1 {
         tries.push(region(0, 0, w, h, 1));
     }
+    let ours = tries.iter().map(|&r| {
+        let area = Area::new(img, r)?;
+        guarded(|| read_by_finders(img, &area))
+    });
+    let rqrr = tries.iter().map(|&r| {
+        let patch = Patch::new(img, r)?;
+        guarded(|| read_with_rqrr(&patch))
+    });
+    // A ballot's code ends the search; any other code is kept in case no ballot's turns up.
     let mut first_text = None;
-    for &r in &tries {
-        let Some(area) = Area::new(img, r) else {
-            continue;
-        };
-        match guarded(|| read_by_finders(img, &area)) {
-            Some(found) if found.bytes.starts_with(b"BS") => return Some(found),
-            Some(found) => {
-                first_text.get_or_insert(found);
-            }
-            None => {}
+    for found in ours.chain(rqrr).flatten() {
+        if found.bytes.starts_with(b"BS") {
+            return Some(found);
         }
-    }
-    for &r in &tries {
-        let Some(patch) = Patch::new(img, r) else {
-            continue;
-        };
-        match guarded(|| read_with_rqrr(&patch)) {
-            Some(found) if found.bytes.starts_with(b"BS") => return Some(found),
-            Some(found) => {
-                first_text.get_or_insert(found);
-            }
-            None => {}
-        }
+        first_text.get_or_insert(found);
     }
     first_text
 }
@@ -580,20 +571,8 @@ fn read_with_rqrr(p: &Patch) -> Option<QrFound> {
 mod tests {
     use super::*;
 
-    use crate::form::Form;
-    use crate::layout::{Layout, QR_MODULES};
-    use crate::payload::Payload;
-    use crate::render::{ballot_shapes, raster};
-
-    fn page(dpi: f64) -> GrayImage {
-        let form = Form::default_form();
-        let layout = Layout::new(&form).expect("layout");
-        let p = Payload::new("CSAT", 1, "P-ANBIEN", 42);
-        raster::render(
-            &ballot_shapes(&layout, &p, "Công an phường An Biên").expect("shapes"),
-            dpi,
-        )
-    }
+    use crate::layout::QR_MODULES;
+    use crate::locate::tests::page;
 
     /// Our reader alone (no rqrr detection) over the whole image.
     fn read_without_rqrr(img: &GrayImage) -> Option<QrFound> {
