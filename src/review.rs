@@ -239,7 +239,7 @@ fn review_file(
         }
     };
     let changed = {
-        let sha = hex(&Sha256::digest(opened.bytes.as_slice()));
+        let sha = hex(&Sha256::digest(&**opened.bytes));
         pages
             .iter()
             .any(|&i| !records[i].file_sha256.is_empty() && records[i].file_sha256 != sha)

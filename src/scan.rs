@@ -267,7 +267,7 @@ pub fn process_file(path: &Path, cfg: &Config) -> Vec<PageRecord> {
     // Hashing a 150 MB scanner PDF takes a tenth of a second: done beside the pages, not
     // before them, so the file costs no more than its pages as separate images.
     let (sha, mut records) = rayon::join(
-        || hex(&Sha256::digest(opened.bytes.as_slice())),
+        || hex(&Sha256::digest(&**opened.bytes)),
         || {
             (0..opened.pages)
                 .into_par_iter()

@@ -145,17 +145,19 @@ impl PdfDocument {
 
     /// [`PdfDocument::parse`] without a copy: the document keeps the caller's bytes for lazy
     /// page decoding.
-    pub fn parse_shared(data: std::sync::Arc<Vec<u8>>) -> Result<PdfDocument, PdfError> {
+    pub fn parse_shared<T: AsRef<[u8]> + Send + Sync + 'static>(
+        data: std::sync::Arc<T>,
+    ) -> Result<PdfDocument, PdfError> {
         // Viewers accept the header anywhere in the first KiB; without one this is not a PDF,
         // and hayro's object-scanning repair should not be let loose on arbitrary files.
-        let bytes = data.as_slice();
+        let bytes = (*data).as_ref();
         let head = bytes.get(..bytes.len().min(1024)).unwrap_or(bytes);
         if find(head, b"%PDF-").is_none() {
             return Err(PdfError::Malformed(
                 "no %PDF- header in the first 1024 bytes".into(),
             ));
         }
-        let pdf = match catch_unwind(move || Pdf::new(data)) {
+        let pdf = match catch_unwind(AssertUnwindSafe(move || Pdf::new(data))) {
             Ok(Ok(pdf)) => pdf,
             Ok(Err(LoadPdfError::Decryption(_))) => return Err(PdfError::Encrypted),
             Ok(Err(LoadPdfError::Invalid)) => {
