@@ -166,7 +166,7 @@ impl Homography {
                 }
             }
         }
-        let n = solve8(ata, atb)?;
+        let n = solve(ata, atb)?;
         // Undo the normalisation: H = D⁻¹ · N · S.
         let nm = [n[0], n[1], n[2], n[3], n[4], n[5], n[6], n[7], 1.0];
         let s = [
@@ -291,27 +291,56 @@ fn mul3(a: &[f64; 9], b: &[f64; 9]) -> [f64; 9] {
     r
 }
 
-/// Gaussian elimination with partial pivoting on an 8×8 system.
+/// The circle nearest to `points` in the least-squares sense of Kåsa (x² + y² + Dx + Ey + F = 0):
+/// its centre and radius. Points on an arc of a half-circle or more pin it down well.
+pub fn fit_circle(points: &[PointPx]) -> Option<(PointPx, f64)> {
+    if points.len() < 3 {
+        return None;
+    }
+    // Centred coordinates keep the sums small and the system well conditioned.
+    let n = points.len() as f64;
+    let (mx, my) = points
+        .iter()
+        .fold((0.0, 0.0), |(a, b), p| (a + p.x / n, b + p.y / n));
+    let mut ata = [[0.0f64; 3]; 3];
+    let mut atb = [0.0f64; 3];
+    for p in points {
+        let (x, y) = (p.x - mx, p.y - my);
+        let a = [x, y, 1.0];
+        let b = -(x * x + y * y);
+        for i in 0..3 {
+            atb[i] += a[i] * b;
+            for j in 0..3 {
+                ata[i][j] += a[i] * a[j];
+            }
+        }
+    }
+    let [d, e, f] = solve(ata, atb)?;
+    let r2 = (d * d + e * e) / 4.0 - f;
+    (r2 > 0.0).then(|| (PointPx::new(mx - d / 2.0, my - e / 2.0), r2.sqrt()))
+}
+
+/// Gaussian elimination with partial pivoting on an N×N system.
 #[allow(clippy::needless_range_loop)]
-fn solve8(mut a: [[f64; 8]; 8], mut b: [f64; 8]) -> Option<[f64; 8]> {
-    for col in 0..8 {
-        let pivot = (col..8).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
+fn solve<const N: usize>(mut a: [[f64; N]; N], mut b: [f64; N]) -> Option<[f64; N]> {
+    for col in 0..N {
+        let pivot = (col..N).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
         if a[pivot][col].abs() < 1e-10 {
             return None;
         }
         a.swap(col, pivot);
         b.swap(col, pivot);
-        for row in col + 1..8 {
+        for row in col + 1..N {
             let f = a[row][col] / a[col][col];
-            for k in col..8 {
+            for k in col..N {
                 a[row][k] -= f * a[col][k];
             }
             b[row] -= f * b[col];
         }
     }
-    let mut x = [0.0; 8];
-    for row in (0..8).rev() {
-        let s: f64 = (row + 1..8).map(|k| a[row][k] * x[k]).sum();
+    let mut x = [0.0; N];
+    for row in (0..N).rev() {
+        let s: f64 = (row + 1..N).map(|k| a[row][k] * x[k]).sum();
         x[row] = (b[row] - s) / a[row][row];
     }
     Some(x)
@@ -339,6 +368,22 @@ mod tests {
         assert!(fit.rms_error_px(&pairs) < 1e-6);
         let p = PointMm::new(50.0, 250.0);
         assert!(fit.map(p).distance(truth.map(p)) < 1e-6);
+    }
+
+    #[test]
+    fn circle_is_recovered_from_half_its_edge() {
+        // 200° of a circle of radius 24 around (100.3, 50.7), with ±0.3 px of wobble.
+        let pts: Vec<PointPx> = (0..60)
+            .map(|i| {
+                let a = (i as f64 / 59.0) * 200f64.to_radians() - 1.0;
+                let r = 24.0 + 0.3 * ((i * 7 % 5) as f64 - 2.0) / 2.0;
+                PointPx::new(100.3 + r * a.cos(), 50.7 + r * a.sin())
+            })
+            .collect();
+        let (c, r) = fit_circle(&pts).expect("a circle");
+        assert!(c.distance(PointPx::new(100.3, 50.7)) < 0.1, "{c:?}");
+        assert!((r - 24.0).abs() < 0.1, "{r}");
+        assert!(fit_circle(&pts[..2]).is_none());
     }
 
     #[test]

@@ -228,76 +228,161 @@ fn find_fiducial(
     if score < 80.0 {
         return None;
     }
-    // A disc cut by the edge of the scan has a biased centroid: better to do without it.
-    let clearance = (0.5 * d + 2.0) as i64;
-    let (ix, iy) = (x0 + bx, y0 + by);
-    if ix < clearance || iy < clearance || ix + clearance >= w as i64 || iy + clearance >= h as i64
-    {
-        return None;
-    }
-    // Centroid of the dark pixels within the disc's reach.
+    // Dark and paper levels from the best position; a disc cut by the edge of the scan keeps
+    // the parts of its squares that are in the image.
     let (sum_in, n_in) = sum(bx, by, inner)?;
     let (sum_mid, n_mid) = sum(bx, by, ring_in)?;
     let (sum_out, n_out) = sum(bx, by, ring_out)?;
     let dark = sum_in as f64 / n_in as f64;
     let paper = (sum_out - sum_mid) as f64 / (n_out - n_mid) as f64;
     let threshold = (dark + paper) / 2.0;
-    let r = (0.75 * d) as i64;
-    let (mut sx, mut sy, mut sw) = (0.0, 0.0, 0.0);
-    for yy in (by - r).max(0)..=(by + r).min(hh as i64 - 1) {
-        for xx in (bx - r).max(0)..=(bx + r).min(ww as i64 - 1) {
-            let v = 255.0 - raw[(y0 + yy) as usize * stride + (x0 + xx) as usize] as f64;
-            if v > threshold {
-                let wgt = v - paper;
-                sx += wgt * (xx as f64 + 0.5);
-                sy += wgt * (yy as f64 + 0.5);
-                sw += wgt;
-            }
-        }
-    }
-    if sw <= 0.0 {
-        return None;
-    }
-    let c = PointPx::new(x0 as f64 + sx / sw, y0 as f64 + sy / sw);
-    // Shape check: ink fills the disc and the ring around it is paper. Bold title letters or
-    // a doodle near a corner can outscore paper, but not this. The disc's radius is measured
-    // from its ink, because a phone photo's perspective makes far discs smaller than the QR
-    // code predicts and near ones larger.
     let expected = d / 2.0;
-    let dark_at = |xx: i64, yy: i64| -> Option<bool> {
+    let is_dark = |xx: i64, yy: i64| -> Option<bool> {
         if xx < 0 || yy < 0 || xx >= w as i64 || yy >= h as i64 {
             return None;
         }
         Some(255.0 - raw[yy as usize * stride + xx as usize] as f64 > threshold)
     };
-    let reach = (2.0 * expected).ceil() as i64;
-    let around = |r_from: f64, r_to: f64| -> (u32, u32) {
-        let (mut all, mut dark) = (0u32, 0u32);
-        let (from2, to2) = (r_from * r_from, r_to * r_to);
-        for yy in (c.y as i64 - reach)..=(c.y as i64 + reach) {
-            for xx in (c.x as i64 - reach)..=(c.x as i64 + reach) {
-                let (dx, dy) = (xx as f64 + 0.5 - c.x, yy as f64 + 0.5 - c.y);
-                let dist2 = dx * dx + dy * dy;
-                if dist2 >= from2 && dist2 <= to2 {
-                    if let Some(is_dark) = dark_at(xx, yy) {
-                        all += 1;
-                        dark += is_dark as u32;
-                    }
+    let clearance = (0.5 * d + 2.0) as i64;
+    let (ix, iy) = (x0 + bx, y0 + by);
+    let cut = ix < clearance
+        || iy < clearance
+        || ix + clearance >= w as i64
+        || iy + clearance >= h as i64;
+    let (c, radius) = if cut {
+        // The centroid of what is left of a cut disc lies inwards of its centre.
+        cut_disc(img, PointPx::new(ix as f64, iy as f64), expected, threshold)?
+    } else {
+        // Centroid of the dark pixels within the disc's reach.
+        let r = (0.75 * d) as i64;
+        let (mut sx, mut sy, mut sw) = (0.0, 0.0, 0.0);
+        for yy in (by - r).max(0)..=(by + r).min(hh as i64 - 1) {
+            for xx in (bx - r).max(0)..=(bx + r).min(ww as i64 - 1) {
+                let v = 255.0 - raw[(y0 + yy) as usize * stride + (x0 + xx) as usize] as f64;
+                if v > threshold {
+                    let wgt = v - paper;
+                    sx += wgt * (xx as f64 + 0.5);
+                    sy += wgt * (yy as f64 + 0.5);
+                    sw += wgt;
                 }
             }
         }
-        (all, dark)
+        if sw <= 0.0 {
+            return None;
+        }
+        let c = PointPx::new(x0 as f64 + sx / sw, y0 as f64 + sy / sw);
+        // The disc's radius is measured from its ink, because a phone photo's perspective
+        // makes far discs smaller than the QR code predicts and near ones larger.
+        let (_, area) = count_dark(c, 0.0, 1.3 * expected, &is_dark);
+        (c, (area as f64 / std::f64::consts::PI).sqrt())
     };
-    let (_, area) = around(0.0, 1.3 * expected);
-    let radius = (area as f64 / std::f64::consts::PI).sqrt();
     if !(0.6 * expected..=1.25 * expected).contains(&radius) {
         return None;
     }
-    let (inside, inside_dark) = around(0.0, 0.8 * radius);
-    let (ring, ring_dark) = around(1.3 * radius, 1.8 * radius);
+    // Shape check: ink fills the disc and the ring around it is paper. Bold title letters or
+    // a doodle near a corner can outscore paper, but not this.
+    let (inside, inside_dark) = count_dark(c, 0.0, 0.8 * radius, &is_dark);
+    let (ring, ring_dark) = count_dark(c, 1.3 * radius, 1.8 * radius, &is_dark);
     let solid = inside_dark as f64 >= 0.9 * inside as f64;
     let clear = (ring_dark as f64) <= 0.1 * ring as f64;
-    (solid && clear).then_some(c)
+    // A disc that is mostly off the image is not measured well enough.
+    let seen = inside as f64 >= 0.4 * std::f64::consts::PI * (0.8 * radius).powi(2);
+    (solid && clear && seen).then_some(c)
+}
+
+/// Pixels (in the image) at a distance from `c` between `from` and `to`, and how many of them
+/// are dark.
+fn count_dark(
+    c: PointPx,
+    from: f64,
+    to: f64,
+    is_dark: &dyn Fn(i64, i64) -> Option<bool>,
+) -> (u32, u32) {
+    let (mut all, mut dark) = (0u32, 0u32);
+    let (from2, to2) = (from * from, to * to);
+    let reach = to.ceil() as i64 + 1;
+    for yy in (c.y as i64 - reach)..=(c.y as i64 + reach) {
+        for xx in (c.x as i64 - reach)..=(c.x as i64 + reach) {
+            let (dx, dy) = (xx as f64 + 0.5 - c.x, yy as f64 + 0.5 - c.y);
+            let dist2 = dx * dx + dy * dy;
+            if dist2 >= from2 && dist2 <= to2 {
+                if let Some(is_dark) = is_dark(xx, yy) {
+                    all += 1;
+                    dark += is_dark as u32;
+                }
+            }
+        }
+    }
+    (all, dark)
+}
+
+/// The centre and radius of a fiducial disc cut by the edge of the scan, from a circle fitted
+/// to its visible edge. A sheet fed askew into a scanner whose scan area is the page loses its
+/// corners, and with them part of a fiducial, first.
+fn cut_disc(
+    img: &GrayImage,
+    near: PointPx,
+    expected: f64,
+    threshold: f64,
+) -> Option<(PointPx, f64)> {
+    let (w, h) = (img.width() as i64, img.height() as i64);
+    let raw = img.as_raw();
+    let ink = |x: i64, y: i64| 255.0 - raw[y as usize * w as usize + x as usize] as f64;
+    // The search's best position is within a radius of the centre.
+    let reach = (2.2 * expected).ceil() as i64;
+    let (cx, cy) = (near.x as i64, near.y as i64);
+    let mut edge = Vec::new();
+    for y in (cy - reach).max(0)..(cy + reach + 1).min(h) {
+        for x in (cx - reach).max(0)..(cx + reach + 1).min(w) {
+            let v = ink(x, y);
+            if v <= threshold {
+                continue;
+            }
+            for (dx, dy) in [(1i64, 0i64), (-1, 0), (0, 1), (0, -1)] {
+                let (nx, ny) = (x + dx, y + dy);
+                if nx < 0 || ny < 0 || nx >= w || ny >= h {
+                    continue;
+                }
+                let u = ink(nx, ny);
+                if u <= threshold {
+                    // Where the ink crosses the threshold between the two pixel centres.
+                    let t = (v - threshold) / (v - u);
+                    edge.push(PointPx::new(
+                        x as f64 + 0.5 + t * dx as f64,
+                        y as f64 + 0.5 + t * dy as f64,
+                    ));
+                }
+            }
+        }
+    }
+    // Other ink in reach (a letter, the dark border beyond the sheet) is not on the circle:
+    // fit, drop what is far from it, fit again.
+    let mut circle = crate::geometry::fit_circle(&edge)?;
+    for _ in 0..3 {
+        let (c, r) = circle;
+        let tolerance = 0.15 * r + 1.0;
+        let on: Vec<PointPx> = edge
+            .iter()
+            .copied()
+            .filter(|p| (p.distance(c) - r).abs() <= tolerance)
+            .collect();
+        if (on.len() as f64) < 0.6 * edge.len() as f64 {
+            return None;
+        }
+        circle = crate::geometry::fit_circle(&on)?;
+        edge = on;
+    }
+    let (c, r) = circle;
+    // At least 150° of the edge must show (the largest gap between edge points, seen from the
+    // centre, is at most 210°): a shorter arc leaves the centre poorly pinned down.
+    let mut angles: Vec<f64> = edge.iter().map(|p| (p.y - c.y).atan2(p.x - c.x)).collect();
+    angles.sort_by(f64::total_cmp);
+    let wrap = angles
+        .first()
+        .zip(angles.last())
+        .map(|(a, b)| a + std::f64::consts::TAU - b)?;
+    let largest_gap = angles.windows(2).map(|p| p[1] - p[0]).fold(wrap, f64::max);
+    (largest_gap <= 210f64.to_radians()).then_some((c, r))
 }
 
 /// The centre of a QR finder pattern (7 × 7 modules, symmetric), as the centroid of ink in a
@@ -379,6 +464,40 @@ mod tests {
             assert!(d < 0.1, "{m:?} off by {d} mm");
         }
         assert!(a.rotation_deg < 0.5 || a.rotation_deg > 359.5);
+    }
+
+    #[test]
+    fn fiducials_cut_by_the_edge_of_the_scan_are_measured_while_more_than_half_shows() {
+        // Fiducial centres are 11 mm from the page edges, their radius is 3 mm.
+        let dpi = 200.0;
+        let px = dpi / 25.4;
+        let full = page(dpi);
+        let cropped = |left_mm: f64, top_mm: f64| {
+            let (x, y) = ((left_mm * px) as u32, (top_mm * px) as u32);
+            let img = image::imageops::crop_imm(&full, x, y, full.width() - x, full.height() - y)
+                .to_image();
+            (img, x as f64, y as f64)
+        };
+        // Both left discs lose a third of their width, the top-left one also a sixth of its
+        // height: 157° of its edge shows.
+        let (img, dx, dy) = cropped(10.0, 9.0);
+        let qr = find_qr(&img).expect("qr found");
+        let a = align(&img, &qr).expect("aligned");
+        assert_eq!(a.fiducials_found, 4);
+        let truth = Homography::at_dpi(dpi);
+        for m in FIDUCIALS.into_iter().chain([PointMm::new(100.0, 150.0)]) {
+            let t = truth.map(m);
+            let d = a
+                .transform
+                .map(m)
+                .distance(PointPx::new(t.x - dx, t.y - dy))
+                / px;
+            assert!(d < 0.1, "{m:?} off by {d} mm");
+        }
+        // With the left discs' centres off the image, what shows is not enough.
+        let (img, _, _) = cropped(12.5, 0.0);
+        let qr = find_qr(&img).expect("qr found");
+        assert_eq!(align(&img, &qr).err(), Some(AlignError::TooFewFiducials(2)));
     }
 
     #[test]
