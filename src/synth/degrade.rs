@@ -840,32 +840,4 @@ mod tests {
         let back = image::load_from_memory(&jpg).expect("decodes");
         assert_eq!(back.width(), page.width());
     }
-
-    /// Timing on a 200-DPI A4 page; run with
-    /// `cargo test --release --lib synth::degrade -- --ignored --nocapture`.
-    #[test]
-    #[ignore]
-    fn timing_per_profile() {
-        let page = test_page(200.0);
-        for name in PROFILES {
-            let mut best = f64::MAX;
-            let mut total = 0.0;
-            let n = 10;
-            for seed in 0..n {
-                let mut r = rng(seed);
-                let d = profile(name, &mut r).expect(name);
-                let t = std::time::Instant::now();
-                let out = apply(&page, &d, &mut r);
-                let s = t.elapsed().as_secs_f64();
-                std::hint::black_box(out);
-                best = best.min(s);
-                total += s;
-            }
-            println!(
-                "{name:>15}: mean {:.1} ms, best {:.1} ms",
-                total / n as f64 * 1e3,
-                best * 1e3
-            );
-        }
-    }
 }
