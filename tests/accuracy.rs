@@ -189,3 +189,37 @@ fn regression_dashed_streak_and_ticks_erased_by_a_1_bit_scan() {
         }
     }
 }
+
+/// Pages once rejected although a person reads them easily: a skewed bad scan whose four corner
+/// fiducials are all cut by the edge of the image, and phone photos of a blurred QR code on a
+/// page that does not fill the frame (one threshold for the whole photo fell between the
+/// background and the paper).
+#[test]
+fn regression_cut_fiducials_and_blurred_codes_in_photos_are_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (profile, seed, unit, serial) in [
+        ("bad-scanner", "2042", "P-CATDAI", "26"),
+        ("bad-scanner", "2042", "P-ANBIEN", "5"),
+        ("phone-photo", "42", "P-ANBIEN", "28"),
+        ("phone-photo", "42", "P-ANBIEN", "59"),
+    ] {
+        let out = dir.path().join(format!("{profile}-{unit}-{serial}"));
+        let a = synth_scan_check(
+            &out,
+            &[
+                "--unit",
+                unit,
+                "--count",
+                "1",
+                "--profile",
+                profile,
+                "--seed",
+                seed,
+                "--first-serial",
+                serial,
+            ],
+        );
+        assert_eq!(a.ballots_unread, 0, "{profile} {unit} {serial}: not read");
+        assert_eq!(a.errors, 0, "{profile} {unit} {serial}: {:#?}", a.worst);
+    }
+}

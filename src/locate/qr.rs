@@ -113,6 +113,8 @@ struct Area<'a> {
     stride: usize,
     region: Region,
     threshold: u8,
+    /// Thresholds per block of `BLOCK` × `BLOCK` pixels, when one for the whole region fails.
+    local: Option<LocalThresholds>,
 }
 
 impl<'a> Area<'a> {
@@ -136,12 +138,85 @@ impl<'a> Area<'a> {
             stride,
             region: r,
             threshold,
+            local: None,
         })
+    }
+
+    /// The region with a threshold per block (see [`LocalThresholds`]).
+    fn with_local_thresholds(img: &'a GrayImage, r: Region) -> Option<Area<'a>> {
+        let mut area = Area::new(img, r)?;
+        area.local = Some(LocalThresholds::new(&area));
+        Some(area)
+    }
+
+    /// The ink/paper threshold at pixel (x, y) of the image.
+    fn threshold_at(&self, x: usize, y: usize) -> u8 {
+        match &self.local {
+            None => self.threshold,
+            Some(t) => {
+                let rows = t.values.len() / t.cols;
+                let col = (x.saturating_sub(self.region.x0 as usize) / BLOCK).min(t.cols - 1);
+                let row = (y.saturating_sub(self.region.y0 as usize) / BLOCK).min(rows - 1);
+                t.values[row * t.cols + col]
+            }
+        }
     }
 
     /// Whether pixel (x, y) of the image is ink.
     fn dark(&self, x: usize, y: usize) -> bool {
-        self.raw[y * self.stride + x] < self.threshold
+        self.raw[y * self.stride + x] < self.threshold_at(x, y)
+    }
+}
+
+/// Side of the blocks of [`LocalThresholds`], in pixels: a few modules of a code.
+const BLOCK: usize = 32;
+
+/// An ink/paper threshold for each block of a region, halfway between the darkest and the
+/// lightest pixels of the block and its eight neighbours. A phone photo's page does not fill
+/// the image: one threshold for the whole image then falls between the background and the
+/// paper, where a blurred code's thin light modules are too.
+struct LocalThresholds {
+    cols: usize,
+    values: Vec<u8>,
+}
+
+impl LocalThresholds {
+    fn new(a: &Area) -> LocalThresholds {
+        let r = a.region;
+        let (cols, rows) = (
+            (r.w as usize).div_ceil(BLOCK),
+            (r.h as usize).div_ceil(BLOCK),
+        );
+        let (mut lo, mut hi) = (vec![255u8; cols * rows], vec![0u8; cols * rows]);
+        // Every other pixel of every other row is enough for a block's extremes.
+        for y in (0..r.h as usize).step_by(2) {
+            let start = (r.y0 as usize + y) * a.stride + r.x0 as usize;
+            let row = &a.raw[start..start + r.w as usize];
+            for (x, &v) in row.iter().enumerate().step_by(2) {
+                let b = (y / BLOCK) * cols + x / BLOCK;
+                lo[b] = lo[b].min(v);
+                hi[b] = hi[b].max(v);
+            }
+        }
+        let mut values = vec![0u8; cols * rows];
+        for row in 0..rows {
+            for col in 0..cols {
+                let (mut l, mut h) = (255u8, 0u8);
+                for nr in row.saturating_sub(1)..(row + 2).min(rows) {
+                    for nc in col.saturating_sub(1)..(col + 2).min(cols) {
+                        l = l.min(lo[nr * cols + nc]);
+                        h = h.max(hi[nr * cols + nc]);
+                    }
+                }
+                // Flat paper or background has no ink: nothing in it is darker than its darkest.
+                values[row * cols + col] = if h - l < 48 {
+                    l
+                } else {
+                    ((l as u16 + h as u16) / 2) as u8
+                };
+            }
+        }
+        LocalThresholds { cols, values }
     }
 }
 
@@ -175,10 +250,16 @@ pub fn find_qr(img: &GrayImage) -> Option<QrFound> {
     if step > 1 {
         tries.push(region(0, 0, w, h, 1));
     }
-    let ours = tries.iter().map(|&r| {
-        let area = Area::new(img, r)?;
-        guarded(|| read_by_finders(img, &area))
-    });
+    // Last of ours: the whole image with a threshold per block (a photo with background).
+    let whole = region(0, 0, w, h, step);
+    let ours = tries
+        .iter()
+        .map(|&r| Area::new(img, r))
+        .chain([whole].map(|r| Area::with_local_thresholds(img, r)))
+        .map(|area| {
+            let area = area?;
+            guarded(|| read_by_finders(img, &area))
+        });
     let rqrr = tries.iter().map(|&r| {
         let patch = Patch::new(img, r)?;
         guarded(|| read_with_rqrr(&patch))
@@ -397,9 +478,14 @@ fn read_by_finders(img: &GrayImage, area: &Area) -> Option<QrFound> {
     if finders.len() < 3 {
         return None;
     }
-    let threshold = area.threshold;
     for symbol in symbols(&finders).iter().take(4) {
         let s = symbol.size as f64;
+        // Sampled with the threshold at the symbol's centre.
+        let [_, tr, bl] = symbol.corners;
+        let threshold = area.threshold_at(
+            ((tr.x + bl.x) / 2.0).max(0.0) as usize,
+            ((tr.y + bl.y) / 2.0).max(0.0) as usize,
+        );
         let centres = [(3.5, 3.5), (s - 3.5, 3.5), (3.5, s - 3.5)];
         let pairs: Vec<(PointMm, PointPx)> = centres
             .iter()
