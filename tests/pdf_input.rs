@@ -146,8 +146,8 @@ fn hand_written_placements_filters_and_colour_spaces() {
     let hand = source("src_hand.png");
     // 1 plain, 2 y-flipping matrix, 3 matrix turning 90°, 4 inside a Form XObject with PNG
     // predictors, 5 /Rotate 180 inherited from a Pages node, 7 negative with /Decode [1 0]
-    // (RunLength), 8 inline image with abbreviated keys.
-    for i in [0, 1, 2, 3, 4, 6, 7] {
+    // (RunLength), 8 inline image with abbreviated keys, 9 four tiles in a 2x2 grid.
+    for i in [0, 1, 2, 3, 4, 6, 7, 8] {
         let img = page(&doc, i);
         assert_eq!(img.dimensions(), (120, 160), "page {}", i + 1);
         let mad = mean_abs_diff(&img, &hand);
@@ -163,10 +163,6 @@ fn hand_written_placements_filters_and_colour_spaces() {
 fn hand_written_pages_that_are_not_usable_scans() {
     let doc = open("handmade.pdf");
     let err = |i: usize| doc.page_image(i, &Limits::default()).unwrap_err();
-    match err(8) {
-        PdfPageError::NotAScannedPage(m) => assert!(m.contains("tiled from 4 images"), "{m}"),
-        e => panic!("tiles: {e:?}"),
-    }
     match err(9) {
         PdfPageError::NotAScannedPage(m) => assert!(m.contains("covers only 6%"), "{m}"),
         e => panic!("logo: {e:?}"),
@@ -196,7 +192,7 @@ fn hand_written_pages_that_are_not_usable_scans() {
         e => panic!("jpx with a broken codestream: {e:?}"),
     }
     for (i, code) in [
-        (8, "not_a_scanned_page"),
+        (9, "not_a_scanned_page"),
         (10, "unsupported_pdf_image"),
         (11, "image_too_large"),
         (12, "decode_error"),
@@ -205,6 +201,70 @@ fn hand_written_pages_that_are_not_usable_scans() {
     }
     // Past the last page.
     assert!(matches!(err(17), PdfPageError::Decode(_)));
+}
+
+#[test]
+fn tiff2pdf_tiled_pages_are_put_together_exactly() {
+    // tiff2pdf writes each tile of a tiled TIFF as its own image, edge tiles cut to the page.
+    let doc = open("tiled.pdf");
+    assert_eq!(doc.page_count(), 3);
+    // Deflate tiles of 128x128 (3x4, the last column 104 wide, the last row 96 tall).
+    assert_exact(&page(&doc, 0), &source("src_gray.png"));
+    // CCITT G4 tiles of 256x256 (4x5).
+    assert_exact(&page(&doc, 1), &source("src_bw.png"));
+    // The gray page stored sideways as tiles, stood up by /Rotate 90.
+    assert_exact(&page(&doc, 2), &source("src_gray.png"));
+}
+
+#[test]
+fn hand_written_tiles_are_put_together_or_refused_with_a_reason() {
+    let doc = open("tiles.pdf");
+    assert_eq!(doc.page_count(), 8);
+    let hand = source("src_hand.png");
+    // 1: bands of uneven height under a y-flipping matrix, off by up to 0.2 pixel.
+    // 2: a 2x2 grid of a picture stored turned, the whole grid drawn turned back.
+    for i in [0, 1] {
+        assert_exact(&page(&doc, i), &hand);
+    }
+    let reason = |i: usize| match doc.page_image(i, &Limits::default()) {
+        Err(e) => (e.reason_code(), e.to_string()),
+        Ok(img) => panic!("page {}: decoded to {:?}", i + 1, img.dimensions()),
+    };
+    for (i, code, says) in [
+        (2, "not_a_scanned_page", "the tiles overlap or leave gaps"),
+        (
+            3,
+            "not_a_scanned_page",
+            "1 of the 3 images are drawn at another scale or turn",
+        ),
+        (
+            4,
+            "not_a_scanned_page",
+            "1 of the 3 images are drawn at another scale or turn",
+        ),
+        (5, "not_a_scanned_page", "the 3 tiles are not a grid"),
+        (
+            7,
+            "unsupported_pdf_image",
+            "other images covering 100% of it (a layered",
+        ),
+    ] {
+        let (got_code, message) = reason(i);
+        assert_eq!(got_code, code, "page {}: {message}", i + 1);
+        assert!(message.contains(says), "page {}: {message}", i + 1);
+    }
+    // 8 (checked above): a page-sized picture at a lower resolution under a grid of tiles.
+    // 7: the lower half is one white tile object drawn in both of its cells.
+    let img = page(&doc, 6);
+    assert_eq!(img.dimensions(), (120, 160));
+    for (x, y, px) in img.enumerate_pixels() {
+        let want = if y < 80 {
+            hand.get_pixel(x, y).0[0]
+        } else {
+            255
+        };
+        assert_eq!(px.0[0], want, "at {x},{y}");
+    }
 }
 
 #[test]

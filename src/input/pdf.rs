@@ -6,7 +6,9 @@
 //! - the file structure (cross-reference tables and streams, object streams, repair of broken
 //!   files, decryption of files that open without a password) — delegated to `hayro-syntax`;
 //! - finding the one image XObject (or inline image) that covers most of the page, by following
-//!   the content stream's `q`/`Q`/`cm`/`Do` operators into at most a few levels of Form XObjects;
+//!   the content stream's `q`/`Q`/`cm`/`Do` operators into at most a few levels of Form XObjects,
+//!   or the tiles or bands it is drawn from (tiff2pdf's tiled TIFFs, banded scanners) when they
+//!   form a complete grid of images drawn at one scale and turn;
 //! - decoding its filters: DCTDecode (zune-jpeg, straight to gray), FlateDecode and LZWDecode
 //!   with PNG/TIFF predictors, RunLengthDecode, ASCIIHex/ASCII85, CCITTFaxDecode (G3 1-D/2-D
 //!   and G4, via `hayro-ccitt`), JBIG2Decode (via `hayro-jbig2`) and JPXDecode (JPEG 2000, via
@@ -77,7 +79,7 @@ impl PdfError {
 #[derive(Debug, thiserror::Error)]
 pub enum PdfPageError {
     /// The page has no image covering it: vector/text content, a blank page, a small picture,
-    /// or tiles that are not assembled.
+    /// or tiles that do not form a complete grid at one scale and turn.
     #[error("not a scanned page: {0}")]
     NotAScannedPage(String),
     /// The page image uses a feature this reader does not implement.
@@ -222,15 +224,20 @@ impl PdfDocument {
         let mut walk = Walk::new(limits, page_box);
         let content = page_content(page, limits)?;
         walk.run(&content, page.resources(), Affine::IDENTITY, 0)?;
-        let chosen = choose_image(&walk)?;
-        let chosen = walk.placements.swap_remove(chosen);
-        let image = match chosen.source {
-            Source::XObject { stream, resources } => {
-                decode_image(&stream, &resources, false, limits)?
+        let (image, ctm) = match choose_image(&walk)? {
+            Choice::One(i) => {
+                let chosen = walk.placements.swap_remove(i);
+                let image = match chosen.source {
+                    Source::XObject { stream, resources } => {
+                        decode_image(&stream, &resources, false, limits)?
+                    }
+                    Source::Inline(result) => result?,
+                };
+                (image, chosen.ctm)
             }
-            Source::Inline(result) => result?,
+            Choice::Tiles(grid) => (assemble(&walk.placements, &grid, limits)?, grid.ctm),
         };
-        let (col_dir, row_dir) = display_axes(chosen.ctm, page.rotation());
+        let (col_dir, row_dir) = display_axes(ctm, page.rotation());
         Ok(orient(image, col_dir, row_dir))
     }
 }
@@ -568,6 +575,16 @@ struct Placement<'a> {
     coverage: f64,
     /// Identifies the image object, so one image drawn twice is not taken for two layers.
     id: Option<(u32, i32)>,
+    /// The declared /Width and /Height, when valid: where its pixels land, for tiles.
+    size: Option<(u32, u32)>,
+}
+
+/// The declared pixel size of an image dictionary, if both are positive and fit a `u32`.
+fn declared_size(dict: &Dict<'_>, inline: bool) -> Option<(u32, u32)> {
+    let d = ImageDict { dict, inline };
+    let w = u32::try_from(d.uint(b"Width", b"W")?).ok()?;
+    let h = u32::try_from(d.uint(b"Height", b"H")?).ok()?;
+    (w > 0 && h > 0).then_some((w, h))
 }
 
 struct Walk<'a, 'l> {
@@ -655,6 +672,7 @@ impl<'a, 'l> Walk<'a, 'l> {
                             Err(unsupported("small inline image"))
                         };
                         self.push(Placement {
+                            size: declared_size(stream.dict(), true),
                             source: Source::Inline(decoded),
                             ctm,
                             coverage: cov,
@@ -703,6 +721,7 @@ impl<'a, 'l> Walk<'a, 'l> {
                 let id = xobj.dict().obj_id().map(|o| (o.obj_number, o.gen_number));
                 self.push(Placement {
                     coverage: coverage(ctm, &self.page_box),
+                    size: declared_size(xobj.dict(), false),
                     source: Source::XObject {
                         stream: xobj,
                         resources: resources.clone(),
@@ -769,8 +788,16 @@ fn page_content(page: &Page<'_>, limits: &Limits) -> PageResult<Vec<u8>> {
     Ok(out)
 }
 
-/// Index of the placement that is the page's scan.
-fn choose_image(walk: &Walk<'_, '_>) -> PageResult<usize> {
+/// What a page's scan is made of.
+enum Choice {
+    /// One image: an index into the walk's placements.
+    One(usize),
+    /// Several images drawn side by side (tiles or bands), put together.
+    Tiles(TileGrid),
+}
+
+/// The placement that is the page's scan, or the tiles it is drawn from.
+fn choose_image(walk: &Walk<'_, '_>) -> PageResult<Choice> {
     let placements = &walk.placements;
     if placements.is_empty() {
         return Err(PdfPageError::NotAScannedPage(if walk.other_marks {
@@ -782,6 +809,38 @@ fn choose_image(walk: &Walk<'_, '_>) -> PageResult<usize> {
     let candidates: Vec<usize> = (0..placements.len())
         .filter(|&i| placements[i].coverage >= MIN_COVERAGE)
         .collect();
+    // Images besides the chosen ones that cover as much as a page are another layer over or
+    // under the scan (a mixed-raster page): only a renderer could compose them.
+    let single_layer = |chosen: &dyn Fn(usize) -> bool, what: &str| -> PageResult<()> {
+        let rest: f64 = (0..placements.len())
+            .filter(|&i| !chosen(i))
+            .map(|i| placements[i].coverage)
+            .sum();
+        if rest >= MIN_COVERAGE {
+            return Err(unsupported(format!(
+                "the page is {what} and other images covering {:.0}% of it (a layered, \
+                 mixed-raster scan); composing layers needs a renderer",
+                rest.min(1.0) * 100.0
+            )));
+        }
+        Ok(())
+    };
+    let grid = match tile_grid(placements, &walk.page_box) {
+        Some(Ok(g)) if g.coverage >= MIN_COVERAGE => {
+            let mut in_grid = vec![false; placements.len()];
+            for t in &g.tiles {
+                if let Some(slot) = in_grid.get_mut(t.index) {
+                    *slot = true;
+                }
+            }
+            single_layer(
+                &|i| in_grid.get(i).copied().unwrap_or(false),
+                &format!("tiled from {} images", g.tiles.len()),
+            )?;
+            return Ok(Choice::Tiles(g));
+        }
+        other => other,
+    };
     match candidates.as_slice() {
         [] => {
             let largest = placements
@@ -789,29 +848,38 @@ fn choose_image(walk: &Walk<'_, '_>) -> PageResult<usize> {
                 .map(|p| p.coverage)
                 .fold(0.0_f64, f64::max);
             let total: f64 = placements.iter().map(|p| p.coverage).sum();
+            let n = placements.len();
             Err(PdfPageError::NotAScannedPage(
-                if placements.len() > 1 && total >= MIN_COVERAGE {
-                    format!(
-                        "the page is tiled from {} images (the largest covers {:.0}% of it); \
-                         tiles are not assembled",
-                        placements.len(),
+                match grid.filter(|_| n > 1 && total >= MIN_COVERAGE) {
+                    Some(Err(why)) => format!(
+                        "the page is tiled from {n} images (the largest covers {:.0}% of it) \
+                         that cannot be put together: {why}",
                         largest * 100.0
-                    )
-                } else {
-                    format!(
+                    ),
+                    Some(Ok(g)) => format!(
+                        "the page is tiled from {n} images; the {} drawn alike (same scale and \
+                         turn) cover only {:.0}% of it",
+                        g.tiles.len(),
+                        g.coverage * 100.0
+                    ),
+                    None => format!(
                         "the largest image covers only {:.0}% of the page",
                         largest * 100.0
-                    )
+                    ),
                 },
             ))
         }
-        [only] => Ok(*only),
+        [only] => {
+            single_layer(&|i| i == *only, "one page-sized image")?;
+            Ok(Choice::One(*only))
+        }
         [first, rest @ ..] => {
             let id = placements[*first].id;
             let same = id.is_some() && rest.iter().all(|&i| placements[i].id == id);
             if same {
                 // One image drawn several times: the last drawing is what shows.
-                Ok(rest.last().copied().unwrap_or(*first))
+                single_layer(&|i| placements[i].id == id, "one page-sized image")?;
+                Ok(Choice::One(rest.last().copied().unwrap_or(*first)))
             } else {
                 Err(unsupported(format!(
                     "the page is {} overlapping page-sized images (a layered, mixed-raster \
@@ -821,6 +889,250 @@ fn choose_image(walk: &Walk<'_, '_>) -> PageResult<usize> {
             }
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tiles
+//
+// tiff2pdf writes a tiled TIFF as one image per tile, Ghostscript and cairo keep those tiles,
+// and some scanners write a page as bands: the page content then draws many images side by
+// side. They are put back together when they are drawn at one scale and turn and their
+// placements, in pixels, form a complete grid; anything else (overlaps, gaps, mixed scales or
+// turns) is refused rather than guessed at.
+
+/// One tile: which placement, and where its top-left pixel lands in the assembled image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Tile {
+    index: usize,
+    x: u32,
+    y: u32,
+    width: u32,
+    height: u32,
+}
+
+#[derive(Debug)]
+struct TileGrid {
+    tiles: Vec<Tile>,
+    width: u32,
+    height: u32,
+    /// Places the assembled image on the page as an image's CTM would (unit square).
+    ctm: Affine,
+    coverage: f64,
+}
+
+/// The user-space step of one pixel to the right and one pixel down in an image drawn with
+/// `ctm`, and the position of its top-left corner.
+fn pixel_frame(ctm: Affine, (w, h): (u32, u32)) -> ((f64, f64), (f64, f64), (f64, f64)) {
+    let [a, b, c, d, e, f] = ctm.0;
+    let (w, h) = (f64::from(w), f64::from(h));
+    // Row 0 is at the top of the unit square (y = 1), so "down" is -(c, d) per image height.
+    ((a / w, b / w), (-c / h, -d / h), (c + e, d + f))
+}
+
+/// The images on the page that are drawn alike with the largest one, laid out as a grid.
+/// `None` when there is nothing to put together (fewer than two sized images on the page);
+/// an error says why the images cannot be a grid.
+fn tile_grid(placements: &[Placement<'_>], page_box: &Rect) -> Option<Result<TileGrid, String>> {
+    // Tiles outside the visible page count too: a crop box may hide whole edge tiles.
+    let sized: Vec<(usize, (u32, u32))> = placements
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| Some((i, p.size?)))
+        .collect();
+    if sized.len() < 2 {
+        return None;
+    }
+    let &(reference, ref_size) = sized.iter().max_by(|a, b| {
+        placements[a.0]
+            .coverage
+            .total_cmp(&placements[b.0].coverage)
+    })?;
+    let (u, v, origin) = pixel_frame(placements[reference].ctm, ref_size);
+    let det = u.0 * v.1 - u.1 * v.0;
+    let norm = |(x, y): (f64, f64)| x.hypot(y);
+    if !det.is_finite() || det.abs() < 1e-12 * norm(u) * norm(v) || norm(u) == 0.0 {
+        return Some(Err(
+            "the largest image is drawn with a degenerate matrix".into()
+        ));
+    }
+    let mut cells: Vec<(Tile, i64, i64)> = Vec::new();
+    for &(index, (w, h)) in &sized {
+        let (ui, vi, oi) = pixel_frame(placements[index].ctm, (w, h));
+        // Drawn alike: over the tile's own width and height, its scale and turn differ from
+        // the reference's by at most half a pixel.
+        let off =
+            |p: (f64, f64), q: (f64, f64), n: u32| norm((p.0 - q.0, p.1 - q.1)) * f64::from(n);
+        if off(ui, u, w) > 0.5 * norm(u) || off(vi, v, h) > 0.5 * norm(v) {
+            continue;
+        }
+        if matches!(placements[index].source, Source::Inline(_)) {
+            return Some(Err(
+                "tiles drawn as inline images are not put together".into()
+            ));
+        }
+        // Where the tile's top-left corner falls, in reference pixels: origin + x·u + y·v.
+        let (px, py) = (oi.0 - origin.0, oi.1 - origin.1);
+        let x = (px * v.1 - py * v.0) / det;
+        let y = (u.0 * py - u.1 * px) / det;
+        if !(x.is_finite() && y.is_finite() && x.abs() < 1e9 && y.abs() < 1e9) {
+            return Some(Err("a tile is drawn far off the page".into()));
+        }
+        let tile = Tile {
+            index,
+            x: 0,
+            y: 0,
+            width: w,
+            height: h,
+        };
+        // Half-pixel rounding of the writer's coordinates is absorbed here.
+        cells.push((tile, x.round() as i64, y.round() as i64));
+    }
+    // Images drawn at other scales or turns are left out: a complete grid of the rest that
+    // covers the page on its own is taken (as a single scan is beside a small logo).
+    let other = sized.len() - cells.len();
+    let (width, height) = match grid_layout(&mut cells) {
+        Ok(size) if cells.len() > 1 => size,
+        Ok(_) | Err(_) if other > 0 => {
+            return Some(Err(format!(
+                "{other} of the {} images are drawn at another scale or turn than the largest",
+                sized.len()
+            )))
+        }
+        Ok(_) => return None,
+        Err(why) => return Some(Err(why)),
+    };
+    // The assembled image's unit square: top-left at grid pixel (0, 0).
+    let (x0, y0) = cells
+        .iter()
+        .find(|(t, _, _)| t.index == reference)
+        .map_or((0.0, 0.0), |(t, _, _)| (f64::from(t.x), f64::from(t.y)));
+    let top_left = (
+        origin.0 - x0 * u.0 - y0 * v.0,
+        origin.1 - x0 * u.1 - y0 * v.1,
+    );
+    let (wf, hf) = (f64::from(width), f64::from(height));
+    let ctm = Affine([
+        u.0 * wf,
+        u.1 * wf,
+        -v.0 * hf,
+        -v.1 * hf,
+        top_left.0 + v.0 * hf,
+        top_left.1 + v.1 * hf,
+    ]);
+    Some(Ok(TileGrid {
+        tiles: cells.into_iter().map(|(t, _, _)| t).collect(),
+        width,
+        height,
+        coverage: coverage(ctm, page_box),
+        ctm,
+    }))
+}
+
+/// Checks that the tiles (with their rounded pixel positions) fill a rectangle exactly, as the
+/// cells of a grid: every column one width, every row one height, each cell drawn once. Sets
+/// each tile's position from the grid's top-left corner and returns the rectangle's size.
+fn grid_layout(cells: &mut [(Tile, i64, i64)]) -> Result<(u32, u32), String> {
+    let mut xs: Vec<i64> = cells.iter().map(|c| c.1).collect();
+    let mut ys: Vec<i64> = cells.iter().map(|c| c.2).collect();
+    xs.sort_unstable();
+    xs.dedup();
+    ys.sort_unstable();
+    ys.dedup();
+    if xs.len().saturating_mul(ys.len()) != cells.len() {
+        return Err(format!(
+            "the {} tiles are not a grid (they overlap or leave gaps)",
+            cells.len()
+        ));
+    }
+    let mut seen = vec![false; cells.len()];
+    let mut col_width: Vec<Option<u32>> = vec![None; xs.len()];
+    let mut row_height: Vec<Option<u32>> = vec![None; ys.len()];
+    for (tile, x, y) in cells.iter() {
+        let col = xs
+            .binary_search(x)
+            .map_err(|_| "tile column lost".to_string())?;
+        let row = ys
+            .binary_search(y)
+            .map_err(|_| "tile row lost".to_string())?;
+        let cell = row * xs.len() + col;
+        if std::mem::replace(&mut seen[cell], true) {
+            return Err("two tiles are drawn at the same place".into());
+        }
+        for (slot, size) in [
+            (&mut col_width[col], tile.width),
+            (&mut row_height[row], tile.height),
+        ] {
+            match slot {
+                Some(s) if *s != size => {
+                    return Err("tiles in one row or column differ in size".into())
+                }
+                _ => *slot = Some(size),
+            }
+        }
+    }
+    // Each column must end where the next begins (and likewise rows): no overlap, no gap.
+    let extent = |starts: &[i64], sizes: &[Option<u32>]| -> Result<u32, String> {
+        for (k, pair) in starts.windows(2).enumerate() {
+            let size = sizes.get(k).copied().flatten().unwrap_or(0);
+            if pair[0] + i64::from(size) != pair[1] {
+                return Err("the tiles overlap or leave gaps between them".into());
+            }
+        }
+        let last = sizes.last().copied().flatten().unwrap_or(0);
+        let total = starts.last().copied().unwrap_or(0) - starts.first().copied().unwrap_or(0)
+            + i64::from(last);
+        u32::try_from(total).map_err(|_| "the tiles span too many pixels".to_string())
+    };
+    let width = extent(&xs, &col_width)?;
+    let height = extent(&ys, &row_height)?;
+    let (x_min, y_min) = (xs[0], ys[0]);
+    for (tile, x, y) in cells.iter_mut() {
+        // Within [0, width) and [0, height) by the checks above.
+        tile.x = u32::try_from(*x - x_min).unwrap_or(0);
+        tile.y = u32::try_from(*y - y_min).unwrap_or(0);
+    }
+    Ok((width, height))
+}
+
+/// Decodes the tiles one by one into the assembled image (one tile's pixels at a time besides
+/// the page itself).
+fn assemble(
+    placements: &[Placement<'_>],
+    grid: &TileGrid,
+    limits: &Limits,
+) -> PageResult<GrayImage> {
+    check_pixels(u64::from(grid.width), u64::from(grid.height), limits)?;
+    let (w, h) = (grid.width as usize, grid.height as usize);
+    let mut out = vec![255u8; w * h];
+    for tile in &grid.tiles {
+        let Some(p) = placements.get(tile.index) else {
+            return Err(decode_err("tile placement lost"));
+        };
+        let Source::XObject { stream, resources } = &p.source else {
+            return Err(unsupported(
+                "tiles drawn as inline images are not put together",
+            ));
+        };
+        let img = decode_image(stream, resources, false, limits)?;
+        if img.dimensions() != (tile.width, tile.height) {
+            return Err(decode_err(format!(
+                "a tile decodes to {}x{} pixels but declares {}x{}",
+                img.width(),
+                img.height(),
+                tile.width,
+                tile.height
+            )));
+        }
+        let tw = tile.width as usize;
+        for (r, src) in img.as_raw().chunks_exact(tw.max(1)).enumerate() {
+            let start = (tile.y as usize + r) * w + tile.x as usize;
+            if let Some(dst) = out.get_mut(start..start + tw) {
+                dst.copy_from_slice(src);
+            }
+        }
+    }
+    GrayImage::from_raw(grid.width, grid.height, out)
+        .ok_or_else(|| decode_err("assembled image size mismatch"))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2182,6 +2494,53 @@ mod tests {
         assert_eq!(&indexed.luts[0][..4], &[7, 9, 11, 11]);
         let four = SampleMap::new(Colour::Gray, 4, None, false);
         assert_eq!((four.luts[0][0], four.luts[0][15]), (0, 255));
+    }
+
+    fn cells(rects: &[(i64, i64, u32, u32)]) -> Vec<(Tile, i64, i64)> {
+        rects
+            .iter()
+            .enumerate()
+            .map(|(index, &(x, y, width, height))| {
+                let tile = Tile {
+                    index,
+                    x: 0,
+                    y: 0,
+                    width,
+                    height,
+                };
+                (tile, x, y)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn grid_layout_takes_ragged_edge_tiles_in_any_order() {
+        // 2 columns (256 + 100) by 2 rows (256 + 30), drawn from the bottom right, offset.
+        let mut c = cells(&[
+            (256 - 7, 256 + 3, 100, 30),
+            (-7, 256 + 3, 256, 30),
+            (256 - 7, 3, 100, 256),
+            (-7, 3, 256, 256),
+        ]);
+        assert_eq!(grid_layout(&mut c), Ok((356, 286)));
+        let at: Vec<(u32, u32)> = c.iter().map(|(t, _, _)| (t.x, t.y)).collect();
+        assert_eq!(at, vec![(256, 256), (0, 256), (256, 0), (0, 0)]);
+    }
+
+    #[test]
+    fn grid_layout_refuses_overlaps_gaps_and_doubles() {
+        let overlap = grid_layout(&mut cells(&[(0, 0, 10, 10), (8, 0, 10, 10)]));
+        assert!(overlap.unwrap_err().contains("overlap or leave gaps"));
+        let gap = grid_layout(&mut cells(&[
+            (0, 0, 10, 10),
+            (10, 0, 10, 10),
+            (0, 10, 10, 10),
+        ]));
+        assert!(gap.unwrap_err().contains("not a grid"));
+        let ragged = grid_layout(&mut cells(&[(0, 0, 10, 10), (0, 10, 12, 10)]));
+        assert!(ragged.unwrap_err().contains("differ in size"));
+        let double = grid_layout(&mut cells(&[(0, 0, 10, 10), (0, 0, 10, 10)]));
+        assert!(double.is_err());
     }
 
     #[test]
