@@ -217,6 +217,26 @@ fn tiff2pdf_tiled_pages_are_put_together_exactly() {
 }
 
 #[test]
+fn tiff2pdf_jpeg_strips_and_padded_tiles_decode() {
+    // tiff2pdf (libtiff 4.5) keeps stray start/end-of-image markers in the JPEG data of a
+    // JPEG-compressed TIFF (viewers show those pages blank), and passes JPEG edge tiles
+    // through whole, with /Width and /Height of the part on the page.
+    let doc = open("tiff2pdf_jpeg.pdf");
+    let want = source("src_small_gray.png");
+    for (i, what) in ["one strip", "16-row strips", "128x128 tiles"]
+        .iter()
+        .enumerate()
+    {
+        let img = doc
+            .page_image(i, &Limits::default())
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!(img.dimensions(), (180, 240), "{what}");
+        let mad = mean_abs_diff(&img, &want);
+        assert!(mad < 2.5, "{what}: mean abs diff {mad:.3}");
+    }
+}
+
+#[test]
 fn hand_written_tiles_are_put_together_or_refused_with_a_reason() {
     let doc = open("tiles.pdf");
     assert_eq!(doc.page_count(), 8);

@@ -1912,7 +1912,17 @@ fn decode_image(
         Some((FilterKind::Dct, _)) => {
             let data = apply_chain(stream.raw_data(), &chain, limits.max_stream_bytes, None)
                 .map_err(decode_err)?;
-            decode_jpeg(&data, &colour, decode.as_deref(), limits)
+            let repaired = join_tiff2pdf_jpeg(&data);
+            let data = repaired.as_deref().unwrap_or(&data);
+            let img = decode_jpeg(data, &colour, decode.as_deref(), limits)?;
+            // tiff2pdf passes a JPEG-compressed TIFF's edge tiles through whole: the JPEG
+            // holds the full tile, padding included, and /Width and /Height the part that
+            // belongs to the page. Viewers differ on that; the page is the top-left part.
+            if img.width() >= w && img.height() >= h && img.dimensions() != (w, h) {
+                Ok(image::imageops::crop_imm(&img, 0, 0, w, h).to_image())
+            } else {
+                Ok(img)
+            }
         }
         Some((FilterKind::Ccitt, params)) => {
             let data = apply_chain(stream.raw_data(), &chain, limits.max_stream_bytes, None)
@@ -2121,6 +2131,57 @@ fn decode_jpeg(
         return Err(decode_err("JPEG decoded to fewer pixels than its size"));
     }
     GrayImage::from_raw(w, h, gray).ok_or_else(|| decode_err("JPEG buffer size mismatch"))
+}
+
+/// tiff2pdf (libtiff 4.5) passes a JPEG-compressed TIFF through by writing the TIFF's shared
+/// JPEG tables, then each strip as stored: its start-of-image marker stays after the tables,
+/// and between strips the strip's end-of-image and the next strip's start-of-image markers stay
+/// in front of the restart marker tiff2pdf puts there. Decoders (and viewers, which then show a
+/// blank page) stop at those stray markers. Without them the data is the one JPEG tiff2pdf
+/// meant. Returns `None`, without copying, for data that does not start that way: the check
+/// reads only the marker segments before the frame header.
+fn join_tiff2pdf_jpeg(data: &[u8]) -> Option<Vec<u8>> {
+    const SOI: [u8; 2] = [0xFF, 0xD8];
+    if !data.starts_with(&SOI) {
+        return None;
+    }
+    let mut i = 2;
+    let stray = loop {
+        let (&ff, &marker) = (data.get(i)?, data.get(i + 1)?);
+        if ff != 0xFF {
+            return None;
+        }
+        match marker {
+            // Fill byte before a marker.
+            0xFF => i += 1,
+            0xD8 => break i,
+            // A frame header or scan before any stray SOI: an ordinary JPEG.
+            0xC0..=0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF | 0xDA | 0xD9 => return None,
+            _ => {
+                let len = usize::from(u16::from_be_bytes([*data.get(i + 2)?, *data.get(i + 3)?]));
+                i += 2 + len;
+            }
+        }
+    };
+    let mut out = Vec::with_capacity(data.len());
+    out.extend_from_slice(data.get(..stray)?);
+    let rest = data.get(stray + 2..)?;
+    let mut j = 0;
+    while let Some(k) = rest
+        .get(j..)?
+        .windows(4)
+        .position(|w| w == [0xFF, 0xD9, 0xFF, 0xD8])
+    {
+        let at = j + k;
+        out.extend_from_slice(&rest[j..at]);
+        // Only in front of a restart marker: anywhere else EOI SOI is left for the decoder.
+        if !matches!(rest.get(at + 4..at + 6), Some([0xFF, 0xD0..=0xD7])) {
+            out.extend_from_slice(&rest[at..at + 4]);
+        }
+        j = at + 4;
+    }
+    out.extend_from_slice(rest.get(j..)?);
+    Some(out)
 }
 
 /// Writes CCITT rows straight into an 8-bit buffer.
@@ -2541,6 +2602,44 @@ mod tests {
         assert!(ragged.unwrap_err().contains("differ in size"));
         let double = grid_layout(&mut cells(&[(0, 0, 10, 10), (0, 0, 10, 10)]));
         assert!(double.is_err());
+    }
+
+    #[test]
+    fn tiff2pdf_jpeg_markers_are_dropped_only_where_tiff2pdf_puts_them() {
+        let tables = [0xFF, 0xDB, 0x00, 0x03, 0x07];
+        let frame = [0xFF, 0xC0, 0x00, 0x02];
+        let scan = [0xFF, 0xDA, 0x00, 0x02, 0x11, 0xFF, 0x00];
+        let glue = [0xFF, 0xD9, 0xFF, 0xD8, 0xFF, 0xD0];
+        let eoi = [0xFF, 0xD9];
+        let soi = [0xFF, 0xD8];
+        let broken = [
+            &soi[..],
+            &tables,
+            &soi,
+            &frame,
+            &scan,
+            &glue,
+            &[0x22],
+            &eoi,
+            &eoi,
+        ]
+        .concat();
+        let fixed = [
+            &soi[..],
+            &tables,
+            &frame,
+            &scan,
+            &[0xFF, 0xD0, 0x22],
+            &eoi,
+            &eoi,
+        ]
+        .concat();
+        assert_eq!(join_tiff2pdf_jpeg(&broken), Some(fixed));
+        // An ordinary JPEG is left alone (and not copied), even with EOI SOI inside.
+        let plain = [&soi[..], &tables, &frame, &scan, &glue, &eoi].concat();
+        assert_eq!(join_tiff2pdf_jpeg(&plain), None);
+        assert_eq!(join_tiff2pdf_jpeg(&[0xFF, 0xD8, 0xFF]), None);
+        assert_eq!(join_tiff2pdf_jpeg(b"not a jpeg"), None);
     }
 
     #[test]
