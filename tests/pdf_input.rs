@@ -237,6 +237,15 @@ fn tiff2pdf_jpeg_strips_and_padded_tiles_decode() {
 }
 
 #[test]
+fn scan_laid_over_an_empty_page_by_qpdf_overlay_is_read() {
+    // Both pages become form XObjects; the empty page's content is an empty Flate stream.
+    assert_exact(
+        &page(&open("overlay.pdf"), 0),
+        &source("src_small_gray.png"),
+    );
+}
+
+#[test]
 fn hand_written_tiles_are_put_together_or_refused_with_a_reason() {
     let doc = open("tiles.pdf");
     assert_eq!(doc.page_count(), 8);

@@ -1342,6 +1342,11 @@ fn capped(mut v: Vec<u8>, cap: usize) -> Result<(Vec<u8>, bool), String> {
 /// Inflates zlib (or, for broken writers, raw deflate) data. A stream cut short yields what it
 /// holds; the image decoder then reports missing rows.
 fn inflate(data: &[u8], cap: usize) -> Result<(Vec<u8>, bool), String> {
+    // An empty stream holds nothing (qpdf writes a blank page's content that way when it
+    // turns the page into a form XObject); zlib would call it cut short.
+    if data.iter().all(|b| b.is_ascii_whitespace()) {
+        return Ok((Vec::new(), false));
+    }
     fn run<R: Read>(reader: R, cap: usize) -> (Vec<u8>, bool, bool) {
         let mut out = Vec::new();
         let limit = (cap as u64).saturating_add(1);
@@ -2640,6 +2645,14 @@ mod tests {
         assert_eq!(join_tiff2pdf_jpeg(&plain), None);
         assert_eq!(join_tiff2pdf_jpeg(&[0xFF, 0xD8, 0xFF]), None);
         assert_eq!(join_tiff2pdf_jpeg(b"not a jpeg"), None);
+    }
+
+    #[test]
+    fn empty_flate_stream_is_empty() {
+        assert_eq!(inflate(b"", 100).unwrap(), (Vec::new(), false));
+        assert_eq!(inflate(b"\r\n", 100).unwrap(), (Vec::new(), false));
+        // Data that is not Flate at all is still an error.
+        assert!(inflate(&[0xFF; 8], 100).is_err());
     }
 
     #[test]
