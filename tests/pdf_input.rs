@@ -275,7 +275,7 @@ fn hand_written_tiles_are_put_together_or_refused_with_a_reason() {
         (
             7,
             "unsupported_pdf_image",
-            "other images covering 100% of it (a layered",
+            "over or under it covering 100% of it (a layered",
         ),
     ] {
         let (got_code, message) = reason(i);

@@ -552,6 +552,9 @@ fn transpose8(mut r: [u64; 8]) -> [u64; 8] {
 
 /// Images covering at least this share of the page count as the page's scan.
 const MIN_COVERAGE: f64 = 0.5;
+/// Besides the scan, other images may cover this share of the page (a logo, a stamp). More is
+/// a part of the page or a layer of it that would be left out.
+const MAX_EXTRA_COVERAGE: f64 = 0.1;
 /// Form XObjects nested deeper than this are not entered.
 const MAX_FORM_DEPTH: usize = 4;
 /// Bounds the work a hostile content stream (or forms drawn many times) can cause.
@@ -806,89 +809,121 @@ fn choose_image(walk: &Walk<'_, '_>) -> PageResult<Choice> {
             "the page is blank".into()
         }));
     }
-    let candidates: Vec<usize> = (0..placements.len())
+    let n = placements.len();
+    let candidates: Vec<usize> = (0..n)
         .filter(|&i| placements[i].coverage >= MIN_COVERAGE)
         .collect();
-    // Images besides the chosen ones that cover as much as a page are another layer over or
-    // under the scan (a mixed-raster page): only a renderer could compose them.
-    let single_layer = |chosen: &dyn Fn(usize) -> bool, what: &str| -> PageResult<()> {
-        let rest: f64 = (0..placements.len())
-            .filter(|&i| !chosen(i))
-            .map(|i| placements[i].coverage)
-            .sum();
-        if rest >= MIN_COVERAGE {
-            return Err(unsupported(format!(
-                "the page is {what} and other images covering {:.0}% of it (a layered, \
-                 mixed-raster scan); composing layers needs a renderer",
-                rest.min(1.0) * 100.0
-            )));
-        }
-        Ok(())
+    let largest = placements
+        .iter()
+        .map(|p| p.coverage)
+        .fold(0.0_f64, f64::max);
+    let tiling = tile_grid(placements, &walk.page_box);
+    let grid_why = match &tiling {
+        Some(Tiling { grid: Err(why), .. }) => Some(why.clone()),
+        _ => None,
     };
-    let grid = match tile_grid(placements, &walk.page_box) {
-        Some(Ok(g)) if g.coverage >= MIN_COVERAGE => {
-            let mut in_grid = vec![false; placements.len()];
-            for t in &g.tiles {
-                if let Some(slot) = in_grid.get_mut(t.index) {
-                    *slot = true;
+    let mut alike = vec![false; n];
+    let (grid, alike_count) = match tiling {
+        Some(t) => {
+            for &i in &t.alike {
+                if let Some(a) = alike.get_mut(i) {
+                    *a = true;
                 }
             }
-            single_layer(
-                &|i| in_grid.get(i).copied().unwrap_or(false),
-                &format!("tiled from {} images", g.tiles.len()),
-            )?;
-            return Ok(Choice::Tiles(g));
+            (Some(t.grid), t.alike.len())
         }
-        other => other,
+        None => (None, 0),
     };
-    match candidates.as_slice() {
-        [] => {
-            let largest = placements
-                .iter()
-                .map(|p| p.coverage)
-                .fold(0.0_f64, f64::max);
-            let total: f64 = placements.iter().map(|p| p.coverage).sum();
-            let n = placements.len();
-            Err(PdfPageError::NotAScannedPage(
-                match grid.filter(|_| n > 1 && total >= MIN_COVERAGE) {
-                    Some(Err(why)) => format!(
-                        "the page is tiled from {n} images (the largest covers {:.0}% of it) \
-                         that cannot be put together: {why}",
-                        largest * 100.0
-                    ),
-                    Some(Ok(g)) => format!(
-                        "the page is tiled from {n} images; the {} drawn alike (same scale and \
-                         turn) cover only {:.0}% of it",
+    let cannot_tile = |why: &str| {
+        PdfPageError::NotAScannedPage(format!(
+            "the page is tiled from {n} images (the largest covers {:.0}% of it) that cannot \
+             be put together: {why}",
+            largest * 100.0
+        ))
+    };
+    // The scan, and which placements it is made of.
+    let mut chosen = vec![false; n];
+    let (choice, ctm, what) = match grid {
+        Some(Ok(g)) if g.coverage >= MIN_COVERAGE => {
+            for t in &g.tiles {
+                if let Some(c) = chosen.get_mut(t.index) {
+                    *c = true;
+                }
+            }
+            let (ctm, what) = (g.ctm, format!("tiled from {} images", g.tiles.len()));
+            (Choice::Tiles(g), ctm, what)
+        }
+        grid => match candidates.as_slice() {
+            [] => {
+                let total: f64 = placements.iter().map(|p| p.coverage).sum();
+                return Err(match grid.filter(|_| n > 1 && total >= MIN_COVERAGE) {
+                    Some(Err(why)) => cannot_tile(&why),
+                    Some(Ok(g)) => PdfPageError::NotAScannedPage(format!(
+                        "the page is tiled from {n} images; the {} drawn alike (same scale \
+                         and turn) cover only {:.0}% of it",
                         g.tiles.len(),
                         g.coverage * 100.0
-                    ),
-                    None => format!(
+                    )),
+                    None => PdfPageError::NotAScannedPage(format!(
                         "the largest image covers only {:.0}% of the page",
                         largest * 100.0
-                    ),
-                },
-            ))
-        }
-        [only] => {
-            single_layer(&|i| i == *only, "one page-sized image")?;
-            Ok(Choice::One(*only))
-        }
-        [first, rest @ ..] => {
-            let id = placements[*first].id;
-            let same = id.is_some() && rest.iter().all(|&i| placements[i].id == id);
-            if same {
-                // One image drawn several times: the last drawing is what shows.
-                single_layer(&|i| placements[i].id == id, "one page-sized image")?;
-                Ok(Choice::One(rest.last().copied().unwrap_or(*first)))
-            } else {
-                Err(unsupported(format!(
-                    "the page is {} overlapping page-sized images (a layered, mixed-raster \
-                     scan); composing layers needs a renderer",
-                    candidates.len()
-                )))
+                    )),
+                });
             }
+            [first, rest @ ..] => {
+                let id = placements[*first].id;
+                let one_image = id.is_some() && rest.iter().all(|&i| placements[i].id == id);
+                if !rest.is_empty() && !one_image {
+                    return Err(unsupported(format!(
+                        "the page is {} overlapping page-sized images (a layered, mixed-raster \
+                         scan); composing layers needs a renderer",
+                        candidates.len()
+                    )));
+                }
+                // One image, perhaps drawn several times: the last drawing is what shows.
+                for &i in &candidates {
+                    chosen[i] = true;
+                }
+                let last = rest.last().copied().unwrap_or(*first);
+                let what = "one page-sized image".to_string();
+                (Choice::One(last), placements[last].ctm, what)
+            }
+        },
+    };
+    // Images drawn alike with the scan but not part of it are pieces of the same picture that
+    // do not fit: taking the scan without them would lose part of the page.
+    if alike_count > 1 && (0..n).any(|i| alike[i] && !chosen[i]) {
+        return Err(cannot_tile(
+            grid_why.as_deref().unwrap_or("they do not form a grid"),
+        ));
+    }
+    // Other images over or under the scan are another layer of it (a mixed-raster page), and
+    // beside it another part of the page. Either would be left out, which is fine only for
+    // small ones (a logo, a stamp).
+    let page_area = walk.page_box.area();
+    let scan_box = unit_square_bbox(ctm).intersect(&walk.page_box);
+    let (mut over, mut beside) = (0.0, 0.0);
+    for (p, _) in placements.iter().zip(&chosen).filter(|(_, &c)| !c) {
+        let b = unit_square_bbox(p.ctm).intersect(&walk.page_box);
+        let o = b.intersect(&scan_box).area();
+        if page_area > 0.0 {
+            over += o / page_area;
+            beside += (b.area() - o).max(0.0) / page_area;
         }
     }
+    if over >= MAX_EXTRA_COVERAGE {
+        return Err(unsupported(format!(
+            "the page is {what} and other images over or under it covering {:.0}% of it (a \
+             layered, mixed-raster scan); composing layers needs a renderer",
+            over.min(1.0) * 100.0
+        )));
+    }
+    if beside >= MAX_EXTRA_COVERAGE {
+        return Err(cannot_tile(grid_why.as_deref().unwrap_or(
+            "images beside the largest are drawn at another scale or turn",
+        )));
+    }
+    Ok(choice)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -929,10 +964,17 @@ fn pixel_frame(ctm: Affine, (w, h): (u32, u32)) -> ((f64, f64), (f64, f64), (f64
     ((a / w, b / w), (-c / h, -d / h), (c + e, d + f))
 }
 
+/// The images drawn alike with the largest one on the page (same scale and turn), and the grid
+/// they form or why they do not form one.
+struct Tiling {
+    /// Placement indices, the largest image's included.
+    alike: Vec<usize>,
+    grid: Result<TileGrid, String>,
+}
+
 /// The images on the page that are drawn alike with the largest one, laid out as a grid.
-/// `None` when there is nothing to put together (fewer than two sized images on the page);
-/// an error says why the images cannot be a grid.
-fn tile_grid(placements: &[Placement<'_>], page_box: &Rect) -> Option<Result<TileGrid, String>> {
+/// `None` when there is nothing to put together (fewer than two sized images on the page).
+fn tile_grid(placements: &[Placement<'_>], page_box: &Rect) -> Option<Tiling> {
     // Tiles outside the visible page count too: a crop box may hide whole edge tiles.
     let sized: Vec<(usize, (u32, u32))> = placements
         .iter()
@@ -947,15 +989,23 @@ fn tile_grid(placements: &[Placement<'_>], page_box: &Rect) -> Option<Result<Til
             .coverage
             .total_cmp(&placements[b.0].coverage)
     })?;
+    let fail = |alike: Vec<usize>, why: &str| {
+        Some(Tiling {
+            alike,
+            grid: Err(why.to_string()),
+        })
+    };
     let (u, v, origin) = pixel_frame(placements[reference].ctm, ref_size);
     let det = u.0 * v.1 - u.1 * v.0;
     let norm = |(x, y): (f64, f64)| x.hypot(y);
     if !det.is_finite() || det.abs() < 1e-12 * norm(u) * norm(v) || norm(u) == 0.0 {
-        return Some(Err(
-            "the largest image is drawn with a degenerate matrix".into()
-        ));
+        return fail(
+            vec![reference],
+            "the largest image is drawn with a degenerate matrix",
+        );
     }
     let mut cells: Vec<(Tile, i64, i64)> = Vec::new();
+    let mut why_not = None;
     for &(index, (w, h)) in &sized {
         let (ui, vi, oi) = pixel_frame(placements[index].ctm, (w, h));
         // Drawn alike: over the tile's own width and height, its scale and turn differ from
@@ -966,16 +1016,15 @@ fn tile_grid(placements: &[Placement<'_>], page_box: &Rect) -> Option<Result<Til
             continue;
         }
         if matches!(placements[index].source, Source::Inline(_)) {
-            return Some(Err(
-                "tiles drawn as inline images are not put together".into()
-            ));
+            why_not = Some("tiles drawn as inline images are not put together");
         }
         // Where the tile's top-left corner falls, in reference pixels: origin + x·u + y·v.
         let (px, py) = (oi.0 - origin.0, oi.1 - origin.1);
         let x = (px * v.1 - py * v.0) / det;
         let y = (u.0 * py - u.1 * px) / det;
         if !(x.is_finite() && y.is_finite() && x.abs() < 1e9 && y.abs() < 1e9) {
-            return Some(Err("a tile is drawn far off the page".into()));
+            why_not = Some("a tile is drawn far off the page");
+            continue;
         }
         let tile = Tile {
             index,
@@ -987,19 +1036,27 @@ fn tile_grid(placements: &[Placement<'_>], page_box: &Rect) -> Option<Result<Til
         // Half-pixel rounding of the writer's coordinates is absorbed here.
         cells.push((tile, x.round() as i64, y.round() as i64));
     }
+    let alike: Vec<usize> = cells.iter().map(|(t, _, _)| t.index).collect();
+    if let Some(why) = why_not {
+        return fail(alike, why);
+    }
     // Images drawn at other scales or turns are left out: a complete grid of the rest that
     // covers the page on its own is taken (as a single scan is beside a small logo).
     let other = sized.len() - cells.len();
     let (width, height) = match grid_layout(&mut cells) {
         Ok(size) if cells.len() > 1 => size,
-        Ok(_) | Err(_) if other > 0 => {
-            return Some(Err(format!(
-                "{other} of the {} images are drawn at another scale or turn than the largest",
-                sized.len()
-            )))
+        _ if other > 0 => {
+            return fail(
+                alike,
+                &format!(
+                    "{other} of the {} images are drawn at another scale or turn than the \
+                     largest",
+                    sized.len()
+                ),
+            )
         }
         Ok(_) => return None,
-        Err(why) => return Some(Err(why)),
+        Err(why) => return fail(alike, &why),
     };
     // The assembled image's unit square: top-left at grid pixel (0, 0).
     let (x0, y0) = cells
@@ -1019,13 +1076,16 @@ fn tile_grid(placements: &[Placement<'_>], page_box: &Rect) -> Option<Result<Til
         top_left.0 + v.0 * hf,
         top_left.1 + v.1 * hf,
     ]);
-    Some(Ok(TileGrid {
-        tiles: cells.into_iter().map(|(t, _, _)| t).collect(),
-        width,
-        height,
-        coverage: coverage(ctm, page_box),
-        ctm,
-    }))
+    Some(Tiling {
+        alike,
+        grid: Ok(TileGrid {
+            tiles: cells.into_iter().map(|(t, _, _)| t).collect(),
+            width,
+            height,
+            coverage: coverage(ctm, page_box),
+            ctm,
+        }),
+    })
 }
 
 /// Checks that the tiles (with their rounded pixel positions) fill a rectangle exactly, as the
