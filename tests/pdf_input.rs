@@ -146,8 +146,8 @@ fn hand_written_placements_filters_and_colour_spaces() {
     let hand = source("src_hand.png");
     // 1 plain, 2 y-flipping matrix, 3 matrix turning 90°, 4 inside a Form XObject with PNG
     // predictors, 5 /Rotate 180 inherited from a Pages node, 7 negative with /Decode [1 0]
-    // (RunLength), 8 inline image with abbreviated keys.
-    for i in [0, 1, 2, 3, 4, 6, 7] {
+    // (RunLength), 8 inline image with abbreviated keys, 9 four tiles in a 2x2 grid.
+    for i in [0, 1, 2, 3, 4, 6, 7, 8] {
         let img = page(&doc, i);
         assert_eq!(img.dimensions(), (120, 160), "page {}", i + 1);
         let mad = mean_abs_diff(&img, &hand);
@@ -163,10 +163,6 @@ fn hand_written_placements_filters_and_colour_spaces() {
 fn hand_written_pages_that_are_not_usable_scans() {
     let doc = open("handmade.pdf");
     let err = |i: usize| doc.page_image(i, &Limits::default()).unwrap_err();
-    match err(8) {
-        PdfPageError::NotAScannedPage(m) => assert!(m.contains("tiled from 4 images"), "{m}"),
-        e => panic!("tiles: {e:?}"),
-    }
     match err(9) {
         PdfPageError::NotAScannedPage(m) => assert!(m.contains("covers only 6%"), "{m}"),
         e => panic!("logo: {e:?}"),
@@ -196,7 +192,7 @@ fn hand_written_pages_that_are_not_usable_scans() {
         e => panic!("jpx with a broken codestream: {e:?}"),
     }
     for (i, code) in [
-        (8, "not_a_scanned_page"),
+        (9, "not_a_scanned_page"),
         (10, "unsupported_pdf_image"),
         (11, "image_too_large"),
         (12, "decode_error"),
@@ -205,6 +201,99 @@ fn hand_written_pages_that_are_not_usable_scans() {
     }
     // Past the last page.
     assert!(matches!(err(17), PdfPageError::Decode(_)));
+}
+
+#[test]
+fn tiff2pdf_tiled_pages_are_put_together_exactly() {
+    // tiff2pdf writes each tile of a tiled TIFF as its own image, edge tiles cut to the page.
+    let doc = open("tiled.pdf");
+    assert_eq!(doc.page_count(), 3);
+    // Deflate tiles of 128x128 (3x4, the last column 104 wide, the last row 96 tall).
+    assert_exact(&page(&doc, 0), &source("src_gray.png"));
+    // CCITT G4 tiles of 256x256 (4x5).
+    assert_exact(&page(&doc, 1), &source("src_bw.png"));
+    // The gray page stored sideways as tiles, stood up by /Rotate 90.
+    assert_exact(&page(&doc, 2), &source("src_gray.png"));
+}
+
+#[test]
+fn tiff2pdf_jpeg_strips_and_padded_tiles_decode() {
+    // tiff2pdf (libtiff 4.5) keeps stray start/end-of-image markers in the JPEG data of a
+    // JPEG-compressed TIFF (viewers show those pages blank), and passes JPEG edge tiles
+    // through whole, with /Width and /Height of the part on the page.
+    let doc = open("tiff2pdf_jpeg.pdf");
+    let want = source("src_small_gray.png");
+    for (i, what) in ["one strip", "16-row strips", "128x128 tiles"]
+        .iter()
+        .enumerate()
+    {
+        let img = doc
+            .page_image(i, &Limits::default())
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!(img.dimensions(), (180, 240), "{what}");
+        let mad = mean_abs_diff(&img, &want);
+        assert!(mad < 2.5, "{what}: mean abs diff {mad:.3}");
+    }
+}
+
+#[test]
+fn scan_laid_over_an_empty_page_by_qpdf_overlay_is_read() {
+    // Both pages become form XObjects; the empty page's content is an empty Flate stream.
+    assert_exact(
+        &page(&open("overlay.pdf"), 0),
+        &source("src_small_gray.png"),
+    );
+}
+
+#[test]
+fn hand_written_tiles_are_put_together_or_refused_with_a_reason() {
+    let doc = open("tiles.pdf");
+    assert_eq!(doc.page_count(), 8);
+    let hand = source("src_hand.png");
+    // 1: bands of uneven height under a y-flipping matrix, off by up to 0.2 pixel.
+    // 2: a 2x2 grid of a picture stored turned, the whole grid drawn turned back.
+    for i in [0, 1] {
+        assert_exact(&page(&doc, i), &hand);
+    }
+    let reason = |i: usize| match doc.page_image(i, &Limits::default()) {
+        Err(e) => (e.reason_code(), e.to_string()),
+        Ok(img) => panic!("page {}: decoded to {:?}", i + 1, img.dimensions()),
+    };
+    for (i, code, says) in [
+        (2, "not_a_scanned_page", "the tiles overlap or leave gaps"),
+        (
+            3,
+            "not_a_scanned_page",
+            "1 of the 3 images are drawn at another scale or turn",
+        ),
+        (
+            4,
+            "not_a_scanned_page",
+            "1 of the 3 images are drawn at another scale or turn",
+        ),
+        (5, "not_a_scanned_page", "the 3 tiles are not a grid"),
+        (
+            7,
+            "unsupported_pdf_image",
+            "over or under it covering 100% of it (a layered",
+        ),
+    ] {
+        let (got_code, message) = reason(i);
+        assert_eq!(got_code, code, "page {}: {message}", i + 1);
+        assert!(message.contains(says), "page {}: {message}", i + 1);
+    }
+    // 8 (checked above): a page-sized picture at a lower resolution under a grid of tiles.
+    // 7: the lower half is one white tile object drawn in both of its cells.
+    let img = page(&doc, 6);
+    assert_eq!(img.dimensions(), (120, 160));
+    for (x, y, px) in img.enumerate_pixels() {
+        let want = if y < 80 {
+            hand.get_pixel(x, y).0[0]
+        } else {
+            255
+        };
+        assert_eq!(px.0[0], want, "at {x},{y}");
+    }
 }
 
 #[test]
@@ -334,6 +423,9 @@ const FUZZ_FIXTURES: &[&str] = &[
     "handmade.pdf",
     "mixed.pdf",
     "encrypted_ownerpw.pdf",
+    "tiles.pdf",
+    "tiled.pdf",
+    "tiff2pdf_jpeg.pdf",
 ];
 
 #[derive(Debug, Clone)]
@@ -653,6 +745,212 @@ proptest! {
     #[test]
     fn hostile_image_dictionaries_never_panic(pdf in hostile_image()) {
         exercise(&pdf);
+    }
+}
+
+/// A one-page PDF whose resources name the gray images `/I0`, `/I1`… (width, height, pixels,
+/// stored as Flate) and whose content is `content`.
+fn images_page_pdf(images: &[(u32, u32, Vec<u8>)], content: &str, media: [f64; 4]) -> Vec<u8> {
+    let names: Vec<String> = (0..images.len())
+        .map(|i| format!("/I{i} {} 0 R", i + 5))
+        .collect();
+    let mut objects: Vec<Vec<u8>> = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        format!(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [{} {} {} {}] /Resources << /XObject << {} \
+             >> >> /Contents 4 0 R >>",
+            media[0],
+            media[1],
+            media[2],
+            media[3],
+            names.join(" ")
+        )
+        .into_bytes(),
+        [
+            format!("<< /Length {} >>\nstream\n", content.len()).into_bytes(),
+            content.as_bytes().to_vec(),
+            b"\nendstream".to_vec(),
+        ]
+        .concat(),
+    ];
+    for (w, h, px) in images {
+        let data = zlib(px);
+        objects.push(
+            [
+                format!(
+                    "<< /Type /XObject /Subtype /Image /Width {w} /Height {h} /ColorSpace \
+                     /DeviceGray /BitsPerComponent 8 /Filter /FlateDecode /Length {} >>\nstream\n",
+                    data.len()
+                )
+                .into_bytes(),
+                data,
+                b"\nendstream".to_vec(),
+            ]
+            .concat(),
+        );
+    }
+    let mut out = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+        out.extend_from_slice(body);
+        out.extend_from_slice(b"\nendobj\n");
+    }
+    let xref = out.len();
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
+    for o in offsets {
+        out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+/// A picture cut into tiles and the PDF content drawing them where `full` would draw the whole
+/// picture; `shift` moves one tile by whole pixels, `jitter` all of them by a fraction.
+struct TiledPage {
+    tiles: Vec<(u32, u32, Vec<u8>)>,
+    content: String,
+    whole: String,
+    media: [f64; 4],
+}
+
+fn tiled_page(
+    (w, h): (u32, u32),
+    (tw, th): (u32, u32),
+    turn: usize,
+    scale: f64,
+    jitter: (f64, f64),
+    shift: Option<(usize, i32, i32)>,
+) -> TiledPage {
+    let pixel = |x: u32, y: u32| ((x * 7 + y * 13 + (x * y) % 11) % 256) as u8;
+    let (sw, sh) = (f64::from(w) * scale, f64::from(h) * scale);
+    // The eight turns and mirrors of the unit square onto [0, sw or sh] x [0, sh or sw].
+    let full: [f64; 6] = match turn {
+        0 => [sw, 0.0, 0.0, sh, 0.0, 0.0],
+        1 => [0.0, sw, -sh, 0.0, sh, 0.0],
+        2 => [-sw, 0.0, 0.0, -sh, sw, sh],
+        3 => [0.0, -sw, sh, 0.0, 0.0, sw],
+        4 => [-sw, 0.0, 0.0, sh, sw, 0.0],
+        5 => [sw, 0.0, 0.0, -sh, 0.0, sh],
+        6 => [0.0, sw, sh, 0.0, 0.0, 0.0],
+        _ => [0.0, -sw, -sh, 0.0, sh, sw],
+    };
+    // The page is the picture's bounding box.
+    let corners = [(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)].map(|(x, y)| {
+        (
+            full[0] * x + full[2] * y + full[4],
+            full[1] * x + full[3] * y + full[5],
+        )
+    });
+    let media = corners.iter().fold(
+        [f64::MAX, f64::MAX, f64::MIN, f64::MIN],
+        |[x0, y0, x1, y1], &(x, y)| [x0.min(x), y0.min(y), x1.max(x), y1.max(y)],
+    );
+    let draw = |m: [f64; 6], name: &str| {
+        format!(
+            "q {:.4} {:.4} {:.4} {:.4} {:.4} {:.4} cm /{name} Do Q\n",
+            m[0], m[1], m[2], m[3], m[4], m[5]
+        )
+    };
+    let mut tiles = Vec::new();
+    let mut content = String::new();
+    for top in (0..h).step_by(th as usize) {
+        for left in (0..w).step_by(tw as usize) {
+            let (cw, ch) = ((w - left).min(tw), (h - top).min(th));
+            let px: Vec<u8> = (top..top + ch)
+                .flat_map(|y| (left..left + cw).map(move |x| pixel(x, y)))
+                .collect();
+            let k = tiles.len();
+            tiles.push((cw, ch, px));
+            // The tile's part of the unit square (row 0 at the top), moved as asked.
+            let (mut l, mut t) = (f64::from(left), f64::from(top));
+            if let Some((which, dx, dy)) = shift {
+                if which == k {
+                    l += f64::from(dx);
+                    t += f64::from(dy);
+                }
+            }
+            l += jitter.0;
+            t += jitter.1;
+            let (x0, y0) = (l / f64::from(w), 1.0 - (t + f64::from(ch)) / f64::from(h));
+            let (fx, fy) = (f64::from(cw) / f64::from(w), f64::from(ch) / f64::from(h));
+            let [a, b, c, d, e, f] = full;
+            let m = [
+                a * fx,
+                b * fx,
+                c * fy,
+                d * fy,
+                a * x0 + c * y0 + e,
+                b * x0 + d * y0 + f,
+            ];
+            content.push_str(&draw(m, &format!("I{k}")));
+        }
+    }
+    TiledPage {
+        tiles,
+        content,
+        whole: draw(full, "I0"),
+        media,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PDF_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn tiles_decode_like_the_whole_picture_in_every_turn(
+        w in 5u32..70, h in 5u32..70, tw in 3u32..40, th in 3u32..40,
+        turn in 0usize..8, scale in 0.3f64..3.0, jx in -0.3f64..0.3, jy in -0.3f64..0.3,
+    ) {
+        let page = tiled_page((w, h), (tw, th), turn, scale, (jx, jy), None);
+        let limits = Limits::default();
+        let tiled = PdfDocument::parse(&images_page_pdf(&page.tiles, &page.content, page.media))
+            .unwrap()
+            .page_image(0, &limits);
+        // The same picture as one image, drawn with the whole-picture matrix.
+        let whole: Vec<u8> = (0..h)
+            .flat_map(|y| (0..w).map(move |x| ((x * 7 + y * 13 + (x * y) % 11) % 256) as u8))
+            .collect();
+        let single = PdfDocument::parse(&images_page_pdf(&[(w, h, whole)], &page.whole, page.media))
+            .unwrap()
+            .page_image(0, &limits)
+            .unwrap();
+        match tiled {
+            Ok(img) => prop_assert!(img == single, "{} tiles, turn {turn}", page.tiles.len()),
+            Err(e) => prop_assert!(false, "{} tiles, turn {turn}: {e}", page.tiles.len()),
+        }
+    }
+
+    #[test]
+    fn a_tile_out_of_place_is_refused(
+        w in 8u32..70, h in 8u32..70, tw in 3u32..40, th in 3u32..40,
+        turn in 0usize..8, which in 0usize..100, dx in -2i32..3, dy in -2i32..3,
+    ) {
+        let n = w.div_ceil(tw.min(w)) * h.div_ceil(th.min(h));
+        prop_assume!(n > 1 && (dx, dy) != (0, 0));
+        let which = which % n as usize;
+        let page = tiled_page((w, h), (tw, th), turn, 1.5, (0.0, 0.0), Some((which, dx, dy)));
+        let r = PdfDocument::parse(&images_page_pdf(&page.tiles, &page.content, page.media))
+            .unwrap()
+            .page_image(0, &Limits::default());
+        prop_assert!(
+            matches!(r, Err(PdfPageError::NotAScannedPage(_) | PdfPageError::Unsupported(_))),
+            "{n} tiles, tile {which} moved by {dx},{dy}: {:?}", r.map(|i| i.dimensions())
+        );
     }
 }
 

@@ -6,7 +6,9 @@
 //! - the file structure (cross-reference tables and streams, object streams, repair of broken
 //!   files, decryption of files that open without a password) — delegated to `hayro-syntax`;
 //! - finding the one image XObject (or inline image) that covers most of the page, by following
-//!   the content stream's `q`/`Q`/`cm`/`Do` operators into at most a few levels of Form XObjects;
+//!   the content stream's `q`/`Q`/`cm`/`Do` operators into at most a few levels of Form XObjects,
+//!   or the tiles or bands it is drawn from (tiff2pdf's tiled TIFFs, banded scanners) when they
+//!   form a complete grid of images drawn at one scale and turn;
 //! - decoding its filters: DCTDecode (zune-jpeg, straight to gray), FlateDecode and LZWDecode
 //!   with PNG/TIFF predictors, RunLengthDecode, ASCIIHex/ASCII85, CCITTFaxDecode (G3 1-D/2-D
 //!   and G4, via `hayro-ccitt`), JBIG2Decode (via `hayro-jbig2`) and JPXDecode (JPEG 2000, via
@@ -77,7 +79,7 @@ impl PdfError {
 #[derive(Debug, thiserror::Error)]
 pub enum PdfPageError {
     /// The page has no image covering it: vector/text content, a blank page, a small picture,
-    /// or tiles that are not assembled.
+    /// or tiles that do not form a complete grid at one scale and turn.
     #[error("not a scanned page: {0}")]
     NotAScannedPage(String),
     /// The page image uses a feature this reader does not implement.
@@ -222,15 +224,20 @@ impl PdfDocument {
         let mut walk = Walk::new(limits, page_box);
         let content = page_content(page, limits)?;
         walk.run(&content, page.resources(), Affine::IDENTITY, 0)?;
-        let chosen = choose_image(&walk)?;
-        let chosen = walk.placements.swap_remove(chosen);
-        let image = match chosen.source {
-            Source::XObject { stream, resources } => {
-                decode_image(&stream, &resources, false, limits)?
+        let (image, ctm) = match choose_image(&walk)? {
+            Choice::One(i) => {
+                let chosen = walk.placements.swap_remove(i);
+                let image = match chosen.source {
+                    Source::XObject { stream, resources } => {
+                        decode_image(&stream, &resources, false, limits)?
+                    }
+                    Source::Inline(result) => result?,
+                };
+                (image, chosen.ctm)
             }
-            Source::Inline(result) => result?,
+            Choice::Tiles(grid) => (assemble(&walk.placements, &grid, limits)?, grid.ctm),
         };
-        let (col_dir, row_dir) = display_axes(chosen.ctm, page.rotation());
+        let (col_dir, row_dir) = display_axes(ctm, page.rotation());
         Ok(orient(image, col_dir, row_dir))
     }
 }
@@ -545,6 +552,9 @@ fn transpose8(mut r: [u64; 8]) -> [u64; 8] {
 
 /// Images covering at least this share of the page count as the page's scan.
 const MIN_COVERAGE: f64 = 0.5;
+/// Besides the scan, other images may cover this share of the page (a logo, a stamp). More is
+/// a part of the page or a layer of it that would be left out.
+const MAX_EXTRA_COVERAGE: f64 = 0.1;
 /// Form XObjects nested deeper than this are not entered.
 const MAX_FORM_DEPTH: usize = 4;
 /// Bounds the work a hostile content stream (or forms drawn many times) can cause.
@@ -568,6 +578,16 @@ struct Placement<'a> {
     coverage: f64,
     /// Identifies the image object, so one image drawn twice is not taken for two layers.
     id: Option<(u32, i32)>,
+    /// The declared /Width and /Height, when valid: where its pixels land, for tiles.
+    size: Option<(u32, u32)>,
+}
+
+/// The declared pixel size of an image dictionary, if both are positive and fit a `u32`.
+fn declared_size(dict: &Dict<'_>, inline: bool) -> Option<(u32, u32)> {
+    let d = ImageDict { dict, inline };
+    let w = u32::try_from(d.uint(b"Width", b"W")?).ok()?;
+    let h = u32::try_from(d.uint(b"Height", b"H")?).ok()?;
+    (w > 0 && h > 0).then_some((w, h))
 }
 
 struct Walk<'a, 'l> {
@@ -655,6 +675,7 @@ impl<'a, 'l> Walk<'a, 'l> {
                             Err(unsupported("small inline image"))
                         };
                         self.push(Placement {
+                            size: declared_size(stream.dict(), true),
                             source: Source::Inline(decoded),
                             ctm,
                             coverage: cov,
@@ -703,6 +724,7 @@ impl<'a, 'l> Walk<'a, 'l> {
                 let id = xobj.dict().obj_id().map(|o| (o.obj_number, o.gen_number));
                 self.push(Placement {
                     coverage: coverage(ctm, &self.page_box),
+                    size: declared_size(xobj.dict(), false),
                     source: Source::XObject {
                         stream: xobj,
                         resources: resources.clone(),
@@ -769,8 +791,16 @@ fn page_content(page: &Page<'_>, limits: &Limits) -> PageResult<Vec<u8>> {
     Ok(out)
 }
 
-/// Index of the placement that is the page's scan.
-fn choose_image(walk: &Walk<'_, '_>) -> PageResult<usize> {
+/// What a page's scan is made of.
+enum Choice {
+    /// One image: an index into the walk's placements.
+    One(usize),
+    /// Several images drawn side by side (tiles or bands), put together.
+    Tiles(TileGrid),
+}
+
+/// The placement that is the page's scan, or the tiles it is drawn from.
+fn choose_image(walk: &Walk<'_, '_>) -> PageResult<Choice> {
     let placements = &walk.placements;
     if placements.is_empty() {
         return Err(PdfPageError::NotAScannedPage(if walk.other_marks {
@@ -779,48 +809,390 @@ fn choose_image(walk: &Walk<'_, '_>) -> PageResult<usize> {
             "the page is blank".into()
         }));
     }
-    let candidates: Vec<usize> = (0..placements.len())
+    let n = placements.len();
+    let candidates: Vec<usize> = (0..n)
         .filter(|&i| placements[i].coverage >= MIN_COVERAGE)
         .collect();
-    match candidates.as_slice() {
-        [] => {
-            let largest = placements
-                .iter()
-                .map(|p| p.coverage)
-                .fold(0.0_f64, f64::max);
-            let total: f64 = placements.iter().map(|p| p.coverage).sum();
-            Err(PdfPageError::NotAScannedPage(
-                if placements.len() > 1 && total >= MIN_COVERAGE {
-                    format!(
-                        "the page is tiled from {} images (the largest covers {:.0}% of it); \
-                         tiles are not assembled",
-                        placements.len(),
-                        largest * 100.0
-                    )
-                } else {
-                    format!(
+    let largest = placements
+        .iter()
+        .map(|p| p.coverage)
+        .fold(0.0_f64, f64::max);
+    let tiling = tile_grid(placements, &walk.page_box);
+    let grid_why = match &tiling {
+        Some(Tiling { grid: Err(why), .. }) => Some(why.clone()),
+        _ => None,
+    };
+    let mut alike = vec![false; n];
+    let (grid, alike_count) = match tiling {
+        Some(t) => {
+            for &i in &t.alike {
+                if let Some(a) = alike.get_mut(i) {
+                    *a = true;
+                }
+            }
+            (Some(t.grid), t.alike.len())
+        }
+        None => (None, 0),
+    };
+    let cannot_tile = |why: &str| {
+        PdfPageError::NotAScannedPage(format!(
+            "the page is tiled from {n} images (the largest covers {:.0}% of it) that cannot \
+             be put together: {why}",
+            largest * 100.0
+        ))
+    };
+    // The scan, and which placements it is made of.
+    let mut chosen = vec![false; n];
+    let (choice, ctm, what) = match grid {
+        Some(Ok(g)) if g.coverage >= MIN_COVERAGE => {
+            for t in &g.tiles {
+                if let Some(c) = chosen.get_mut(t.index) {
+                    *c = true;
+                }
+            }
+            let (ctm, what) = (g.ctm, format!("tiled from {} images", g.tiles.len()));
+            (Choice::Tiles(g), ctm, what)
+        }
+        grid => match candidates.as_slice() {
+            [] => {
+                let total: f64 = placements.iter().map(|p| p.coverage).sum();
+                return Err(match grid.filter(|_| n > 1 && total >= MIN_COVERAGE) {
+                    Some(Err(why)) => cannot_tile(&why),
+                    Some(Ok(g)) => PdfPageError::NotAScannedPage(format!(
+                        "the page is tiled from {n} images; the {} drawn alike (same scale \
+                         and turn) cover only {:.0}% of it",
+                        g.tiles.len(),
+                        g.coverage * 100.0
+                    )),
+                    None => PdfPageError::NotAScannedPage(format!(
                         "the largest image covers only {:.0}% of the page",
                         largest * 100.0
-                    )
-                },
-            ))
+                    )),
+                });
+            }
+            [first, rest @ ..] => {
+                let id = placements[*first].id;
+                let one_image = id.is_some() && rest.iter().all(|&i| placements[i].id == id);
+                if !rest.is_empty() && !one_image {
+                    return Err(unsupported(format!(
+                        "the page is {} overlapping page-sized images (a layered, mixed-raster \
+                         scan); composing layers needs a renderer",
+                        candidates.len()
+                    )));
+                }
+                // One image, perhaps drawn several times: the last drawing is what shows.
+                for &i in &candidates {
+                    chosen[i] = true;
+                }
+                let last = rest.last().copied().unwrap_or(*first);
+                let what = "one page-sized image".to_string();
+                (Choice::One(last), placements[last].ctm, what)
+            }
+        },
+    };
+    // Images drawn alike with the scan but not part of it are pieces of the same picture that
+    // do not fit: taking the scan without them would lose part of the page.
+    if alike_count > 1 && (0..n).any(|i| alike[i] && !chosen[i]) {
+        return Err(cannot_tile(
+            grid_why.as_deref().unwrap_or("they do not form a grid"),
+        ));
+    }
+    // Other images over or under the scan are another layer of it (a mixed-raster page), and
+    // beside it another part of the page. Either would be left out, which is fine only for
+    // small ones (a logo, a stamp).
+    let page_area = walk.page_box.area();
+    let scan_box = unit_square_bbox(ctm).intersect(&walk.page_box);
+    let (mut over, mut beside) = (0.0, 0.0);
+    for (p, _) in placements.iter().zip(&chosen).filter(|(_, &c)| !c) {
+        let b = unit_square_bbox(p.ctm).intersect(&walk.page_box);
+        let o = b.intersect(&scan_box).area();
+        if page_area > 0.0 {
+            over += o / page_area;
+            beside += (b.area() - o).max(0.0) / page_area;
         }
-        [only] => Ok(*only),
-        [first, rest @ ..] => {
-            let id = placements[*first].id;
-            let same = id.is_some() && rest.iter().all(|&i| placements[i].id == id);
-            if same {
-                // One image drawn several times: the last drawing is what shows.
-                Ok(rest.last().copied().unwrap_or(*first))
-            } else {
-                Err(unsupported(format!(
-                    "the page is {} overlapping page-sized images (a layered, mixed-raster \
-                     scan); composing layers needs a renderer",
-                    candidates.len()
-                )))
+    }
+    if over >= MAX_EXTRA_COVERAGE {
+        return Err(unsupported(format!(
+            "the page is {what} and other images over or under it covering {:.0}% of it (a \
+             layered, mixed-raster scan); composing layers needs a renderer",
+            over.min(1.0) * 100.0
+        )));
+    }
+    if beside >= MAX_EXTRA_COVERAGE {
+        return Err(cannot_tile(grid_why.as_deref().unwrap_or(
+            "images beside the largest are drawn at another scale or turn",
+        )));
+    }
+    Ok(choice)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tiles
+//
+// tiff2pdf writes a tiled TIFF as one image per tile, Ghostscript and cairo keep those tiles,
+// and some scanners write a page as bands: the page content then draws many images side by
+// side. They are put back together when they are drawn at one scale and turn and their
+// placements, in pixels, form a complete grid; anything else (overlaps, gaps, mixed scales or
+// turns) is refused rather than guessed at.
+
+/// One tile: which placement, and where its top-left pixel lands in the assembled image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Tile {
+    index: usize,
+    x: u32,
+    y: u32,
+    width: u32,
+    height: u32,
+}
+
+#[derive(Debug)]
+struct TileGrid {
+    tiles: Vec<Tile>,
+    width: u32,
+    height: u32,
+    /// Places the assembled image on the page as an image's CTM would (unit square).
+    ctm: Affine,
+    coverage: f64,
+}
+
+/// The user-space step of one pixel to the right and one pixel down in an image drawn with
+/// `ctm`, and the position of its top-left corner.
+fn pixel_frame(ctm: Affine, (w, h): (u32, u32)) -> ((f64, f64), (f64, f64), (f64, f64)) {
+    let [a, b, c, d, e, f] = ctm.0;
+    let (w, h) = (f64::from(w), f64::from(h));
+    // Row 0 is at the top of the unit square (y = 1), so "down" is -(c, d) per image height.
+    ((a / w, b / w), (-c / h, -d / h), (c + e, d + f))
+}
+
+/// The images drawn alike with the largest one on the page (same scale and turn), and the grid
+/// they form or why they do not form one.
+struct Tiling {
+    /// Placement indices, the largest image's included.
+    alike: Vec<usize>,
+    grid: Result<TileGrid, String>,
+}
+
+/// The images on the page that are drawn alike with the largest one, laid out as a grid.
+/// `None` when there is nothing to put together (fewer than two sized images on the page).
+fn tile_grid(placements: &[Placement<'_>], page_box: &Rect) -> Option<Tiling> {
+    // Tiles outside the visible page count too: a crop box may hide whole edge tiles.
+    let sized: Vec<(usize, (u32, u32))> = placements
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| Some((i, p.size?)))
+        .collect();
+    if sized.len() < 2 {
+        return None;
+    }
+    let &(reference, ref_size) = sized.iter().max_by(|a, b| {
+        placements[a.0]
+            .coverage
+            .total_cmp(&placements[b.0].coverage)
+    })?;
+    let fail = |alike: Vec<usize>, why: &str| {
+        Some(Tiling {
+            alike,
+            grid: Err(why.to_string()),
+        })
+    };
+    let (u, v, origin) = pixel_frame(placements[reference].ctm, ref_size);
+    let det = u.0 * v.1 - u.1 * v.0;
+    let norm = |(x, y): (f64, f64)| x.hypot(y);
+    if !det.is_finite() || det.abs() < 1e-12 * norm(u) * norm(v) || norm(u) == 0.0 {
+        return fail(
+            vec![reference],
+            "the largest image is drawn with a degenerate matrix",
+        );
+    }
+    let mut cells: Vec<(Tile, i64, i64)> = Vec::new();
+    let mut why_not = None;
+    for &(index, (w, h)) in &sized {
+        let (ui, vi, oi) = pixel_frame(placements[index].ctm, (w, h));
+        // Drawn alike: over the tile's own width and height, its scale and turn differ from
+        // the reference's by at most half a pixel.
+        let off =
+            |p: (f64, f64), q: (f64, f64), n: u32| norm((p.0 - q.0, p.1 - q.1)) * f64::from(n);
+        if off(ui, u, w) > 0.5 * norm(u) || off(vi, v, h) > 0.5 * norm(v) {
+            continue;
+        }
+        if matches!(placements[index].source, Source::Inline(_)) {
+            why_not = Some("tiles drawn as inline images are not put together");
+        }
+        // Where the tile's top-left corner falls, in reference pixels: origin + x·u + y·v.
+        let (px, py) = (oi.0 - origin.0, oi.1 - origin.1);
+        let x = (px * v.1 - py * v.0) / det;
+        let y = (u.0 * py - u.1 * px) / det;
+        if !(x.is_finite() && y.is_finite() && x.abs() < 1e9 && y.abs() < 1e9) {
+            why_not = Some("a tile is drawn far off the page");
+            continue;
+        }
+        let tile = Tile {
+            index,
+            x: 0,
+            y: 0,
+            width: w,
+            height: h,
+        };
+        // Half-pixel rounding of the writer's coordinates is absorbed here.
+        cells.push((tile, x.round() as i64, y.round() as i64));
+    }
+    let alike: Vec<usize> = cells.iter().map(|(t, _, _)| t.index).collect();
+    if let Some(why) = why_not {
+        return fail(alike, why);
+    }
+    // Images drawn at other scales or turns are left out: a complete grid of the rest that
+    // covers the page on its own is taken (as a single scan is beside a small logo).
+    let other = sized.len() - cells.len();
+    let (width, height) = match grid_layout(&mut cells) {
+        Ok(size) if cells.len() > 1 => size,
+        _ if other > 0 => {
+            return fail(
+                alike,
+                &format!(
+                    "{other} of the {} images are drawn at another scale or turn than the \
+                     largest",
+                    sized.len()
+                ),
+            )
+        }
+        Ok(_) => return None,
+        Err(why) => return fail(alike, &why),
+    };
+    // The assembled image's unit square: top-left at grid pixel (0, 0).
+    let (x0, y0) = cells
+        .iter()
+        .find(|(t, _, _)| t.index == reference)
+        .map_or((0.0, 0.0), |(t, _, _)| (f64::from(t.x), f64::from(t.y)));
+    let top_left = (
+        origin.0 - x0 * u.0 - y0 * v.0,
+        origin.1 - x0 * u.1 - y0 * v.1,
+    );
+    let (wf, hf) = (f64::from(width), f64::from(height));
+    let ctm = Affine([
+        u.0 * wf,
+        u.1 * wf,
+        -v.0 * hf,
+        -v.1 * hf,
+        top_left.0 + v.0 * hf,
+        top_left.1 + v.1 * hf,
+    ]);
+    Some(Tiling {
+        alike,
+        grid: Ok(TileGrid {
+            tiles: cells.into_iter().map(|(t, _, _)| t).collect(),
+            width,
+            height,
+            coverage: coverage(ctm, page_box),
+            ctm,
+        }),
+    })
+}
+
+/// Checks that the tiles (with their rounded pixel positions) fill a rectangle exactly, as the
+/// cells of a grid: every column one width, every row one height, each cell drawn once. Sets
+/// each tile's position from the grid's top-left corner and returns the rectangle's size.
+fn grid_layout(cells: &mut [(Tile, i64, i64)]) -> Result<(u32, u32), String> {
+    let mut xs: Vec<i64> = cells.iter().map(|c| c.1).collect();
+    let mut ys: Vec<i64> = cells.iter().map(|c| c.2).collect();
+    xs.sort_unstable();
+    xs.dedup();
+    ys.sort_unstable();
+    ys.dedup();
+    if xs.len().saturating_mul(ys.len()) != cells.len() {
+        return Err(format!(
+            "the {} tiles are not a grid (they overlap or leave gaps)",
+            cells.len()
+        ));
+    }
+    let mut seen = vec![false; cells.len()];
+    let mut col_width: Vec<Option<u32>> = vec![None; xs.len()];
+    let mut row_height: Vec<Option<u32>> = vec![None; ys.len()];
+    for (tile, x, y) in cells.iter() {
+        let col = xs
+            .binary_search(x)
+            .map_err(|_| "tile column lost".to_string())?;
+        let row = ys
+            .binary_search(y)
+            .map_err(|_| "tile row lost".to_string())?;
+        let cell = row * xs.len() + col;
+        if std::mem::replace(&mut seen[cell], true) {
+            return Err("two tiles are drawn at the same place".into());
+        }
+        for (slot, size) in [
+            (&mut col_width[col], tile.width),
+            (&mut row_height[row], tile.height),
+        ] {
+            match slot {
+                Some(s) if *s != size => {
+                    return Err("tiles in one row or column differ in size".into())
+                }
+                _ => *slot = Some(size),
             }
         }
     }
+    // Each column must end where the next begins (and likewise rows): no overlap, no gap.
+    let extent = |starts: &[i64], sizes: &[Option<u32>]| -> Result<u32, String> {
+        for (k, pair) in starts.windows(2).enumerate() {
+            let size = sizes.get(k).copied().flatten().unwrap_or(0);
+            if pair[0] + i64::from(size) != pair[1] {
+                return Err("the tiles overlap or leave gaps between them".into());
+            }
+        }
+        let last = sizes.last().copied().flatten().unwrap_or(0);
+        let total = starts.last().copied().unwrap_or(0) - starts.first().copied().unwrap_or(0)
+            + i64::from(last);
+        u32::try_from(total).map_err(|_| "the tiles span too many pixels".to_string())
+    };
+    let width = extent(&xs, &col_width)?;
+    let height = extent(&ys, &row_height)?;
+    let (x_min, y_min) = (xs[0], ys[0]);
+    for (tile, x, y) in cells.iter_mut() {
+        // Within [0, width) and [0, height) by the checks above.
+        tile.x = u32::try_from(*x - x_min).unwrap_or(0);
+        tile.y = u32::try_from(*y - y_min).unwrap_or(0);
+    }
+    Ok((width, height))
+}
+
+/// Decodes the tiles one by one into the assembled image (one tile's pixels at a time besides
+/// the page itself).
+fn assemble(
+    placements: &[Placement<'_>],
+    grid: &TileGrid,
+    limits: &Limits,
+) -> PageResult<GrayImage> {
+    check_pixels(u64::from(grid.width), u64::from(grid.height), limits)?;
+    let (w, h) = (grid.width as usize, grid.height as usize);
+    let mut out = vec![255u8; w * h];
+    for tile in &grid.tiles {
+        let Some(p) = placements.get(tile.index) else {
+            return Err(decode_err("tile placement lost"));
+        };
+        let Source::XObject { stream, resources } = &p.source else {
+            return Err(unsupported(
+                "tiles drawn as inline images are not put together",
+            ));
+        };
+        let img = decode_image(stream, resources, false, limits)?;
+        if img.dimensions() != (tile.width, tile.height) {
+            return Err(decode_err(format!(
+                "a tile decodes to {}x{} pixels but declares {}x{}",
+                img.width(),
+                img.height(),
+                tile.width,
+                tile.height
+            )));
+        }
+        let tw = tile.width as usize;
+        for (r, src) in img.as_raw().chunks_exact(tw.max(1)).enumerate() {
+            let start = (tile.y as usize + r) * w + tile.x as usize;
+            if let Some(dst) = out.get_mut(start..start + tw) {
+                dst.copy_from_slice(src);
+            }
+        }
+    }
+    GrayImage::from_raw(grid.width, grid.height, out)
+        .ok_or_else(|| decode_err("assembled image size mismatch"))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1030,6 +1402,11 @@ fn capped(mut v: Vec<u8>, cap: usize) -> Result<(Vec<u8>, bool), String> {
 /// Inflates zlib (or, for broken writers, raw deflate) data. A stream cut short yields what it
 /// holds; the image decoder then reports missing rows.
 fn inflate(data: &[u8], cap: usize) -> Result<(Vec<u8>, bool), String> {
+    // An empty stream holds nothing (qpdf writes a blank page's content that way when it
+    // turns the page into a form XObject); zlib would call it cut short.
+    if data.iter().all(|b| b.is_ascii_whitespace()) {
+        return Ok((Vec::new(), false));
+    }
     fn run<R: Read>(reader: R, cap: usize) -> (Vec<u8>, bool, bool) {
         let mut out = Vec::new();
         let limit = (cap as u64).saturating_add(1);
@@ -1600,7 +1977,17 @@ fn decode_image(
         Some((FilterKind::Dct, _)) => {
             let data = apply_chain(stream.raw_data(), &chain, limits.max_stream_bytes, None)
                 .map_err(decode_err)?;
-            decode_jpeg(&data, &colour, decode.as_deref(), limits)
+            let repaired = join_tiff2pdf_jpeg(&data);
+            let data = repaired.as_deref().unwrap_or(&data);
+            let img = decode_jpeg(data, &colour, decode.as_deref(), limits)?;
+            // tiff2pdf passes a JPEG-compressed TIFF's edge tiles through whole: the JPEG
+            // holds the full tile, padding included, and /Width and /Height the part that
+            // belongs to the page. Viewers differ on that; the page is the top-left part.
+            if img.width() >= w && img.height() >= h && img.dimensions() != (w, h) {
+                Ok(image::imageops::crop_imm(&img, 0, 0, w, h).to_image())
+            } else {
+                Ok(img)
+            }
         }
         Some((FilterKind::Ccitt, params)) => {
             let data = apply_chain(stream.raw_data(), &chain, limits.max_stream_bytes, None)
@@ -1809,6 +2196,57 @@ fn decode_jpeg(
         return Err(decode_err("JPEG decoded to fewer pixels than its size"));
     }
     GrayImage::from_raw(w, h, gray).ok_or_else(|| decode_err("JPEG buffer size mismatch"))
+}
+
+/// tiff2pdf (libtiff 4.5) passes a JPEG-compressed TIFF through by writing the TIFF's shared
+/// JPEG tables, then each strip as stored: its start-of-image marker stays after the tables,
+/// and between strips the strip's end-of-image and the next strip's start-of-image markers stay
+/// in front of the restart marker tiff2pdf puts there. Decoders (and viewers, which then show a
+/// blank page) stop at those stray markers. Without them the data is the one JPEG tiff2pdf
+/// meant. Returns `None`, without copying, for data that does not start that way: the check
+/// reads only the marker segments before the frame header.
+fn join_tiff2pdf_jpeg(data: &[u8]) -> Option<Vec<u8>> {
+    const SOI: [u8; 2] = [0xFF, 0xD8];
+    if !data.starts_with(&SOI) {
+        return None;
+    }
+    let mut i = 2;
+    let stray = loop {
+        let (&ff, &marker) = (data.get(i)?, data.get(i + 1)?);
+        if ff != 0xFF {
+            return None;
+        }
+        match marker {
+            // Fill byte before a marker.
+            0xFF => i += 1,
+            0xD8 => break i,
+            // A frame header or scan before any stray SOI: an ordinary JPEG.
+            0xC0..=0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF | 0xDA | 0xD9 => return None,
+            _ => {
+                let len = usize::from(u16::from_be_bytes([*data.get(i + 2)?, *data.get(i + 3)?]));
+                i += 2 + len;
+            }
+        }
+    };
+    let mut out = Vec::with_capacity(data.len());
+    out.extend_from_slice(data.get(..stray)?);
+    let rest = data.get(stray + 2..)?;
+    let mut j = 0;
+    while let Some(k) = rest
+        .get(j..)?
+        .windows(4)
+        .position(|w| w == [0xFF, 0xD9, 0xFF, 0xD8])
+    {
+        let at = j + k;
+        out.extend_from_slice(&rest[j..at]);
+        // Only in front of a restart marker: anywhere else EOI SOI is left for the decoder.
+        if !matches!(rest.get(at + 4..at + 6), Some([0xFF, 0xD0..=0xD7])) {
+            out.extend_from_slice(&rest[at..at + 4]);
+        }
+        j = at + 4;
+    }
+    out.extend_from_slice(rest.get(j..)?);
+    Some(out)
 }
 
 /// Writes CCITT rows straight into an 8-bit buffer.
@@ -2182,6 +2620,99 @@ mod tests {
         assert_eq!(&indexed.luts[0][..4], &[7, 9, 11, 11]);
         let four = SampleMap::new(Colour::Gray, 4, None, false);
         assert_eq!((four.luts[0][0], four.luts[0][15]), (0, 255));
+    }
+
+    fn cells(rects: &[(i64, i64, u32, u32)]) -> Vec<(Tile, i64, i64)> {
+        rects
+            .iter()
+            .enumerate()
+            .map(|(index, &(x, y, width, height))| {
+                let tile = Tile {
+                    index,
+                    x: 0,
+                    y: 0,
+                    width,
+                    height,
+                };
+                (tile, x, y)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn grid_layout_takes_ragged_edge_tiles_in_any_order() {
+        // 2 columns (256 + 100) by 2 rows (256 + 30), drawn from the bottom right, offset.
+        let mut c = cells(&[
+            (256 - 7, 256 + 3, 100, 30),
+            (-7, 256 + 3, 256, 30),
+            (256 - 7, 3, 100, 256),
+            (-7, 3, 256, 256),
+        ]);
+        assert_eq!(grid_layout(&mut c), Ok((356, 286)));
+        let at: Vec<(u32, u32)> = c.iter().map(|(t, _, _)| (t.x, t.y)).collect();
+        assert_eq!(at, vec![(256, 256), (0, 256), (256, 0), (0, 0)]);
+    }
+
+    #[test]
+    fn grid_layout_refuses_overlaps_gaps_and_doubles() {
+        let overlap = grid_layout(&mut cells(&[(0, 0, 10, 10), (8, 0, 10, 10)]));
+        assert!(overlap.unwrap_err().contains("overlap or leave gaps"));
+        let gap = grid_layout(&mut cells(&[
+            (0, 0, 10, 10),
+            (10, 0, 10, 10),
+            (0, 10, 10, 10),
+        ]));
+        assert!(gap.unwrap_err().contains("not a grid"));
+        let ragged = grid_layout(&mut cells(&[(0, 0, 10, 10), (0, 10, 12, 10)]));
+        assert!(ragged.unwrap_err().contains("differ in size"));
+        let double = grid_layout(&mut cells(&[(0, 0, 10, 10), (0, 0, 10, 10)]));
+        assert!(double.is_err());
+    }
+
+    #[test]
+    fn tiff2pdf_jpeg_markers_are_dropped_only_where_tiff2pdf_puts_them() {
+        let tables = [0xFF, 0xDB, 0x00, 0x03, 0x07];
+        let frame = [0xFF, 0xC0, 0x00, 0x02];
+        let scan = [0xFF, 0xDA, 0x00, 0x02, 0x11, 0xFF, 0x00];
+        let glue = [0xFF, 0xD9, 0xFF, 0xD8, 0xFF, 0xD0];
+        let eoi = [0xFF, 0xD9];
+        let soi = [0xFF, 0xD8];
+        let broken = [
+            &soi[..],
+            &tables,
+            &soi,
+            &frame,
+            &scan,
+            &glue,
+            &[0x22],
+            &eoi,
+            &eoi,
+        ]
+        .concat();
+        let fixed = [
+            &soi[..],
+            &tables,
+            &frame,
+            &scan,
+            &[0xFF, 0xD0, 0x22],
+            &eoi,
+            &eoi,
+        ]
+        .concat();
+        assert_eq!(join_tiff2pdf_jpeg(&broken), Some(fixed));
+        // An ordinary JPEG is left alone (and not copied), even with EOI SOI inside.
+        let plain = [&soi[..], &tables, &frame, &scan, &glue, &eoi].concat();
+        assert_eq!(join_tiff2pdf_jpeg(&plain), None);
+        assert_eq!(join_tiff2pdf_jpeg(&[0xFF, 0xD8, 0xFF]), None);
+        assert_eq!(join_tiff2pdf_jpeg(b"not a jpeg"), None);
+    }
+
+    #[test]
+    fn empty_flate_stream_is_empty() {
+        assert_eq!(inflate(b"", 100).unwrap(), (Vec::new(), false));
+        assert_eq!(inflate(b"\r\n", 100).unwrap(), (Vec::new(), false));
+        // Data that is not Flate at all is still an error.
+        assert!(inflate(&[0xFF; 8], 100).is_err());
     }
 
     #[test]
