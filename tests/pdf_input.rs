@@ -626,20 +626,6 @@ fn image_page_pdf(image_dict: &str, data: &[u8], content: &str, page_extra: &str
     out
 }
 
-/// The smallest PDF a scanner could write around one 200-DPI JPEG page.
-fn jpeg_page_pdf(jpeg: &[u8], w: u32, h: u32, rotate: u32) -> Vec<u8> {
-    let (pw, ph) = (w * 72 / 200, h * 72 / 200);
-    image_page_pdf(
-        &format!(
-            "/Subtype /Image /Width {w} /Height {h} /ColorSpace /DeviceGray /BitsPerComponent 8 \
-             /Filter /DCTDecode"
-        ),
-        jpeg,
-        &format!("q {pw} 0 0 {ph} 0 0 cm /Im0 Do Q"),
-        &format!("/MediaBox [0 0 {pw} {ph}] /Rotate {rotate}"),
-    )
-}
-
 fn zlib(data: &[u8]) -> Vec<u8> {
     use std::io::Write;
     let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -950,110 +936,6 @@ proptest! {
         prop_assert!(
             matches!(r, Err(PdfPageError::NotAScannedPage(_) | PdfPageError::Unsupported(_))),
             "{n} tiles, tile {which} moved by {dx},{dy}: {:?}", r.map(|i| i.dimensions())
-        );
-    }
-}
-
-#[test]
-#[ignore = "timing; run explicitly"]
-fn timing_jpeg_page_vs_direct_decode() {
-    use std::time::Instant;
-    // An A4 page at 200 DPI with text-like bars and scanner noise, as a colour JPEG.
-    let (w, h) = (1654u32, 2339u32);
-    let mut seed = 12345u32;
-    let mut rnd = move || {
-        seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
-        (seed >> 16) & 0x7fff
-    };
-    let mut page = image::RgbImage::from_pixel(w, h, image::Rgb([245, 243, 240]));
-    for _ in 0..3000 {
-        let (x0, y0) = (rnd() % (w - 200), rnd() % (h - 20));
-        let len = 20 + rnd() % 180;
-        for y in y0..y0 + 12 {
-            for x in x0..x0 + len {
-                page.put_pixel(x, y, image::Rgb([30, 30, 35]));
-            }
-        }
-    }
-    for p in page.pixels_mut() {
-        let n = (rnd() % 17) as i32 - 8;
-        for c in p.0.iter_mut() {
-            *c = (*c as i32 + n).clamp(0, 255) as u8;
-        }
-    }
-    let mut jpeg = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85)
-        .encode_image(&page)
-        .unwrap();
-    let pdf = jpeg_page_pdf(&jpeg, w, h, 0);
-    let sideways = jpeg_page_pdf(&jpeg, w, h, 90);
-    println!(
-        "200-DPI A4 colour JPEG page: {} KiB JPEG, {} KiB PDF",
-        jpeg.len() / 1024,
-        pdf.len() / 1024
-    );
-
-    // The machine is shared: run the methods in interleaved rounds and compare the fastest
-    // and the median round of each.
-    let doc = PdfDocument::parse(&pdf).unwrap();
-    let turned = PdfDocument::parse(&sideways).unwrap();
-    let zune_luma = || {
-        use zune_jpeg::zune_core::{
-            bytestream::ZCursor, colorspace::ColorSpace, options::DecoderOptions,
-        };
-        let opts = DecoderOptions::default().jpeg_set_out_colorspace(ColorSpace::Luma);
-        zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(&jpeg[..]), opts)
-            .decode()
-            .unwrap()
-            .len()
-    };
-    type Method<'a> = (&'static str, Box<dyn Fn() -> usize + 'a>);
-    let methods: Vec<Method<'_>> = vec![
-        (
-            "zune-jpeg decode of the JPEG bytes to luma (baseline)",
-            Box::new(zune_luma),
-        ),
-        (
-            "page_image on a parsed document",
-            Box::new(|| doc.page_image(0, &Limits::default()).unwrap().len()),
-        ),
-        (
-            "PdfDocument::parse + page_image",
-            Box::new(|| {
-                let d = PdfDocument::parse(&pdf).unwrap();
-                d.page_image(0, &Limits::default()).unwrap().len()
-            }),
-        ),
-        (
-            "page_image, same page stored with /Rotate 90",
-            Box::new(|| turned.page_image(0, &Limits::default()).unwrap().len()),
-        ),
-        (
-            "image::load_from_memory(jpeg).to_luma8()",
-            Box::new(|| image::load_from_memory(&jpeg).unwrap().to_luma8().len()),
-        ),
-    ];
-    let rounds = 15;
-    let mut times = vec![Vec::new(); methods.len()];
-    for _ in 0..rounds + 1 {
-        for (i, (_, f)) in methods.iter().enumerate() {
-            let t = Instant::now();
-            assert_eq!(f(), (w * h) as usize);
-            times[i].push(t.elapsed().as_secs_f64() * 1000.0);
-        }
-    }
-    let mut base = (0.0, 0.0);
-    for (i, (label, _)) in methods.iter().enumerate() {
-        let t = &mut times[i][1..]; // the first round warms caches
-        t.sort_by(f64::total_cmp);
-        let (min, median) = (t[0], t[t.len() / 2]);
-        if i == 0 {
-            base = (min, median);
-        }
-        println!(
-            "{label:<55} min {min:6.2} ms  median {median:6.2} ms  ({:+.1}% / {:+.1}%)",
-            (min / base.0 - 1.0) * 100.0,
-            (median / base.1 - 1.0) * 100.0
         );
     }
 }
