@@ -153,6 +153,31 @@ fn regression_far_fiducials_of_a_phone_photo_and_a_cut_fiducial_on_a_sideways_sc
     }
 }
 
+/// One synthetic ballot (the same page as in a larger batch of that seed), scanned and checked.
+fn one_ballot(
+    out: &Path,
+    profile: &str,
+    seed: &str,
+    unit: &str,
+    serial: &str,
+) -> ballotscan::synth::check::Accuracy {
+    synth_scan_check(
+        out,
+        &[
+            "--unit",
+            unit,
+            "--count",
+            "1",
+            "--profile",
+            profile,
+            "--seed",
+            seed,
+            "--first-serial",
+            serial,
+        ],
+    )
+}
+
 /// Regressions from the 1,000,000-position run: a 1-bit scanner streak broken into dashes
 /// across a row of empty boxes (one was read as marked), and ticks the same scanner's blur
 /// and threshold erased down to a few specks (now marginal in the truth: no reader sees them).
@@ -165,22 +190,7 @@ fn regression_dashed_streak_and_ticks_erased_by_a_1_bit_scan() {
         ("P-CATDAI", 1300, Some("4=marginal:tick")),
     ] {
         let out = dir.path().join(unit);
-        let serial = serial.to_string();
-        let a = synth_scan_check(
-            &out,
-            &[
-                "--unit",
-                unit,
-                "--count",
-                "1",
-                "--profile",
-                "bad-scanner",
-                "--seed",
-                "2042",
-                "--first-serial",
-                &serial,
-            ],
-        );
+        let a = one_ballot(&out, "bad-scanner", "2042", unit, &serial.to_string());
         assert_eq!(a.ballots_unread, 0, "{unit}: the page was not read");
         assert_eq!(a.errors, 0, "{unit}: {:#?}", a.worst);
         if let Some(mark) = erased {
@@ -204,21 +214,7 @@ fn regression_cut_fiducials_and_blurred_codes_in_photos_are_read() {
         ("phone-photo", "42", "P-ANBIEN", "59"),
     ] {
         let out = dir.path().join(format!("{profile}-{unit}-{serial}"));
-        let a = synth_scan_check(
-            &out,
-            &[
-                "--unit",
-                unit,
-                "--count",
-                "1",
-                "--profile",
-                profile,
-                "--seed",
-                seed,
-                "--first-serial",
-                serial,
-            ],
-        );
+        let a = one_ballot(&out, profile, seed, unit, serial);
         assert_eq!(a.ballots_unread, 0, "{profile} {unit} {serial}: not read");
         assert_eq!(a.errors, 0, "{profile} {unit} {serial}: {:#?}", a.worst);
     }

@@ -572,37 +572,12 @@ fn every_truncation_point_of_a_batch_is_handled() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Timing (run with `cargo test --test pdf_input -- --ignored --nocapture`).
+// PDFs written by hand
 
-/// A one-page PDF whose content `content` draws XObject /Im0 (object 5); `image_dict` holds
-/// its dictionary entries after /Type (so /Subtype too), without /Length.
-fn image_page_pdf(image_dict: &str, data: &[u8], content: &str, page_extra: &str) -> Vec<u8> {
+/// A PDF file of `objects` (object 1 is the catalog), with its cross-reference table.
+fn pdf_file(objects: &[Vec<u8>]) -> Vec<u8> {
     let mut out = b"%PDF-1.4\n".to_vec();
     let mut offsets = Vec::new();
-    let objects: Vec<Vec<u8>> = vec![
-        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
-        format!(
-            "<< /Type /Page /Parent 2 0 R {page_extra} /Resources << /XObject << /Im0 5 0 R >> >> /Contents 4 0 R >>"
-        )
-        .into_bytes(),
-        [
-            format!("<< /Length {} >>\nstream\n", content.len()).into_bytes(),
-            content.as_bytes().to_vec(),
-            b"\nendstream".to_vec(),
-        ]
-        .concat(),
-        [
-            format!(
-                "<< /Type /XObject {image_dict} /Length {} >>\nstream\n",
-                data.len()
-            )
-            .into_bytes(),
-            data.to_vec(),
-            b"\nendstream".to_vec(),
-        ]
-        .concat(),
-    ];
     for (i, body) in objects.iter().enumerate() {
         offsets.push(out.len());
         out.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
@@ -624,6 +599,31 @@ fn image_page_pdf(image_dict: &str, data: &[u8], content: &str, page_extra: &str
         .as_bytes(),
     );
     out
+}
+
+/// A stream object: its dictionary entries `dict` (without /Length) and its data.
+fn stream_object(dict: &str, data: &[u8]) -> Vec<u8> {
+    [
+        format!("<< {dict} /Length {} >>\nstream\n", data.len()).into_bytes(),
+        data.to_vec(),
+        b"\nendstream".to_vec(),
+    ]
+    .concat()
+}
+
+/// A one-page PDF whose content `content` draws XObject /Im0 (object 5); `image_dict` holds
+/// its dictionary entries after /Type (so /Subtype too), without /Length.
+fn image_page_pdf(image_dict: &str, data: &[u8], content: &str, page_extra: &str) -> Vec<u8> {
+    pdf_file(&[
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        format!(
+            "<< /Type /Page /Parent 2 0 R {page_extra} /Resources << /XObject << /Im0 5 0 R >> >> /Contents 4 0 R >>"
+        )
+        .into_bytes(),
+        stream_object("", content.as_bytes()),
+        stream_object(&format!("/Type /XObject {image_dict}"), data),
+    ])
 }
 
 fn zlib(data: &[u8]) -> Vec<u8> {
@@ -753,52 +753,18 @@ fn images_page_pdf(images: &[(u32, u32, Vec<u8>)], content: &str, media: [f64; 4
             names.join(" ")
         )
         .into_bytes(),
-        [
-            format!("<< /Length {} >>\nstream\n", content.len()).into_bytes(),
-            content.as_bytes().to_vec(),
-            b"\nendstream".to_vec(),
-        ]
-        .concat(),
+        stream_object("", content.as_bytes()),
     ];
     for (w, h, px) in images {
-        let data = zlib(px);
-        objects.push(
-            [
-                format!(
-                    "<< /Type /XObject /Subtype /Image /Width {w} /Height {h} /ColorSpace \
-                     /DeviceGray /BitsPerComponent 8 /Filter /FlateDecode /Length {} >>\nstream\n",
-                    data.len()
-                )
-                .into_bytes(),
-                data,
-                b"\nendstream".to_vec(),
-            ]
-            .concat(),
-        );
+        objects.push(stream_object(
+            &format!(
+                "/Type /XObject /Subtype /Image /Width {w} /Height {h} /ColorSpace /DeviceGray \
+                 /BitsPerComponent 8 /Filter /FlateDecode"
+            ),
+            &zlib(px),
+        ));
     }
-    let mut out = b"%PDF-1.4\n".to_vec();
-    let mut offsets = Vec::new();
-    for (i, body) in objects.iter().enumerate() {
-        offsets.push(out.len());
-        out.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
-        out.extend_from_slice(body);
-        out.extend_from_slice(b"\nendobj\n");
-    }
-    let xref = out.len();
-    out.extend_from_slice(
-        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
-    );
-    for o in offsets {
-        out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
-    }
-    out.extend_from_slice(
-        format!(
-            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
-            objects.len() + 1
-        )
-        .as_bytes(),
-    );
-    out
+    pdf_file(&objects)
 }
 
 /// A picture cut into tiles and the PDF content drawing them where `full` would draw the whole
