@@ -12,6 +12,16 @@ use crate::marks::{BoxScore, MarkState, Thresholds};
 const SOLID_FILL: f64 = 0.85;
 /// A box whose inside is more than this much covered by a streak or fold is not judged.
 const MAX_MASKED_SHARE: f64 = 0.5;
+/// A box at least this much ink against both its own surroundings and the lightest paper
+/// nearby is a mark even where the surroundings cannot be used as paper.
+const SURE_MARK_FILL: f64 = 0.5;
+/// `MULTI` voids a question without a person, so each of its marks must stand clearly above
+/// the row: at least twice the default marked threshold (0.06) — a fold's shadow or a toner
+/// band that slipped past the paper model leaves boxes at 0.06–0.11 —
+const CLEAR_MARK_FILL: f64 = 0.12;
+/// — and at least this share of the row's strongest mark: one strong mark beside weak marks
+/// that look alike is a mark on shaded paper, not two votes.
+const CLEAR_MARK_SHARE: f64 = 0.3;
 
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
@@ -133,9 +143,19 @@ pub fn decide_question(kind: QuestionKind, boxes: &[BoxRead]) -> (Answer, Option
                     .filter(|b| b.score.fill.0 >= SOLID_FILL)
                     .count();
                 if solid > 0 && solid < marked.len() {
-                    (Answer::Review, Some("possible_correction"))
-                } else {
+                    return (Answer::Review, Some("possible_correction"));
+                }
+                let strongest = marked.iter().map(|b| b.score.fill.0).fold(0.0, f64::max);
+                let all_clear = marked
+                    .iter()
+                    .all(|b| b.score.fill.0 >= CLEAR_MARK_FILL.max(CLEAR_MARK_SHARE * strongest));
+                // Every box of a row of three or more marked alike is a shaded row, not a
+                // citizen's choice; a person looks.
+                let whole_row = boxes.len() >= 3 && marked.len() == boxes.len();
+                if all_clear && !whole_row {
                     (Answer::Multi, None)
+                } else {
+                    (Answer::Review, Some("background_in_row"))
                 }
             }
         },
@@ -157,9 +177,18 @@ pub fn read_questions(
                 .map(|(_, opt, s)| BoxRead {
                     option: opt.clone(),
                     score: *s,
-                    // Most of the box hidden behind a streak or fold: nobody can say.
+                    // Most of the box hidden behind a streak or fold, or paper around it too
+                    // dark or uneven to compare ink with: nobody can say — unless the box is
+                    // half ink against both its surroundings and the lightest paper nearby
+                    // (a blacked-out box spilling over its border), which no shading makes.
                     state: if s.masked_share > MAX_MASKED_SHARE {
                         MarkState::Ambiguous
+                    } else if s.surroundings_unusable() {
+                        if s.fill.0.min(s.window_fill.0) >= SURE_MARK_FILL {
+                            MarkState::Marked
+                        } else {
+                            MarkState::Ambiguous
+                        }
                     } else {
                         thresholds.classify(s.fill)
                     },
@@ -235,6 +264,9 @@ mod tests {
                 shift_mm: (0.0, 0.0),
                 found: RectMm::new(0.0, 0.0, 1.0, 1.0),
                 masked_share: 0.0,
+                window_fill: Fill(fill),
+                ring_dark: 0.0,
+                ring_texture: 0.0,
             },
             state: t.classify(Fill(fill)),
         }
@@ -263,6 +295,40 @@ mod tests {
             decide_question(Single, &[b("1", 0.4), b("2", 0.045)]),
             (Answer::Review, Some("ambiguous_mark"))
         );
+    }
+
+    #[test]
+    fn multi_rests_only_on_marks_that_stand_clearly_above_the_row() {
+        use QuestionKind::Single;
+        let row = |fills: &[f64]| -> Vec<BoxRead> {
+            fills
+                .iter()
+                .enumerate()
+                .map(|(i, &f)| b(&(i + 1).to_string(), f))
+                .collect()
+        };
+        // A fold's shadow along the row: one real mark, the other boxes weak and alike.
+        assert_eq!(
+            decide_question(Single, &row(&[0.117, 0.329, 0.14, 0.133, 0.118])),
+            (Answer::Review, Some("background_in_row"))
+        );
+        // A strong mark beside a weak one that is above the marked threshold.
+        assert_eq!(
+            decide_question(Single, &row(&[0.0, 0.5, 0.0, 0.08, 0.0])),
+            (Answer::Review, Some("background_in_row"))
+        );
+        // Every box of the row marked alike: a shaded row.
+        assert_eq!(
+            decide_question(Single, &row(&[0.645, 0.724, 0.676, 0.67, 0.661])),
+            (Answer::Review, Some("background_in_row"))
+        );
+        // Two clear marks on clean paper are a real over-marked question.
+        assert_eq!(
+            decide_question(Single, &row(&[0.0, 0.4, 0.0, 0.25, 0.0])).0,
+            Answer::Multi
+        );
+        // Yes/no with both ticked.
+        assert_eq!(decide_question(Single, &row(&[0.3, 0.2])).0, Answer::Multi);
     }
 
     #[test]

@@ -95,19 +95,245 @@ pub struct BoxScore {
     pub found: RectMm,
     /// Share of the inside left out because a scanner streak or fold crosses it.
     pub masked_share: f64,
+    /// The fill measured against the lightest paper of the whole window instead of the paper
+    /// right around the box: far above `fill`, the box sits in shading.
+    pub window_fill: Fill,
+    /// How dark the darkest part of the paper around the box is, in units of print contrast
+    /// (0 = as light as the lightest paper nearby, 1 = as dark as the printed border).
+    pub ring_dark: f64,
+    /// How speckled or mottled the paper around the box is: the fill its worst side scores
+    /// measured like a box, against its own paper.
+    pub ring_texture: f64,
+}
+
+impl BoxScore {
+    /// Whether the paper around the box is too dark or too uneven to tell ink from shading:
+    /// such a box is never read as marked or empty without a person.
+    pub fn surroundings_unusable(&self) -> bool {
+        self.ring_dark > MAX_RING_DARK || self.ring_texture > MAX_RING_TEXTURE
+    }
+}
+
+/// Paper around a box darker than this (in print contrast) is no longer paper one can compare
+/// ink with: a toner band, a deep shadow, or ink spilling over the border all around.
+const MAX_RING_DARK: f64 = 0.5;
+/// Paper that alone scores like a box between the thresholds is speckled or mottled (a worn
+/// copier drum, toner haze): a box's fill there is as much texture as ink. Paired with the
+/// default empty threshold (0.03).
+const MAX_RING_TEXTURE: f64 = 0.03;
+
+/// The paper around a box: its brightness along each side, just outside the printed border,
+/// as a patch that gives the paper's brightness anywhere inside the box.
+struct Surroundings {
+    /// Brightness along the top, bottom, left and right sides, at [`Surroundings::POSITIONS`].
+    top: [f64; 7],
+    bottom: [f64; 7],
+    left: [f64; 7],
+    right: [f64; 7],
+    /// Mean and lowest of all the stretches.
+    mean: f64,
+    darkest: f64,
+    /// How much ink the paper alone shows beside the box: each stretch measured like a box
+    /// against its own paper level, the median of each side, and the worst side.
+    texture: f64,
+}
+
+impl Surroundings {
+    /// Cells between the border's outer edge and the ring (the border's blur), and the ring's
+    /// depth: the ring lies 0.4–1.4 mm outside the box, clear of the border and of any
+    /// neighbour on every layout.
+    const GAP: i64 = 2;
+    const DEPTH: i64 = 5;
+    /// Each side of the ring is cut into seven stretches of 1.4 mm; the first and last are
+    /// the corners, shared with the neighbouring sides.
+    const STRETCH: i64 = 7;
+
+    /// Centre of stretch `s` along a side, in cells from the box's outer edge.
+    fn position(s: usize) -> f64 {
+        let start = -(Self::GAP + Self::DEPTH);
+        start as f64 + (s as i64 * Self::STRETCH) as f64 + (Self::STRETCH - 1) as f64 / 2.0
+    }
+
+    /// `at(i, j)`: brightness of the cell `i` columns right of and `j` rows below the box's
+    /// outer top-left corner, NaN where a scanner streak or fold line crosses it;
+    /// `at_unmasked`: the same without the lines; `side`: the box's size in cells.
+    fn measure(
+        at: &dyn Fn(i64, i64) -> f64,
+        at_unmasked: &dyn Fn(i64, i64) -> f64,
+        side: i64,
+        ink: &dyn Fn(f64, f64) -> f64,
+    ) -> Surroundings {
+        let near = -(Self::GAP + Self::DEPTH);
+        let far = side + Self::GAP;
+        let stretch = |vertical: bool, across0: i64, s: usize| -> (f64, f64) {
+            let along0 = near + s as i64 * Self::STRETCH;
+            let mut all = [0f64; (Self::STRETCH * Self::DEPTH) as usize];
+            let mut k = 0;
+            for a in along0..along0 + Self::STRETCH {
+                for c in across0..across0 + Self::DEPTH {
+                    let value = if vertical { at(c, a) } else { at(a, c) };
+                    // Cells under a thin line (NaN) are left out while most of the stretch
+                    // remains.
+                    if !value.is_nan() {
+                        all[k] = value;
+                        k += 1;
+                    }
+                }
+            }
+            // A stretch that a streak or fold line covers says nothing about the paper: it
+            // is filled in from the rest of the ring below.
+            if k < all.len() / 3 {
+                return (f64::NAN, f64::NAN);
+            }
+            let vals = &mut all[..k];
+            vals.sort_by(f64::total_cmp);
+            // A pen stroke crossing the stretch darkens a third of it at most: the upper
+            // quartile is the paper.
+            let paper = vals[(vals.len() - 1) * 3 / 4];
+            let texture = vals.iter().map(|&v| ink(paper, v)).sum::<f64>() / vals.len() as f64;
+            (paper, texture)
+        };
+        let mut side_texture = 0f64;
+        let mut one_side = |vertical: bool, across0: i64| -> [f64; 7] {
+            let measured: [(f64, f64); 7] = std::array::from_fn(|s| stretch(vertical, across0, s));
+            // A pen stroke overshooting the box crosses one or two stretches of a side; a band,
+            // speckle or a mottled shadow covers most of it.
+            let mut t: Vec<f64> = measured
+                .iter()
+                .map(|m| m.1)
+                .filter(|t| !t.is_nan())
+                .collect();
+            t.sort_by(f64::total_cmp);
+            if let Some(&median) = t.get(t.len() / 2) {
+                side_texture = side_texture.max(median);
+            }
+            measured.map(|m| m.0)
+        };
+        let mut top = one_side(false, near);
+        let mut bottom = one_side(false, far);
+        let mut left = one_side(true, near);
+        let mut right = one_side(true, far);
+        let texture = side_texture;
+        let mut known: Vec<f64> = [top, bottom, left, right]
+            .iter()
+            .flatten()
+            .copied()
+            .filter(|v| !v.is_nan())
+            .collect();
+        known.sort_by(f64::total_cmp);
+        let fallback = known
+            .get(known.len() / 2)
+            .copied()
+            .unwrap_or(at_unmasked(-1, -1));
+        for side in [&mut top, &mut bottom, &mut left, &mut right] {
+            for v in side.iter_mut().filter(|v| v.is_nan()) {
+                *v = fallback;
+            }
+        }
+        let all = || top.iter().chain(&bottom).chain(&left).chain(&right);
+        Surroundings {
+            top,
+            bottom,
+            left,
+            right,
+            mean: all().sum::<f64>() / 28.0,
+            darkest: all().copied().fold(f64::INFINITY, f64::min),
+            texture,
+        }
+    }
+
+    /// The paper's brightness at cell (i, j) inside the box: a Coons patch over the four
+    /// sides, which reproduces any shading that varies linearly across the box and follows a
+    /// band or a shadow edge that crosses two opposite sides.
+    fn paper_at(&self, i: i64, j: i64) -> f64 {
+        let (lo, hi) = (Self::position(0), Self::position(6));
+        let (x, y) = (i as f64, j as f64);
+        let (u, w) = (
+            ((x - lo) / (hi - lo)).clamp(0.0, 1.0),
+            ((y - lo) / (hi - lo)).clamp(0.0, 1.0),
+        );
+        let along = |side: &[f64; 7], t: f64| {
+            let f = t * 6.0;
+            let k = (f as usize).min(5);
+            side[k] + (f - k as f64) * (side[k + 1] - side[k])
+        };
+        let corner = |a: f64, b: f64| (a + b) / 2.0;
+        let (tl, tr) = (
+            corner(self.top[0], self.left[0]),
+            corner(self.top[6], self.right[0]),
+        );
+        let (bl, br) = (
+            corner(self.bottom[0], self.left[6]),
+            corner(self.bottom[6], self.right[6]),
+        );
+        (1.0 - w) * along(&self.top, u)
+            + w * along(&self.bottom, u)
+            + (1.0 - u) * along(&self.left, w)
+            + u * along(&self.right, w)
+            - ((1.0 - u) * (1.0 - w) * tl + u * (1.0 - w) * tr + (1.0 - u) * w * bl + u * w * br)
+    }
 }
 
 /// Sampling step of the box grid: 0.2 mm resolves a 1 mm pencil line at any scan resolution
 /// while keeping a box to about 2,400 samples.
 const CELL_MM: f64 = 0.2;
-/// Grid margin around the box: room for the border search plus a ring of paper.
-const MARGIN_MM: f64 = 1.6;
+/// Grid margin around the box: room for the border search (1 mm) plus the ring of paper
+/// around the box (0.4–1.4 mm out, see [`Surroundings`]).
+const MARGIN_MM: f64 = 2.4;
 /// The border is searched within this distance of its predicted place. The page fit is good to
 /// a few tenths of a millimetre; printers shift and stretch by up to this much more.
 const SEARCH_MM: f64 = 1.0;
 /// The inside is measured this far in from the border's outer edge: the 0.4 mm border plus
 /// room for blur, JPEG ringing and a border printed slightly thick.
 const INSET_MM: f64 = 1.0;
+
+/// A neighbourhood whose boxes were found this far from where the page transform puts them,
+/// in the same direction, shows paper that one flat transform cannot follow (a fold ridge, a
+/// curled edge, a bent sheet in a photo): the box is searched again from where its neighbours
+/// are. Well under the 1 mm search, so a box found on its own is never moved.
+const LOCAL_SHIFT_MM: f64 = 0.5;
+/// Neighbours consulted for that correction: the nearest boxes, on its row and the next.
+const NEIGHBOURS: usize = 4;
+
+/// Scores every checkbox of a page (`rects` in layout order). Each box is re-located by its
+/// own border search; where its nearest neighbours were all found shifted the same way, it is
+/// searched again from their median shift, so a box displaced by more than its own search can
+/// still be found.
+pub fn score_boxes(img: &GrayImage, h: &Homography, rects: &[RectMm]) -> Vec<BoxScore> {
+    let mut scores: Vec<BoxScore> = rects.iter().map(|r| score_box(img, h, r)).collect();
+    let first: Vec<(f64, f64)> = scores.iter().map(|s| s.shift_mm).collect();
+    for (i, r) in rects.iter().enumerate() {
+        let c = r.center();
+        let mut near: Vec<(f64, usize)> = rects
+            .iter()
+            .enumerate()
+            .filter(|&(k, _)| k != i)
+            .map(|(k, o)| {
+                let d = o.center();
+                ((d.x - c.x).powi(2) + (d.y - c.y).powi(2), k)
+            })
+            .collect();
+        near.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        near.truncate(NEIGHBOURS);
+        if near.len() < NEIGHBOURS {
+            continue;
+        }
+        let median = |pick: fn(&(f64, f64)) -> f64| {
+            let mut v: Vec<f64> = near.iter().map(|&(_, k)| pick(&first[k])).collect();
+            v.sort_by(f64::total_cmp);
+            (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0
+        };
+        let (ox, oy) = (median(|s| s.0), median(|s| s.1));
+        if ox.hypot(oy) < LOCAL_SHIFT_MM {
+            continue;
+        }
+        let moved = RectMm::new(r.x + ox, r.y + oy, r.w, r.h);
+        let mut again = score_box(img, h, &moved);
+        again.shift_mm = (again.shift_mm.0 + ox, again.shift_mm.1 + oy);
+        scores[i] = again;
+    }
+    scores
+}
 
 /// Scores one checkbox.
 pub fn score_box(img: &GrayImage, h: &Homography, rect: &RectMm) -> BoxScore {
@@ -202,9 +428,16 @@ pub fn score_box(img: &GrayImage, h: &Homography, rect: &RectMm) -> BoxScore {
     let contrast = (white - black).max(96.0);
     let ink = |value: f64| ink_level(white, contrast, value);
 
-    let inset = cells(INSET_MM);
-    let (i0, i1) = (m + dx + inset, m + dx + side - inset);
-    let (j0, j1) = (m + dy + inset, m + dy + side - inset);
+    // The paper right around the box, on all four sides: shading that crosses the box and its
+    // surroundings alike (a fold's shadow, the edge of a cast shadow, a toner band, uneven
+    // light) is paper, not ink.
+    let sample = |i: i64, j: i64| -> f64 {
+        if i >= 0 && j >= 0 && (i as usize) < n && (j as usize) < n {
+            v[j as usize * n + i as usize] as f64
+        } else {
+            white
+        }
+    };
     let found = RectMm::new(
         rect.x + dx as f64 * CELL_MM,
         rect.y + dy as f64 * CELL_MM,
@@ -212,7 +445,27 @@ pub fn score_box(img: &GrayImage, h: &Homography, rect: &RectMm) -> BoxScore {
         rect.h,
     );
     let lines = line_defects(img, h, &found, &ink);
-    let (mut total, mut count, mut masked) = (0.0, 0usize, 0usize);
+    let cell_mm = |k: i64| k as f64 * CELL_MM + CELL_MM / 2.0;
+    let surroundings = Surroundings::measure(
+        &|i, j| {
+            if lines.iter().any(|l| l.covers(cell_mm(i), cell_mm(j))) {
+                f64::NAN
+            } else {
+                sample(m + dx + i, m + dy + j)
+            }
+        },
+        &|i, j| sample(m + dx + i, m + dy + j),
+        side,
+        &|paper, value| ink_level(paper, contrast, value),
+    );
+    let paper_contrast = (surroundings.mean - black).max(96.0);
+    let ring_dark = ((white - surroundings.darkest) / contrast).max(0.0);
+    let ring_texture = surroundings.texture;
+
+    let inset = cells(INSET_MM);
+    let (i0, i1) = (m + dx + inset, m + dx + side - inset);
+    let (j0, j1) = (m + dy + inset, m + dy + side - inset);
+    let (mut total, mut window_total, mut count, mut masked) = (0.0, 0.0, 0usize, 0usize);
     for j in j0..j1 {
         for i in i0..i1 {
             // Cell centre in mm, relative to the found box's top-left corner.
@@ -222,27 +475,28 @@ pub fn score_box(img: &GrayImage, h: &Homography, rect: &RectMm) -> BoxScore {
                 masked += 1;
                 continue;
             }
-            let value = if i >= 0 && j >= 0 && (i as usize) < n && (j as usize) < n {
-                v[j as usize * n + i as usize] as f64
-            } else {
-                white
-            };
-            total += ink(value);
+            let value = sample(i, j);
+            let paper = surroundings.paper_at(i - m - dx, j - m - dy);
+            total += ink_level(paper, paper_contrast, value);
+            window_total += ink(value);
             count += 1;
         }
     }
-    let fill = if count == 0 {
-        0.0
+    let (fill, window_fill) = if count == 0 {
+        (0.0, 0.0)
     } else {
-        total / count as f64
+        (total / count as f64, window_total / count as f64)
     };
     let masked_share = masked as f64 / (masked + count).max(1) as f64;
     let shift_mm = (dx as f64 * CELL_MM, dy as f64 * CELL_MM);
     BoxScore {
         fill: Fill(fill),
+        window_fill: Fill(window_fill),
         shift_mm,
         found,
         masked_share,
+        ring_dark,
+        ring_texture,
     }
 }
 

@@ -196,7 +196,9 @@ pub fn read_page(img: &GrayImage, cfg: &Config, rec: &mut PageRecord) {
     };
     rec.form = Some((form.id.clone(), form.version));
     let t = Instant::now();
-    let aligned = locate::align(img, &qr);
+    let box_rects: Vec<crate::geometry::RectMm> =
+        layout.checkboxes.iter().map(|c| c.rect).collect();
+    let aligned = locate::align(img, &qr, &box_rects);
     rec.times.align = t.elapsed();
     let alignment = match aligned {
         Ok(a) => a,
@@ -213,13 +215,8 @@ pub fn read_page(img: &GrayImage, cfg: &Config, rec: &mut PageRecord) {
     let scores: Vec<(String, String, marks::BoxScore)> = layout
         .checkboxes
         .iter()
-        .map(|c| {
-            (
-                c.question.clone(),
-                c.option.clone(),
-                marks::score_box(img, &alignment.transform, &c.rect),
-            )
-        })
+        .zip(marks::score_boxes(img, &alignment.transform, &box_rects))
+        .map(|(c, score)| (c.question.clone(), c.option.clone(), score))
         .collect();
     rec.times.score = t.elapsed();
     rec.min_margin = scores

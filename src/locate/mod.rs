@@ -1,10 +1,12 @@
 //! Finding the printed page in a scanned image: the QR code first (it says which ballot this is
 //! and, by its corners, which way up the sheet went through the scanner), then the four
-//! fiducial discs near where the QR code predicts them, then a least-squares projective
-//! transform from the layout (mm) to the image (px) whose fit error is kept for review.
+//! fiducial discs near where the QR code predicts them and, when fewer than four are found,
+//! the checkboxes' printed borders; then a least-squares projective transform from the layout
+//! (mm) to the image (px) whose fit error is kept for review.
 
 use image::GrayImage;
 
+mod boxes;
 mod qr;
 pub use qr::find_qr;
 
@@ -28,22 +30,27 @@ pub struct Alignment {
     /// Root-mean-square distance between where the fit puts the fiducials and QR corners and
     /// where they were found, in millimetres.
     pub fit_error_mm: f64,
-    /// How many of the four fiducials were found (three are enough).
+    /// How many of the four fiducials were found.
     pub fiducials_found: usize,
+    /// How many checkbox borders the fit also rests on (0 when four fiducials were found).
+    pub boxes_found: usize,
     /// Rotation of the page in the image, degrees clockwise (0 = upright, 180 = upside down).
     pub rotation_deg: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum AlignError {
-    #[error("only {0} of the 4 fiducial marks were found (3 are needed): is a corner torn, folded or outside the scan?")]
-    TooFewFiducials(usize),
+    #[error("only {0} of the 4 fiducial marks and too few checkbox borders were found: is the page torn, folded over the boxes or partly outside the scan?")]
+    TooFewLandmarks(usize),
     #[error("the fiducial marks do not fit a flat page (fit error {0:.2} mm)")]
     BadFit(f64),
 }
 
-/// Aligns the page from the QR corners and the fiducials.
-pub fn align(img: &GrayImage, qr: &QrFound) -> Result<Alignment, AlignError> {
+/// Aligns the page from every printed landmark found: the QR code's finder patterns, the
+/// fiducial discs, and, where fewer than four discs are found, the checkboxes' borders
+/// (`boxes`: their printed rectangles), so that a page whose QR code and boxes are on the
+/// image is aligned however many discs are cut off, hidden or shaded.
+pub fn align(img: &GrayImage, qr: &QrFound, boxes: &[RectMm]) -> Result<Alignment, AlignError> {
     // rqrr reports the corners of a square one module larger than the symbol (it maps
     // `size + 1` modules from the top-left corner) and rounds them to whole pixels: good enough
     // to predict where to look, not to measure with.
@@ -52,7 +59,7 @@ pub fn align(img: &GrayImage, qr: &QrFound) -> Result<Alignment, AlignError> {
     let corner_pairs: Vec<(PointMm, PointPx)> =
         reported.corners().into_iter().zip(qr.corners).collect();
     let Some(rough) = Homography::fit_affine(&corner_pairs) else {
-        return Err(AlignError::TooFewFiducials(0));
+        return Err(AlignError::TooFewLandmarks(0));
     };
     // The centres of the three finder patterns, measured precisely, stand in for the corners.
     let finders = [
@@ -92,47 +99,129 @@ pub fn align(img: &GrayImage, qr: &QrFound) -> Result<Alignment, AlignError> {
             });
         }
     }
-    loop {
-        if found.len() < 3 {
-            return Err(AlignError::TooFewFiducials(found.len()));
-        }
+    // A wrong detection (a blot near a corner) shows as one fiducial far off the fit of the
+    // others: drop the worst and refit while four remain.
+    while found.len() >= 4 {
         let mut pairs = found.clone();
         pairs.extend_from_slice(&qr_pairs);
-        // Four fiducials pin down a projective transform. With three, the far corner is not
-        // measured, and a projective fit would bend it freely while the residual stays small;
-        // an affine fit (scanners do not add perspective) keeps the residual honest.
-        let fitted = if found.len() >= 4 {
-            Homography::fit(&pairs)
-        } else {
-            Homography::fit_affine(&pairs)
+        let Some(h) = Homography::fit(&pairs) else {
+            break;
         };
-        let h = fitted.ok_or(AlignError::TooFewFiducials(found.len()))?;
         let ppm = h.px_per_mm(PointMm::new(PAGE_W / 2.0, PAGE_H / 2.0));
-        // A wrong detection (a blot near a corner) shows as one fiducial far off the fit: drop
-        // the worst and refit while three remain.
         let (worst_i, worst_d) = found
             .iter()
             .enumerate()
             .map(|(i, (m, p))| (i, h.map(*m).distance(*p) / ppm))
             .fold((0, 0.0), |a, b| if b.1 > a.1 { b } else { a });
-        if worst_d > MAX_FIDUCIAL_OFF_MM && found.len() > 3 {
+        if worst_d > MAX_FIDUCIAL_OFF_MM {
             found.remove(worst_i);
             continue;
         }
-        let fit_error_mm = h.rms_error_px(&pairs) / ppm;
-        if fit_error_mm > MAX_FIT_ERROR_MM {
-            return Err(AlignError::BadFit(fit_error_mm));
-        }
-        let o = h.map(PointMm::new(0.0, 0.0));
-        let x = h.map(PointMm::new(100.0, 0.0));
-        let rotation_deg = (x.y - o.y).atan2(x.x - o.x).to_degrees().rem_euclid(360.0);
-        return Ok(Alignment {
-            transform: h,
-            fit_error_mm,
-            fiducials_found: found.len(),
-            rotation_deg,
-        });
+        // Four discs pin down the projective transform of a flat sheet: the usual case, and
+        // the cheapest.
+        return finish(h, &pairs, found.len(), 0);
     }
+    // Fewer than four discs: three give only an affine fit, which misplaces boxes on a phone
+    // photo by millimetres, and fewer give nothing. The boxes carry the page from here.
+    let mut pairs = found.clone();
+    pairs.extend_from_slice(&qr_pairs);
+    let h = Homography::fit_affine(&pairs).ok_or(AlignError::TooFewLandmarks(found.len()))?;
+    let (h, pairs, boxes_found) = register_on_boxes(img, h, pairs, boxes);
+    if boxes_found < MIN_BOXES.min(boxes.len()) {
+        return Err(AlignError::TooFewLandmarks(found.len()));
+    }
+    finish(h, &pairs, found.len(), boxes_found)
+}
+
+/// The alignment from a fitted transform and the landmarks it was fitted to.
+fn finish(
+    h: Homography,
+    pairs: &[(PointMm, PointPx)],
+    fiducials_found: usize,
+    boxes_found: usize,
+) -> Result<Alignment, AlignError> {
+    let ppm = h.px_per_mm(PointMm::new(PAGE_W / 2.0, PAGE_H / 2.0));
+    let fit_error_mm = h.rms_error_px(pairs) / ppm;
+    if fit_error_mm > MAX_FIT_ERROR_MM {
+        return Err(AlignError::BadFit(fit_error_mm));
+    }
+    let o = h.map(PointMm::new(0.0, 0.0));
+    let x = h.map(PointMm::new(100.0, 0.0));
+    let rotation_deg = (x.y - o.y).atan2(x.x - o.x).to_degrees().rem_euclid(360.0);
+    Ok(Alignment {
+        transform: h,
+        fit_error_mm,
+        fiducials_found,
+        boxes_found,
+        rotation_deg,
+    })
+}
+
+/// At least this many boxes must be found for them to carry the page without four discs: a
+/// row and a half of the standard form, enough to span the question area in both directions.
+const MIN_BOXES: usize = 8;
+/// How far from its predicted place a box is looked for. The first boxes are predicted from
+/// the QR code and the discs found, which misplaces the far end of the question area by up to
+/// a millimetre or two on a phone photo; each row is then predicted from a fit that includes
+/// the rows before it. Boxes are 15 mm apart or more, so a search this wide finds no neighbour.
+const BOX_SEARCH_MM: f64 = 3.0;
+/// A box further than this from the fit of all landmarks is taken as a false detection.
+const MAX_BOX_OFF_MM: f64 = 1.0;
+
+/// Finds the boxes nearest the landmarks first and refits as each group is found, so that
+/// the prediction for the next group is an interpolation, not a long extrapolation from the
+/// QR code. Returns the final transform (projective once boxes span the page), the landmarks
+/// it rests on, and how many boxes are among them.
+fn register_on_boxes(
+    img: &GrayImage,
+    mut h: Homography,
+    anchors: Vec<(PointMm, PointPx)>,
+    boxes: &[RectMm],
+) -> (Homography, Vec<(PointMm, PointPx)>, usize) {
+    let distance = |r: &RectMm| {
+        let c = r.center();
+        anchors
+            .iter()
+            .map(|(m, _)| ((m.x - c.x).powi(2) + (m.y - c.y).powi(2)).sqrt())
+            .fold(f64::INFINITY, f64::min)
+    };
+    let mut order: Vec<&RectMm> = boxes.iter().collect();
+    order.sort_by(|a, b| distance(a).total_cmp(&distance(b)));
+    let mut found: Vec<(PointMm, PointPx)> = Vec::new();
+    let refit = |found: &[(PointMm, PointPx)], h: Homography| {
+        let mut pairs = anchors.clone();
+        pairs.extend_from_slice(found);
+        // Projective only once the boxes span enough of the page to constrain it.
+        let fitted = if found.len() >= MIN_BOXES {
+            Homography::fit(&pairs)
+        } else {
+            Homography::fit_affine(&pairs)
+        };
+        fitted.unwrap_or(h)
+    };
+    for group in order.chunks(5) {
+        for r in group {
+            if let Some(p) = boxes::find_box(img, &h, r, BOX_SEARCH_MM) {
+                found.push((r.center(), p));
+            }
+        }
+        h = refit(&found, h);
+    }
+    // Drop boxes far off the fit of all the others (a scribble that looked like a border),
+    // then fit once more.
+    for _ in 0..2 {
+        let ppm = h.px_per_mm(PointMm::new(PAGE_W / 2.0, PAGE_H / 2.0));
+        let before = found.len();
+        found.retain(|(m, p)| h.map(*m).distance(*p) / ppm <= MAX_BOX_OFF_MM);
+        if found.len() == before {
+            break;
+        }
+        h = refit(&found, h);
+    }
+    let n = found.len();
+    let mut pairs = anchors;
+    pairs.extend(found);
+    (h, pairs, n)
 }
 
 /// A fiducial further than this from the page fit is taken as a false detection.
@@ -439,6 +528,12 @@ mod tests {
     use crate::payload::Payload;
     use crate::render::{ballot_shapes, raster};
 
+    /// The standard form's checkbox rectangles.
+    fn standard_boxes() -> Vec<RectMm> {
+        let layout = Layout::new(&Form::default_form()).expect("layout");
+        layout.checkboxes.iter().map(|c| c.rect).collect()
+    }
+
     /// The standard ballot rendered upright at `dpi` (also used by the QR reader's tests).
     pub(super) fn page(dpi: f64) -> GrayImage {
         let form = Form::default_form();
@@ -455,7 +550,7 @@ mod tests {
         let img = page(200.0);
         let qr = find_qr(&img).expect("qr found");
         assert_eq!(qr.bytes, b"BS1:CSAT:1:P-ANBIEN:000042");
-        let a = align(&img, &qr).expect("aligned");
+        let a = align(&img, &qr, &standard_boxes()).expect("aligned");
         assert_eq!(a.fiducials_found, 4);
         assert!(a.fit_error_mm < 0.3, "fit error {}", a.fit_error_mm);
         let truth = Homography::at_dpi(200.0);
@@ -482,7 +577,7 @@ mod tests {
         // height: 157° of its edge shows.
         let (img, dx, dy) = cropped(10.0, 9.0);
         let qr = find_qr(&img).expect("qr found");
-        let a = align(&img, &qr).expect("aligned");
+        let a = align(&img, &qr, &standard_boxes()).expect("aligned");
         assert_eq!(a.fiducials_found, 4);
         let truth = Homography::at_dpi(dpi);
         for m in FIDUCIALS.into_iter().chain([PointMm::new(100.0, 150.0)]) {
@@ -494,21 +589,32 @@ mod tests {
                 / px;
             assert!(d < 0.1, "{m:?} off by {d} mm");
         }
-        // With the left discs' centres off the image, what shows is not enough.
-        let (img, _, _) = cropped(12.5, 0.0);
+        // With the left discs' centres off the image, the checkboxes carry the page.
+        let (img, dx, dy) = cropped(12.5, 0.0);
         let qr = find_qr(&img).expect("qr found");
-        assert_eq!(align(&img, &qr).err(), Some(AlignError::TooFewFiducials(2)));
+        let a = align(&img, &qr, &standard_boxes()).expect("aligned on the boxes");
+        assert_eq!(a.fiducials_found, 2);
+        assert!(a.boxes_found >= 30, "{} boxes", a.boxes_found);
+        for m in [PointMm::new(96.5, 84.1), PointMm::new(188.5, 197.8)] {
+            let t = truth.map(m);
+            let d = a
+                .transform
+                .map(m)
+                .distance(PointPx::new(t.x - dx, t.y - dy))
+                / px;
+            assert!(d < 0.1, "{m:?} off by {d} mm");
+        }
     }
 
     #[test]
     fn upside_down_page_is_found_and_reported_as_180_degrees() {
         let img = image::imageops::rotate180(&page(150.0));
         let qr = find_qr(&img).expect("qr found");
-        let a = align(&img, &qr).expect("aligned");
+        let a = align(&img, &qr, &standard_boxes()).expect("aligned");
         assert!((a.rotation_deg - 180.0).abs() < 0.5, "{}", a.rotation_deg);
         let sideways = image::imageops::rotate90(&page(150.0));
         let qr = find_qr(&sideways).expect("qr found");
-        let a = align(&sideways, &qr).expect("aligned");
+        let a = align(&sideways, &qr, &standard_boxes()).expect("aligned");
         assert!((a.rotation_deg - 90.0).abs() < 0.5, "{}", a.rotation_deg);
     }
 }
