@@ -721,6 +721,78 @@ mod tests {
         );
     }
 
+    /// Darkens the image by `depth` (0..1) times `profile(x_mm, y_mm)` (0..1).
+    fn shade(img: &mut GrayImage, dpi: f64, depth: f64, profile: &dyn Fn(f64, f64) -> f64) {
+        let s = dpi / 25.4;
+        for (x, y, p) in img.enumerate_pixels_mut() {
+            let f = 1.0 - depth * profile((x as f64 + 0.5) / s, (y as f64 + 0.5) / s);
+            p.0[0] = (p.0[0] as f64 * f).round() as u8;
+        }
+    }
+
+    #[test]
+    fn a_fold_shadow_across_a_blank_box_is_paper_not_ink() {
+        // As on a real folded ballot: a soft shadow 8 mm wide, 30 % dark, sharper on one
+        // side, its ridge 1 mm below the box's top edge.
+        let (mut img, rect) = blank_box_image(200.0, 0.0);
+        let ridge = rect.y + 1.0;
+        shade(&mut img, 200.0, 0.3, &|_, y| {
+            let d = y - ridge;
+            let sigma = if d < 0.0 { 1.5 } else { 4.0 };
+            (-0.5 * (d / sigma).powi(2)).exp()
+        });
+        let s = score_box(&img, &Homography::at_dpi(200.0), &rect);
+        // Measured against the lightest paper of the window, as before, it read as a mark.
+        assert!(s.window_fill.0 >= 0.06, "{s:?}");
+        assert!(!s.surroundings_unusable(), "{s:?}");
+        assert_eq!(
+            Thresholds::default().classify(s.fill),
+            MarkState::Empty,
+            "{s:?}"
+        );
+    }
+
+    #[test]
+    fn the_edge_of_a_cast_shadow_across_a_box_is_paper_but_a_mark_in_it_is_ink() {
+        let (mut img, rect) = blank_box_image(200.0, 0.0);
+        // A penumbra 6 mm wide crossing the box diagonally, 45 % dark beyond it.
+        let edge = |x: f64, y: f64| 1.0 / (1.0 + (-((x - 23.5) + (y - 23.5)) / 1.5).exp());
+        let mut marked = img.clone();
+        let s = 200.0 / 25.4;
+        // A 0.6 mm pen stroke across the middle.
+        for y in ((rect.y + 3.2) * s) as u32..((rect.y + 3.8) * s) as u32 {
+            for x in ((rect.x + 1.0) * s) as u32..((rect.right() - 1.0) * s) as u32 {
+                marked.put_pixel(x, y, image::Luma([40]));
+            }
+        }
+        shade(&mut img, 200.0, 0.45, &edge);
+        shade(&mut marked, 200.0, 0.45, &edge);
+        let h = Homography::at_dpi(200.0);
+        let t = Thresholds::default();
+        let blank = score_box(&img, &h, &rect);
+        assert_eq!(t.classify(blank.fill), MarkState::Empty, "{blank:?}");
+        let mark = score_box(&marked, &h, &rect);
+        assert_eq!(t.classify(mark.fill), MarkState::Marked, "{mark:?}");
+    }
+
+    #[test]
+    fn a_mottled_toner_band_over_a_box_makes_it_unreadable_not_marked() {
+        use rand::{RngExt, SeedableRng};
+        let (mut img, rect) = blank_box_image(200.0, 0.0);
+        // A worn copier drum: a 6 mm band down the left part of the box, 35 % dark, mottled.
+        let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(7);
+        let s = 200.0 / 25.4;
+        for (x, _, p) in img.enumerate_pixels_mut() {
+            let xm = (x as f64 + 0.5) / s;
+            if (rect.x - 2.0..rect.x + 4.0).contains(&xm) {
+                let depth = 0.35 * rng.random_range(0.4..1.6);
+                p.0[0] = (p.0[0] as f64 * (1.0 - depth)).round() as u8;
+            }
+        }
+        let score = score_box(&img, &Homography::at_dpi(200.0), &rect);
+        assert!(score.surroundings_unusable(), "{score:?}");
+    }
+
     #[test]
     fn thresholds_classify_with_margins() {
         let t = Thresholds::default();

@@ -110,9 +110,11 @@ pub fn find_box(img: &GrayImage, h: &Homography, rect: &RectMm, search_mm: f64) 
         }
     }
     let (s, bx, by) = best;
-    // A printed border is near-black on paper; 60 of 255 allows faded toner and a grey
-    // scan while refusing text strokes and shadows' edges.
-    if s < 60.0 {
+    // A printed border is near-black on paper: its outline is at least a quarter of the
+    // paper's brightness darker than the paper beside it, also in a phone photo's shadow
+    // (paper at 110 of 255) or on a grey scan, while text strokes and a shadow's edge never
+    // form all four sides of a square.
+    if s < 0.25 * white || s < 20.0 {
         return None;
     }
     // Sub-cell position from a parabola through the peak and its neighbours.

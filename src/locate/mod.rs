@@ -126,11 +126,29 @@ pub fn align(img: &GrayImage, qr: &QrFound, boxes: &[RectMm]) -> Result<Alignmen
     let mut pairs = found.clone();
     pairs.extend_from_slice(&qr_pairs);
     let h = Homography::fit_affine(&pairs).ok_or(AlignError::TooFewLandmarks(found.len()))?;
-    let (h, pairs, boxes_found) = register_on_boxes(img, h, pairs, boxes);
+    let (mut h, mut pairs, boxes_found) = register_on_boxes(img, h, pairs, boxes);
     if boxes_found < MIN_BOXES.min(boxes.len()) {
         return Err(AlignError::TooFewLandmarks(found.len()));
     }
-    finish(h, &pairs, found.len(), boxes_found)
+    // The boxes predict the page well enough to find a disc the first searches missed (a
+    // phone photo's far corners): it extends the fit beyond the question area.
+    let mut fiducials_found = found.len();
+    let ppm = h.px_per_mm(PointMm::new(PAGE_W / 2.0, PAGE_H / 2.0));
+    for f in FIDUCIALS {
+        if found.iter().any(|(m, _)| *m == f) {
+            continue;
+        }
+        if let Some(p) = find_fiducial(img, &h, f, FIDUCIAL_SEARCH_MM) {
+            if h.map(f).distance(p) / ppm <= MAX_FIDUCIAL_OFF_MM {
+                pairs.push((f, p));
+                fiducials_found += 1;
+            }
+        }
+    }
+    if fiducials_found > found.len() {
+        h = Homography::fit(&pairs).unwrap_or(h);
+    }
+    finish(h, &pairs, fiducials_found, boxes_found)
 }
 
 /// The alignment from a fitted transform and the landmarks it was fitted to.
@@ -160,11 +178,17 @@ fn finish(
 /// At least this many boxes must be found for them to carry the page without four discs: a
 /// row and a half of the standard form, enough to span the question area in both directions.
 const MIN_BOXES: usize = 8;
-/// How far from its predicted place a box is looked for. The first boxes are predicted from
-/// the QR code and the discs found, which misplaces the far end of the question area by up to
-/// a millimetre or two on a phone photo; each row is then predicted from a fit that includes
-/// the rows before it. Boxes are 15 mm apart or more, so a search this wide finds no neighbour.
+/// How far from its predicted place a box is looked for, once boxes nearby have been found:
+/// each group is predicted from a fit that includes the boxes next to it.
 const BOX_SEARCH_MM: f64 = 3.0;
+/// The first group's search: predicted from the QR code and three discs through an affine
+/// fit, boxes of a strongly tilted phone photo are up to 5 mm off. Boxes are 15 mm apart or
+/// more (8 mm of paper between rows), so even this finds no neighbour.
+const FIRST_BOX_SEARCH_MM: f64 = 6.0;
+/// Boxes looked for between two refits.
+const GROUP: usize = 4;
+/// The boxes found must span this much in both directions before they carry a projective fit.
+const SPAN_MM: f64 = 12.0;
 /// A box further than this from the fit of all landmarks is taken as a false detection.
 const MAX_BOX_OFF_MM: f64 = 1.0;
 
@@ -178,30 +202,44 @@ fn register_on_boxes(
     anchors: Vec<(PointMm, PointPx)>,
     boxes: &[RectMm],
 ) -> (Homography, Vec<(PointMm, PointPx)>, usize) {
-    let distance = |r: &RectMm| {
-        let c = r.center();
-        anchors
-            .iter()
-            .map(|(m, _)| ((m.x - c.x).powi(2) + (m.y - c.y).powi(2)).sqrt())
-            .fold(f64::INFINITY, f64::min)
-    };
-    let mut order: Vec<&RectMm> = boxes.iter().collect();
-    order.sort_by(|a, b| distance(a).total_cmp(&distance(b)));
     let mut found: Vec<(PointMm, PointPx)> = Vec::new();
     let refit = |found: &[(PointMm, PointPx)], h: Homography| {
         let mut pairs = anchors.clone();
         pairs.extend_from_slice(found);
-        // Projective only once the boxes span enough of the page to constrain it.
-        let fitted = if found.len() >= MIN_BOXES {
+        // Projective only once the boxes found span two directions: a single row of boxes
+        // leaves the perspective across it free.
+        let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+        for (m, _) in found {
+            (x0, x1, y0, y1) = (x0.min(m.x), x1.max(m.x), y0.min(m.y), y1.max(m.y));
+        }
+        let fitted = if found.len() >= 4 && x1 - x0 >= SPAN_MM && y1 - y0 >= SPAN_MM {
             Homography::fit(&pairs)
         } else {
             Homography::fit_affine(&pairs)
         };
         fitted.unwrap_or(h)
     };
-    for group in order.chunks(5) {
+    let mut left: Vec<&RectMm> = boxes.iter().collect();
+    while !left.is_empty() {
+        // The boxes nearest what is already known (landmarks and boxes found) come next.
+        let known = || anchors.iter().chain(found.iter()).map(|(m, _)| *m);
+        let distance = |r: &RectMm| {
+            let c = r.center();
+            known()
+                .map(|m| (m.x - c.x).powi(2) + (m.y - c.y).powi(2))
+                .fold(f64::INFINITY, f64::min)
+        };
+        left.sort_by(|a, b| distance(a).total_cmp(&distance(b)));
+        let group: Vec<&RectMm> = left.drain(..GROUP.min(left.len())).collect();
+        // The first boxes are predicted from the QR code and the discs alone, which a phone
+        // photo's perspective misleads by several millimetres in the middle of the page.
+        let search = if found.is_empty() {
+            FIRST_BOX_SEARCH_MM
+        } else {
+            BOX_SEARCH_MM
+        };
         for r in group {
-            if let Some(p) = boxes::find_box(img, &h, r, BOX_SEARCH_MM) {
+            if let Some(p) = boxes::find_box(img, &h, r, search) {
                 found.push((r.center(), p));
             }
         }
@@ -603,6 +641,98 @@ mod tests {
                 .distance(PointPx::new(t.x - dx, t.y - dy))
                 / px;
             assert!(d < 0.1, "{m:?} off by {d} mm");
+        }
+    }
+
+    /// The largest distance (mm) between where `a` puts the standard form's box centres and
+    /// where `truth` (page mm → image px) does.
+    fn worst_box_error_mm(a: &Alignment, truth: &dyn Fn(PointMm) -> PointPx, ppm: f64) -> f64 {
+        standard_boxes()
+            .iter()
+            .map(|r| a.transform.map(r.center()).distance(truth(r.center())) / ppm)
+            .fold(0.0, f64::max)
+    }
+
+    #[test]
+    fn every_corner_and_every_pair_of_corners_cut_off_still_aligns_on_the_boxes() {
+        let dpi = 200.0;
+        let px = dpi / 25.4;
+        let full = page(dpi);
+        let truth = Homography::at_dpi(dpi);
+        // Paper beyond the scan's edge: 15 mm squares at the corners take a disc (8–14 mm from
+        // the edges) entirely, and leave the QR code's quiet zone (from 15.7 mm down) alone.
+        let cut = |corners: &[usize]| {
+            let mut img = full.clone();
+            let (w, h) = (img.width(), img.height());
+            let side = (15.0 * px) as u32;
+            for &c in corners {
+                let (x0, y0) = match c {
+                    0 => (0, 0),
+                    1 => (w - side, 0),
+                    2 => (w - side, h - side),
+                    _ => (0, h - side),
+                };
+                for y in y0..y0 + side {
+                    for x in x0..x0 + side {
+                        img.put_pixel(x, y, image::Luma([255]));
+                    }
+                }
+            }
+            img
+        };
+        let mut cases: Vec<Vec<usize>> = (0..4).map(|c| vec![c]).collect();
+        for a in 0..4 {
+            for b in a + 1..4 {
+                cases.push(vec![a, b]);
+            }
+        }
+        for corners in cases {
+            let img = cut(&corners);
+            let qr = find_qr(&img).expect("qr found");
+            let a = align(&img, &qr, &standard_boxes())
+                .unwrap_or_else(|e| panic!("corners {corners:?} cut: {e}"));
+            assert_eq!(a.fiducials_found, 4 - corners.len(), "{corners:?}");
+            let worst = worst_box_error_mm(&a, &|m| truth.map(m), px);
+            assert!(worst < 0.15, "corners {corners:?}: boxes off by {worst} mm");
+        }
+    }
+
+    #[test]
+    fn a_tilted_phone_photo_with_one_disc_hidden_aligns_in_perspective() {
+        use crate::synth::degrade::{apply, map_point, Degradation};
+        use rand::SeedableRng;
+        let dpi = 200.0;
+        let sheet = page(dpi);
+        for (perspective, hidden) in [(0.04, 0usize), (-0.04, 2), (0.06, 3), (0.03, 1)] {
+            let d = Degradation {
+                perspective,
+                rotate_deg: 3.0,
+                offset_mm: (12.0, 12.0),
+                background: 90,
+                ..Degradation::none()
+            };
+            let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(1);
+            let mut img = apply(&sheet, &d, &mut rng);
+            let to_image = |m: PointMm| map_point(sheet.dimensions(), &d, m.at_dpi(dpi));
+            // A finger over one disc: a dark blob twice its size.
+            let c = to_image(FIDUCIALS[hidden]);
+            let r = 6.0 * dpi / 25.4;
+            for y in (c.y - r) as u32..(c.y + r) as u32 {
+                for x in (c.x - r) as u32..(c.x + r) as u32 {
+                    img.put_pixel(x, y, image::Luma([70]));
+                }
+            }
+            let qr = find_qr(&img).expect("qr found");
+            let a = align(&img, &qr, &standard_boxes())
+                .unwrap_or_else(|e| panic!("{perspective} / disc {hidden}: {e}"));
+            assert_eq!(a.fiducials_found, 3);
+            let ppm =
+                to_image(PointMm::new(100.0, 150.0)).distance(to_image(PointMm::new(101.0, 150.0)));
+            let worst = worst_box_error_mm(&a, &to_image, ppm);
+            assert!(
+                worst < 0.3,
+                "{perspective} / disc {hidden}: boxes off by {worst} mm"
+            );
         }
     }
 
