@@ -7,14 +7,18 @@
 use crate::form::{Form, QuestionKind};
 use crate::marks::{BoxScore, MarkState, Thresholds};
 
-/// Above this a box is solid ink: next to another mark on a single-choice question it is most
-/// likely a crossed-out answer (people black out the box they regret), so a person decides.
-const SOLID_FILL: f64 = 0.85;
+/// Above this a box is heavily inked: next to another mark on a single-choice question it may
+/// be a crossed-out answer (people black out the box they regret, and a scan's blur or a
+/// copier's haze leaves a blacked-out box at 0.6–0.8), so a person decides rather than `MULTI`
+/// voiding the question. Two blacked-out boxes are no clearer.
+const SOLID_FILL: f64 = 0.5;
 /// A box whose inside is more than this much covered by a streak or fold is not judged.
 const MAX_MASKED_SHARE: f64 = 0.5;
-/// A box at least this much ink against both its own surroundings and the lightest paper
-/// nearby is a mark even where the surroundings cannot be used as paper.
-const SURE_MARK_FILL: f64 = 0.5;
+/// A box this solidly inked against both its own surroundings and the lightest paper nearby
+/// is a mark even where the surroundings cannot be used as paper (a blacked-out box spilling
+/// over its border). A copier's dark toner blotch over a box and its ring scores 0.6–0.7: not
+/// solid, so a person looks.
+const SURE_MARK_FILL: f64 = 0.85;
 /// `MULTI` voids a question without a person, so each of its marks must stand clearly above
 /// the row: at least twice the default marked threshold (0.06) — a fold's shadow or a toner
 /// band that slipped past the paper model leaves boxes at 0.06–0.11 —
@@ -142,7 +146,7 @@ pub fn decide_question(kind: QuestionKind, boxes: &[BoxRead]) -> (Answer, Option
                     .iter()
                     .filter(|b| b.score.fill.0 >= SOLID_FILL)
                     .count();
-                if solid > 0 && solid < marked.len() {
+                if solid > 0 {
                     return (Answer::Review, Some("possible_correction"));
                 }
                 let strongest = marked.iter().map(|b| b.score.fill.0).fold(0.0, f64::max);
@@ -179,8 +183,7 @@ pub fn read_questions(
                     score: *s,
                     // Most of the box hidden behind a streak or fold, or paper around it too
                     // dark or uneven to compare ink with: nobody can say — unless the box is
-                    // half ink against both its surroundings and the lightest paper nearby
-                    // (a blacked-out box spilling over its border), which no shading makes.
+                    // solid ink either way.
                     state: if s.masked_share > MAX_MASKED_SHARE {
                         MarkState::Ambiguous
                     } else if s.surroundings_unusable() {
@@ -190,7 +193,10 @@ pub fn read_questions(
                             MarkState::Ambiguous
                         }
                     } else {
-                        thresholds.classify(s.fill)
+                        match thresholds.classify(s.fill) {
+                            MarkState::Empty if s.stroke_beside() => MarkState::Ambiguous,
+                            state => state,
+                        }
                     },
                 })
                 .collect();
@@ -267,6 +273,7 @@ mod tests {
                 window_fill: Fill(fill),
                 ring_dark: 0.0,
                 ring_texture: 0.0,
+                ring_stroke: 0.0,
             },
             state: t.classify(Fill(fill)),
         }
@@ -314,12 +321,12 @@ mod tests {
         );
         // A strong mark beside a weak one that is above the marked threshold.
         assert_eq!(
-            decide_question(Single, &row(&[0.0, 0.5, 0.0, 0.08, 0.0])),
+            decide_question(Single, &row(&[0.0, 0.45, 0.0, 0.08, 0.0])),
             (Answer::Review, Some("background_in_row"))
         );
         // Every box of the row marked alike: a shaded row.
         assert_eq!(
-            decide_question(Single, &row(&[0.645, 0.724, 0.676, 0.67, 0.661])),
+            decide_question(Single, &row(&[0.2, 0.24, 0.21, 0.22, 0.2])),
             (Answer::Review, Some("background_in_row"))
         );
         // Two clear marks on clean paper are a real over-marked question.
@@ -329,6 +336,13 @@ mod tests {
         );
         // Yes/no with both ticked.
         assert_eq!(decide_question(Single, &row(&[0.3, 0.2])).0, Answer::Multi);
+        // A blacked-out box beside a tick, or two blacked-out boxes: a correction, maybe.
+        for fills in [[0.0, 0.306, 0.593, 0.0, 0.0], [0.0, 0.99, 1.0, 0.0, 0.0]] {
+            assert_eq!(
+                decide_question(Single, &row(&fills)),
+                (Answer::Review, Some("possible_correction"))
+            );
+        }
     }
 
     #[test]

@@ -104,6 +104,9 @@ pub struct BoxScore {
     /// How speckled or mottled the paper around the box is: the fill its worst side scores
     /// measured like a box, against its own paper.
     pub ring_texture: f64,
+    /// How much ink a pen stroke crossing the paper right around the box leaves there (the
+    /// inkiest 1.4 mm stretch of the ring over its median stretch).
+    pub ring_stroke: f64,
 }
 
 impl BoxScore {
@@ -112,7 +115,18 @@ impl BoxScore {
     pub fn surroundings_unusable(&self) -> bool {
         self.ring_dark > MAX_RING_DARK || self.ring_texture > MAX_RING_TEXTURE
     }
+
+    /// Whether a pen stroke crosses the paper right around the box: beside an empty inside it
+    /// is a mark made off-centre (a tick whose corner barely enters the box), which a person
+    /// reads as a vote; the box is not called empty without one.
+    pub fn stroke_beside(&self) -> bool {
+        self.ring_stroke > MIN_RING_STROKE
+    }
 }
+
+/// A 0.5 mm stroke crossing a 1.4 mm stretch of the ring inks about a third of it; paper
+/// noise, JPEG ripple and a border's blur ink every stretch alike and stay far below.
+const MIN_RING_STROKE: f64 = 0.1;
 
 /// Paper around a box darker than this (in print contrast) is no longer paper one can compare
 /// ink with: a toner band, a deep shadow, or ink spilling over the border all around.
@@ -121,6 +135,26 @@ const MAX_RING_DARK: f64 = 0.5;
 /// copier drum, toner haze): a box's fill there is as much texture as ink. Paired with the
 /// default empty threshold (0.03).
 const MAX_RING_TEXTURE: f64 = 0.03;
+
+/// Replaces one or two neighbouring stretches of a side that are darker than the stretches on
+/// both sides of them by more than `spike` with those stretches' mean: a thick pen stroke
+/// overshooting the box darkens a stretch or two, while shading — a shadow's edge, a band —
+/// changes the side's brightness over a longer run, or steps once and stays.
+fn despike(side: &mut [f64; 7], spike: f64) {
+    for width in [1usize, 2] {
+        for k in 1..7 - width {
+            let (before, after) = (side[k - 1], side[k + width]);
+            let darkest_neighbour = before.min(after);
+            if side[k..k + width]
+                .iter()
+                .all(|&v| v < darkest_neighbour - spike)
+            {
+                let mean = (before + after) / 2.0;
+                side[k..k + width].iter_mut().for_each(|v| *v = mean);
+            }
+        }
+    }
+}
 
 /// The paper around a box: its brightness along each side, just outside the printed border,
 /// as a patch that gives the paper's brightness anywhere inside the box.
@@ -136,6 +170,9 @@ struct Surroundings {
     /// How much ink the paper alone shows beside the box: each stretch measured like a box
     /// against its own paper level, the median of each side, and the worst side.
     texture: f64,
+    /// How much more ink the inkiest stretch holds than the median stretch: a pen stroke
+    /// crossing the ring.
+    stroke: f64,
 }
 
 impl Surroundings {
@@ -162,6 +199,7 @@ impl Surroundings {
         at_unmasked: &dyn Fn(i64, i64) -> f64,
         side: i64,
         ink: &dyn Fn(f64, f64) -> f64,
+        spike: f64,
     ) -> Surroundings {
         let near = -(Self::GAP + Self::DEPTH);
         let far = side + Self::GAP;
@@ -194,6 +232,7 @@ impl Surroundings {
             (paper, texture)
         };
         let mut side_texture = 0f64;
+        let mut stretch_inks: Vec<f64> = Vec::with_capacity(28);
         let mut one_side = |vertical: bool, across0: i64| -> [f64; 7] {
             let measured: [(f64, f64); 7] = std::array::from_fn(|s| stretch(vertical, across0, s));
             // A pen stroke overshooting the box crosses one or two stretches of a side; a band,
@@ -203,6 +242,7 @@ impl Surroundings {
                 .map(|m| m.1)
                 .filter(|t| !t.is_nan())
                 .collect();
+            stretch_inks.extend_from_slice(&t);
             t.sort_by(f64::total_cmp);
             if let Some(&median) = t.get(t.len() / 2) {
                 side_texture = side_texture.max(median);
@@ -214,6 +254,14 @@ impl Surroundings {
         let mut left = one_side(true, near);
         let mut right = one_side(true, far);
         let texture = side_texture;
+        stretch_inks.sort_by(f64::total_cmp);
+        let stroke = match (
+            stretch_inks.last(),
+            stretch_inks.get(stretch_inks.len() / 2),
+        ) {
+            (Some(most), Some(median)) => most - median,
+            _ => 0.0,
+        };
         let mut known: Vec<f64> = [top, bottom, left, right]
             .iter()
             .flatten()
@@ -229,6 +277,7 @@ impl Surroundings {
             for v in side.iter_mut().filter(|v| v.is_nan()) {
                 *v = fallback;
             }
+            despike(side, spike);
         }
         let all = || top.iter().chain(&bottom).chain(&left).chain(&right);
         Surroundings {
@@ -239,6 +288,7 @@ impl Surroundings {
             mean: all().sum::<f64>() / 28.0,
             darkest: all().copied().fold(f64::INFINITY, f64::min),
             texture,
+            stroke,
         }
     }
 
@@ -457,10 +507,13 @@ pub fn score_box(img: &GrayImage, h: &Homography, rect: &RectMm) -> BoxScore {
         &|i, j| sample(m + dx + i, m + dy + j),
         side,
         &|paper, value| ink_level(paper, contrast, value),
+        // A stroke's darkening, in grey levels: over a third of the print contrast.
+        contrast / 3.0,
     );
     let paper_contrast = (surroundings.mean - black).max(96.0);
     let ring_dark = ((white - surroundings.darkest) / contrast).max(0.0);
     let ring_texture = surroundings.texture;
+    let ring_stroke = surroundings.stroke;
 
     let inset = cells(INSET_MM);
     let (i0, i1) = (m + dx + inset, m + dx + side - inset);
@@ -497,6 +550,7 @@ pub fn score_box(img: &GrayImage, h: &Homography, rect: &RectMm) -> BoxScore {
         masked_share,
         ring_dark,
         ring_texture,
+        ring_stroke,
     }
 }
 
@@ -791,6 +845,31 @@ mod tests {
         }
         let score = score_box(&img, &Homography::at_dpi(200.0), &rect);
         assert!(score.surroundings_unusable(), "{score:?}");
+    }
+
+    #[test]
+    fn a_circle_drawn_around_a_box_is_a_stroke_beside_it_not_an_empty_box() {
+        let (mut img, rect) = blank_box_image(200.0, 0.0);
+        let clean = score_box(&img, &Homography::at_dpi(200.0), &rect);
+        assert!(!clean.stroke_beside(), "{clean:?}");
+        // A 0.5 mm ballpoint circle of radius 5.2 mm around the box's centre: it crosses the
+        // ring near the box's corners and leaves the inside clean.
+        let s = 200.0 / 25.4;
+        let c = rect.center();
+        for (x, y, p) in img.enumerate_pixels_mut() {
+            let (xm, ym) = ((x as f64 + 0.5) / s, (y as f64 + 0.5) / s);
+            let r = ((xm - c.x).powi(2) + (ym - c.y).powi(2)).sqrt();
+            if (r - 5.2).abs() < 0.25 {
+                p.0[0] = 40;
+            }
+        }
+        let score = score_box(&img, &Homography::at_dpi(200.0), &rect);
+        assert_eq!(
+            Thresholds::default().classify(score.fill),
+            MarkState::Empty,
+            "{score:?}"
+        );
+        assert!(score.stroke_beside(), "{score:?}");
     }
 
     #[test]
