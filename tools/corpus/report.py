@@ -36,6 +36,8 @@ def main(argv):
     fam = defaultdict(lambda: Counter())
     rejected = defaultdict(list)
     errors = defaultdict(list)
+    missed_by_style = Counter()
+    definite_by_style = Counter()
     seen_pages = set()
     for t in truth:
         src, f = t["source"], t["profile"]
@@ -56,12 +58,20 @@ def main(argv):
             kinds[opt] = rest.split(":")[0]
         states = dict(s.split("=", 1) for s in a["states"].split())
         scores = dict(s.split("=", 1) for s in a["scores"].split())
+        for m in t["marks"].split():
+            if ":definite" in m or "=definite:" in m:
+                definite_by_style[m.split(":", 1)[1]] += 1
         for opt, state in states.items():
             kind = kinds.get(opt, "empty")
             fam[f]["boxes"] += 1
             if (kind == "definite" and state == "empty") or (kind == "empty" and state == "marked"):
                 fam[f]["box_errors"] += 1
                 style = next((m.split(":", 1)[1] for m in t["marks"].split() if m.startswith(opt + "=")), "")
+                if kind == "definite":
+                    fam[f]["missed_marks"] += 1
+                    missed_by_style[style] += 1
+                else:
+                    fam[f]["false_marks"] += 1
                 errors[f].append(f"  box   {src} {t['question']} option {opt}: {kind} {style} read {state} (fill {scores.get(opt)})")
             elif state == "ambiguous":
                 fam[f]["box_review"] += 1
@@ -76,13 +86,15 @@ def main(argv):
                 f"  {'SILENT' if silent else 'answer'} {src} {t['question']}: read {a['answer']}, expected {t['expected']} ({t['marks'] or 'no marks'}) [{b['status'] if b else '?'}]"
             )
 
-    cols = ["pages", "counted", "invalid", "review", "rejected", "boxes", "box_errors", "box_review", "questions", "answer_errors", "silent"]
+    cols = ["pages", "counted", "invalid", "review", "rejected", "boxes", "box_errors", "missed_marks", "false_marks", "box_review", "questions", "answer_errors", "silent"]
     print("family," + ",".join(cols))
     total = Counter()
     for f in sorted(fam):
         print(f + "," + ",".join(str(fam[f][c]) for c in cols))
         total.update(fam[f])
     print("ALL," + ",".join(str(total[c]) for c in cols))
+    print("\ndefinite marks read empty, by style (on pages that were read): " + ", ".join(
+        f"{st} {missed_by_style[st]}/{definite_by_style[st]}" for st in sorted(definite_by_style)))
     for f in sorted(fam):
         if rejected[f] or errors[f]:
             print(f"\n## {f}")
