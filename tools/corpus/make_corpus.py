@@ -335,8 +335,12 @@ def truth_for_question(marks):
     acceptable = []
     if blackout:
         # A person reads the new mark. Sending the question to a person is fine; reading it as
-        # MULTI would silently drop a vote, and reading the blacked-out option is wrong.
+        # MULTI would silently drop a vote, and reading the blacked-out option is wrong —
+        # unless the new mark is itself a filled box: then nobody can tell which box was
+        # corrected, and MULTI is fair.
         acceptable.append("REVIEW")
+        if any(s in ("fill", "scribble") for o, k, s in marks if k == "definite"):
+            acceptable.append("MULTI")
         if not definite:
             expected = "BLANK"
     if marginal:
