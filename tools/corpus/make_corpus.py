@@ -480,8 +480,10 @@ try:
 
     @numba.njit(cache=False)
     def _numba_seed(s):
-        # augraphy's jitted kernels draw from numba's own generator, not numpy's.
+        # augraphy's jitted kernels draw from numba's own generators, not the interpreter's:
+        # one behind np.random and another behind `random` (BadPhotoCopy's Worley noise).
         np.random.seed(s)
+        random.seed(s)
 
 except Exception:  # pragma: no cover - numba is augraphy's dependency
 
