@@ -9,3 +9,4 @@ pub mod ballots;
 pub mod check;
 pub mod degrade;
 pub mod marks;
+pub mod sheet;
