@@ -156,8 +156,7 @@ fn accuracy(args: &[String]) -> anyhow::Result<()> {
             }
         }
     }
-    let mut total = check::Accuracy::default();
-    total.min_definite_fill = f64::INFINITY;
+    let mut total = check::Accuracy::empty_batch();
     print_header();
     for (name, a) in &families {
         print_row(name, a);

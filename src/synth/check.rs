@@ -60,7 +60,8 @@ pub struct Accuracy {
 const SILENT_RANK: f64 = 100.0;
 
 impl Accuracy {
-    fn empty_batch() -> Accuracy {
+    /// No positions yet (the lowest definite fill starts at infinity, so any batch lowers it).
+    pub fn empty_batch() -> Accuracy {
         Accuracy {
             min_definite_fill: f64::INFINITY,
             ..Accuracy::default()

@@ -838,7 +838,7 @@ pub fn apply(page: &GrayImage, d: &Degradation, rng: &mut impl Rng) -> GrayImage
         sheet
     });
     let on_sheet =
-        has_sheet_effects(d).then(|| sheet::after_marks(folded.as_ref().unwrap_or(page), d, rng));
+        has_sheet_effects(d).then(|| sheet::after_marks(folded.as_ref().unwrap_or(page), d));
     let folded = on_sheet.or(folded);
     let warped = if geo.is_identity(page.dimensions()) {
         folded.unwrap_or_else(|| page.clone())
@@ -1584,7 +1584,7 @@ mod tests {
         let mut page = GrayImage::from_pixel(w, h, image::Luma([250]));
         for y in 1000..1070 {
             for x in 1000..1070 {
-                let border = x < 1004 || x >= 1066 || y < 1004 || y >= 1066;
+                let border = !(1004..1066).contains(&x) || !(1004..1066).contains(&y);
                 page.put_pixel(x, y, image::Luma([if border { 20 } else { 250 }]));
             }
         }

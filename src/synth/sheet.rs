@@ -333,13 +333,12 @@ fn ridge_inverse(r: &Ridge, q: PointMm) -> PointMm {
         }
         (lo + hi) / 2.0
     };
+    // The shift along the line leaves the distance alone, so the ramp at `d` undoes it too.
     let s = ridge_ramp(r, d);
-    let p = PointMm::new(
+    PointMm::new(
         q.x - s * (across * n.0 + along * t.0),
         q.y - s * (across * n.1 + along * t.1),
-    );
-    // Along the line the shift does not change the distance, so `p` is exact up to rounding.
-    p
+    )
 }
 
 /// Distance from the curled edge (inward), position along it, and the edge's length.
@@ -472,8 +471,7 @@ pub fn cover_opacity(c: &Cover, p: PointMm) -> f64 {
 
 /// Draws the sheet effects after the marks: ridge and curl displacement, the ridge's crease,
 /// fold shadow, the curl's shade and blur, cast shadow and cover.
-pub fn after_marks(page: &GrayImage, d: &Degradation, rng: &mut impl Rng) -> GrayImage {
-    let _ = rng;
+pub fn after_marks(page: &GrayImage, d: &Degradation) -> GrayImage {
     let mut img = if displaces(d) {
         warp(page, d, d.background)
     } else {
