@@ -385,3 +385,134 @@ pub fn zbar_readable(pages_csv: &Path, rejected: &[(String, String)]) -> Option<
             .count() as u64,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TRUTH: &str = "source,page,unit,serial,question,expected,acceptable,marks,profile,dpi
+a.jpg,1,U,000001,q1,4,,4=definite:tick,folded,200
+a.jpg,1,U,000001,q2,BLANK,,,folded,200
+b.jpg,1,U,000002,q1,3,REVIEW;MULTI,3=definite:cross 1=definite:crossed-out,folded,200
+b.jpg,1,U,000002,q2,2,,2=definite:tick,folded,200
+c.jpg,1,U,000003,q1,1,,1=definite:filled,photocopy,200
+c.jpg,1,U,000003,q2,5,,5=definite:tick,photocopy,200
+d.jpg,1,U,000004,q1,1,,1=definite:filled,photocopy,200
+d.jpg,1,U,000004,q2,2,,2=definite:filled,photocopy,200
+e.jpg,1,U,000005,q1,1,,1=definite:filled,photocopy,200
+";
+
+    /// a: counted, q1 read MULTI (a vote lost, silently). b: counted, q1 read MULTI, which
+    /// the truth accepts (a correction). c: review, q2 read wrong (not silent), and nothing in
+    /// its truth needs a person (needless). d: invalid with a wrong answer (silent); e:
+    /// rejected.
+    const ANSWERS: &str = "source,page,unit,serial,question,answer,states,scores
+scans/a.jpg,1,U,000001,q1,MULTI,1=marked 4=marked,1=0.200 4=0.500
+scans/a.jpg,1,U,000001,q2,BLANK,1=empty 4=empty,1=0.000 4=0.000
+scans/b.jpg,1,U,000002,q1,MULTI,1=marked 3=marked,1=0.400 3=0.500
+scans/b.jpg,1,U,000002,q2,REVIEW,2=ambiguous,2=0.050
+scans/c.jpg,1,U,000003,q1,1,1=marked,1=0.900
+scans/c.jpg,1,U,000003,q2,4,4=marked 5=empty,4=0.300 5=0.010
+scans/d.jpg,1,U,000004,q1,BLANK,1=empty,1=0.010
+scans/d.jpg,1,U,000004,q2,2,2=marked,2=0.800
+";
+
+    const BALLOTS: &str = "source,page,status,reasons
+scans/a.jpg,1,counted,multi_mark
+scans/b.jpg,1,counted,multi_mark
+scans/c.jpg,1,review,ambiguous_mark
+scans/d.jpg,1,invalid,no_countable_answer
+scans/e.jpg,1,rejected,no_qr
+";
+
+    fn batch() -> BTreeMap<String, Accuracy> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let write = |name: &str, text: &str| {
+            std::fs::write(dir.path().join(name), text).expect("write");
+        };
+        write("truth.csv", TRUTH);
+        write("answers.csv", ANSWERS);
+        write("ballots.csv", BALLOTS);
+        compare_by_profile(
+            &dir.path().join("truth.csv"),
+            &dir.path().join("answers.csv"),
+        )
+        .expect("compare")
+    }
+
+    #[test]
+    fn a_wrong_answer_on_a_counted_or_invalid_ballot_is_a_silent_error_and_listed() {
+        let by = batch();
+        let folded = &by["folded"];
+        assert_eq!(folded.question_errors, 1);
+        assert_eq!(folded.silent_errors, 1);
+        assert_eq!(folded.ballots_with_silent_errors, 1);
+        assert!(folded.worst[0]
+            .1
+            .starts_with("SILENT a.jpg#1 q1: read MULTI, expected 4"));
+        let copy = &by["photocopy"];
+        // c's wrong answer went to a person; d's did not.
+        assert_eq!(copy.question_errors, 2);
+        assert_eq!(copy.silent_errors, 1);
+        assert!(copy.worst[0].1.starts_with("SILENT d.jpg#1 q1: read BLANK"));
+    }
+
+    #[test]
+    fn review_answers_and_acceptable_answers_are_never_errors() {
+        let folded = &batch()["folded"];
+        // b: MULTI is acceptable for a correction, REVIEW is never an error.
+        assert!(folded
+            .worst
+            .iter()
+            .all(|w| !w.1.contains("b.jpg") || w.1.starts_with("review b.jpg#1 q2 option 2")));
+        assert_eq!(folded.pages_to_review, 0);
+    }
+
+    #[test]
+    fn needless_reviews_and_rejections_are_counted_per_family() {
+        let by = batch();
+        let copy = &by["photocopy"];
+        assert_eq!(
+            (copy.ballots, copy.pages_to_review, copy.needless_review),
+            (3, 1, 1)
+        );
+        assert_eq!(copy.rejected.get("no_qr"), Some(&1));
+        assert_eq!(copy.ballots_unread, 1);
+        assert_eq!(
+            copy.rejected_pages,
+            vec![("e.jpg".to_string(), "1".to_string())]
+        );
+        // Box level, as before: c's empty box 4 read marked and its tick in 5 read empty, d's
+        // fill in 1 read empty; a's empty box 1 read marked.
+        assert_eq!(copy.errors, 3);
+        assert_eq!(by["folded"].errors, 1);
+        let all = compare(
+            &{
+                let d = tempfile::tempdir().expect("tempdir");
+                std::fs::write(d.path().join("t.csv"), TRUTH).expect("write");
+                std::fs::write(d.path().join("answers.csv"), ANSWERS).expect("write");
+                std::fs::write(d.path().join("ballots.csv"), BALLOTS).expect("write");
+                let t = d.path().join("t.csv");
+                let r = compare(&t, &d.path().join("answers.csv")).expect("compare");
+                assert_eq!((r.silent_errors, r.ballots, r.pages_rejected()), (2, 5, 1));
+                t
+            },
+            Path::new("/nonexistent/answers.csv"),
+        );
+        assert!(all.is_err());
+    }
+
+    #[test]
+    fn zbar_counts_only_the_rejected_pages_it_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pages = dir.path().join("pages.csv");
+        std::fs::write(&pages, "source,zbar\nscans/e.jpg,CSAT|1|U|5\nf.jpg,\n").expect("write");
+        let rejected = vec![
+            ("e.jpg".to_string(), "1".to_string()),
+            ("f.jpg".to_string(), "1".to_string()),
+        ];
+        assert_eq!(zbar_readable(&pages, &rejected), Some(1));
+        std::fs::write(&pages, "source,other\ne.jpg,1\n").expect("write");
+        assert_eq!(zbar_readable(&pages, &rejected), None);
+    }
+}
