@@ -211,15 +211,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Check { truth, scan } => {
-            let a = ballotscan::synth::check::compare(&truth, &scan.join("answers.csv"))
-                .map_err(anyhow::Error::msg)?;
-            println!(
-                "positions {} errors {} | definite {} to review {} | empty {} to review {} | marginal {} to review {} | ballots {} unread {} | highest empty fill {:.3}, lowest definite fill {:.3}",
-                a.positions, a.errors, a.definite, a.definite_to_review, a.empty, a.empty_to_review,
-                a.marginal, a.marginal_to_review, a.ballots, a.ballots_unread, a.max_empty_fill, a.min_definite_fill
-            );
-            for (_, w) in &a.worst {
-                println!("  {w}");
+            let by =
+                ballotscan::synth::check::compare_by_profile(&truth, &scan.join("answers.csv"))
+                    .map_err(anyhow::Error::msg)?;
+            for (profile, a) in &by {
+                println!(
+                    "[{profile}] positions {} errors {} silent errors {} question errors {} | definite {} to review {} | empty {} to review {} | marginal {} to review {} | ballots {} to review {} (needless {}) unread {} rejected: {} | highest empty fill {:.3}, lowest definite fill {:.3}",
+                    a.positions, a.errors, a.silent_errors, a.question_errors, a.definite, a.definite_to_review, a.empty, a.empty_to_review,
+                    a.marginal, a.marginal_to_review, a.ballots, a.pages_to_review, a.needless_review, a.ballots_unread, a.rejected_summary(), a.max_empty_fill, a.min_definite_fill
+                );
+                for (_, w) in &a.worst {
+                    println!("  {w}");
+                }
             }
             Ok(())
         }

@@ -1,7 +1,9 @@
 //! The project's benchmarks (not tests: they print figures, they do not pass or fail on time).
 //!
-//! `bench accuracy` — synthetic ballots per degradation profile, scanned and compared box by
-//! box with the truth: errors, definite marks sent to review, rejected ballots, worst cases.
+//! `bench accuracy` — synthetic ballots per degradation profile (or a corpus written by another
+//! tool, `--corpus DIR`), scanned and compared with the truth per family: box errors, silent
+//! errors (wrong answers on ballots nobody will look at), question errors, definite marks sent
+//! to review, needless reviews, rejected pages by reason, worst cases.
 //!
 //! `bench speed` — in the same run and on the same files: plain decoding of the batch on all
 //! cores, then the full scan; pages/s, the scan/decode ratio, time per stage and peak memory
@@ -25,7 +27,7 @@ const UNITS: [&str; 4] = ["P-ANBIEN", "P-CATDAI", "X-ANDONG", "P-MAYTO"];
 
 fn usage() -> ! {
     eprintln!(
-        "usage: bench accuracy [--ballots-per-profile N] [--seed S] [--keep DIR]\n       bench speed [--pages N] [--rounds R]"
+        "usage: bench accuracy [--ballots-per-profile N] [--seed S] [--profiles a,b,c] [--keep DIR]\n       bench accuracy --corpus DIR   (DIR/scans and DIR/truth.csv; DIR/pages.csv with a zbar column, if any)\n       bench speed [--pages N] [--rounds R]"
     );
     std::process::exit(2)
 }
@@ -90,107 +92,167 @@ fn accuracy(args: &[String]) -> anyhow::Result<()> {
         .map_or(Ok(1), |s| s.parse())
         .context("--seed")?;
     let keep = flag(args, "--keep").map(PathBuf::from);
+    let corpus = flag(args, "--corpus").map(PathBuf::from);
+    let profiles: Vec<String> = match flag(args, "--profiles") {
+        Some(list) => list.split(',').map(|p| p.trim().to_string()).collect(),
+        None => PROFILES.iter().map(|p| p.to_string()).collect(),
+    };
+    if let Some(bad) = profiles.iter().find(|p| !PROFILES.contains(&p.as_str())) {
+        anyhow::bail!("--profiles: unknown profile {bad:?}; use some of {PROFILES:?}");
+    }
     let tmp = tempfile::tempdir()?;
     let root = keep.clone().unwrap_or_else(|| tmp.path().to_path_buf());
     let cfg = config()?;
-    println!(
-        "accuracy: {per_profile} ballots per profile, seed {seed}, thresholds empty ≤ {} < ambiguous < {} ≤ marked",
-        cfg.thresholds.empty, cfg.thresholds.marked
-    );
-    println!(
-        "{:<15} {:>9} {:>7} {:>10} {:>9} {:>10} {:>9} {:>9}",
-        "profile",
-        "positions",
-        "errors",
-        "definite",
-        "to review",
-        "marginal",
-        "to review",
-        "rejected"
-    );
-    let mut total = check::Accuracy::default();
-    let mut worst = Vec::new();
-    for (k, profile) in PROFILES.iter().enumerate() {
-        let dir = root.join(profile);
-        let per_unit = per_profile.div_ceil(UNITS.len() as u32);
-        synth(
-            &dir,
-            profile,
-            per_unit,
-            seed + k as u64 * 1000,
-            None,
-            FileFormat::Auto,
-        )?;
-        let out = dir.join("out");
+    let scan_dir = |scans: &Path, out: &Path| -> anyhow::Result<()> {
         report::scan_to_dir(
-            &out,
-            &[dir.join("scans")],
+            out,
+            &[scans.to_path_buf()],
             &cfg,
             &|_| {},
             &report::ScanSettings::new(None, None, &cfg.thresholds),
         )?;
-        let a = check::compare(&dir.join("truth.csv"), &out.join("answers.csv"))
-            .map_err(anyhow::Error::msg)?;
+        Ok(())
+    };
+    let mut families: Vec<(String, check::Accuracy)> = Vec::new();
+    if let Some(dir) = &corpus {
+        // A corpus written by another tool: its scans, its truth, its families.
         println!(
-            "{:<15} {:>9} {:>7} {:>10} {:>9} {:>10} {:>9} {:>9} {:>10.3} {:>10.3}",
-            profile,
-            a.positions,
-            a.errors,
-            a.definite,
-            a.definite_to_review,
-            a.marginal,
-            a.marginal_to_review,
-            a.ballots_unread,
-            a.max_empty_fill,
-            a.min_definite_fill
+            "accuracy: corpus {}, thresholds empty ≤ {} < ambiguous < {} ≤ marked",
+            dir.display(),
+            cfg.thresholds.empty,
+            cfg.thresholds.marked
         );
-        total.positions += a.positions;
-        total.errors += a.errors;
-        total.definite += a.definite;
-        total.definite_to_review += a.definite_to_review;
-        total.empty += a.empty;
-        total.empty_to_review += a.empty_to_review;
-        total.marginal += a.marginal;
-        total.marginal_to_review += a.marginal_to_review;
-        total.ballots += a.ballots;
-        total.ballots_unread += a.ballots_unread;
-        worst.extend(
-            a.worst
-                .into_iter()
-                .map(|(s, w)| (s, format!("[{profile}] {w}"))),
+        let out = root.join("corpus-out");
+        scan_dir(&dir.join("scans"), &out)?;
+        let by = check::compare_by_profile(&dir.join("truth.csv"), &out.join("answers.csv"))
+            .map_err(anyhow::Error::msg)?;
+        families.extend(by);
+    } else {
+        println!(
+            "accuracy: {per_profile} ballots per profile, seed {seed}, thresholds empty ≤ {} < ambiguous < {} ≤ marked",
+            cfg.thresholds.empty, cfg.thresholds.marked
         );
-        if keep.is_none() {
-            // A large run's images take gigabytes: free each profile's before the next.
-            let _ = std::fs::remove_dir_all(&dir);
+        for profile in &profiles {
+            // Each profile keeps its seed whatever others are chosen.
+            let k = PROFILES.iter().position(|p| p == profile).unwrap_or(0);
+            let dir = root.join(profile);
+            let per_unit = per_profile.div_ceil(UNITS.len() as u32);
+            synth(
+                &dir,
+                profile,
+                per_unit,
+                seed + k as u64 * 1000,
+                None,
+                FileFormat::Auto,
+            )?;
+            let out = dir.join("out");
+            scan_dir(&dir.join("scans"), &out)?;
+            let a = check::compare(&dir.join("truth.csv"), &out.join("answers.csv"))
+                .map_err(anyhow::Error::msg)?;
+            families.push((profile.clone(), a));
+            if keep.is_none() {
+                // A large run's images take gigabytes: free each profile's before the next.
+                let _ = std::fs::remove_dir_all(&dir);
+            }
         }
     }
+    let mut total = check::Accuracy::empty_batch();
+    print_header();
+    for (name, a) in &families {
+        print_row(name, a);
+        total.add(a);
+    }
+    print_row("all", &total);
     println!(
-        "{:<15} {:>9} {:>7} {:>10} {:>9} {:>10} {:>9} {:>9}",
-        "all",
-        total.positions,
-        total.errors,
-        total.definite,
-        total.definite_to_review,
-        total.marginal,
-        total.marginal_to_review,
-        total.ballots_unread
-    );
-    println!(
-        "definite marks sent to review: {:.3} %; empty boxes sent to review: {:.3} %; ballots rejected: {} of {}",
+        "definite marks sent to review: {:.3} %; empty boxes sent to review: {:.3} %; pages sent to review: {} of {}, needlessly {} ({:.1} %); ballots rejected: {} of {}",
         100.0 * total.definite_to_review as f64 / total.definite.max(1) as f64,
         100.0 * total.empty_to_review as f64 / total.empty.max(1) as f64,
-        total.ballots_unread,
+        total.pages_to_review,
+        total.ballots,
+        total.needless_review,
+        100.0 * total.needless_review as f64 / total.ballots.max(1) as f64,
+        total.pages_rejected(),
         total.ballots
     );
+    println!(
+        "silent errors (a wrong answer on a ballot decided without a person): {}",
+        total.silent_errors
+    );
+    for (name, a) in &families {
+        if a.pages_rejected() > 0 {
+            println!("rejected [{name}]: {}", a.rejected_summary());
+        }
+    }
+    if let Some(dir) = &corpus {
+        let pages = dir.join("pages.csv");
+        if let Some(n) = check::zbar_readable(&pages, &total.rejected_pages) {
+            println!(
+                "rejected pages zbar could read: {n} of {} (from {})",
+                total.pages_rejected(),
+                pages.display()
+            );
+        }
+    }
+    let mut worst: Vec<(f64, String)> = families
+        .iter()
+        .flat_map(|(name, a)| {
+            a.worst
+                .iter()
+                .map(move |(s, w)| (*s, format!("[{name}] {w}")))
+        })
+        .collect();
     worst.sort_by(|a, b| b.0.total_cmp(&a.0));
-    println!("worst cases:");
-    for (_, w) in worst.iter().take(10) {
+    let silent = worst.iter().filter(|w| w.1.contains("] SILENT ")).count();
+    println!("worst cases (every silent error, then the ten worst others):");
+    for (_, w) in worst.iter().take(silent + 10) {
         println!("  {w}");
     }
     if let Some(k) = keep {
         println!("files kept in {}", k.display());
     }
     Ok(())
+}
+
+fn print_header() {
+    println!(
+        "{:<15} {:>9} {:>6} {:>6} {:>7} {:>9} {:>9} {:>9} {:>9} {:>6} {:>7} {:>8} {:>8} {:>6} {:>6}",
+        "profile",
+        "positions",
+        "errors",
+        "silent",
+        "q-errs",
+        "definite",
+        "to review",
+        "marginal",
+        "to review",
+        "pages",
+        "review",
+        "needless",
+        "rejected",
+        "max-e",
+        "min-d"
+    );
+}
+
+fn print_row(name: &str, a: &check::Accuracy) {
+    println!(
+        "{:<15} {:>9} {:>6} {:>6} {:>7} {:>9} {:>9} {:>9} {:>9} {:>6} {:>7} {:>8} {:>8} {:>6.3} {:>6.3}",
+        name,
+        a.positions,
+        a.errors,
+        a.silent_errors,
+        a.question_errors,
+        a.definite,
+        a.definite_to_review,
+        a.marginal,
+        a.marginal_to_review,
+        a.ballots,
+        a.pages_to_review,
+        a.needless_review,
+        a.pages_rejected(),
+        a.max_empty_fill,
+        a.min_definite_fill
+    );
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

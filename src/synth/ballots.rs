@@ -229,12 +229,15 @@ pub fn make_page(
         dpi,
     );
     let ppm = dpi / crate::geometry::MM_PER_INCH;
-    let degradation = degrade::profile(profile, rng).ok_or_else(|| {
+    let landmarks = degrade::Landmarks::of(layout);
+    let degradation = degrade::profile(profile, &landmarks, rng).ok_or_else(|| {
         anyhow::anyhow!(
             "unknown profile {profile:?}; use one of {:?}",
             degrade::PROFILES
         )
     })?;
+    // A photocopied blank or a stamped one is what the citizen marks.
+    super::sheet::prepare_blank(&mut img, &degradation, rng);
     let mut truth = plan(form, degradation.binarize, rng);
     for q in &mut truth {
         for b in &mut q.boxes {

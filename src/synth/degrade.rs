@@ -1,5 +1,8 @@
 //! What scanners and phones do to a page: skew, scale, perspective and shift, quarter turns,
-//! uneven light, folds, dirty-glass streaks, blur, sensor noise, 1-bit thresholding and JPEG.
+//! uneven light, folds, dirty-glass streaks, blur, sensor noise, 1-bit thresholding and JPEG;
+//! and what happens to the sheet itself (see [`super::sheet`]): a photocopied blank, a seal
+//! stamped over the header, a fold's shadow and ridge, a curled edge, a cast shadow, a finger
+//! over a corner.
 //!
 //! A [`Degradation`] describes one scan; [`profile`] draws a realistic one for a named kind of
 //! device, [`apply`] renders it, [`encode`] writes the file bytes. The geometry is a pure
@@ -15,8 +18,9 @@ use image::codecs::png::PngEncoder;
 use image::{ExtendedColorType, GrayImage, ImageEncoder, ImageError};
 use rand::{Rng, RngExt};
 
-use crate::geometry::PointPx;
-use crate::layout::PAGE_W;
+use super::sheet;
+use crate::geometry::{PointMm, PointPx, RectMm};
+use crate::layout::{Layout, Shape, FIDUCIAL_DIAMETER, PAGE_H, PAGE_W};
 
 /// One simulated scan or photo of a page.
 #[derive(Clone, Debug, PartialEq)]
@@ -52,6 +56,244 @@ pub struct Degradation {
     pub background: u8,
     /// JPEG quality for [`encode`]; `None` writes PNG.
     pub jpeg_quality: Option<u8>,
+    /// Millimetres of the canvas cut away (left, top, right, bottom), before the quarter turn:
+    /// a photo framed too tightly.
+    pub crop_mm: [f64; 4],
+    /// The blank was a photocopy (drawn before the citizen's marks).
+    pub photocopy: Option<Photocopy>,
+    /// The unit's seal stamped over the header (drawn before the citizen's marks).
+    pub stamp: Option<Stamp>,
+    /// The soft shadow of a fold's ridge, the sheet flattened on the glass.
+    pub fold_shadow: Option<FoldShadow>,
+    /// The paper beyond a fold line displaced, with a thin crease (geometric).
+    pub ridge: Option<Ridge>,
+    /// One edge lifted off the glass: darker, blurred and bent (geometric).
+    pub curl: Option<Curl>,
+    /// A hand's or phone's shadow over part of the page.
+    pub cast_shadow: Option<CastShadow>,
+    /// A finger or dark blob over one corner disc.
+    pub cover: Option<Cover>,
+}
+
+/// A straight fold line across the sheet, roughly horizontal (page millimetres).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FoldLine {
+    /// Where the line crosses the page's vertical centre line, mm from the top.
+    pub y_mm: f64,
+    /// Rise over run (tan of the angle to the horizontal).
+    pub slope: f64,
+}
+
+impl FoldLine {
+    /// Unit normal (pointing down the page) and unit tangent (pointing right).
+    pub fn frame(&self) -> ((f64, f64), (f64, f64)) {
+        let c = 1.0 / (1.0 + self.slope * self.slope).sqrt();
+        let s = self.slope * c;
+        ((-s, c), (c, s))
+    }
+
+    /// Signed distance of a page point from the line, mm (positive below it).
+    pub fn distance_mm(&self, p: PointMm) -> f64 {
+        let (n, _) = self.frame();
+        (p.x - PAGE_W / 2.0) * n.0 + (p.y - self.y_mm) * n.1
+    }
+}
+
+/// The shadow a fold's ridge casts on the glass: darkest on the line, fading smoothly over
+/// `width_mm` in all, more steeply on one side.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FoldShadow {
+    pub line: FoldLine,
+    /// Full width of the shadow, mm (3–12).
+    pub width_mm: f64,
+    /// Darkening on the line: the paper keeps 1 − depth of its light (0.10–0.35).
+    pub depth: f64,
+    /// The sharp side (a quarter of the width) is below the line; else above.
+    pub sharp_below: bool,
+}
+
+/// Across a fold line the sheet beyond it is displaced, smoothly over `ramp_mm`, plus a thin
+/// crease on the line. "Beyond" is the side the normal points to (below the line).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Ridge {
+    pub line: FoldLine,
+    /// Displacement of the far side (along the line, across it), mm; 0.3–0.8 mm in length.
+    pub shift_mm: (f64, f64),
+    /// Width of the transition, mm. Kept above 1.5 × the cross shift so the warp is one-to-one.
+    pub ramp_mm: f64,
+    /// Gray factor of the crease (0.7–0.9 of the paper's light).
+    pub crease: f64,
+}
+
+/// Page edges, for effects that sit along one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Edge {
+    Top,
+    Right,
+    Bottom,
+    Left,
+}
+
+/// An edge lifted off the glass: within `band_mm` of it the paper is darker, blurred and
+/// pulled toward the page centre, most at the edge (`lift_mm`) and smoothly less inward.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Curl {
+    pub edge: Edge,
+    /// Depth of the band, mm (15–40).
+    pub band_mm: f64,
+    /// Displacement at the edge's middle, mm (1–2); 70 % of it at the edge's ends.
+    pub lift_mm: f64,
+    /// Darkening at the edge (fraction of the light lost).
+    pub shade: f64,
+    /// Blur at the edge, mm.
+    pub blur_mm: f64,
+}
+
+/// A soft dark region: the page inside a circle (centre off or near the page, large radius)
+/// loses `depth` of its light, with a penumbra `penumbra_mm` wide centred on the circle.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CastShadow {
+    pub centre: PointMm,
+    pub radius_mm: f64,
+    /// 0.25–0.55.
+    pub depth: f64,
+    /// 5–20 mm.
+    pub penumbra_mm: f64,
+}
+
+/// A finger or dark blob: an ellipse of gray `gray` with a soft rim `soft_mm` wide.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Cover {
+    pub centre: PointMm,
+    pub radii_mm: (f64, f64),
+    /// Angle of the first radius to the horizontal, radians.
+    pub angle: f64,
+    pub gray: u8,
+    pub soft_mm: f64,
+}
+
+/// A vertical toner band or drum streak of a tired copier.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TonerBand {
+    /// Centre, mm from the left edge.
+    pub x_mm: f64,
+    /// Full width, mm (3–10), edges soft over a third of it.
+    pub width_mm: f64,
+    /// Darkening at its middle, fraction of the light (0.10–0.40).
+    pub depth: f64,
+    /// Blotchy rather than even.
+    pub mottled: bool,
+}
+
+/// What a tired photocopier did to the blank: toner bands, gray haze, toner specks and
+/// slightly thickened, darker print.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Photocopy {
+    pub bands: Vec<TonerBand>,
+    /// The paper keeps 1 − haze of its light.
+    pub haze: f64,
+    /// Toner specks per square centimetre.
+    pub specks_per_cm2: f64,
+    /// Print spread by about a pixel and darkened.
+    pub thicken: bool,
+}
+
+/// A round seal in mid-gray: an outer ring, an inner ring and text-like strokes between them
+/// and across the centre. Drawn with seal ink: translucent, never over boxes, QR or discs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Stamp {
+    pub centre: PointMm,
+    /// Outer radius, mm (about 20).
+    pub radius_mm: f64,
+    /// Darkest ink gray (90–160).
+    pub gray: u8,
+    /// Share of the ink that took (0.6–0.95): stamps are patchy.
+    pub coverage: f64,
+}
+
+/// Where the printed features are on the page, so an effect can be aimed at a row of boxes or
+/// kept away from the boxes, the QR code and the discs.
+#[derive(Clone, Debug)]
+pub struct Landmarks {
+    pub fiducials: [PointMm; 4],
+    pub fiducial_radius_mm: f64,
+    /// The QR code with its quiet zone.
+    pub qr: RectMm,
+    pub boxes: Vec<RectMm>,
+    /// The header text left of the QR code (title, instructions, unit).
+    pub header: RectMm,
+}
+
+impl Landmarks {
+    pub fn of(layout: &Layout) -> Landmarks {
+        let boxes: Vec<RectMm> = layout.checkboxes.iter().map(|c| c.rect).collect();
+        let qr = layout.qr_with_quiet_zone();
+        let first_box = boxes.iter().map(|b| b.y).fold(PAGE_H, f64::min);
+        // Header lines: text wholly above the column headings (which sit just above the first
+        // row of boxes) and left of the QR code.
+        let mut header: Option<RectMm> = None;
+        for s in &layout.shapes {
+            if let Shape::Text(t) = s {
+                let b = t.bounds;
+                if b.bottom() < first_box - 15.0 && b.right() <= qr.x {
+                    header = Some(match header {
+                        None => b,
+                        Some(h) => {
+                            let (x, y) = (h.x.min(b.x), h.y.min(b.y));
+                            RectMm::new(
+                                x,
+                                y,
+                                h.right().max(b.right()) - x,
+                                h.bottom().max(b.bottom()) - y,
+                            )
+                        }
+                    });
+                }
+            }
+        }
+        Landmarks {
+            fiducials: layout.fiducials,
+            fiducial_radius_mm: FIDUCIAL_DIAMETER / 2.0,
+            qr,
+            boxes,
+            header: header.unwrap_or(RectMm::new(20.0, 10.0, 120.0, 25.0)),
+        }
+    }
+
+    /// The standard form's landmarks.
+    pub fn standard() -> Landmarks {
+        let form = crate::form::Form::default_form();
+        match Layout::new(&form) {
+            Ok(l) => Landmarks::of(&l),
+            Err(e) => panic!("the embedded standard form lays out: {e}"),
+        }
+    }
+
+    /// Vertical centres of the rows of boxes, mm, top to bottom.
+    pub fn box_rows(&self) -> Vec<f64> {
+        let mut rows: Vec<f64> = Vec::new();
+        for b in &self.boxes {
+            let c = b.y + b.h / 2.0;
+            if rows.iter().all(|r| (r - c).abs() > 1.0) {
+                rows.push(c);
+            }
+        }
+        rows.sort_by(f64::total_cmp);
+        rows
+    }
+
+    /// Horizontal centres of the columns of boxes, mm, left to right.
+    pub fn box_columns(&self) -> Vec<f64> {
+        let mut cols: Vec<f64> = Vec::new();
+        for b in &self.boxes {
+            let c = b.x + b.w / 2.0;
+            if cols.iter().all(|r| (r - c).abs() > 1.0) {
+                cols.push(c);
+            }
+        }
+        cols.sort_by(f64::total_cmp);
+        cols
+    }
 }
 
 impl Degradation {
@@ -71,6 +313,14 @@ impl Degradation {
             binarize: false,
             background: 255,
             jpeg_quality: None,
+            crop_mm: [0.0; 4],
+            photocopy: None,
+            stamp: None,
+            fold_shadow: None,
+            ridge: None,
+            curl: None,
+            cast_shadow: None,
+            cover: None,
         }
     }
 
@@ -87,9 +337,23 @@ impl Degradation {
 }
 
 /// Names accepted by [`profile`].
-pub const PROFILES: [&str; 4] = ["clean", "office-scanner", "bad-scanner", "phone-photo"];
+pub const PROFILES: [&str; 11] = [
+    "clean",
+    "office-scanner",
+    "bad-scanner",
+    "phone-photo",
+    "folded",
+    "photocopy",
+    "phone-shadow",
+    "phone-corner",
+    "cut-corners",
+    "curled",
+    "stamped",
+];
 
 /// Draws the degradation of one scan from the named device profile; `None` for an unknown name.
+/// `marks` tells where the form's boxes, QR code and discs are, for the effects that are aimed
+/// at them or must stay off them (the first four profiles ignore it).
 ///
 /// - `clean`: nothing but, half of the time, faint noise (σ ≤ 1.5); PNG.
 /// - `office-scanner`: skew ±2°, scale 0.98–1.02, sheet shifted ≤ 2 mm, blur σ 0.3–0.7, noise
@@ -103,7 +367,24 @@ pub const PROFILES: [&str; 4] = ["clean", "office-scanner", "bad-scanner", "phon
 ///   page on a darker table with 8–25 mm around it, strong uneven light 0.2–0.4, blur σ
 ///   0.6–1.5, noise σ 3–8, sometimes a fold (30 %) or a sideways/upside-down shot (30 %); JPEG
 ///   50–85.
-pub fn profile(name: &str, rng: &mut impl Rng) -> Option<Degradation> {
+/// - `folded`: an office scan of a ballot folded to go in the box: the ridge's shadow (3–12 mm,
+///   10–35 % darker, one side sharper) along a row of boxes, and in 70 % of pages the paper
+///   beyond the line displaced 0.3–0.8 mm with a thin crease.
+/// - `photocopy`: an office scan of a photocopied blank: 1–3 toner bands or drum streaks
+///   (3–10 mm, 10–40 % darker, half of them over a column of boxes, some mottled), gray haze
+///   4–12 %, toner specks, print thickened (60 %).
+/// - `phone-shadow`: a phone photo with a hand's or phone's shadow (25–55 % darker, penumbra
+///   5–20 mm) reaching 30–120 mm into the page, so its edge often crosses the boxes.
+/// - `phone-corner`: a phone photo with one corner disc hidden: under a finger (60 %) or out
+///   of a tightly framed picture; the QR code and every box stay visible.
+/// - `cut-corners`: an office or cheap feeder scan skewed (≤ 6°), scaled (0.97–1.08) and
+///   shifted (≤ 22 mm) so that one or two corner discs are wholly off the image while the QR
+///   code (with its quiet zone) and every box stay on it.
+/// - `curled`: an office scan with one edge lifted off the glass: a band of 15–40 mm along it
+///   darker (10–30 %), blurred and bent (1–2 mm at the edge); a fold shadow on 30 % of pages.
+/// - `stamped`: an office scan of a ballot with the unit's round seal (36–44 mm, mid-gray ring
+///   and lettering) over the header, partly over the title, never over boxes, QR or discs.
+pub fn profile(name: &str, marks: &Landmarks, rng: &mut impl Rng) -> Option<Degradation> {
     let mut d = Degradation::none();
     match name {
         "clean" => {
@@ -111,19 +392,7 @@ pub fn profile(name: &str, rng: &mut impl Rng) -> Option<Degradation> {
                 d.noise_sigma = rng.random_range(0.0..1.5);
             }
         }
-        "office-scanner" => {
-            d.turn = if rng.random_bool(0.15) { 180 } else { 0 };
-            d.rotate_deg = rng.random_range(-2.0..2.0);
-            d.scale = rng.random_range(0.98..1.02);
-            d.offset_mm = (rng.random_range(-2.0..2.0), rng.random_range(-2.0..2.0));
-            d.blur_sigma_px = rng.random_range(0.3..0.7);
-            d.noise_sigma = rng.random_range(1.0..4.0);
-            d.light_gradient = rng.random_range(0.0..0.08);
-            d.fold = rng.random_bool(0.2);
-            d.streak = rng.random_bool(0.05);
-            d.background = rng.random_range(235..=255);
-            d.jpeg_quality = rng.random_bool(0.7).then(|| rng.random_range(75..=95));
-        }
+        "office-scanner" => office_scanner(&mut d, rng),
         "bad-scanner" => {
             d.turn = [0, 0, 90, 180, 270][rng.random_range(0..5)];
             // Most sheets go in nearly straight; the extremes stay possible but rare, as they
@@ -141,27 +410,413 @@ pub fn profile(name: &str, rng: &mut impl Rng) -> Option<Degradation> {
             // 1-bit scanners write lossless files; JPEG would only smear the two levels.
             d.jpeg_quality = (!d.binarize).then(|| rng.random_range(40..=70));
         }
-        "phone-photo" => {
-            let tilt = rng.random_range(0.02..0.04);
-            d.perspective = if rng.random_bool(0.75) { tilt } else { -tilt };
-            d.rotate_deg = rng.random_range(-5.0..5.0);
-            d.scale = rng.random_range(0.95..1.05);
-            d.offset_mm = (rng.random_range(8.0..25.0), rng.random_range(8.0..25.0));
-            d.background = rng.random_range(40..=170);
-            d.light_gradient = rng.random_range(0.2..0.4);
-            d.blur_sigma_px = rng.random_range(0.6..1.5);
-            d.noise_sigma = rng.random_range(3.0..8.0);
-            d.fold = rng.random_bool(0.3);
-            d.turn = if rng.random_bool(0.7) {
-                0
-            } else {
-                [90, 180, 270][rng.random_range(0..3)]
-            };
-            d.jpeg_quality = Some(rng.random_range(50..=85));
+        "phone-photo" => phone_photo(&mut d, rng),
+        "folded" => {
+            office_scanner(&mut d, rng);
+            // The old thin crease is replaced by the ridge's own.
+            d.fold = false;
+            let line = fold_line_along_a_row(marks, rng);
+            d.fold_shadow = Some(fold_shadow(line, rng));
+            if rng.random_bool(0.7) {
+                d.ridge = Some(ridge(line, rng));
+            }
+        }
+        "photocopy" => {
+            office_scanner(&mut d, rng);
+            d.photocopy = Some(photocopy(marks, rng));
+        }
+        "phone-shadow" => {
+            phone_photo(&mut d, rng);
+            d.cast_shadow = Some(cast_shadow(rng));
+        }
+        "phone-corner" => {
+            phone_photo(&mut d, rng);
+            hide_a_corner(&mut d, marks, rng);
+        }
+        "cut-corners" => {
+            office_scanner(&mut d, rng);
+            if rng.random_bool(0.4) {
+                // A cheap feeder: noisier, blurrier, sometimes sideways.
+                d.blur_sigma_px = rng.random_range(0.5..1.1);
+                d.noise_sigma = rng.random_range(3.0..8.0);
+                d.turn = [0, 90, 180, 270][rng.random_range(0..4)];
+            }
+            cut_corners(&mut d, marks, rng);
+        }
+        "curled" => {
+            office_scanner(&mut d, rng);
+            d.curl = Some(curl(rng));
+            if rng.random_bool(0.3) {
+                d.fold = false;
+                d.fold_shadow = Some(fold_shadow(fold_line_along_a_row(marks, rng), rng));
+            }
+        }
+        "stamped" => {
+            office_scanner(&mut d, rng);
+            d.stamp = Some(stamp(marks, rng));
         }
         _ => return None,
     }
     Some(d)
+}
+
+fn office_scanner(d: &mut Degradation, rng: &mut impl Rng) {
+    d.turn = if rng.random_bool(0.15) { 180 } else { 0 };
+    d.rotate_deg = rng.random_range(-2.0..2.0);
+    d.scale = rng.random_range(0.98..1.02);
+    d.offset_mm = (rng.random_range(-2.0..2.0), rng.random_range(-2.0..2.0));
+    d.blur_sigma_px = rng.random_range(0.3..0.7);
+    d.noise_sigma = rng.random_range(1.0..4.0);
+    d.light_gradient = rng.random_range(0.0..0.08);
+    d.fold = rng.random_bool(0.2);
+    d.streak = rng.random_bool(0.05);
+    d.background = rng.random_range(235..=255);
+    d.jpeg_quality = rng.random_bool(0.7).then(|| rng.random_range(75..=95));
+}
+
+fn phone_photo(d: &mut Degradation, rng: &mut impl Rng) {
+    let tilt = rng.random_range(0.02..0.04);
+    d.perspective = if rng.random_bool(0.75) { tilt } else { -tilt };
+    d.rotate_deg = rng.random_range(-5.0..5.0);
+    d.scale = rng.random_range(0.95..1.05);
+    d.offset_mm = (rng.random_range(8.0..25.0), rng.random_range(8.0..25.0));
+    d.background = rng.random_range(40..=170);
+    d.light_gradient = rng.random_range(0.2..0.4);
+    d.blur_sigma_px = rng.random_range(0.6..1.5);
+    d.noise_sigma = rng.random_range(3.0..8.0);
+    d.fold = rng.random_bool(0.3);
+    d.turn = if rng.random_bool(0.7) {
+        0
+    } else {
+        [90, 180, 270][rng.random_range(0..3)]
+    };
+    d.jpeg_quality = Some(rng.random_range(50..=85));
+}
+
+/// A fold line within 4 mm of a row of boxes' centre, within ±1.5° of horizontal: ballots are
+/// folded between or across rows, and across is the case that hurts.
+fn fold_line_along_a_row(marks: &Landmarks, rng: &mut impl Rng) -> FoldLine {
+    let rows = marks.box_rows();
+    let y = if rows.is_empty() {
+        PAGE_H / 2.0
+    } else {
+        rows[rng.random_range(0..rows.len())]
+    };
+    FoldLine {
+        y_mm: y + rng.random_range(-4.0..4.0),
+        slope: rng.random_range(-1.5f64..1.5).to_radians().tan(),
+    }
+}
+
+fn fold_shadow(line: FoldLine, rng: &mut impl Rng) -> FoldShadow {
+    FoldShadow {
+        line,
+        width_mm: rng.random_range(3.0..12.0),
+        depth: rng.random_range(0.10..0.35),
+        sharp_below: rng.random_bool(0.5),
+    }
+}
+
+fn ridge(line: FoldLine, rng: &mut impl Rng) -> Ridge {
+    let len = rng.random_range(0.3..0.8);
+    let a = rng.random_range(0.0..std::f64::consts::TAU);
+    let shift_mm = (len * a.cos(), len * a.sin());
+    Ridge {
+        line,
+        shift_mm,
+        ramp_mm: (shift_mm.1.abs() * 1.5 + 0.3).max(rng.random_range(1.0..2.5)),
+        crease: rng.random_range(0.7..0.9),
+    }
+}
+
+fn photocopy(marks: &Landmarks, rng: &mut impl Rng) -> Photocopy {
+    let cols = marks.box_columns();
+    let n = rng.random_range(1..=3);
+    let bands = (0..n)
+        .map(|_| {
+            let x_mm = if !cols.is_empty() && rng.random_bool(0.5) {
+                cols[rng.random_range(0..cols.len())] + rng.random_range(-3.0..3.0)
+            } else {
+                rng.random_range(15.0..PAGE_W - 15.0)
+            };
+            TonerBand {
+                x_mm,
+                width_mm: rng.random_range(3.0..10.0),
+                depth: rng.random_range(0.10..0.40),
+                mottled: rng.random_bool(0.4),
+            }
+        })
+        .collect();
+    Photocopy {
+        bands,
+        haze: rng.random_range(0.04..0.12),
+        specks_per_cm2: rng.random_range(0.2..2.0),
+        thicken: rng.random_bool(0.6),
+    }
+}
+
+/// A circle whose edge reaches `reach` mm into the page from one side.
+fn cast_shadow(rng: &mut impl Rng) -> CastShadow {
+    let reach = rng.random_range(30.0..120.0);
+    let beyond = rng.random_range(20.0..150.0);
+    let radius_mm = reach + beyond;
+    let along = rng.random_range(0.0..1.0);
+    let centre = match rng.random_range(0..4) {
+        0 => PointMm::new(along * PAGE_W, -beyond),
+        1 => PointMm::new(PAGE_W + beyond, along * PAGE_H),
+        2 => PointMm::new(along * PAGE_W, PAGE_H + beyond),
+        _ => PointMm::new(-beyond, along * PAGE_H),
+    };
+    CastShadow {
+        centre,
+        radius_mm,
+        depth: rng.random_range(0.25..0.55),
+        penumbra_mm: rng.random_range(5.0..20.0),
+    }
+}
+
+fn curl(rng: &mut impl Rng) -> Curl {
+    Curl {
+        edge: [Edge::Top, Edge::Right, Edge::Bottom, Edge::Left][rng.random_range(0..4)],
+        band_mm: rng.random_range(15.0..40.0),
+        lift_mm: rng.random_range(1.0..2.0),
+        shade: rng.random_range(0.10..0.30),
+        blur_mm: rng.random_range(0.1..0.3),
+    }
+}
+
+/// Tries until the seal keeps 1.5 mm off every box, the QR code's quiet zone and the discs
+/// and overlaps the title; a seal at the header's centre-left is the fallback.
+fn stamp(marks: &Landmarks, rng: &mut impl Rng) -> Stamp {
+    let h = marks.header;
+    let gray = rng.random_range(90..=160);
+    let coverage = rng.random_range(0.6..0.95);
+    for _ in 0..100 {
+        let radius_mm = rng.random_range(18.0..22.0);
+        let centre = PointMm::new(
+            rng.random_range(h.x + 0.3 * h.w..h.right() - 0.1 * h.w),
+            rng.random_range(h.y + 0.3 * h.h..h.bottom() + 8.0),
+        );
+        let s = Stamp {
+            centre,
+            radius_mm,
+            gray,
+            coverage,
+        };
+        if stamp_is_clear(&s, marks) {
+            return s;
+        }
+    }
+    Stamp {
+        centre: PointMm::new(h.x + 0.4 * h.w, h.y + 0.6 * h.h),
+        radius_mm: 18.0,
+        gray,
+        coverage,
+    }
+}
+
+fn disc_near_rect(c: PointMm, r: f64, rect: &RectMm) -> bool {
+    let dx = (rect.x - c.x).max(0.0).max(c.x - rect.right());
+    let dy = (rect.y - c.y).max(0.0).max(c.y - rect.bottom());
+    dx.hypot(dy) < r
+}
+
+/// The seal keeps 1.5 mm off boxes, QR and discs and overlaps the header.
+pub fn stamp_is_clear(s: &Stamp, marks: &Landmarks) -> bool {
+    let r = s.radius_mm + 1.5;
+    let discs = marks.fiducials.iter().map(|f| {
+        let fr = marks.fiducial_radius_mm;
+        RectMm::new(f.x - fr, f.y - fr, 2.0 * fr, 2.0 * fr)
+    });
+    !marks
+        .boxes
+        .iter()
+        .copied()
+        .chain(std::iter::once(marks.qr))
+        .chain(discs)
+        .any(|b| disc_near_rect(s.centre, r, &b))
+        && disc_near_rect(s.centre, s.radius_mm, &marks.header)
+        && s.centre.x - r > 0.0
+        && s.centre.y - r > 0.0
+}
+
+/// A nominal page of 10 px/mm for checking where landmarks land (the geometry scales with
+/// the page, so any size gives the same millimetres).
+const NOMINAL: (u32, u32) = ((PAGE_W * 10.0) as u32, (PAGE_H * 10.0) as u32);
+
+/// Whether a rectangle of the page, grown by `margin_mm`, lands wholly on the image.
+fn rect_on_image(d: &Degradation, r: &RectMm, margin_mm: f64) -> bool {
+    let (w, h) = output_size(NOMINAL, d);
+    let g = r.inset(-margin_mm);
+    g.corners().iter().all(|c| {
+        let p = map_point(NOMINAL, d, PointPx::new(c.x * 10.0, c.y * 10.0));
+        p.x >= 0.0 && p.y >= 0.0 && p.x <= w as f64 && p.y <= h as f64
+    })
+}
+
+/// Whether a disc of the page lands wholly off the image (a 0.5 mm margin for blur).
+fn disc_off_image(d: &Degradation, c: PointMm, r: f64) -> bool {
+    let (w, h) = output_size(NOMINAL, d);
+    // Off when the whole disc is beyond one canvas edge: its points sampled round the rim
+    // and the centre all beyond the same edge.
+    let pts: Vec<PointPx> = (0..16)
+        .map(|i| {
+            let a = i as f64 * std::f64::consts::TAU / 16.0;
+            let (x, y) = (c.x + (r + 0.5) * a.cos(), c.y + (r + 0.5) * a.sin());
+            map_point(NOMINAL, d, PointPx::new(x * 10.0, y * 10.0))
+        })
+        .collect();
+    let (w, h) = (w as f64, h as f64);
+    pts.iter().all(|p| p.x < 0.0)
+        || pts.iter().all(|p| p.y < 0.0)
+        || pts.iter().all(|p| p.x > w)
+        || pts.iter().all(|p| p.y > h)
+}
+
+/// The QR code and every box are on the image, a millimetre clear of its edges.
+pub fn qr_and_boxes_on_image(d: &Degradation, marks: &Landmarks) -> bool {
+    rect_on_image(d, &marks.qr, 1.0) && marks.boxes.iter().all(|b| rect_on_image(d, b, 1.0))
+}
+
+/// How many corner discs are wholly off the image.
+pub fn discs_off_image(d: &Degradation, marks: &Landmarks) -> usize {
+    marks
+        .fiducials
+        .iter()
+        .filter(|f| disc_off_image(d, **f, marks.fiducial_radius_mm))
+        .count()
+}
+
+fn cut_corners(d: &mut Degradation, marks: &Landmarks, rng: &mut impl Rng) {
+    let base = d.clone();
+    for _ in 0..400 {
+        let mut t = base.clone();
+        t.rotate_deg = rng.random_range(-6.0..6.0);
+        t.scale = rng.random_range(0.97..1.08);
+        t.offset_mm = (rng.random_range(-22.0..22.0), rng.random_range(-22.0..22.0));
+        let off = discs_off_image(&t, marks);
+        // The other discs stay whole: partly cut discs are the bad scanner's business.
+        let whole = marks.fiducials.iter().filter(|f| {
+            let r = marks.fiducial_radius_mm;
+            rect_on_image(&t, &RectMm::new(f.x - r, f.y - r, 2.0 * r, 2.0 * r), 0.5)
+        });
+        if (1..=2).contains(&off) && whole.count() == 4 - off && qr_and_boxes_on_image(&t, marks) {
+            *d = t;
+            return;
+        }
+    }
+    // A sheet fed 19 mm too far left loses both left discs and nothing else that counts.
+    d.rotate_deg = 0.0;
+    d.scale = 1.0;
+    d.offset_mm = (-19.0, 0.0);
+}
+
+/// A finger over one disc that keeps off the QR code and the boxes (60 %), or the disc framed
+/// out of a tilted photo; retried until exactly one disc is hidden and everything else shows.
+fn hide_a_corner(d: &mut Degradation, marks: &Landmarks, rng: &mut impl Rng) {
+    let base = d.clone();
+    let finger = rng.random_bool(0.6);
+    for _ in 0..400 {
+        let mut t = base.clone();
+        if finger {
+            let k = rng.random_range(0..4);
+            let f = marks.fiducials[k];
+            // From the page's corner inward: the centre sits between the disc and the corner.
+            let corner = PointMm::new(
+                if f.x < PAGE_W / 2.0 { 0.0 } else { PAGE_W },
+                if f.y < PAGE_H / 2.0 { 0.0 } else { PAGE_H },
+            );
+            let u = rng.random_range(0.0..0.6);
+            let c = PointMm::new(f.x + u * (corner.x - f.x), f.y + u * (corner.y - f.y));
+            let cover = Cover {
+                centre: PointMm::new(
+                    c.x + rng.random_range(-2.0..2.0),
+                    c.y + rng.random_range(-2.0..2.0),
+                ),
+                radii_mm: (rng.random_range(6.0..14.0), rng.random_range(5.0..9.0)),
+                angle: rng.random_range(0.0..std::f64::consts::PI),
+                gray: rng.random_range(50..=130),
+                soft_mm: rng.random_range(0.5..2.0),
+            };
+            if cover_hides_only(&cover, k, marks) {
+                t.cover = Some(cover);
+                *d = t;
+                return;
+            }
+        } else {
+            // Tilt enough that a frame edge can pass between two discs of one side.
+            let sign = if rng.random_bool(0.5) { 1.0 } else { -1.0 };
+            t.rotate_deg = sign * rng.random_range(4.0..8.0);
+            let side = rng.random_range(0..4);
+            let mut crop = [0.0; 4];
+            crop[side] = rng.random_range(5.0..45.0);
+            t.crop_mm = crop;
+            if discs_off_image(&t, marks) == 1 && qr_and_boxes_on_image(&t, marks) {
+                *d = t;
+                return;
+            }
+        }
+    }
+    // Fallback: a finger over the bottom-left disc, from the corner.
+    let f = marks.fiducials[3];
+    d.cover = Some(Cover {
+        centre: PointMm::new(f.x - 3.0, f.y + 3.0),
+        radii_mm: (9.0, 7.0),
+        angle: 0.0,
+        gray: 90,
+        soft_mm: 1.0,
+    });
+}
+
+/// The blob hides disc `k` wholly (opaque over it) and keeps 1 mm off the other discs, the
+/// QR code's quiet zone and every box.
+pub fn cover_hides_only(c: &Cover, k: usize, marks: &Landmarks) -> bool {
+    let f = marks.fiducials[k];
+    let r = marks.fiducial_radius_mm + 0.5;
+    let hidden = (0..24).all(|i| {
+        let a = i as f64 * std::f64::consts::TAU / 24.0;
+        sheet::cover_opacity(c, PointMm::new(f.x + r * a.cos(), f.y + r * a.sin())) >= 1.0
+    }) && sheet::cover_opacity(c, f) >= 1.0;
+    if !hidden {
+        return false;
+    }
+    let others = marks
+        .fiducials
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != k)
+        .map(|(_, f)| {
+            let fr = marks.fiducial_radius_mm;
+            RectMm::new(f.x - fr, f.y - fr, 2.0 * fr, 2.0 * fr)
+        });
+    let keep_clear: Vec<RectMm> = marks
+        .boxes
+        .iter()
+        .copied()
+        .chain(std::iter::once(marks.qr))
+        .chain(others)
+        .map(|r| r.inset(-1.0))
+        .collect();
+    // The blob's reach: its rim plus the soft edge, sampled densely around.
+    let reach = (c.radii_mm.0.max(c.radii_mm.1) + c.soft_mm) * 1.01;
+    let bbox = RectMm::new(
+        c.centre.x - reach,
+        c.centre.y - reach,
+        2.0 * reach,
+        2.0 * reach,
+    );
+    keep_clear.iter().filter(|r| r.overlaps(&bbox)).all(|r| {
+        let n = 24;
+        (0..=n).all(|i| {
+            (0..=n).all(|j| {
+                let p = PointMm::new(
+                    r.x + r.w * i as f64 / n as f64,
+                    r.y + r.h * j as f64 / n as f64,
+                );
+                sheet::cover_opacity(c, p) <= 0.0
+            })
+        })
+    })
 }
 
 /// A number in −1..1, most often near 0 (the sum of two uniforms).
@@ -169,9 +824,11 @@ fn triangular(rng: &mut impl Rng) -> f64 {
     rng.random_range(-0.5..0.5) + rng.random_range(-0.5..0.5)
 }
 
-/// Renders the scan of `page` under `d`: fold (on the paper), geometric warp, quarter turn,
-/// then uneven light, streak, blur, noise and 1-bit threshold, in the order a device applies
-/// them. JPEG is left to [`encode`].
+/// Renders the scan of `page` under `d`: fold (on the paper), the sheet's own effects (ridge,
+/// curl, fold and cast shadows, a covering finger: see [`sheet::after_marks`]), geometric warp,
+/// quarter turn, then uneven light, streak, blur, noise and 1-bit threshold, in the order a
+/// device applies them. JPEG is left to [`encode`]. The blank's own effects (photocopy, seal)
+/// come before the marks: [`sheet::prepare_blank`].
 pub fn apply(page: &GrayImage, d: &Degradation, rng: &mut impl Rng) -> GrayImage {
     let geo = Geometry::new(page.dimensions(), d);
     // The crease belongs to the sheet, so it is drawn first and skews and turns with it.
@@ -180,6 +837,9 @@ pub fn apply(page: &GrayImage, d: &Degradation, rng: &mut impl Rng) -> GrayImage
         fold(&mut sheet, rng);
         sheet
     });
+    let on_sheet =
+        has_sheet_effects(d).then(|| sheet::after_marks(folded.as_ref().unwrap_or(page), d));
+    let folded = on_sheet.or(folded);
     let warped = if geo.is_identity(page.dimensions()) {
         folded.unwrap_or_else(|| page.clone())
     } else {
@@ -211,10 +871,32 @@ pub fn apply(page: &GrayImage, d: &Degradation, rng: &mut impl Rng) -> GrayImage
     img
 }
 
+/// Whether `d` has effects drawn on the sheet after the marks.
+fn has_sheet_effects(d: &Degradation) -> bool {
+    d.fold_shadow.is_some()
+        || d.ridge.is_some()
+        || d.curl.is_some()
+        || d.cast_shadow.is_some()
+        || d.cover.is_some()
+}
+
+/// Gaussian blur for the sheet effects (a curled edge's band).
+pub(super) fn blur(img: &mut GrayImage, sigma: f64) {
+    gaussian_blur(img, sigma);
+}
+
 /// Where the point `p` of a page of `page_size` pixels lands in the image [`apply`] makes of
 /// it (pixel centres at +0.5).
 pub fn map_point(page_size: (u32, u32), d: &Degradation, p: PointPx) -> PointPx {
     let geo = Geometry::new(page_size, d);
+    let p = if sheet::displaces(d) {
+        // The sheet's own displacement (ridge, curl) comes first, in millimetres.
+        let k = page_size.0.max(1) as f64 / PAGE_W;
+        let q = sheet::forward_mm(d, PointMm::new(p.x / k, p.y / k));
+        PointPx::new(q.x * k, q.y * k)
+    } else {
+        p
+    };
     let (x, y) = apply_m3(&geo.fwd, (p.x, p.y));
     let (cw, ch) = (geo.canvas.0 as f64, geo.canvas.1 as f64);
     let (x, y) = match d.quarters() {
@@ -313,7 +995,30 @@ struct Geometry {
 const SCANNER_MARGIN_MM: f64 = 3.0;
 
 impl Geometry {
-    fn new((pw, ph): (u32, u32), d: &Degradation) -> Geometry {
+    fn new(page: (u32, u32), d: &Degradation) -> Geometry {
+        let geo = Geometry::uncropped(page, d);
+        let c = d.crop_mm.map(|v| {
+            if v.is_finite() {
+                v.clamp(0.0, 1e3)
+            } else {
+                0.0
+            }
+        });
+        if c == [0.0; 4] {
+            return geo;
+        }
+        let ppm = page.0.max(1) as f64 / PAGE_W;
+        let (cw, ch) = (geo.canvas.0 as f64, geo.canvas.1 as f64);
+        Geometry {
+            fwd: mul(&translate(-c[0] * ppm, -c[1] * ppm), &geo.fwd),
+            canvas: (
+                (cw - (c[0] + c[2]) * ppm).round().max(1.0) as u32,
+                (ch - (c[1] + c[3]) * ppm).round().max(1.0) as u32,
+            ),
+        }
+    }
+
+    fn uncropped((pw, ph): (u32, u32), d: &Degradation) -> Geometry {
         let (w, h) = (pw.max(1) as f64, ph.max(1) as f64);
         let ppm = w / PAGE_W;
         let (cx, cy) = (w / 2.0, h / 2.0);
@@ -632,13 +1337,13 @@ mod tests {
     fn every_profile_parses_and_unknown_names_do_not() {
         for name in PROFILES {
             for seed in 0..50 {
-                let d = profile(name, &mut rng(seed)).expect(name);
+                let d = profile(name, &Landmarks::standard(), &mut rng(seed)).expect(name);
                 assert!([0, 90, 180, 270].contains(&d.turn), "{name}: {d:?}");
                 assert!((0.0..=0.4).contains(&d.light_gradient), "{name}: {d:?}");
             }
         }
-        assert!(profile("flatbed", &mut rng(0)).is_none());
-        assert!(profile("", &mut rng(0)).is_none());
+        assert!(profile("flatbed", &Landmarks::standard(), &mut rng(0)).is_none());
+        assert!(profile("", &Landmarks::standard(), &mut rng(0)).is_none());
     }
 
     #[test]
@@ -646,7 +1351,7 @@ mod tests {
         let page = test_page(100.0);
         assert_eq!(apply(&page, &Degradation::none(), &mut rng(1)), page);
         for seed in 0..5 {
-            let d = profile("clean", &mut rng(seed)).expect("clean");
+            let d = profile("clean", &Landmarks::standard(), &mut rng(seed)).expect("clean");
             let out = apply(&page, &d, &mut rng(seed));
             assert_eq!(out.dimensions(), page.dimensions());
             let (mut sum, mut worst) = (0u64, 0u8);
@@ -683,7 +1388,7 @@ mod tests {
         let page = test_page(100.0);
         for name in PROFILES {
             for seed in 0..6 {
-                let mut d = profile(name, &mut rng(seed)).expect(name);
+                let mut d = profile(name, &Landmarks::standard(), &mut rng(seed)).expect(name);
                 // Geometry only, so the square's darkness is unambiguous.
                 d = Degradation {
                     blur_sigma_px: 0.0,
@@ -693,11 +1398,23 @@ mod tests {
                     streak: false,
                     binarize: false,
                     background: 255,
+                    photocopy: None,
+                    stamp: None,
+                    fold_shadow: None,
+                    cast_shadow: None,
+                    cover: None,
+                    // The ridge and curl displace the paper: they stay, without their shading.
+                    ridge: d.ridge.map(|r| Ridge { crease: 1.0, ..r }),
+                    curl: d.curl.map(|c| Curl {
+                        shade: 0.0,
+                        blur_mm: 0.0,
+                        ..c
+                    }),
                     ..d
                 };
                 let out = apply(&page, &d, &mut rng(seed));
                 assert_eq!(out.dimensions(), output_size(page.dimensions(), &d));
-                if d.is_photo() {
+                if d.is_photo() && d.crop_mm == [0.0; 4] {
                     assert!(out.width() > page.width() || out.height() > page.height());
                 }
                 let c = map_point(page.dimensions(), &d, PointPx::new(50.0, 50.0));
@@ -712,6 +1429,457 @@ mod tests {
                     "{name} seed {seed}: square not at {c:?} (mean {m})"
                 );
             }
+        }
+    }
+
+    /// A white page at 100 DPI with 7×7 px dark dots every 40 px.
+    fn dot_page() -> (GrayImage, Vec<PointPx>) {
+        let (w, h) = crate::render::raster::page_size_px(100.0);
+        let mut img = GrayImage::from_pixel(w, h, image::Luma([255]));
+        let mut dots = Vec::new();
+        for cy in (20..h - 20).step_by(40) {
+            for cx in (20..w - 20).step_by(40) {
+                for y in cy - 3..=cy + 3 {
+                    for x in cx - 3..=cx + 3 {
+                        img.put_pixel(x, y, image::Luma([0]));
+                    }
+                }
+                dots.push(PointPx::new(cx as f64 + 0.5, cy as f64 + 0.5));
+            }
+        }
+        (img, dots)
+    }
+
+    /// Centroid of darkness in a 15×15 window centred on `c`.
+    fn dark_centroid(img: &GrayImage, c: PointPx) -> Option<PointPx> {
+        let (cx, cy) = (c.x.floor() as i64, c.y.floor() as i64);
+        let (mut sx, mut sy, mut sw) = (0.0, 0.0, 0.0);
+        for y in cy - 7..=cy + 7 {
+            for x in cx - 7..=cx + 7 {
+                if x < 0 || y < 0 || x >= img.width() as i64 || y >= img.height() as i64 {
+                    return None;
+                }
+                let wgt = 255.0 - img.get_pixel(x as u32, y as u32).0[0] as f64;
+                sx += wgt * (x as f64 + 0.5);
+                sy += wgt * (y as f64 + 0.5);
+                sw += wgt;
+            }
+        }
+        (sw > 0.0).then(|| PointPx::new(sx / sw, sy / sw))
+    }
+
+    #[test]
+    fn map_point_is_exact_across_a_ridge_and_along_a_curled_edge() {
+        let (page, dots) = dot_page();
+        let line = FoldLine {
+            y_mm: 120.0,
+            slope: 0.02,
+        };
+        let cases = [
+            Degradation {
+                ridge: Some(Ridge {
+                    line,
+                    shift_mm: (0.6, -0.5),
+                    ramp_mm: 1.2,
+                    crease: 1.0,
+                }),
+                ..Degradation::none()
+            },
+            Degradation {
+                curl: Some(Curl {
+                    edge: Edge::Left,
+                    band_mm: 30.0,
+                    lift_mm: 2.0,
+                    shade: 0.0,
+                    blur_mm: 0.0,
+                }),
+                rotate_deg: 1.5,
+                ..Degradation::none()
+            },
+            Degradation {
+                ridge: Some(Ridge {
+                    line,
+                    shift_mm: (-0.2, 0.8),
+                    ramp_mm: 1.6,
+                    crease: 1.0,
+                }),
+                curl: Some(Curl {
+                    edge: Edge::Bottom,
+                    band_mm: 40.0,
+                    lift_mm: 1.5,
+                    shade: 0.0,
+                    blur_mm: 0.0,
+                }),
+                perspective: 0.03,
+                offset_mm: (10.0, 10.0),
+                turn: 90,
+                ..Degradation::none()
+            },
+        ];
+        for (i, d) in cases.iter().enumerate() {
+            let out = apply(&page, d, &mut rng(0));
+            let mut checked = 0;
+            for &p in &dots {
+                // A dot inside the ridge's ramp is stretched unevenly: its centroid is not its
+                // centre's image, so only dots clear of the ramp are compared.
+                let k = page.width() as f64 / PAGE_W;
+                if d.ridge.is_some() && line.distance_mm(PointMm::new(p.x / k, p.y / k)).abs() < 2.5
+                {
+                    continue;
+                }
+                let m = map_point(page.dimensions(), d, p);
+                let Some(c) = dark_centroid(&out, m) else {
+                    continue;
+                };
+                checked += 1;
+                assert!(
+                    c.distance(m) < 0.3,
+                    "case {i}: dot {p:?} mapped to {m:?}, drawn at {c:?}"
+                );
+            }
+            assert!(checked > 400, "case {i}: {checked}");
+        }
+    }
+
+    #[test]
+    fn the_ridge_moves_the_paper_beyond_the_line_by_its_shift() {
+        let (w, h) = (2100, 2970); // 10 px/mm
+        let line = FoldLine {
+            y_mm: 150.0,
+            slope: 0.0,
+        };
+        let d = Degradation {
+            ridge: Some(Ridge {
+                line,
+                shift_mm: (0.5, 0.3),
+                ramp_mm: 1.5,
+                crease: 0.8,
+            }),
+            ..Degradation::none()
+        };
+        for x in [100.0, 1000.0, 2000.0] {
+            // Above the line (and its ramp) nothing moves; 2 mm below, the full shift.
+            let above = map_point((w, h), &d, PointPx::new(x, 1400.0));
+            assert!(above.distance(PointPx::new(x, 1400.0)) < 1e-9);
+            let below = map_point((w, h), &d, PointPx::new(x, 1520.0));
+            assert!((below.x - (x + 5.0)).abs() < 1e-6, "{below:?}");
+            assert!((below.y - 1523.0).abs() < 1e-6, "{below:?}");
+        }
+        // The crease: a thin line darker by its factor, nothing else darkened.
+        let page = GrayImage::from_pixel(w, h, image::Luma([200]));
+        let out = apply(&page, &d, &mut rng(0));
+        let column: Vec<u8> = (1400..1600).map(|y| out.get_pixel(1000, y).0[0]).collect();
+        let darkest = *column.iter().min().unwrap_or(&255);
+        assert!((150..=170).contains(&darkest), "crease {darkest}");
+        assert!(
+            column.iter().filter(|&&v| v < 199).count() <= 12,
+            "{column:?}"
+        );
+    }
+
+    #[test]
+    fn a_fold_shadow_darkens_a_box_and_the_paper_around_it_alike() {
+        // 10 px/mm; a box with a 4 px border whose middle row the ridge follows.
+        let (w, h) = (2100, 2970);
+        let mut page = GrayImage::from_pixel(w, h, image::Luma([250]));
+        for y in 1000..1070 {
+            for x in 1000..1070 {
+                let border = !(1004..1066).contains(&x) || !(1004..1066).contains(&y);
+                page.put_pixel(x, y, image::Luma([if border { 20 } else { 250 }]));
+            }
+        }
+        let shadow = FoldShadow {
+            line: FoldLine {
+                y_mm: 103.5,
+                slope: 0.0,
+            },
+            width_mm: 8.0,
+            depth: 0.3,
+            sharp_below: true,
+        };
+        let d = Degradation {
+            fold_shadow: Some(shadow),
+            ..Degradation::none()
+        };
+        let out = apply(&page, &d, &mut rng(0));
+        // On the line: inside the box and 10 mm beside it, both 30 % darker.
+        let inside = out.get_pixel(1035, 1035).0[0] as f64;
+        let beside = out.get_pixel(1135, 1035).0[0] as f64;
+        assert!((inside - 175.0).abs() <= 1.0, "{inside}");
+        assert!((beside - 175.0).abs() <= 1.0, "{beside}");
+        // The sharp side ends 2.4 mm below the line, the soft one 5.6 mm above.
+        assert_eq!(out.get_pixel(1135, 1035 + 25).0[0], 250);
+        assert!(out.get_pixel(1135, 1035 - 50).0[0] < 250);
+        assert_eq!(out.get_pixel(1135, 1035 - 57).0[0], 250);
+        // The border darkens by the same factor.
+        let border = out.get_pixel(1001, 1035).0[0] as f64;
+        assert!((border - 14.0).abs() <= 1.0, "{border}");
+    }
+
+    #[test]
+    fn folded_pages_put_the_shadow_across_a_row_of_boxes() {
+        let marks = Landmarks::standard();
+        let rows = marks.box_rows();
+        for seed in 0..40 {
+            let d = profile("folded", &marks, &mut rng(seed)).expect("folded");
+            let s = d.fold_shadow.expect("every folded page has a shadow");
+            assert!((3.0..12.0).contains(&s.width_mm) && (0.1..0.35).contains(&s.depth));
+            assert!(rows.iter().any(|r| (r - s.line.y_mm).abs() <= 4.0), "{s:?}");
+            if let Some(r) = d.ridge {
+                let len = r.shift_mm.0.hypot(r.shift_mm.1);
+                assert!((0.3..0.8).contains(&len), "{r:?}");
+                assert!(r.ramp_mm > 1.5 * r.shift_mm.1.abs(), "{r:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_toner_band_darkens_its_column_by_its_depth_and_haze_the_whole_copy() {
+        let (w, h) = (2100, 2970);
+        let mut page = GrayImage::from_pixel(w, h, image::Luma([250]));
+        let d = Degradation {
+            photocopy: Some(Photocopy {
+                bands: vec![TonerBand {
+                    x_mm: 100.0,
+                    width_mm: 6.0,
+                    depth: 0.4,
+                    mottled: false,
+                }],
+                haze: 0.1,
+                specks_per_cm2: 0.0,
+                thicken: false,
+            }),
+            ..Degradation::none()
+        };
+        sheet::prepare_blank(&mut page, &d, &mut rng(0));
+        for y in [100, 1500, 2900] {
+            // Middle of the band: 250 × 0.9 × 0.6; beyond it, haze only.
+            assert_eq!(page.get_pixel(1000, y).0[0], 135);
+            assert_eq!(page.get_pixel(1040, y).0[0], 225);
+            assert_eq!(page.get_pixel(500, y).0[0], 225);
+            // Soft edge: part-way.
+            let edge = page.get_pixel(1025, y).0[0];
+            assert!((136..225).contains(&edge), "{edge}");
+        }
+    }
+
+    #[test]
+    fn photocopies_aim_half_their_bands_at_columns_of_boxes() {
+        let marks = Landmarks::standard();
+        let cols = marks.box_columns();
+        let (mut bands, mut on_boxes) = (0, 0);
+        for seed in 0..60 {
+            let d = profile("photocopy", &marks, &mut rng(seed)).expect("photocopy");
+            let c = d.photocopy.expect("a copy");
+            for b in &c.bands {
+                assert!((3.0..10.0).contains(&b.width_mm) && (0.1..0.4).contains(&b.depth));
+                bands += 1;
+                on_boxes += cols.iter().any(|x| (x - b.x_mm).abs() < 3.0) as u32;
+            }
+        }
+        assert!(on_boxes * 3 > bands, "{on_boxes} of {bands}");
+    }
+
+    #[test]
+    fn a_cast_shadow_darkens_inside_by_its_depth_with_a_soft_edge() {
+        let (w, h) = (2100, 2970);
+        let page = GrayImage::from_pixel(w, h, image::Luma([200]));
+        let c = CastShadow {
+            centre: PointMm::new(300.0, 150.0),
+            radius_mm: 150.0,
+            depth: 0.5,
+            penumbra_mm: 10.0,
+        };
+        let d = Degradation {
+            cast_shadow: Some(c),
+            ..Degradation::none()
+        };
+        let out = apply(&page, &d, &mut rng(0));
+        // The edge is at x = 150 mm on the row through the centre.
+        assert_eq!(out.get_pixel(1700, 1500).0[0], 100);
+        assert_eq!(out.get_pixel(1400, 1500).0[0], 200);
+        let edge = out.get_pixel(1500, 1500).0[0];
+        assert!((149..=151).contains(&edge), "{edge}");
+        let penumbra = out.get_pixel(1530, 1500).0[0];
+        assert!((101..150).contains(&penumbra), "{penumbra}");
+    }
+
+    #[test]
+    fn a_curled_edge_is_darker_and_bent_only_within_its_band() {
+        let (w, h) = (2100, 2970);
+        let c = Curl {
+            edge: Edge::Top,
+            band_mm: 30.0,
+            lift_mm: 2.0,
+            shade: 0.2,
+            blur_mm: 0.2,
+        };
+        let d = Degradation {
+            curl: Some(c),
+            ..Degradation::none()
+        };
+        // At the edge's middle the paper moves the full lift inward; at its ends 70 %.
+        let mid = map_point((w, h), &d, PointPx::new(1050.0, 0.0));
+        assert!((mid.y - 20.0).abs() < 1e-6, "{mid:?}");
+        let end = map_point((w, h), &d, PointPx::new(0.0, 0.0));
+        assert!((end.y - 14.0).abs() < 1e-6, "{end:?}");
+        let beyond = map_point((w, h), &d, PointPx::new(1050.0, 400.0));
+        assert!(beyond.distance(PointPx::new(1050.0, 400.0)) < 1e-9);
+        let page = GrayImage::from_pixel(w, h, image::Luma([250]));
+        let out = apply(&page, &d, &mut rng(0));
+        // Darker paper near the edge, lighter inward, untouched beyond the band.
+        let near = out.get_pixel(1050, 25).0[0];
+        let half = out.get_pixel(1050, 150).0[0];
+        assert!(
+            near < 210 && near > half.saturating_sub(60) && near < half,
+            "{near} {half}"
+        );
+        assert_eq!(out.get_pixel(1050, 320).0[0], 250);
+    }
+
+    #[test]
+    fn cut_corner_scans_lose_one_or_two_discs_and_keep_the_qr_code_and_every_box() {
+        let marks = Landmarks::standard();
+        let mut lost = [0; 3];
+        for seed in 0..40 {
+            let d = profile("cut-corners", &marks, &mut rng(seed)).expect("cut-corners");
+            let off = discs_off_image(&d, &marks);
+            assert!(
+                (1..=2).contains(&off),
+                "seed {seed}: {off} discs off: {d:?}"
+            );
+            assert!(qr_and_boxes_on_image(&d, &marks), "seed {seed}: {d:?}");
+            lost[off] += 1;
+        }
+        assert!(lost[1] > 0 && lost[2] > 0, "{lost:?}");
+        // On the image itself: a disc drawn on a page at 50 DPI is gone, the boxes are not.
+        let dpi = 50.0;
+        let k = dpi / crate::geometry::MM_PER_INCH;
+        let (w, h) = crate::render::raster::page_size_px(dpi);
+        let mut page = GrayImage::from_pixel(w, h, image::Luma([255]));
+        for f in &marks.fiducials {
+            for y in 0..h {
+                for x in 0..w {
+                    let (px, py) = ((x as f64 + 0.5) / k, (y as f64 + 0.5) / k);
+                    if (px - f.x).hypot(py - f.y) <= marks.fiducial_radius_mm {
+                        page.put_pixel(x, y, image::Luma([0]));
+                    }
+                }
+            }
+        }
+        let dark_discs = |img: &GrayImage| img.iter().filter(|&&v| v < 128).count();
+        let whole = dark_discs(&page);
+        for seed in 0..10 {
+            let mut d = profile("cut-corners", &marks, &mut rng(seed)).expect("cut-corners");
+            d.blur_sigma_px = 0.0;
+            d.noise_sigma = 0.0;
+            d.light_gradient = 0.0;
+            d.fold = false;
+            d.streak = false;
+            d.background = 255;
+            let out = apply(&page, &d, &mut rng(seed));
+            let left = dark_discs(&out) as f64 / whole as f64 * 4.0 / d.scale.powi(2);
+            let expected = 4.0 - discs_off_image(&d, &marks) as f64;
+            assert!((left - expected).abs() < 0.35, "seed {seed}: {left} discs");
+        }
+    }
+
+    #[test]
+    fn phone_corner_photos_hide_exactly_one_disc_and_nothing_that_counts() {
+        let marks = Landmarks::standard();
+        let (mut fingers, mut framed) = (0, 0);
+        for seed in 0..40 {
+            let d = profile("phone-corner", &marks, &mut rng(seed)).expect("phone-corner");
+            assert!(qr_and_boxes_on_image(&d, &marks), "seed {seed}");
+            match &d.cover {
+                Some(c) => {
+                    fingers += 1;
+                    assert_eq!(discs_off_image(&d, &marks), 0, "seed {seed}");
+                    assert!(
+                        (0..4).filter(|&k| cover_hides_only(c, k, &marks)).count() == 1,
+                        "seed {seed}: {c:?}"
+                    );
+                }
+                None => {
+                    framed += 1;
+                    assert_eq!(discs_off_image(&d, &marks), 1, "seed {seed}: {d:?}");
+                }
+            }
+        }
+        assert!(
+            fingers > 5 && framed > 5,
+            "{fingers} fingers, {framed} framed out"
+        );
+    }
+
+    #[test]
+    fn a_finger_over_a_disc_leaves_the_qr_code_and_the_boxes_untouched() {
+        let marks = Landmarks::standard();
+        let (w, h) = (1050, 1485); // 5 px/mm
+        let page = GrayImage::from_pixel(w, h, image::Luma([250]));
+        for seed in 0..30 {
+            let d = profile("phone-corner", &marks, &mut rng(seed)).expect("phone-corner");
+            let Some(c) = d.cover else { continue };
+            let only_cover = Degradation {
+                cover: Some(c),
+                ..Degradation::none()
+            };
+            let out = apply(&page, &only_cover, &mut rng(0));
+            let px = |p: PointMm| out.get_pixel((p.x * 5.0) as u32, (p.y * 5.0) as u32).0[0];
+            let hidden: Vec<&PointMm> = marks.fiducials.iter().filter(|f| px(**f) < 200).collect();
+            assert_eq!(hidden.len(), 1, "seed {seed}: {c:?}");
+            for r in marks.boxes.iter().chain(std::iter::once(&marks.qr)) {
+                for p in r.corners().into_iter().chain(std::iter::once(r.center())) {
+                    assert_eq!(px(p), 250, "seed {seed}: {r:?} touched");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_seal_lies_over_the_title_and_off_boxes_qr_and_discs() {
+        let marks = Landmarks::standard();
+        let form = crate::form::Form::default_form();
+        let layout = Layout::new(&form).expect("layout");
+        let dpi = 100.0;
+        let blank = crate::render::raster::render(&layout.shapes, dpi);
+        let k = blank.width() as f64 / PAGE_W;
+        for seed in 0..15 {
+            let d = profile("stamped", &marks, &mut rng(seed)).expect("stamped");
+            let s = d.stamp.expect("a seal");
+            assert!(stamp_is_clear(&s, &marks), "seed {seed}: {s:?}");
+            assert!((18.0..22.0).contains(&s.radius_mm));
+            let mut page = blank.clone();
+            sheet::prepare_blank(&mut page, &d, &mut rng(seed));
+            let changed = |r: &RectMm| {
+                let (x0, y0) = ((r.x * k) as u32, (r.y * k) as u32);
+                let (x1, y1) = (
+                    (r.right() * k).ceil() as u32,
+                    (r.bottom() * k).ceil() as u32,
+                );
+                (y0..y1).any(|y| (x0..x1).any(|x| page.get_pixel(x, y) != blank.get_pixel(x, y)))
+            };
+            for r in marks.boxes.iter().chain(std::iter::once(&marks.qr)) {
+                assert!(!changed(r), "seed {seed}: {r:?} under the seal");
+            }
+            assert!(changed(&marks.header), "seed {seed}: no seal on the header");
+            // A ring in mid-gray: on white paper, no darker than its ink, and visible.
+            let ring: Vec<u8> = (0..72)
+                .filter_map(|i| {
+                    let a = i as f64 * std::f64::consts::TAU / 72.0;
+                    let (x, y) = (
+                        ((s.centre.x + (s.radius_mm - 0.6) * a.cos()) * k) as u32,
+                        ((s.centre.y + (s.radius_mm - 0.6) * a.sin()) * k) as u32,
+                    );
+                    (blank.get_pixel(x, y).0[0] == 255).then(|| page.get_pixel(x, y).0[0])
+                })
+                .collect();
+            let darkest = *ring.iter().min().expect("ring on paper");
+            assert!(
+                darkest < 230 && darkest + 10 >= s.gray,
+                "seed {seed}: ring {darkest}, ink {}",
+                s.gray
+            );
         }
     }
 
@@ -812,7 +1980,7 @@ mod tests {
             for seed in 0..3 {
                 let run = || {
                     let mut r = rng(seed);
-                    let d = profile(name, &mut r).expect(name);
+                    let d = profile(name, &Landmarks::standard(), &mut r).expect(name);
                     let out = apply(&page, &d, &mut r);
                     encode(&out, &d).expect("encodes")
                 };
