@@ -274,6 +274,7 @@ mod tests {
                 ring_dark: 0.0,
                 ring_texture: 0.0,
                 ring_stroke: 0.0,
+                ring_step: 0.0,
             },
             state: t.classify(Fill(fill)),
         }

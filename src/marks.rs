@@ -107,13 +107,18 @@ pub struct BoxScore {
     /// How much ink a pen stroke crossing the paper right around the box leaves there (the
     /// inkiest 1.4 mm stretch of the ring over its median stretch).
     pub ring_stroke: f64,
+    /// The sharpest change of paper brightness along the ring, between neighbouring 1.4 mm
+    /// stretches, in units of print contrast: a shadow's edge crossing the box.
+    pub ring_step: f64,
 }
 
 impl BoxScore {
     /// Whether the paper around the box is too dark or too uneven to tell ink from shading:
     /// such a box is never read as marked or empty without a person.
     pub fn surroundings_unusable(&self) -> bool {
-        self.ring_dark > MAX_RING_DARK || self.ring_texture > MAX_RING_TEXTURE
+        self.ring_dark > MAX_RING_DARK
+            || self.ring_texture > MAX_RING_TEXTURE
+            || self.ring_step > MAX_RING_STEP
     }
 
     /// Whether a pen stroke crosses the paper right around the box: beside an empty inside it
@@ -131,6 +136,11 @@ const MIN_RING_STROKE: f64 = 0.1;
 /// Paper around a box darker than this (in print contrast) is no longer paper one can compare
 /// ink with: a toner band, a deep shadow, or ink spilling over the border all around.
 const MAX_RING_DARK: f64 = 0.5;
+/// Across a box the paper is interpolated between stretches 1.4 mm apart, so a sharper edge
+/// of shading (a cast shadow, a toner band's side) is smoothed over, and the part of the box
+/// beyond it misread by up to the edge's height. Ink counts from 10 % of the print contrast:
+/// an edge up to this high can leave an empty box ambiguous at worst, never marked.
+const MAX_RING_STEP: f64 = 0.15;
 /// Paper that alone scores like a box between the thresholds is speckled or mottled (a worn
 /// copier drum, toner haze): a box's fill there is as much texture as ink. Paired with the
 /// default empty threshold (0.03).
@@ -173,6 +183,9 @@ struct Surroundings {
     /// How much more ink the inkiest stretch holds than the median stretch: a pen stroke
     /// crossing the ring.
     stroke: f64,
+    /// The largest change of paper brightness between neighbouring stretches: a shadow's sharp
+    /// edge, which the patch smooths over.
+    step: f64,
 }
 
 impl Surroundings {
@@ -224,10 +237,11 @@ impl Surroundings {
                 return (f64::NAN, f64::NAN);
             }
             let vals = &mut all[..k];
-            vals.sort_by(f64::total_cmp);
             // A pen stroke crossing the stretch darkens a third of it at most: the upper
             // quartile is the paper.
-            let paper = vals[(vals.len() - 1) * 3 / 4];
+            let paper = *vals
+                .select_nth_unstable_by((k - 1) * 3 / 4, f64::total_cmp)
+                .1;
             let texture = vals.iter().map(|&v| ink(paper, v)).sum::<f64>() / vals.len() as f64;
             (paper, texture)
         };
@@ -280,6 +294,10 @@ impl Surroundings {
             despike(side, spike);
         }
         let all = || top.iter().chain(&bottom).chain(&left).chain(&right);
+        let step = [&top, &bottom, &left, &right]
+            .iter()
+            .flat_map(|side| side.windows(2).map(|p| (p[1] - p[0]).abs()))
+            .fold(0.0, f64::max);
         Surroundings {
             top,
             bottom,
@@ -289,19 +307,17 @@ impl Surroundings {
             darkest: all().copied().fold(f64::INFINITY, f64::min),
             texture,
             stroke,
+            step,
         }
     }
 
-    /// The paper's brightness at cell (i, j) inside the box: a Coons patch over the four
-    /// sides, which reproduces any shading that varies linearly across the box and follows a
-    /// band or a shadow edge that crosses two opposite sides.
-    fn paper_at(&self, i: i64, j: i64) -> f64 {
+    /// The paper's brightness at every cell of `cols` × `rows` inside the box (row-major; cells
+    /// counted from the box's outer top-left corner): a Coons patch over the four sides, which
+    /// reproduces any shading that varies linearly across the box and follows a band or a
+    /// shadow edge that crosses two opposite sides.
+    fn paper_inside(&self, cols: std::ops::Range<i64>, rows: std::ops::Range<i64>) -> Vec<f64> {
         let (lo, hi) = (Self::position(0), Self::position(6));
-        let (x, y) = (i as f64, j as f64);
-        let (u, w) = (
-            ((x - lo) / (hi - lo)).clamp(0.0, 1.0),
-            ((y - lo) / (hi - lo)).clamp(0.0, 1.0),
-        );
+        let t = |k: i64| ((k as f64 - lo) / (hi - lo)).clamp(0.0, 1.0);
         let along = |side: &[f64; 7], t: f64| {
             let f = t * 6.0;
             let k = (f as usize).min(5);
@@ -316,11 +332,29 @@ impl Surroundings {
             corner(self.bottom[0], self.left[6]),
             corner(self.bottom[6], self.right[6]),
         );
-        (1.0 - w) * along(&self.top, u)
-            + w * along(&self.bottom, u)
-            + (1.0 - u) * along(&self.left, w)
-            + u * along(&self.right, w)
-            - ((1.0 - u) * (1.0 - w) * tl + u * (1.0 - w) * tr + (1.0 - u) * w * bl + u * w * br)
+        // Per column: u, and the top and bottom sides at u; per row: w, and the left and right
+        // sides at w. Each cell then costs a few multiplications.
+        let columns: Vec<(f64, f64, f64)> = cols
+            .map(|i| {
+                let u = t(i);
+                (u, along(&self.top, u), along(&self.bottom, u))
+            })
+            .collect();
+        let mut out = Vec::with_capacity(columns.len() * rows.clone().count());
+        for j in rows {
+            let w = t(j);
+            let (left, right) = (along(&self.left, w), along(&self.right, w));
+            for &(u, top, bottom) in &columns {
+                out.push(
+                    (1.0 - w) * top + w * bottom + (1.0 - u) * left + u * right
+                        - ((1.0 - u) * (1.0 - w) * tl
+                            + u * (1.0 - w) * tr
+                            + (1.0 - u) * w * bl
+                            + u * w * br),
+                );
+            }
+        }
+        out
     }
 }
 
@@ -514,10 +548,14 @@ pub fn score_box(img: &GrayImage, h: &Homography, rect: &RectMm) -> BoxScore {
     let ring_dark = ((white - surroundings.darkest) / contrast).max(0.0);
     let ring_texture = surroundings.texture;
     let ring_stroke = surroundings.stroke;
+    let ring_step = surroundings.step / paper_contrast;
 
     let inset = cells(INSET_MM);
     let (i0, i1) = (m + dx + inset, m + dx + side - inset);
     let (j0, j1) = (m + dy + inset, m + dy + side - inset);
+    let paper_inside =
+        surroundings.paper_inside(i0 - m - dx..i1 - m - dx, j0 - m - dy..j1 - m - dy);
+    let width = (i1 - i0) as usize;
     let (mut total, mut window_total, mut count, mut masked) = (0.0, 0.0, 0usize, 0usize);
     for j in j0..j1 {
         for i in i0..i1 {
@@ -529,7 +567,7 @@ pub fn score_box(img: &GrayImage, h: &Homography, rect: &RectMm) -> BoxScore {
                 continue;
             }
             let value = sample(i, j);
-            let paper = surroundings.paper_at(i - m - dx, j - m - dy);
+            let paper = paper_inside[(j - j0) as usize * width + (i - i0) as usize];
             total += ink_level(paper, paper_contrast, value);
             window_total += ink(value);
             count += 1;
@@ -551,6 +589,7 @@ pub fn score_box(img: &GrayImage, h: &Homography, rect: &RectMm) -> BoxScore {
         ring_dark,
         ring_texture,
         ring_stroke,
+        ring_step,
     }
 }
 

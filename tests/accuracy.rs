@@ -128,43 +128,37 @@ fn family_is_read_without_a_single_error(profile: &str, seed: u64) {
 }
 
 #[test]
-// Enabled once the reader handles it. Today (before the reader work of issue #11): folded: 2 silent MULTIs, 14 box errors in 12 ballots (seed 201).
-#[ignore = "enabled once the reader handles it"]
+// Before the reader judged marks against their surroundings and aligned on the boxes: folded: 2 silent MULTIs, 14 box errors in 12 ballots (seed 201).
 fn folded_ballots_are_read_without_a_single_error() {
     family_is_read_without_a_single_error("folded", 201);
 }
 
 #[test]
-// Enabled once the reader handles it. Today (before the reader work of issue #11): photocopy: 6 silent errors on one counted ballot, boxes under a band read marked (fill up to 0.92).
-#[ignore = "enabled once the reader handles it"]
+// Before the reader judged marks against their surroundings and aligned on the boxes: photocopy: 6 silent errors on one counted ballot, boxes under a band read marked (fill up to 0.92).
 fn photocopied_ballots_are_read_without_a_single_error() {
     family_is_read_without_a_single_error("photocopy", 202);
 }
 
 #[test]
-// Enabled once the reader handles it. Today (before the reader work of issue #11): phone-shadow: a silent MULTI, boxes at the shadow edge read marked.
-#[ignore = "enabled once the reader handles it"]
+// Before the reader judged marks against their surroundings and aligned on the boxes: phone-shadow: a silent MULTI, boxes at the shadow edge read marked.
 fn phone_photos_with_a_cast_shadow_are_read_without_a_single_error() {
     family_is_read_without_a_single_error("phone-shadow", 203);
 }
 
 #[test]
-// Enabled once the reader handles it. Today (before the reader work of issue #11): phone-corner: three-disc fits, every box read marked, ballots voided (invalid) silently.
-#[ignore = "enabled once the reader handles it"]
+// Before the reader judged marks against their surroundings and aligned on the boxes: phone-corner: three-disc fits, every box read marked, ballots voided (invalid) silently.
 fn phone_photos_with_a_hidden_corner_are_read_without_a_single_error() {
     family_is_read_without_a_single_error("phone-corner", 204);
 }
 
 #[test]
-// Enabled once the reader handles it. Today (before the reader work of issue #11): cut-corners: 9 of 12 pages rejected alignment_failed.
-#[ignore = "enabled once the reader handles it"]
+// Before the reader judged marks against their surroundings and aligned on the boxes: cut-corners: 9 of 12 pages rejected alignment_failed.
 fn scans_with_corners_cut_off_are_read_without_a_single_error() {
     family_is_read_without_a_single_error("cut-corners", 205);
 }
 
 #[test]
-// Enabled once the reader handles it. Today (before the reader work of issue #11): curled: a silent MULTI, 10 box errors.
-#[ignore = "enabled once the reader handles it"]
+// Before the reader judged marks against their surroundings and aligned on the boxes: curled: a silent MULTI, 10 box errors.
 fn ballots_with_a_curled_edge_are_read_without_a_single_error() {
     family_is_read_without_a_single_error("curled", 206);
 }
