@@ -53,8 +53,7 @@ pub fn load_scan(dir: &Path) -> anyhow::Result<Vec<PageRecord>> {
     let cmm = bh.iter().position(|c| c == "min_margin");
     let get =
         |r: &csv::StringRecord, i: usize| output::unneutralise(r.get(i).unwrap_or("")).to_string();
-    let mut records = Vec::new();
-    let mut index: BTreeMap<(String, usize), usize> = BTreeMap::new();
+    let mut records: Vec<PageRecord> = Vec::new();
     for (n, r) in brows.iter().enumerate() {
         let source = get(r, cs);
         let page: usize = get(r, cp)
@@ -77,7 +76,6 @@ pub fn load_scan(dir: &Path) -> anyhow::Result<Vec<PageRecord>> {
         let form_key = payload.as_ref().map(|p| (form.clone(), p.version));
         let reasons = get(r, cr);
         let dup = get(r, cdu);
-        index.insert((source.clone(), page), records.len());
         let mut rec = PageRecord::new(&source, page);
         rec.status = status;
         rec.reasons = if reasons.is_empty() {
@@ -100,23 +98,68 @@ pub fn load_scan(dir: &Path) -> anyhow::Result<Vec<PageRecord>> {
         col(&ah, "question")?,
         col(&ah, "answer")?,
     );
-    for r in &arows {
+    // Pages are keyed by their row, not their name: the same folder given twice, or two
+    // names that print alike, give several rows with one `source#page`. answers.csv lists
+    // each page's questions together, in ballots.csv order, so a page's answers belong to
+    // the next row with that name from where the previous page's answers went.
+    let mut rows_by_name: BTreeMap<(String, usize), Vec<usize>> = BTreeMap::new();
+    for (i, r) in records.iter().enumerate() {
+        if r.payload.is_some() {
+            rows_by_name
+                .entry((r.source.clone(), r.page))
+                .or_default()
+                .push(i);
+        }
+    }
+    let mut current: Option<usize> = None;
+    for (n, r) in arows.iter().enumerate() {
         let key = (get(r, a_s), get(r, a_p).parse().unwrap_or(0));
-        let Some(&i) = index.get(&key) else {
-            bail!(
-                "{}/answers.csv names {}#{} which is not in ballots.csv: the folder is damaged",
-                dir.display(),
-                key.0,
-                key.1
-            );
-        };
+        let question = get(r, a_q);
+        let same_page = current.is_some_and(|i| {
+            records[i].source == key.0
+                && records[i].page == key.1
+                && !records[i].questions.iter().any(|q| q.question == question)
+        });
+        if !same_page {
+            let after = current.map_or(0, |i| i + 1);
+            let next = rows_by_name
+                .get(&key)
+                .and_then(|rows| rows.iter().copied().find(|&i| i >= after));
+            let Some(i) = next else {
+                bail!(
+                    "{}/answers.csv:{}: {}#{} has no row in ballots.csv at or after this point \
+                     (or its question {question} is listed twice): the folder is damaged or its \
+                     files come from different runs; scan again",
+                    dir.display(),
+                    n + 2,
+                    key.0,
+                    key.1
+                );
+            };
+            current = Some(i);
+        }
+        let Some(i) = current else { continue };
         let answer = Answer::from_text(&get(r, a_a));
         records[i].questions.push(QuestionRead {
-            question: get(r, a_q),
+            question,
             review_reason: (answer == Answer::Review).then_some("ambiguous_mark"),
             answer,
             boxes: Vec::new(),
         });
+    }
+    // The other way: every page that was read has its answers.
+    for (n, r) in records.iter().enumerate() {
+        if r.payload.is_some() && r.status != Status::Rejected && r.questions.is_empty() {
+            bail!(
+                "{}/ballots.csv:{}: {}#{} is {} but answers.csv has no answers for it: the \
+                 folder is damaged or its files come from different runs; scan again",
+                dir.display(),
+                n + 2,
+                r.source,
+                r.page,
+                r.status.as_str()
+            );
+        }
     }
     Ok(records)
 }
