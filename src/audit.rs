@@ -599,13 +599,23 @@ pub struct TallyReport {
 /// Re-tallies one or more scan folders with the auditors' decisions: the final result.
 pub fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
     use crate::report::{self, ScanSettings};
+    let out = crate::results::ResultsFolder::begin(req.out)?;
+    let mut locks = Vec::new();
     for d in req.scan_dirs {
-        if std::fs::canonicalize(d).ok() == std::fs::canonicalize(req.out).ok() {
+        let dir = std::fs::canonicalize(d).with_context(|| {
+            format!(
+                "cannot open the scan folder {}: give the --out folder of `ballotscan scan`",
+                d.display()
+            )
+        })?;
+        if dir.starts_with(out.path()) || out.path().starts_with(&dir) {
             bail!(
-                "--out {} is a scan folder given as input: write the tally elsewhere",
-                req.out.display()
+                "--out {} is, holds or lies inside the scan folder {}: write the tally elsewhere",
+                req.out.display(),
+                d.display()
             );
         }
+        locks.push(crate::results::lock_for_reading(d)?);
     }
     let mut forms: Vec<Form> = Vec::new();
     let mut registry = None;
@@ -631,38 +641,39 @@ pub fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
         decisions.extend(load_decisions(p)?);
     }
     let trail = apply_decisions(&mut records, &decisions, &forms)?;
-    std::fs::create_dir_all(req.out)
-        .with_context(|| format!("cannot create {}", req.out.display()))?;
+    let dir = out.staging();
     let ballots = report::tally_ballots(&records);
     let returns = if req.issued.is_empty() {
         None
     } else {
         let issued = load_issued(req.issued)?;
         let rec = reconcile(&records, &issued);
-        reconciliation_csv(&rec, &registry).write(&req.out.join("reconciliation.csv"))?;
+        reconciliation_csv(&rec, &registry).write(&dir.join("reconciliation.csv"))?;
         Some(
             rec.iter()
                 .map(|(u, r)| (u.clone(), (r.issued as u64, r.returned as u64)))
                 .collect::<BTreeMap<_, _>>(),
         )
     };
-    report::ballots_csv(&records).write(&req.out.join("ballots.csv"))?;
-    report::answers_csv(&records).write(&req.out.join("answers.csv"))?;
-    crate::tally::tallies_csv(&ballots, &forms, &registry).write(&req.out.join("tallies.csv"))?;
+    report::ballots_csv(&records).write(&dir.join("ballots.csv"))?;
+    report::answers_csv(&records).write(&dir.join("answers.csv"))?;
+    crate::tally::tallies_csv(&ballots, &forms, &registry).write(&dir.join("tallies.csv"))?;
     let summary = crate::tally::summarize(&ballots, &forms, &registry, returns.as_ref());
-    crate::tally::summary_table(&summary).write(&req.out.join("summary.csv"))?;
-    trail_csv(&trail).write(&req.out.join("audit-trail.csv"))?;
+    crate::tally::summary_table(&summary).write(&dir.join("summary.csv"))?;
+    trail_csv(&trail).write(&dir.join("audit-trail.csv"))?;
     let title = forms
         .first()
         .map_or("ballotscan".to_string(), |f| f.title.clone());
     output::write_atomic(
-        &req.out.join("report.html"),
+        &dir.join("report.html"),
         crate::printable::report_html(&summary, req.threshold, &title).as_bytes(),
     )?;
     let chart = crate::printable::satisfaction_chart(&summary, req.threshold);
     let mut png = Vec::new();
     chart.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)?;
-    output::write_atomic(&req.out.join("satisfaction.png"), &png)?;
+    output::write_atomic(&dir.join("satisfaction.png"), &png)?;
+    out.commit()?;
+    drop(locks);
     let mut by_status = BTreeMap::new();
     for r in &records {
         *by_status.entry(r.status).or_default() += 1;

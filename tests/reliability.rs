@@ -86,3 +86,316 @@ fn tally_refuses_a_scan_folder_whose_answers_are_missing_for_a_read_page() {
         "{err}"
     );
 }
+
+/// `ballots.csv` `source` column.
+fn sources(out: &Path) -> Vec<String> {
+    read_rows(&out.join("ballots.csv"))
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect()
+}
+
+/// A guard against a hang taking the suite down (the bugs below blocked forever); not a
+/// measure of speed.
+const HANG_GUARD: std::time::Duration = std::time::Duration::from_secs(300);
+
+#[test]
+fn a_scan_killed_while_reading_leaves_the_previous_results_whole_and_no_temporary_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = three_ballots(dir.path());
+    let out = dir.path().join("out");
+    bin()
+        .arg("scan")
+        .arg(&input)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let before: Vec<(String, Vec<u8>)> =
+        ["ballots.csv", "answers.csv", "tallies.csv", "summary.csv"]
+            .iter()
+            .map(|n| (n.to_string(), std::fs::read(out.join(n)).expect("read")))
+            .collect();
+    // A larger batch, killed once it has started writing.
+    for s in 4..=40 {
+        save_jpeg(
+            &ballot("P-CATDAI", s, &answers(), None, 200.0),
+            &input.join(format!("c{s}.jpg")),
+        );
+    }
+    let exe = assert_cmd::cargo::cargo_bin("ballotscan");
+    let mut child = std::process::Command::new(exe)
+        .arg("scan")
+        .arg(&input)
+        .arg("--out")
+        .arg(&out)
+        .args(["--threads", "1"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let writing = || {
+        let in_out = std::fs::read_dir(&out)
+            .expect("ls")
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with(".tmp"));
+        let beside = std::fs::read_dir(dir.path())
+            .expect("ls")
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with(".out.new-"));
+        in_out || beside
+    };
+    let started = std::time::Instant::now();
+    while !writing() && started.elapsed() < HANG_GUARD {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().expect("kill");
+    child.wait().expect("wait");
+    let leftovers: Vec<String> = std::fs::read_dir(&out)
+        .expect("ls")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".tmp"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "left in the results folder: {leftovers:?}"
+    );
+    for (name, bytes) in &before {
+        assert!(
+            std::fs::read(out.join(name)).expect("read") == *bytes,
+            "{name} changed though the scan never finished"
+        );
+    }
+    // The next reader clears what the killed run left beside the folder.
+    bin().arg("review").arg(&out).assert().success();
+    let beside: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("ls")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".out.") && !n.ends_with(".lock"))
+        .collect();
+    assert!(beside.is_empty(), "{beside:?}");
+}
+
+#[test]
+fn a_second_scan_into_a_folder_being_written_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = three_ballots(dir.path());
+    for s in 4..=30 {
+        save_jpeg(
+            &ballot("P-CATDAI", s, &answers(), None, 200.0),
+            &input.join(format!("c{s}.jpg")),
+        );
+    }
+    let out = dir.path().join("out");
+    let exe = assert_cmd::cargo::cargo_bin("ballotscan");
+    let mut first = std::process::Command::new(exe)
+        .arg("scan")
+        .arg(&input)
+        .arg("--out")
+        .arg(&out)
+        .args(["--threads", "1"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    // Wait until the first run has started writing, then start the second.
+    let started = std::time::Instant::now();
+    while !std::fs::read_dir(dir.path())
+        .expect("ls")
+        .flatten()
+        .any(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.starts_with(".out.new-") || (n == "out")
+        })
+        && started.elapsed() < HANG_GUARD
+    {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let second = bin()
+        .arg("scan")
+        .arg(&input)
+        .arg("--out")
+        .arg(&out)
+        .timeout(HANG_GUARD)
+        .assert()
+        .failure();
+    let err = String::from_utf8_lossy(&second.get_output().stderr).to_string();
+    assert!(err.contains("another ballotscan is writing into"), "{err}");
+    assert!(first.wait().expect("wait").success());
+    assert_eq!(statuses(&out).get("counted"), Some(&30));
+}
+
+#[test]
+fn generate_into_a_folder_another_generate_holds_is_refused_and_serials_stay_unique() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let print = dir.path().join("print");
+    let exe = assert_cmd::cargo::cargo_bin("ballotscan");
+    let runs: Vec<std::process::Child> = (0..3)
+        .map(|_| {
+            std::process::Command::new(&exe)
+                .args(["generate", "--unit", "P-ANBIEN", "--count", "40", "--out"])
+                .arg(&print)
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    let mut ok = 0;
+    for r in runs {
+        let o = r.wait_with_output().expect("wait");
+        if o.status.success() {
+            ok += 1;
+        } else {
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert!(err.contains("another ballotscan"), "{err}");
+        }
+    }
+    let serials: Vec<String> = read_rows(&print.join("issued.csv"))
+        .into_iter()
+        .map(|r| r[3].clone())
+        .collect();
+    let unique: std::collections::BTreeSet<&String> = serials.iter().collect();
+    assert_eq!(unique.len(), serials.len(), "a serial was issued twice");
+    assert_eq!(serials.len(), 40 * ok);
+}
+
+#[test]
+fn a_scan_whose_results_folder_lies_inside_its_input_does_not_read_its_own_outputs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    three_ballots(dir.path());
+    for _ in 0..2 {
+        bin()
+            .current_dir(dir.path())
+            .args(["scan", "in", "--out", "in/out"])
+            .assert()
+            .success();
+        bin()
+            .current_dir(dir.path())
+            .args(["review", "in/out"])
+            .assert()
+            .success();
+    }
+    assert_eq!(
+        sources(&dir.path().join("in/out")),
+        ["in/b1.jpg", "in/b2.jpg", "in/b3.jpg"]
+    );
+}
+
+#[test]
+fn an_empty_input_set_fails_and_keeps_the_previous_results() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = three_ballots(dir.path());
+    let out = dir.path().join("out");
+    bin()
+        .arg("scan")
+        .arg(&input)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let before = std::fs::read(out.join("ballots.csv")).expect("read");
+    let empty = dir.path().join("unmounted-share");
+    std::fs::create_dir(&empty).expect("mkdir");
+    for args in [vec![empty.clone()], vec![dir.path().join("no-such-folder")]] {
+        let r = bin()
+            .arg("scan")
+            .args(&args)
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .failure();
+        let err = String::from_utf8_lossy(&r.get_output().stderr).to_string();
+        assert!(err.contains("no files to scan"), "{err}");
+        assert_eq!(
+            std::fs::read(out.join("ballots.csv")).expect("read"),
+            before
+        );
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_link_back_up_the_tree_gives_one_unreadable_row() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = three_ballots(dir.path());
+    std::os::unix::fs::symlink(".", input.join("loop")).expect("symlink");
+    bin()
+        .current_dir(dir.path())
+        .args(["scan", "in", "--out", "out"])
+        .timeout(HANG_GUARD)
+        .assert()
+        .success();
+    let rows = read_rows(&dir.path().join("out/ballots.csv"));
+    let summary: Vec<(String, String, String)> = rows
+        .iter()
+        .map(|r| (r[0].clone(), r[2].clone(), r[3].clone()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (
+                "in/loop".into(),
+                "rejected".into(),
+                "unreadable_file".into()
+            ),
+            ("in/b1.jpg".into(), "counted".into(), String::new()),
+            ("in/b2.jpg".into(), "counted".into(), String::new()),
+            ("in/b3.jpg".into(), "counted".into(), String::new()),
+        ]
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn two_links_back_up_the_tree_do_not_make_the_walk_explode() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = three_ballots(dir.path());
+    std::os::unix::fs::symlink(".", input.join("loop1")).expect("symlink");
+    std::os::unix::fs::symlink("..", input.join("loop2")).expect("symlink");
+    bin()
+        .current_dir(dir.path())
+        .args(["scan", "in", "--out", "out"])
+        .timeout(HANG_GUARD)
+        .assert()
+        .success();
+    let s = statuses(&dir.path().join("out"));
+    assert_eq!(s.get("counted"), Some(&3), "{s:?}");
+    // loop1 is `in` again; loop2 is the parent, whose `in` is visited already and whose `out`
+    // is the results folder: one row each for the links that lead back.
+    assert_eq!(s.get("rejected"), Some(&2), "{s:?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn fifos_and_devices_get_a_row_and_are_never_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = three_ballots(dir.path());
+    let fifo = input.join("a-pipe.jpg");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    std::os::unix::fs::symlink("/dev/zero", input.join("a-zero.png")).expect("symlink");
+    bin()
+        .current_dir(dir.path())
+        .args(["scan", "in", "/dev/urandom", "--out", "out"])
+        .timeout(HANG_GUARD)
+        .assert()
+        .success();
+    let rows = read_rows(&dir.path().join("out/ballots.csv"));
+    let rejected: Vec<(String, String)> = rows
+        .iter()
+        .filter(|r| r[2] == "rejected")
+        .map(|r| (r[0].clone(), r[3].clone()))
+        .collect();
+    assert_eq!(
+        rejected,
+        [
+            ("in/a-pipe.jpg".to_string(), "unreadable_file".to_string()),
+            ("in/a-zero.png".to_string(), "unreadable_file".to_string()),
+            ("/dev/urandom".to_string(), "unreadable_file".to_string()),
+        ]
+    );
+    assert_eq!(statuses(&dir.path().join("out")).get("counted"), Some(&3));
+}

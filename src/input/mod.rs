@@ -53,31 +53,109 @@ impl InputError {
     }
 }
 
-/// Lists the files of a batch: files as given, folders walked recursively; each folder's
-/// entries in sorted order so the output order never depends on the file system. Hidden
-/// entries (names starting with a dot) inside folders are skipped. A path that does not exist
-/// is returned in `missing` so it can get its own row.
-pub fn collect_files(inputs: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>) {
-    let mut files = Vec::new();
-    let mut missing = Vec::new();
-    for input in inputs {
-        if input.is_dir() {
-            walk(input, &mut files);
-        } else if input.exists() {
-            files.push(input.clone());
-        } else {
-            missing.push(input.clone());
-        }
-    }
-    (files, missing)
+/// The inputs of a batch, walked once: the files to read, in batch order, and the paths that
+/// get an `unreadable_file` row without being opened.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Walk {
+    pub files: Vec<PathBuf>,
+    /// A path and why it is not read: missing, a link loop, a FIFO or device, a folder that
+    /// cannot be listed.
+    pub unreadable: Vec<(PathBuf, String)>,
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        // An unreadable folder becomes a row of its own through the caller's missing list
-        // only if it was named directly; inside a batch we record it as a file that fails.
-        out.push(dir.to_path_buf());
+/// Lists the files of a batch (see [`walk_inputs`]): the files, and the paths that cannot be
+/// read.
+pub fn collect_files(inputs: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let w = walk_inputs(inputs, None);
+    (w.files, w.unreadable.into_iter().map(|(p, _)| p).collect())
+}
+
+/// What identifies a folder however it is reached (through links, `.`, `..`).
+#[cfg(unix)]
+fn folder_id(meta: &std::fs::Metadata, _: &Path) -> (u64, u64, PathBuf) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.dev(), meta.ino(), PathBuf::new())
+}
+
+#[cfg(not(unix))]
+fn folder_id(_: &std::fs::Metadata, path: &Path) -> (u64, u64, PathBuf) {
+    (
+        0,
+        0,
+        std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()),
+    )
+}
+
+/// Walks the inputs: files as given, folders recursively, each folder's entries in sorted
+/// order so the output order never depends on the file system. Hidden entries (names
+/// starting with a dot) inside folders are skipped, and so is the folder `skip` (the results
+/// folder, when it lies inside an input). Each folder is visited once per input, known by
+/// device and inode, so a link back up the tree (`ln -s . loop`) gives one row instead of an
+/// endless walk. Only regular files are read: a FIFO would block the batch forever and a
+/// device read without end, so they, sockets and links that lead nowhere get a row instead.
+pub fn walk_inputs(inputs: &[PathBuf], skip: Option<&Path>) -> Walk {
+    let skip = skip
+        .and_then(|p| std::fs::metadata(p).ok().map(|m| folder_id(&m, p)))
+        .filter(|_| skip.is_some());
+    let mut w = Walk::default();
+    for input in inputs {
+        let mut visited = std::collections::HashSet::new();
+        visit(input, skip.as_ref(), &mut visited, &mut w);
+    }
+    w
+}
+
+type FolderId = (u64, u64, PathBuf);
+
+fn visit(
+    path: &Path,
+    skip: Option<&FolderId>,
+    visited: &mut std::collections::HashSet<FolderId>,
+    w: &mut Walk,
+) {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) => {
+            let why = if std::fs::symlink_metadata(path).is_ok() {
+                format!("a link that loops or leads nowhere ({})", os_error(&e))
+            } else if e.kind() == std::io::ErrorKind::NotFound {
+                "no such file or folder".to_string()
+            } else {
+                os_error(&e)
+            };
+            w.unreadable.push((path.to_path_buf(), why));
+            return;
+        }
+    };
+    if meta.is_file() {
+        w.files.push(path.to_path_buf());
         return;
+    }
+    if !meta.is_dir() {
+        w.unreadable
+            .push((path.to_path_buf(), not_a_regular_file(&meta).to_string()));
+        return;
+    }
+    let id = folder_id(&meta, path);
+    if skip == Some(&id) {
+        return;
+    }
+    if !visited.insert(id) {
+        w.unreadable.push((
+            path.to_path_buf(),
+            "a folder already read in this input (a link loop, or a link to a folder above it): not read again".into(),
+        ));
+        return;
+    }
+    let entries = match std::fs::read_dir(path) {
+        Ok(e) => e,
+        Err(e) => {
+            w.unreadable.push((
+                path.to_path_buf(),
+                format!("a folder that cannot be listed ({})", os_error(&e)),
+            ));
+            return;
+        }
     };
     let mut paths: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -89,12 +167,33 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         .collect();
     paths.sort();
     for p in paths {
-        if p.is_dir() {
-            walk(&p, out);
-        } else {
-            out.push(p);
+        visit(&p, skip, visited, w);
+    }
+}
+
+/// The OS error's own words, once (`Display` of an `io::Error` adds the code).
+fn os_error(e: &std::io::Error) -> String {
+    e.to_string()
+}
+
+/// What a path that is neither a file nor a folder is, for its row.
+fn not_a_regular_file(meta: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = meta.file_type();
+        if t.is_fifo() {
+            return "a FIFO (named pipe), not a file: not read";
+        }
+        if t.is_char_device() || t.is_block_device() {
+            return "a device, not a file: not read";
+        }
+        if t.is_socket() {
+            return "a socket, not a file: not read";
         }
     }
+    let _ = meta;
+    "not a regular file: not read"
 }
 
 pub fn sniff(bytes: &[u8]) -> Option<Format> {
@@ -126,11 +225,29 @@ pub struct OpenedFile {
 }
 
 pub fn open(path: &Path) -> Result<OpenedFile, InputError> {
-    let meta = std::fs::metadata(path).map_err(|e| InputError::Unreadable(e.to_string()))?;
+    let unreadable = |e: std::io::Error| InputError::Unreadable(os_error(&e));
+    // Looked at before opening: opening a FIFO blocks until someone writes to it.
+    let meta = std::fs::metadata(path).map_err(unreadable)?;
     if meta.is_dir() {
         return Err(InputError::Unreadable(
             "a folder that cannot be listed".into(),
         ));
+    }
+    if !meta.is_file() {
+        return Err(InputError::Unreadable(not_a_regular_file(&meta).into()));
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        // Replaced by a FIFO since it was looked at: do not wait for a writer.
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc_nonblock());
+    }
+    let file = options.open(path).map_err(unreadable)?;
+    let meta = file.metadata().map_err(unreadable)?;
+    if !meta.is_file() {
+        return Err(InputError::Unreadable(not_a_regular_file(&meta).into()));
     }
     if meta.len() > MAX_FILE_BYTES {
         return Err(InputError::TooLarge {
@@ -138,14 +255,28 @@ pub fn open(path: &Path) -> Result<OpenedFile, InputError> {
             height: 0,
         });
     }
-    let bytes = read_file(path, &meta).map_err(|e| InputError::Unreadable(e.to_string()))?;
-    from_file_bytes(bytes)
+    let bytes = read_file(&file, meta.len())?;
+    from_file_bytes(FileBytes::Read(bytes))
 }
 
-/// A file's bytes: read into memory, or, for a large file, mapped.
+/// `O_NONBLOCK`, which has the same value on every Linux and BSD target we build for
+/// except where libc says otherwise.
+#[cfg(unix)]
+fn libc_nonblock() -> i32 {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        0o4000
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        0x0004
+    }
+}
+
+/// A file's bytes. (Files are read, never memory-mapped: a mapped file that another program
+/// truncates kills the whole process with SIGBUS.)
 pub enum FileBytes {
     Read(Vec<u8>),
-    Mapped(memmap2::Mmap),
 }
 
 impl std::ops::Deref for FileBytes {
@@ -153,7 +284,6 @@ impl std::ops::Deref for FileBytes {
     fn deref(&self) -> &[u8] {
         match self {
             FileBytes::Read(v) => v,
-            FileBytes::Mapped(m) => m,
         }
     }
 }
@@ -164,40 +294,43 @@ impl AsRef<[u8]> for FileBytes {
     }
 }
 
-/// Files above this size are mapped, or read in pieces on every core: a scanner's multi-page
-/// PDF or TIFF, none of whose pages can start before the file is in memory.
+/// Files above this size are read in pieces on every core: a scanner's multi-page PDF or
+/// TIFF, none of whose pages can start before the whole file is in memory.
 const LARGE_FILE: u64 = 16 << 20;
-/// A large file modified more recently than this may still be being written by the scanner.
-const SETTLED: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Reads a whole file. A large, settled file is mapped rather than read: its pages then start
-/// at once, and the batch costs what the same pages as image files cost (copying 100 MB into
-/// fresh memory first took a twentieth of a 200-page batch).
-fn read_file(path: &Path, meta: &std::fs::Metadata) -> std::io::Result<FileBytes> {
-    let len = meta.len();
-    if len <= LARGE_FILE {
-        return std::fs::read(path).map(FileBytes::Read);
+/// Reads a whole file of `len` bytes (as its metadata said), never more than that and
+/// [`MAX_FILE_BYTES`]. A file that changes size while it is read (a scanner still writing
+/// it, or another program truncating it) is refused with a reason rather than read half.
+fn read_file(file: &std::fs::File, len: u64) -> Result<Vec<u8>, InputError> {
+    use std::io::Read;
+    let changed = || {
+        InputError::Unreadable(
+            "the file changed size while it was read (still being written?): scan it again once it is complete".into(),
+        )
+    };
+    let bytes = if len > LARGE_FILE {
+        read_in_pieces(file, len).map_err(|e| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => changed(),
+            _ => InputError::Unreadable(os_error(&e)),
+        })?
+    } else {
+        // One byte more than expected tells a file that grew from one that did not.
+        let mut bytes = Vec::with_capacity(len as usize);
+        (&mut &*file)
+            .take(len + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| InputError::Unreadable(os_error(&e)))?;
+        bytes
+    };
+    let now = file.metadata().map(|m| m.len()).unwrap_or(len);
+    if bytes.len() as u64 != len || now != len {
+        return Err(changed());
     }
-    let settled = meta
-        .modified()
-        .ok()
-        .and_then(|m| m.elapsed().ok())
-        .is_some_and(|age| age >= SETTLED);
-    let file = std::fs::File::open(path)?;
-    if settled {
-        // SAFETY: a mapping is undefined behaviour if another program truncates the file
-        // while it is mapped (the process gets SIGBUS). Only files untouched for `SETTLED` are
-        // mapped, i.e. not ones a scanner is still writing; on Windows the system refuses to
-        // truncate a mapped file. ripgrep maps the files it searches on the same terms.
-        let map = unsafe { memmap2::Mmap::map(&file)? };
-        if map.len() as u64 == len {
-            return Ok(FileBytes::Mapped(map));
-        }
-    }
-    read_in_pieces(&file, len).map(FileBytes::Read)
+    Ok(bytes)
 }
 
-/// A file still being written is read, in pieces on every core; if it grew meanwhile, whole.
+/// Reads `len` bytes in pieces on every core (copying 100 MB on one core took a twentieth
+/// of a 200-page batch).
 fn read_in_pieces(file: &std::fs::File, len: u64) -> std::io::Result<Vec<u8>> {
     #[cfg(unix)]
     {
@@ -209,13 +342,15 @@ fn read_in_pieces(file: &std::fs::File, len: u64) -> std::io::Result<Vec<u8>> {
             .par_chunks_mut(PIECE)
             .enumerate()
             .try_for_each(|(i, piece)| file.read_exact_at(piece, (i * PIECE) as u64))?;
-        if file.metadata()?.len() == len {
-            return Ok(bytes);
-        }
+        Ok(bytes)
     }
-    let mut bytes = Vec::with_capacity(len as usize);
-    std::io::Read::read_to_end(&mut &*file, &mut bytes)?;
-    Ok(bytes)
+    #[cfg(not(unix))]
+    {
+        use std::io::Read;
+        let mut bytes = Vec::with_capacity(len as usize);
+        (&mut &*file).take(len).read_to_end(&mut bytes)?;
+        Ok(bytes)
+    }
 }
 
 pub fn from_bytes(bytes: Vec<u8>) -> Result<OpenedFile, InputError> {
@@ -428,7 +563,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_large_file_is_read_whole_while_written_and_mapped_once_settled() {
+    fn a_large_file_is_read_whole_in_order() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("big.pdf");
         // 20 MB and a bit, so the last piece is short; non-periodic, so a misplaced piece shows.
@@ -436,27 +571,13 @@ mod tests {
             .map(|i| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as u8)
             .collect();
         std::fs::write(&path, &data).expect("write");
-        let meta = std::fs::metadata(&path).expect("metadata");
-        let fresh = read_file(&path, &meta).expect("read");
-        assert!(
-            matches!(fresh, FileBytes::Read(_)),
-            "a file just written is not mapped"
-        );
-        assert!(*fresh == *data, "the pieces were not put back in order");
-
-        let file = std::fs::File::options()
-            .write(true)
-            .open(&path)
-            .expect("open");
-        let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
-        file.set_modified(an_hour_ago).expect("set mtime");
-        let meta = std::fs::metadata(&path).expect("metadata");
-        let settled = read_file(&path, &meta).expect("read");
-        assert!(
-            matches!(settled, FileBytes::Mapped(_)),
-            "a settled large file is mapped"
-        );
-        assert!(*settled == *data);
+        let file = std::fs::File::open(&path).expect("open");
+        let read = read_file(&file, data.len() as u64).expect("read");
+        assert!(read == data, "the pieces were not put back in order");
+        // Truncated since its size was taken: refused, not read half (nor a SIGBUS).
+        let short = read_file(&file, data.len() as u64 + 100).expect_err("refused");
+        assert_eq!(short.code(), "unreadable_file");
+        assert!(short.to_string().contains("changed size"), "{short}");
     }
 
     #[test]
