@@ -10,8 +10,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
-use crate::ballot::{self, Answer, QuestionRead, Status};
+use crate::ballot::{self, Answer, BoxRead, QuestionRead, Status};
 use crate::form::Form;
+use crate::geometry::RectMm;
+use crate::marks::{BoxScore, Fill, MarkState};
 use crate::output::{self, CsvTable};
 use crate::payload::Payload;
 use crate::registry::Registry;
@@ -49,8 +51,13 @@ pub fn load_scan(dir: &Path) -> anyhow::Result<Vec<PageRecord>> {
         c("file_sha256")?,
         c("detail")?,
     );
-    // Optional, so folders written before the column existed still load.
+    // Optional, so folders written before the columns existed still load.
     let cmm = bh.iter().position(|c| c == "min_margin");
+    let (crot, cfit, cfid) = (
+        bh.iter().position(|c| c == "rotation_deg"),
+        bh.iter().position(|c| c == "fit_error_mm"),
+        bh.iter().position(|c| c == "fiducials"),
+    );
     let get =
         |r: &csv::StringRecord, i: usize| output::unneutralise(r.get(i).unwrap_or("")).to_string();
     let mut records: Vec<PageRecord> = Vec::new();
@@ -87,6 +94,10 @@ pub fn load_scan(dir: &Path) -> anyhow::Result<Vec<PageRecord>> {
         rec.payload = payload;
         rec.form = form_key;
         rec.min_margin = cmm.and_then(|i| get(r, i).parse().ok());
+        // Kept so that a tally reproduces the scan's rows (formatted alike, they print alike).
+        rec.rotation_deg = crot.and_then(|i| get(r, i).parse().ok());
+        rec.fit_error_mm = cfit.and_then(|i| get(r, i).parse().ok());
+        rec.fiducials_found = cfid.and_then(|i| get(r, i).parse().ok());
         rec.file_sha256 = get(r, csha);
         rec.duplicate_of = (!dup.is_empty()).then_some(dup);
         records.push(rec);
@@ -97,6 +108,10 @@ pub fn load_scan(dir: &Path) -> anyhow::Result<Vec<PageRecord>> {
         col(&ah, "page")?,
         col(&ah, "question")?,
         col(&ah, "answer")?,
+    );
+    let (a_st, a_sc) = (
+        ah.iter().position(|c| c == "states"),
+        ah.iter().position(|c| c == "scores"),
     );
     // Pages are keyed by their row, not their name: the same folder given twice, or two
     // names that print alike, give several rows with one `source#page`. answers.csv lists
@@ -140,11 +155,24 @@ pub fn load_scan(dir: &Path) -> anyhow::Result<Vec<PageRecord>> {
         }
         let Some(i) = current else { continue };
         let answer = Answer::from_text(&get(r, a_a));
+        let boxes = boxes_read(
+            &a_st.map(|c| get(r, c)).unwrap_or_default(),
+            &a_sc.map(|c| get(r, c)).unwrap_or_default(),
+        );
+        // A scan sends a question to review for one of two reasons: a box between the
+        // thresholds, or else a solid box beside another mark (ballot::decide_question).
+        let review_reason = (answer == Answer::Review).then(|| {
+            if boxes.is_empty() || boxes.iter().any(|b| b.state == MarkState::Ambiguous) {
+                "ambiguous_mark"
+            } else {
+                "possible_correction"
+            }
+        });
         records[i].questions.push(QuestionRead {
             question,
-            review_reason: (answer == Answer::Review).then_some("ambiguous_mark"),
+            review_reason,
             answer,
-            boxes: Vec::new(),
+            boxes,
         });
     }
     // The other way: every page that was read has its answers.
@@ -162,6 +190,48 @@ pub fn load_scan(dir: &Path) -> anyhow::Result<Vec<PageRecord>> {
         }
     }
     Ok(records)
+}
+
+/// The boxes of one question from answers.csv's `states` (`1=empty 2=marked`) and `scores`
+/// (`1=0.000 2=0.845`) cells; none when either is missing or they do not pair up.
+fn boxes_read(states: &str, scores: &str) -> Vec<BoxRead> {
+    let states: Vec<(&str, &str)> = states
+        .split_whitespace()
+        .filter_map(|x| x.split_once('='))
+        .collect();
+    let scores: Vec<(&str, &str)> = scores
+        .split_whitespace()
+        .filter_map(|x| x.split_once('='))
+        .collect();
+    if states.len() != scores.len() {
+        return Vec::new();
+    }
+    let boxes: Option<Vec<BoxRead>> = states
+        .iter()
+        .zip(&scores)
+        .map(|((option, state), (option2, fill))| {
+            if option != option2 {
+                return None;
+            }
+            let state = match *state {
+                "empty" => MarkState::Empty,
+                "ambiguous" => MarkState::Ambiguous,
+                "marked" => MarkState::Marked,
+                _ => return None,
+            };
+            Some(BoxRead {
+                option: option.to_string(),
+                state,
+                score: BoxScore {
+                    fill: Fill(fill.parse().ok()?),
+                    shift_mm: (0.0, 0.0),
+                    found: RectMm::new(0.0, 0.0, 0.0, 0.0),
+                    masked_share: 0.0,
+                },
+            })
+        })
+        .collect();
+    boxes.unwrap_or_default()
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -262,6 +332,33 @@ pub fn apply_decisions(
             ),
         };
         let r = &records[i];
+        if d.auditor.is_empty() {
+            bail!(
+                "{}: no auditor: every decision names who made it (fill in the auditor column)",
+                d.origin
+            );
+        }
+        let rejected = r.status == Status::Rejected;
+        let copy_of_file = r.reasons.iter().any(|x| x == "duplicate_file");
+        if d.question == WHOLE_BALLOT && d.decision == "ACCEPT" && rejected {
+            bail!(
+                "{}: {}#{} was rejected by the scanner ({}): it cannot be accepted as read; scan the sheet again",
+                d.origin,
+                d.source,
+                d.page,
+                r.reasons.join(";")
+            );
+        }
+        if d.question != WHOLE_BALLOT && (rejected || copy_of_file) {
+            bail!(
+                "{}: {}#{} is {}: its answers are not counted, so they cannot be decided (only ACCEPT or REJECT{})",
+                d.origin,
+                d.source,
+                d.page,
+                if rejected { "rejected" } else { "a copy of a file already read" },
+                if copy_of_file { "; decide the first copy's answers" } else { "" }
+            );
+        }
         if let Some(p) = &r.payload {
             if (!d.unit.is_empty() && d.unit != p.unit)
                 || (!d.serial.is_empty() && d.serial.parse::<u32>().ok() != Some(p.serial))
@@ -340,6 +437,7 @@ pub fn apply_decisions(
             }
         }
     }
+    refuse_rejecting_one_of_identical_copies(records, &chosen)?;
     let mut trail = Vec::new();
     let mut accepted = BTreeSet::new();
     let mut rejected = BTreeSet::new();
@@ -392,6 +490,62 @@ pub fn apply_decisions(
     }
     redecide(records, forms, &accepted, &rejected);
     Ok(trail)
+}
+
+/// A REJECT of a ballot that was also read elsewhere with the same answers (a rescan, the
+/// same file twice) would let that copy be counted in its place, leaving the tally as it
+/// was: the copies must be rejected too. (Copies with different answers, a photocopy, are
+/// what rejecting one copy is for.)
+fn refuse_rejecting_one_of_identical_copies(
+    records: &[PageRecord],
+    chosen: &BTreeMap<(usize, String), &Decision>,
+) -> anyhow::Result<()> {
+    let rejected: BTreeSet<usize> = chosen
+        .iter()
+        .filter(|((_, q), d)| q == WHOLE_BALLOT && d.decision == "REJECT")
+        .map(|((i, _), _)| *i)
+        .collect();
+    let answers = |r: &PageRecord| -> Vec<(String, String)> {
+        let mut a: Vec<(String, String)> = r
+            .questions
+            .iter()
+            .map(|q| (q.question.clone(), q.answer.to_text()))
+            .collect();
+        a.sort();
+        a
+    };
+    for &i in &rejected {
+        let (r, d) = (&records[i], chosen[&(i, WHOLE_BALLOT.to_string())]);
+        let Some(p) = &r.payload else { continue };
+        let mine = answers(r);
+        let copies: Vec<String> = records
+            .iter()
+            .enumerate()
+            .filter(|(j, c)| {
+                *j != i
+                    && !rejected.contains(j)
+                    && c.status != Status::Rejected
+                    && c.payload.as_ref().is_some_and(|q| {
+                        (&q.form, q.version, &q.unit, q.serial)
+                            == (&p.form, p.version, &p.unit, p.serial)
+                    })
+                    && answers(c) == mine
+            })
+            .map(|(_, c)| c.page_ref())
+            .collect();
+        if !copies.is_empty() {
+            bail!(
+                "{}: {}#{} ({} {}) was also read, with the same answers, as {}: rejecting it alone would count that copy instead; reject every copy of this ballot",
+                d.origin,
+                r.source,
+                r.page,
+                p.unit,
+                p.serial_text(),
+                copies.join(", ")
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Recomputes every readable ballot's status from its (possibly corrected) answers, then
