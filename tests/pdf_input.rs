@@ -601,6 +601,38 @@ fn pdf_file(objects: &[Vec<u8>]) -> Vec<u8> {
     out
 }
 
+#[test]
+fn a_page_count_that_lies_gives_one_row_for_all_the_missing_pages() {
+    // One real page; the page tree claims 100,000 (and then 4,000,000,000).
+    for count in [100_000u64, 4_000_000_000] {
+        let bytes = pdf_file(&[
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            format!("<< /Type /Pages /Kids [3 0 R] /Count {count} >>").into_bytes(),
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 100 100] /Resources << /XObject << /Im0 5 0 R >> >> /Contents 4 0 R >>".to_vec(),
+            stream_object("", b"q 100 0 0 100 0 0 cm /Im0 Do Q"),
+            stream_object(
+                "/Type /XObject /Subtype /Image /Width 2 /Height 2 /ColorSpace /DeviceGray /BitsPerComponent 8",
+                &[0, 255, 255, 0],
+            ),
+        ]);
+        let doc = PdfDocument::parse(&bytes).expect("parses");
+        assert_eq!(
+            doc.page_count(),
+            2,
+            "the real page and one row for the rest"
+        );
+        assert_eq!(page(&doc, 0).as_raw(), &vec![0, 255, 255, 0]);
+        let err = doc
+            .page_image(1, &Limits::default())
+            .expect_err("missing")
+            .to_string();
+        assert!(
+            err.contains(&format!("pages 2-{count} cannot be found")),
+            "{err}"
+        );
+    }
+}
+
 /// A stream object: its dictionary entries `dict` (without /Length) and its data.
 fn stream_object(dict: &str, data: &[u8]) -> Vec<u8> {
     [
