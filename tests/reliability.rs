@@ -399,3 +399,193 @@ fn fifos_and_devices_get_a_row_and_are_never_read() {
     );
     assert_eq!(statuses(&dir.path().join("out")).get("counted"), Some(&3));
 }
+
+/// A multi-page 8-bit gray TIFF of ballots P-ANBIEN 1..=n, and where each page's directory
+/// (IFD) starts.
+fn tiff_of_ballots(n: u32) -> (Vec<u8>, Vec<usize>) {
+    let mut bytes = Vec::new();
+    {
+        let mut enc =
+            tiff::encoder::TiffEncoder::new(std::io::Cursor::new(&mut bytes)).expect("encoder");
+        for s in 1..=n {
+            let img = ballot("P-ANBIEN", s, &answers(), None, 150.0);
+            enc.write_image::<tiff::encoder::colortype::Gray8>(
+                img.width(),
+                img.height(),
+                img.as_raw(),
+            )
+            .expect("page");
+        }
+    }
+    assert_eq!(&bytes[..4], b"II*\0", "a little-endian classic TIFF");
+    let u32_at = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().expect("4"));
+    let mut ifds = Vec::new();
+    let mut at = u32_at(&bytes, 4) as usize;
+    while at != 0 {
+        ifds.push(at);
+        let entries = u16::from_le_bytes([bytes[at], bytes[at + 1]]) as usize;
+        at = u32_at(&bytes, at + 2 + entries * 12) as usize;
+    }
+    (bytes, ifds)
+}
+
+#[test]
+fn a_tiff_with_a_bad_third_page_directory_keeps_its_first_two_pages() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).expect("mkdir");
+    let (mut bytes, ifds) = tiff_of_ballots(4);
+    assert_eq!(ifds.len(), 4);
+    // Page 3's directory claims 65,535 entries: it runs past the end of the file.
+    bytes[ifds[2]..ifds[2] + 2].copy_from_slice(&[0xFF, 0xFF]);
+    std::fs::write(input.join("stack.tif"), &bytes).expect("write");
+    bin()
+        .current_dir(dir.path())
+        .args(["scan", "in", "--out", "out"])
+        .assert()
+        .success();
+    let rows: Vec<(String, String, String, String)> =
+        read_rows(&dir.path().join("out/ballots.csv"))
+            .into_iter()
+            .map(|r| (r[1].clone(), r[2].clone(), r[3].clone(), r[7].clone()))
+            .collect();
+    assert_eq!(
+        rows,
+        [
+            ("1".into(), "counted".into(), String::new(), "000001".into()),
+            ("2".into(), "counted".into(), String::new(), "000002".into()),
+            (
+                "3".into(),
+                "rejected".into(),
+                "decode_error".into(),
+                String::new()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn tally_without_decisions_reproduces_the_scans_files_byte_for_byte() {
+    // The sample batch holds corrections (possible_correction), marginal marks, duplicates,
+    // a rescan, upside-down pages and unreadable files.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (scan, fin) = (dir.path().join("scan"), dir.path().join("final"));
+    bin()
+        .current_dir(root)
+        .arg("scan")
+        .arg("samples")
+        .arg("--out")
+        .arg(&scan)
+        .assert()
+        .success();
+    bin()
+        .arg("tally")
+        .arg(&scan)
+        .arg("--out")
+        .arg(&fin)
+        .assert()
+        .success();
+    let reasons: String = read_rows(&scan.join("ballots.csv"))
+        .iter()
+        .map(|r| r[3].clone())
+        .collect();
+    assert!(
+        reasons.contains("possible_correction"),
+        "the batch must hold one"
+    );
+    for name in ["ballots.csv", "answers.csv", "tallies.csv", "summary.csv"] {
+        let (a, b) = (
+            std::fs::read_to_string(scan.join(name)).expect("scan file"),
+            std::fs::read_to_string(fin.join(name)).expect("tally file"),
+        );
+        let diff: Vec<(&str, &str)> = a.lines().zip(b.lines()).filter(|(x, y)| x != y).collect();
+        assert!(a == b, "{name} differs: {:?}", &diff[..diff.len().min(3)]);
+    }
+}
+
+/// `decisions.csv` with the given rows (source,page,unit,serial,question,decision,auditor,note).
+fn decisions(dir: &Path, rows: &[&str]) -> PathBuf {
+    let p = dir.join("decisions.csv");
+    let mut text = String::from("source,page,unit,serial,question,decision,auditor,note\n");
+    for r in rows {
+        text.push_str(r);
+        text.push('\n');
+    }
+    std::fs::write(&p, text).expect("write");
+    p
+}
+
+fn tally_fails(dir: &Path, dec: &Path) -> String {
+    let r = bin()
+        .current_dir(dir)
+        .args(["tally", "out", "--out", "final", "--decisions"])
+        .arg(dec)
+        .assert()
+        .failure();
+    String::from_utf8_lossy(&r.get_output().stderr).to_string()
+}
+
+#[test]
+fn decisions_that_cannot_apply_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = three_ballots(dir.path());
+    std::fs::write(input.join("junk.png"), b"not an image").expect("write");
+    bin()
+        .current_dir(dir.path())
+        .args(["scan", "in", "--out", "out"])
+        .assert()
+        .success();
+    let err = tally_fails(
+        dir.path(),
+        &decisions(dir.path(), &["in/junk.png,1,,,*,ACCEPT,Lan,"]),
+    );
+    assert!(err.contains("cannot be accepted"), "{err}");
+    let err = tally_fails(
+        dir.path(),
+        &decisions(dir.path(), &["in/b1.jpg,1,P-ANBIEN,1,q1,3,,"]),
+    );
+    assert!(err.contains("no auditor"), "{err}");
+    assert!(!dir.path().join("final").exists(), "nothing written");
+}
+
+#[test]
+fn rejecting_a_ballot_with_an_identical_rescan_names_the_rescan() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = three_ballots(dir.path());
+    // The same sheet scanned again: another file, the same answers.
+    support::save_png(
+        &ballot("P-ANBIEN", 1, &answers(), None, 200.0),
+        &input.join("b1-rescan.png"),
+    );
+    bin()
+        .current_dir(dir.path())
+        .args(["scan", "in", "--out", "out"])
+        .assert()
+        .success();
+    let err = tally_fails(
+        dir.path(),
+        &decisions(dir.path(), &["in/b1.jpg,1,P-ANBIEN,1,*,REJECT,Lan,forged"]),
+    );
+    assert!(err.contains("in/b1-rescan.png#1"), "{err}");
+    // Rejecting every copy rejects the ballot.
+    let dec = decisions(
+        dir.path(),
+        &[
+            "in/b1.jpg,1,P-ANBIEN,1,*,REJECT,Lan,forged",
+            "in/b1-rescan.png,1,P-ANBIEN,1,*,REJECT,Lan,forged",
+        ],
+    );
+    bin()
+        .current_dir(dir.path())
+        .args(["tally", "out", "--out", "final", "--decisions"])
+        .arg(&dec)
+        .assert()
+        .success();
+    let s = statuses(&dir.path().join("final"));
+    assert_eq!(
+        (s.get("counted"), s.get("rejected")),
+        (Some(&2), Some(&2)),
+        "{s:?}"
+    );
+}
