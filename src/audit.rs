@@ -271,7 +271,9 @@ pub fn load_decisions(path: &Path) -> anyhow::Result<Vec<Decision>> {
                     .trim()
                     .to_string()
             };
-            let origin = format!("{}:{}", path.display(), i + 2);
+            // The record's own line: a quoted note may span several lines.
+            let line = r.position().map_or(i as u64 + 2, |p| p.line());
+            let origin = format!("{}:{line}", path.display());
             Ok(Decision {
                 page: get("page")
                     .parse()

@@ -153,7 +153,10 @@ pub fn read_csv(path: &Path) -> Result<(csv::StringRecord, Vec<csv::StringRecord
         .clone();
     let mut rows = Vec::new();
     for (i, r) in rdr.records().enumerate() {
-        rows.push(r.map_err(|e| format!("{}:{}: bad row: {e}", path.display(), i + 2))?);
+        rows.push(r.map_err(|e| {
+            let line = e.position().map_or(i as u64 + 2, |p| p.line());
+            format!("{}:{line}: bad row: {e}", path.display())
+        })?);
     }
     Ok((header, rows))
 }

@@ -589,3 +589,60 @@ fn rejecting_a_ballot_with_an_identical_rescan_names_the_rescan() {
         "{s:?}"
     );
 }
+
+#[test]
+fn a_decision_error_names_its_line_after_a_note_spanning_lines() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    three_ballots(dir.path());
+    bin()
+        .current_dir(dir.path())
+        .args(["scan", "in", "--out", "out"])
+        .assert()
+        .success();
+    let dec = decisions(
+        dir.path(),
+        &[
+            "in/b1.jpg,1,P-ANBIEN,1,q1,3,Lan,\"two\nlines\"",
+            "in/b2.jpg,1,P-ANBIEN,2,q1,9,Lan,",
+        ],
+    );
+    let err = tally_fails(dir.path(), &dec);
+    assert!(err.contains("decisions.csv:4:"), "{err}");
+}
+
+#[test]
+fn a_tally_without_issued_leaves_no_stale_reconciliation() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    three_ballots(dir.path());
+    bin()
+        .current_dir(dir.path())
+        .args(["scan", "in", "--out", "out"])
+        .assert()
+        .success();
+    bin()
+        .current_dir(dir.path())
+        .args([
+            "generate", "--unit", "P-ANBIEN", "--count", "3", "--out", "print",
+        ])
+        .assert()
+        .success();
+    bin()
+        .current_dir(dir.path())
+        .args([
+            "tally",
+            "out",
+            "--out",
+            "final",
+            "--issued",
+            "print/issued.csv",
+        ])
+        .assert()
+        .success();
+    assert!(dir.path().join("final/reconciliation.csv").exists());
+    bin()
+        .current_dir(dir.path())
+        .args(["tally", "out", "--out", "final"])
+        .assert()
+        .success();
+    assert!(!dir.path().join("final/reconciliation.csv").exists());
+}
