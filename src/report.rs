@@ -275,9 +275,9 @@ fn write_scan(
     on_file: &(dyn Fn(usize) + Sync),
     settings: &ScanSettings,
 ) -> Result<ScanOutcome, WriteError> {
-    let fail = |source: std::io::Error| WriteError {
+    let fail = |error: std::io::Error| WriteError {
         path: dir.display().to_string(),
-        source,
+        error,
     };
     std::fs::create_dir_all(dir).map_err(fail)?;
     let mut answers = crate::output::CsvStream::create(&dir.join("answers.csv"), &ANSWERS_HEADER)?;
