@@ -10,8 +10,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
-use crate::ballot::{self, Answer, QuestionRead, Status};
+use crate::ballot::{self, Answer, BoxRead, QuestionRead, Status};
 use crate::form::Form;
+use crate::geometry::RectMm;
+use crate::marks::{BoxScore, Fill, MarkState};
 use crate::output::{self, CsvTable};
 use crate::payload::Payload;
 use crate::registry::Registry;
@@ -49,12 +51,16 @@ pub fn load_scan(dir: &Path) -> anyhow::Result<Vec<PageRecord>> {
         c("file_sha256")?,
         c("detail")?,
     );
-    // Optional, so folders written before the column existed still load.
+    // Optional, so folders written before the columns existed still load.
     let cmm = bh.iter().position(|c| c == "min_margin");
+    let (crot, cfit, cfid) = (
+        bh.iter().position(|c| c == "rotation_deg"),
+        bh.iter().position(|c| c == "fit_error_mm"),
+        bh.iter().position(|c| c == "fiducials"),
+    );
     let get =
         |r: &csv::StringRecord, i: usize| output::unneutralise(r.get(i).unwrap_or("")).to_string();
-    let mut records = Vec::new();
-    let mut index: BTreeMap<(String, usize), usize> = BTreeMap::new();
+    let mut records: Vec<PageRecord> = Vec::new();
     for (n, r) in brows.iter().enumerate() {
         let source = get(r, cs);
         let page: usize = get(r, cp)
@@ -77,7 +83,6 @@ pub fn load_scan(dir: &Path) -> anyhow::Result<Vec<PageRecord>> {
         let form_key = payload.as_ref().map(|p| (form.clone(), p.version));
         let reasons = get(r, cr);
         let dup = get(r, cdu);
-        index.insert((source.clone(), page), records.len());
         let mut rec = PageRecord::new(&source, page);
         rec.status = status;
         rec.reasons = if reasons.is_empty() {
@@ -89,6 +94,10 @@ pub fn load_scan(dir: &Path) -> anyhow::Result<Vec<PageRecord>> {
         rec.payload = payload;
         rec.form = form_key;
         rec.min_margin = cmm.and_then(|i| get(r, i).parse().ok());
+        // Kept so that a tally reproduces the scan's rows (formatted alike, they print alike).
+        rec.rotation_deg = crot.and_then(|i| get(r, i).parse().ok());
+        rec.fit_error_mm = cfit.and_then(|i| get(r, i).parse().ok());
+        rec.fiducials_found = cfid.and_then(|i| get(r, i).parse().ok());
         rec.file_sha256 = get(r, csha);
         rec.duplicate_of = (!dup.is_empty()).then_some(dup);
         records.push(rec);
@@ -100,25 +109,129 @@ pub fn load_scan(dir: &Path) -> anyhow::Result<Vec<PageRecord>> {
         col(&ah, "question")?,
         col(&ah, "answer")?,
     );
-    for r in &arows {
+    let (a_st, a_sc) = (
+        ah.iter().position(|c| c == "states"),
+        ah.iter().position(|c| c == "scores"),
+    );
+    // Pages are keyed by their row, not their name: the same folder given twice, or two
+    // names that print alike, give several rows with one `source#page`. answers.csv lists
+    // each page's questions together, in ballots.csv order, so a page's answers belong to
+    // the next row with that name from where the previous page's answers went.
+    let mut rows_by_name: BTreeMap<(String, usize), Vec<usize>> = BTreeMap::new();
+    for (i, r) in records.iter().enumerate() {
+        if r.payload.is_some() {
+            rows_by_name
+                .entry((r.source.clone(), r.page))
+                .or_default()
+                .push(i);
+        }
+    }
+    let mut current: Option<usize> = None;
+    for (n, r) in arows.iter().enumerate() {
         let key = (get(r, a_s), get(r, a_p).parse().unwrap_or(0));
-        let Some(&i) = index.get(&key) else {
-            bail!(
-                "{}/answers.csv names {}#{} which is not in ballots.csv: the folder is damaged",
-                dir.display(),
-                key.0,
-                key.1
-            );
-        };
+        let question = get(r, a_q);
+        let same_page = current.is_some_and(|i| {
+            records[i].source == key.0
+                && records[i].page == key.1
+                && !records[i].questions.iter().any(|q| q.question == question)
+        });
+        if !same_page {
+            let after = current.map_or(0, |i| i + 1);
+            let next = rows_by_name
+                .get(&key)
+                .and_then(|rows| rows.iter().copied().find(|&i| i >= after));
+            let Some(i) = next else {
+                bail!(
+                    "{}/answers.csv:{}: {}#{} has no row in ballots.csv at or after this point \
+                     (or its question {question} is listed twice): the folder is damaged or its \
+                     files come from different runs; scan again",
+                    dir.display(),
+                    n + 2,
+                    key.0,
+                    key.1
+                );
+            };
+            current = Some(i);
+        }
+        let Some(i) = current else { continue };
         let answer = Answer::from_text(&get(r, a_a));
+        let boxes = boxes_read(
+            &a_st.map(|c| get(r, c)).unwrap_or_default(),
+            &a_sc.map(|c| get(r, c)).unwrap_or_default(),
+        );
+        // A scan sends a question to review for one of two reasons: a box between the
+        // thresholds, or else a solid box beside another mark (ballot::decide_question).
+        let review_reason = (answer == Answer::Review).then(|| {
+            if boxes.is_empty() || boxes.iter().any(|b| b.state == MarkState::Ambiguous) {
+                "ambiguous_mark"
+            } else {
+                "possible_correction"
+            }
+        });
         records[i].questions.push(QuestionRead {
-            question: get(r, a_q),
-            review_reason: (answer == Answer::Review).then_some("ambiguous_mark"),
+            question,
+            review_reason,
             answer,
-            boxes: Vec::new(),
+            boxes,
         });
     }
+    // The other way: every page that was read has its answers.
+    for (n, r) in records.iter().enumerate() {
+        if r.payload.is_some() && r.status != Status::Rejected && r.questions.is_empty() {
+            bail!(
+                "{}/ballots.csv:{}: {}#{} is {} but answers.csv has no answers for it: the \
+                 folder is damaged or its files come from different runs; scan again",
+                dir.display(),
+                n + 2,
+                r.source,
+                r.page,
+                r.status.as_str()
+            );
+        }
+    }
     Ok(records)
+}
+
+/// The boxes of one question from answers.csv's `states` (`1=empty 2=marked`) and `scores`
+/// (`1=0.000 2=0.845`) cells; none when either is missing or they do not pair up.
+fn boxes_read(states: &str, scores: &str) -> Vec<BoxRead> {
+    let states: Vec<(&str, &str)> = states
+        .split_whitespace()
+        .filter_map(|x| x.split_once('='))
+        .collect();
+    let scores: Vec<(&str, &str)> = scores
+        .split_whitespace()
+        .filter_map(|x| x.split_once('='))
+        .collect();
+    if states.len() != scores.len() {
+        return Vec::new();
+    }
+    let boxes: Option<Vec<BoxRead>> = states
+        .iter()
+        .zip(&scores)
+        .map(|((option, state), (option2, fill))| {
+            if option != option2 {
+                return None;
+            }
+            let state = match *state {
+                "empty" => MarkState::Empty,
+                "ambiguous" => MarkState::Ambiguous,
+                "marked" => MarkState::Marked,
+                _ => return None,
+            };
+            Some(BoxRead {
+                option: option.to_string(),
+                state,
+                score: BoxScore {
+                    fill: Fill(fill.parse().ok()?),
+                    shift_mm: (0.0, 0.0),
+                    found: RectMm::new(0.0, 0.0, 0.0, 0.0),
+                    masked_share: 0.0,
+                },
+            })
+        })
+        .collect();
+    boxes.unwrap_or_default()
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -158,7 +271,9 @@ pub fn load_decisions(path: &Path) -> anyhow::Result<Vec<Decision>> {
                     .trim()
                     .to_string()
             };
-            let origin = format!("{}:{}", path.display(), i + 2);
+            // The record's own line: a quoted note may span several lines.
+            let line = r.position().map_or(i as u64 + 2, |p| p.line());
+            let origin = format!("{}:{line}", path.display());
             Ok(Decision {
                 page: get("page")
                     .parse()
@@ -219,6 +334,33 @@ pub fn apply_decisions(
             ),
         };
         let r = &records[i];
+        if d.auditor.is_empty() {
+            bail!(
+                "{}: no auditor: every decision names who made it (fill in the auditor column)",
+                d.origin
+            );
+        }
+        let rejected = r.status == Status::Rejected;
+        let copy_of_file = r.reasons.iter().any(|x| x == "duplicate_file");
+        if d.question == WHOLE_BALLOT && d.decision == "ACCEPT" && rejected {
+            bail!(
+                "{}: {}#{} was rejected by the scanner ({}): it cannot be accepted as read; scan the sheet again",
+                d.origin,
+                d.source,
+                d.page,
+                r.reasons.join(";")
+            );
+        }
+        if d.question != WHOLE_BALLOT && (rejected || copy_of_file) {
+            bail!(
+                "{}: {}#{} is {}: its answers are not counted, so they cannot be decided (only ACCEPT or REJECT{})",
+                d.origin,
+                d.source,
+                d.page,
+                if rejected { "rejected" } else { "a copy of a file already read" },
+                if copy_of_file { "; decide the first copy's answers" } else { "" }
+            );
+        }
         if let Some(p) = &r.payload {
             if (!d.unit.is_empty() && d.unit != p.unit)
                 || (!d.serial.is_empty() && d.serial.parse::<u32>().ok() != Some(p.serial))
@@ -297,6 +439,7 @@ pub fn apply_decisions(
             }
         }
     }
+    refuse_rejecting_one_of_identical_copies(records, &chosen)?;
     let mut trail = Vec::new();
     let mut accepted = BTreeSet::new();
     let mut rejected = BTreeSet::new();
@@ -349,6 +492,62 @@ pub fn apply_decisions(
     }
     redecide(records, forms, &accepted, &rejected);
     Ok(trail)
+}
+
+/// A REJECT of a ballot that was also read elsewhere with the same answers (a rescan, the
+/// same file twice) would let that copy be counted in its place, leaving the tally as it
+/// was: the copies must be rejected too. (Copies with different answers, a photocopy, are
+/// what rejecting one copy is for.)
+fn refuse_rejecting_one_of_identical_copies(
+    records: &[PageRecord],
+    chosen: &BTreeMap<(usize, String), &Decision>,
+) -> anyhow::Result<()> {
+    let rejected: BTreeSet<usize> = chosen
+        .iter()
+        .filter(|((_, q), d)| q == WHOLE_BALLOT && d.decision == "REJECT")
+        .map(|((i, _), _)| *i)
+        .collect();
+    let answers = |r: &PageRecord| -> Vec<(String, String)> {
+        let mut a: Vec<(String, String)> = r
+            .questions
+            .iter()
+            .map(|q| (q.question.clone(), q.answer.to_text()))
+            .collect();
+        a.sort();
+        a
+    };
+    for &i in &rejected {
+        let (r, d) = (&records[i], chosen[&(i, WHOLE_BALLOT.to_string())]);
+        let Some(p) = &r.payload else { continue };
+        let mine = answers(r);
+        let copies: Vec<String> = records
+            .iter()
+            .enumerate()
+            .filter(|(j, c)| {
+                *j != i
+                    && !rejected.contains(j)
+                    && c.status != Status::Rejected
+                    && c.payload.as_ref().is_some_and(|q| {
+                        (&q.form, q.version, &q.unit, q.serial)
+                            == (&p.form, p.version, &p.unit, p.serial)
+                    })
+                    && answers(c) == mine
+            })
+            .map(|(_, c)| c.page_ref())
+            .collect();
+        if !copies.is_empty() {
+            bail!(
+                "{}: {}#{} ({} {}) was also read, with the same answers, as {}: rejecting it alone would count that copy instead; reject every copy of this ballot",
+                d.origin,
+                r.source,
+                r.page,
+                p.unit,
+                p.serial_text(),
+                copies.join(", ")
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Recomputes every readable ballot's status from its (possibly corrected) answers, then
@@ -556,13 +755,23 @@ pub struct TallyReport {
 /// Re-tallies one or more scan folders with the auditors' decisions: the final result.
 pub fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
     use crate::report::{self, ScanSettings};
+    let out = crate::results::ResultsFolder::begin(req.out)?;
+    let mut locks = Vec::new();
     for d in req.scan_dirs {
-        if std::fs::canonicalize(d).ok() == std::fs::canonicalize(req.out).ok() {
+        let dir = std::fs::canonicalize(d).with_context(|| {
+            format!(
+                "cannot open the scan folder {}: give the --out folder of `ballotscan scan`",
+                d.display()
+            )
+        })?;
+        if dir.starts_with(out.path()) || out.path().starts_with(&dir) {
             bail!(
-                "--out {} is a scan folder given as input: write the tally elsewhere",
-                req.out.display()
+                "--out {} is, holds or lies inside the scan folder {}: write the tally elsewhere",
+                req.out.display(),
+                d.display()
             );
         }
+        locks.push(crate::results::lock_for_reading(d)?);
     }
     let mut forms: Vec<Form> = Vec::new();
     let mut registry = None;
@@ -588,38 +797,39 @@ pub fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
         decisions.extend(load_decisions(p)?);
     }
     let trail = apply_decisions(&mut records, &decisions, &forms)?;
-    std::fs::create_dir_all(req.out)
-        .with_context(|| format!("cannot create {}", req.out.display()))?;
+    let dir = out.staging();
     let ballots = report::tally_ballots(&records);
     let returns = if req.issued.is_empty() {
         None
     } else {
         let issued = load_issued(req.issued)?;
         let rec = reconcile(&records, &issued);
-        reconciliation_csv(&rec, &registry).write(&req.out.join("reconciliation.csv"))?;
+        reconciliation_csv(&rec, &registry).write(&dir.join("reconciliation.csv"))?;
         Some(
             rec.iter()
                 .map(|(u, r)| (u.clone(), (r.issued as u64, r.returned as u64)))
                 .collect::<BTreeMap<_, _>>(),
         )
     };
-    report::ballots_csv(&records).write(&req.out.join("ballots.csv"))?;
-    report::answers_csv(&records).write(&req.out.join("answers.csv"))?;
-    crate::tally::tallies_csv(&ballots, &forms, &registry).write(&req.out.join("tallies.csv"))?;
+    report::ballots_csv(&records).write(&dir.join("ballots.csv"))?;
+    report::answers_csv(&records).write(&dir.join("answers.csv"))?;
+    crate::tally::tallies_csv(&ballots, &forms, &registry).write(&dir.join("tallies.csv"))?;
     let summary = crate::tally::summarize(&ballots, &forms, &registry, returns.as_ref());
-    crate::tally::summary_table(&summary).write(&req.out.join("summary.csv"))?;
-    trail_csv(&trail).write(&req.out.join("audit-trail.csv"))?;
+    crate::tally::summary_table(&summary).write(&dir.join("summary.csv"))?;
+    trail_csv(&trail).write(&dir.join("audit-trail.csv"))?;
     let title = forms
         .first()
         .map_or("ballotscan".to_string(), |f| f.title.clone());
     output::write_atomic(
-        &req.out.join("report.html"),
+        &dir.join("report.html"),
         crate::printable::report_html(&summary, req.threshold, &title).as_bytes(),
     )?;
     let chart = crate::printable::satisfaction_chart(&summary, req.threshold);
     let mut png = Vec::new();
     chart.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)?;
-    output::write_atomic(&req.out.join("satisfaction.png"), &png)?;
+    output::write_atomic(&dir.join("satisfaction.png"), &png)?;
+    out.commit()?;
+    drop(locks);
     let mut by_status = BTreeMap::new();
     for r in &records {
         *by_status.entry(r.status).or_default() += 1;

@@ -53,8 +53,12 @@ pub fn generate(req: &Request) -> anyhow::Result<Report> {
     if req.count == 0 {
         bail!("--count must be at least 1");
     }
-    std::fs::create_dir_all(req.out_dir)
-        .with_context(|| format!("cannot create the output folder {}", req.out_dir.display()))?;
+    if let Some(dpi) = req.png_dpi.filter(|d| !(150..=600).contains(d)) {
+        bail!("--dpi must be from 150 to 600 (got {dpi})");
+    }
+    // Held until the serials are recorded: two runs reading the same issued.csv would both
+    // continue after its last serial.
+    let _lock = crate::results::lock_print_folder(req.out_dir)?;
     let issued_path = req.out_dir.join("issued.csv");
     let existing = if issued_path.exists() {
         let (header, rows) = output::read_csv(&issued_path).map_err(anyhow::Error::msg)?;
@@ -101,11 +105,25 @@ pub fn generate(req: &Request) -> anyhow::Result<Report> {
         .map(|p| render::ballot_shapes(&layout, p, &unit.name))
         .collect::<Result<Vec<_>, _>>()?;
 
+    // The serials are recorded before any file is printed: a run killed half-way leaves
+    // serials issued but unprinted (reported missing by `tally --issued`), never printed
+    // ballots whose serials the next run would issue again.
+    let mut table = CsvTable::new(&ISSUED_HEADER);
+    for r in &existing {
+        table.row(r.iter().map(output::unneutralise));
+    }
+    for p in &payloads {
+        table.row([
+            p.form.clone(),
+            p.version.to_string(),
+            p.unit.clone(),
+            p.serial_text(),
+        ]);
+    }
+    table.write(&issued_path)?;
+
     let mut pngs = Vec::new();
     if let Some(dpi) = req.png_dpi {
-        if !(150..=600).contains(&dpi) {
-            bail!("--dpi must be from 150 to 600 (got {dpi})");
-        }
         let dir = req.out_dir.join("png");
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
@@ -137,20 +155,6 @@ pub fn generate(req: &Request) -> anyhow::Result<Report> {
     let json = serde_json::to_vec_pretty(&layout.to_json())?;
     output::write_atomic(&req.out_dir.join("layout.json"), &json)?;
 
-    // issued.csv is written last: it records only ballots whose files exist.
-    let mut table = CsvTable::new(&ISSUED_HEADER);
-    for r in &existing {
-        table.row(r.iter().map(output::unneutralise));
-    }
-    for p in &payloads {
-        table.row([
-            p.form.clone(),
-            p.version.to_string(),
-            p.unit.clone(),
-            p.serial_text(),
-        ]);
-    }
-    table.write(&issued_path)?;
     Ok(Report {
         first_serial: first,
         last_serial: last,

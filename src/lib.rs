@@ -4,8 +4,8 @@
 //! → [`render`] (PDF/PNG) with [`payload`] (QR text) and [`generate`] (the `generate` command).
 //! Scanning: [`input`] (files, TIFF and PDF pages) → [`locate`] (QR, fiducials, page
 //! transform) → [`marks`] (checkbox scoring) → [`ballot`] (answers and verdicts) →
-//! [`duplicates`] → [`tally`] and [`report`] (CSVs, written by [`output`]), orchestrated by
-//! [`scan`]. Auditing: [`review`] (annotated images and a decision page for the flagged
+//! [`duplicates`] → [`tally`] and [`report`] (CSVs, written by [`output`] into a [`results`]
+//! folder swapped in whole), orchestrated by [`scan`]. Auditing: [`review`] (annotated images and a decision page for the flagged
 //! ballots) → [`audit`] (decisions applied, re-tally).
 
 pub mod audit;
@@ -25,6 +25,7 @@ pub mod printable;
 pub mod registry;
 pub mod render;
 pub mod report;
+pub mod results;
 pub mod review;
 pub mod scan;
 pub mod synth;

@@ -317,7 +317,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     .context("cannot set up the worker threads")?;
             }
             let cfg = scan::Config::new(forms, registry, key, thresholds)?;
-            let (files, _) = ballotscan::input::collect_files(&inputs);
+            // Walked once: the same list sizes the progress bar and is scanned.
+            let walk = ballotscan::input::walk_inputs(&inputs, Some(&out));
+            let files = &walk.files;
             let bar = indicatif::ProgressBar::with_draw_target(
                 Some(files.len() as u64),
                 indicatif::ProgressDrawTarget::stderr(),
@@ -336,9 +338,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let settings =
                 report::ScanSettings::new(absolute(&forms_dir), absolute(&units), &cfg.thresholds);
             let start = std::time::Instant::now();
-            let outcome = report::scan_to_dir(
+            let outcome = report::scan_walk_to_dir(
                 &out,
                 &inputs,
+                &walk,
                 &cfg,
                 &|n| {
                     let total = pages.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;

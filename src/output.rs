@@ -6,17 +6,18 @@ use std::io::Write;
 use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
-#[error("cannot write {path}: {source} (check that the folder exists and is writable)")]
+#[error("cannot write {path}: {error} (check that the folder exists and is writable)")]
 pub struct WriteError {
     pub path: String,
-    pub source: std::io::Error,
+    /// Not a `source`: the message already says it, and a chain would say it twice.
+    pub error: std::io::Error,
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
-    let err = |source| WriteError {
+    let err = |error| WriteError {
         path: path.display().to_string(),
-        source,
+        error,
     };
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
     let mut tmp = tempfile::NamedTempFile::new_in(dir.unwrap_or(Path::new("."))).map_err(err)?;
@@ -77,9 +78,9 @@ pub struct CsvStream {
 
 impl CsvStream {
     pub fn create(path: &Path, header: &[&str]) -> Result<CsvStream, WriteError> {
-        let err = |source| WriteError {
+        let err = |error| WriteError {
             path: path.display().to_string(),
-            source,
+            error,
         };
         let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
         let mut tmp =
@@ -103,15 +104,15 @@ impl CsvStream {
         let cells: Vec<String> = cells.into_iter().map(|c| neutralise(c.as_ref())).collect();
         self.writer.write_record(&cells).map_err(|e| WriteError {
             path: self.path.display().to_string(),
-            source: std::io::Error::other(e),
+            error: std::io::Error::other(e),
         })
     }
 
     pub fn finish(self) -> Result<(), WriteError> {
         let path = self.path;
-        let err = |source| WriteError {
+        let err = |error| WriteError {
             path: path.display().to_string(),
-            source,
+            error,
         };
         let buf = self
             .writer
@@ -153,7 +154,10 @@ pub fn read_csv(path: &Path) -> Result<(csv::StringRecord, Vec<csv::StringRecord
         .clone();
     let mut rows = Vec::new();
     for (i, r) in rdr.records().enumerate() {
-        rows.push(r.map_err(|e| format!("{}:{}: bad row: {e}", path.display(), i + 2))?);
+        rows.push(r.map_err(|e| {
+            let line = e.position().map_or(i as u64 + 2, |p| p.line());
+            format!("{}:{line}: bad row: {e}", path.display())
+        })?);
     }
     Ok((header, rows))
 }
@@ -186,6 +190,18 @@ mod tests {
         }
         assert_eq!(neutralise("P-ANBIEN"), "P-ANBIEN");
         assert_eq!(unneutralise("'quoted"), "'quoted");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_write_error_says_the_os_error_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // A file where a folder should be: the write fails with the system's reason.
+        std::fs::write(dir.path().join("file"), b"x").expect("write");
+        let err = write_atomic(&dir.path().join("file/out.csv"), b"a").expect_err("fails");
+        let text = format!("{:#}", anyhow::Error::from(err));
+        let os = std::io::Error::from_raw_os_error(20).to_string();
+        assert_eq!(text.matches(&os).count(), 1, "{text}");
     }
 
     #[test]

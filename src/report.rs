@@ -202,21 +202,82 @@ impl ScanOutcome {
     }
 }
 
-/// Scans a batch into `dir` in two passes over its pages, so that memory does not grow with
-/// the batch. While pages are read, `answers.csv` is written and each page's record goes to a
-/// temporary file beside the outputs, keeping only compact duplicate keys in memory. Then
-/// the records are read back in order, the duplicates found marked, and `ballots.csv`, the
-/// tallies and the summary written.
+/// Scans a batch into the results folder `dir`, which is replaced as a whole (see
+/// [`crate::results`]): until every file is written, the previous results stay as they were.
 pub fn scan_to_dir(
     dir: &Path,
     inputs: &[std::path::PathBuf],
     cfg: &crate::scan::Config,
     on_file: &(dyn Fn(usize) + Sync),
     settings: &ScanSettings,
+) -> anyhow::Result<ScanOutcome> {
+    let walk = crate::input::walk_inputs(inputs, Some(dir));
+    scan_walk_to_dir(dir, inputs, &walk, cfg, on_file, settings)
+}
+
+/// [`scan_to_dir`] over inputs already walked (with `Some(dir)` to skip the results folder).
+pub fn scan_walk_to_dir(
+    dir: &Path,
+    inputs: &[std::path::PathBuf],
+    walk: &crate::input::Walk,
+    cfg: &crate::scan::Config,
+    on_file: &(dyn Fn(usize) + Sync),
+    settings: &ScanSettings,
+) -> anyhow::Result<ScanOutcome> {
+    if walk.files.is_empty() {
+        // An unmounted share or a mistyped path: the previous results stay as they were.
+        let why: Vec<String> = walk
+            .unreadable
+            .iter()
+            .map(|(p, why)| format!("{}: {why}", p.display()))
+            .collect();
+        anyhow::bail!(
+            "no files to scan in {}{}; nothing was written to {}",
+            inputs
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            if why.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", why.join("; "))
+            },
+            dir.display()
+        );
+    }
+    let folder = crate::results::ResultsFolder::begin(dir)?;
+    for input in inputs {
+        if let Ok(input) = std::fs::canonicalize(input) {
+            if input.starts_with(folder.path()) {
+                anyhow::bail!(
+                    "the input {} lies inside --out {}: a results folder is replaced as a whole, so write the results elsewhere",
+                    input.display(),
+                    dir.display()
+                );
+            }
+        }
+    }
+    let outcome = write_scan(folder.staging(), walk, cfg, on_file, settings)?;
+    folder.commit()?;
+    Ok(outcome)
+}
+
+/// Writes a scan's files into `dir` in two passes over its pages, so that memory does not
+/// grow with the batch. While pages are read, `answers.csv` is written and each page's
+/// record goes to a temporary file beside the outputs, keeping only compact duplicate keys in
+/// memory. Then the records are read back in order, the duplicates found marked, and
+/// `ballots.csv`, the tallies and the summary written.
+fn write_scan(
+    dir: &Path,
+    walk: &crate::input::Walk,
+    cfg: &crate::scan::Config,
+    on_file: &(dyn Fn(usize) + Sync),
+    settings: &ScanSettings,
 ) -> Result<ScanOutcome, WriteError> {
-    let fail = |source: std::io::Error| WriteError {
+    let fail = |error: std::io::Error| WriteError {
         path: dir.display().to_string(),
-        source,
+        error,
     };
     std::fs::create_dir_all(dir).map_err(fail)?;
     let mut answers = crate::output::CsvStream::create(&dir.join("answers.csv"), &ANSWERS_HEADER)?;
@@ -224,7 +285,7 @@ pub fn scan_to_dir(
     let mut duplicates = Duplicates::default();
     let mut outcome = ScanOutcome::default();
     let mut failed = None;
-    crate::scan::scan_batch(inputs, cfg, on_file, &mut |r| {
+    crate::scan::scan_walk(walk, cfg, on_file, &mut |r| {
         for row in answer_rows(&r) {
             if let Err(e) = answers.row(row) {
                 failed.get_or_insert(e);

@@ -141,6 +141,9 @@ pub fn review_order(records: &[PageRecord]) -> Vec<usize> {
 
 /// Writes `dir/review/`: an image per flagged page that can still be read, and `index.html`.
 pub fn run(dir: &Path) -> anyhow::Result<Summary> {
+    // Held while reading and writing: a scan swapping the folder meanwhile would leave these
+    // images beside the wrong rows.
+    let _lock = crate::results::lock_for_reading(dir)?;
     let settings = ScanSettings::load(dir)?;
     let forms = settings.forms()?;
     let registry = settings.registry()?;

@@ -325,16 +325,25 @@ pub fn scan_batch(
     on_file: &(dyn Fn(usize) + Sync),
     on_page: &mut dyn FnMut(PageRecord),
 ) {
-    let (files, missing) = input::collect_files(inputs);
-    for p in &missing {
+    scan_walk(&input::walk_inputs(inputs, None), cfg, on_file, on_page);
+}
+
+/// [`scan_batch`] over inputs already walked (the caller counted them for its progress bar).
+pub fn scan_walk(
+    walk: &input::Walk,
+    cfg: &Config,
+    on_file: &(dyn Fn(usize) + Sync),
+    on_page: &mut dyn FnMut(PageRecord),
+) {
+    for (p, why) in &walk.unreadable {
         on_page(PageRecord::rejected(
             &p.display().to_string(),
             1,
             "unreadable_file",
-            "no such file or folder".into(),
+            why.clone(),
         ));
     }
-    for chunk in chunks(&files) {
+    for chunk in chunks(&walk.files) {
         let per_file: Vec<Vec<PageRecord>> = chunk
             .par_iter()
             .map(|p| {

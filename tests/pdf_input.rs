@@ -392,13 +392,18 @@ fn truncated_files_never_pass_as_good_pages() {
             }
         }
     }
-    // A batch cut part way keeps its first pages, and still counts the lost ones, which fail.
+    // A batch cut part way keeps its first pages, and the lost ones (of the 17 its page tree
+    // declares) get one failing row that says which they are.
     let bytes = fixture("handmade.pdf");
     let doc = PdfDocument::parse(&bytes[..bytes.len() * 6 / 10]).unwrap();
-    assert_eq!(doc.page_count(), 17);
+    let found = doc.page_count() - 1;
+    assert!((1..16).contains(&found), "{found} pages found");
     assert_exact(&page(&doc, 0), &source("src_hand.png"));
-    let last = doc.page_image(16, &Limits::default());
-    assert!(matches!(last, Err(PdfPageError::Decode(_))), "{last:?}");
+    let last = doc.page_image(found, &Limits::default());
+    assert!(
+        matches!(&last, Err(PdfPageError::Decode(m)) if m.contains(&format!("pages {}-17 cannot be found", found + 1))),
+        "{last:?}"
+    );
     assert!(matches!(
         PdfDocument::parse(b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog"),
         Err(PdfError::Malformed(_))
@@ -599,6 +604,38 @@ fn pdf_file(objects: &[Vec<u8>]) -> Vec<u8> {
         .as_bytes(),
     );
     out
+}
+
+#[test]
+fn a_page_count_that_lies_gives_one_row_for_all_the_missing_pages() {
+    // One real page; the page tree claims 100,000 (and then 4,000,000,000).
+    for count in [100_000u64, 4_000_000_000] {
+        let bytes = pdf_file(&[
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            format!("<< /Type /Pages /Kids [3 0 R] /Count {count} >>").into_bytes(),
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 100 100] /Resources << /XObject << /Im0 5 0 R >> >> /Contents 4 0 R >>".to_vec(),
+            stream_object("", b"q 100 0 0 100 0 0 cm /Im0 Do Q"),
+            stream_object(
+                "/Type /XObject /Subtype /Image /Width 2 /Height 2 /ColorSpace /DeviceGray /BitsPerComponent 8",
+                &[0, 255, 255, 0],
+            ),
+        ]);
+        let doc = PdfDocument::parse(&bytes).expect("parses");
+        assert_eq!(
+            doc.page_count(),
+            2,
+            "the real page and one row for the rest"
+        );
+        assert_eq!(page(&doc, 0).as_raw(), &vec![0, 255, 255, 0]);
+        let err = doc
+            .page_image(1, &Limits::default())
+            .expect_err("missing")
+            .to_string();
+        assert!(
+            err.contains(&format!("pages 2-{count} cannot be found")),
+            "{err}"
+        );
+    }
 }
 
 /// A stream object: its dictionary entries `dict` (without /Length) and its data.

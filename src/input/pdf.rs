@@ -181,10 +181,12 @@ impl PdfDocument {
         Ok(PdfDocument { pdf, missing_pages })
     }
 
-    /// Number of pages in the document. For a damaged file this is what its page tree
-    /// declares, even if some of those pages can no longer be found (they then fail to decode).
+    /// Number of pages in the document: the pages that can be found, plus, in a damaged file
+    /// whose page tree declares more, one page standing for all the missing ones (it fails to
+    /// decode and says how many are missing). A /Count that lies must not give a row per
+    /// phantom page.
     pub fn page_count(&self) -> usize {
-        self.pdf.pages().len() + self.missing_pages
+        self.pdf.pages().len() + usize::from(self.missing_pages > 0)
     }
 
     /// Page `index` (0-based) as an 8-bit grayscale image, oriented as the page is displayed.
@@ -205,11 +207,11 @@ impl PdfDocument {
         let pages = self.pdf.pages();
         let page = pages.get(index).ok_or_else(|| {
             decode_err(if index < self.page_count() {
+                let declared = pages.len() + self.missing_pages;
                 format!(
-                    "page {} cannot be found: the file is damaged (its page tree declares {} \
-                     pages, {} can be read)",
+                    "pages {}-{declared} cannot be found: the file is damaged (its page tree \
+                     declares {declared} pages, {} can be read)",
                     index.saturating_add(1),
-                    self.page_count(),
                     pages.len()
                 )
             } else {
@@ -242,14 +244,13 @@ impl PdfDocument {
     }
 }
 
-/// The root page tree's /Count, when it is plausible.
+/// The root page tree's /Count.
 fn declared_page_count(pdf: &Pdf) -> usize {
     let xref = pdf.xref();
     xref.get::<Dict<'_>>(xref.root_id())
         .and_then(|catalog| catalog.get::<Dict<'_>>(b"Pages"))
         .and_then(|pages| pages.get::<u32>(b"Count"))
-        // A hostile /Count must not make a batch report millions of phantom pages.
-        .filter(|&n| n <= 100_000)
+        // However large, the pages it claims beyond those found make one row (page_count).
         .map_or(0, |n| n as usize)
 }
 

@@ -1,0 +1,441 @@
+//! A results folder (`scan --out`, `tally --out`) is one unit: it holds either the previous
+//! complete set of files or the new complete set, never a mix.
+//!
+//! A run writes into a fresh hidden sibling, `.OUT.new-PID`, and only when every file is
+//! written and synced swaps it in: on Linux with one atomic exchange of the two folders;
+//! elsewhere (where a folder cannot be renamed over another) by renaming `OUT` to
+//! `.OUT.old-PID` and the new folder to `OUT`. A kill between those two renames leaves no
+//! `OUT` but both siblings; the next run, `tally` or `review` of `OUT` finishes the swap (the
+//! new folder is complete, since the old one is only moved once it is) or, with only the old
+//! one left, puts it back. Leftover siblings of a killed run are removed the same way.
+//!
+//! Files in `OUT` that a run does not write (a saved `decisions.csv`, notes) are moved into
+//! the new folder; a previous run's `review/` images are not (their rows may have changed).
+//!
+//! A lock file beside the folder, `.OUT.lock`, is held for the whole run, so two runs into
+//! one folder cannot mix their files: the second stops with an error. The lock is the
+//! system's (released when the process ends, even by a kill), so it never goes stale.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+
+/// Files and folders a run writes into a results folder; anything else there is the
+/// user's and is kept.
+const WRITTEN: [&str; 10] = [
+    "ballots.csv",
+    "answers.csv",
+    "tallies.csv",
+    "summary.csv",
+    "scan.json",
+    "audit-trail.csv",
+    "reconciliation.csv",
+    "report.html",
+    "satisfaction.png",
+    "review",
+];
+
+/// The lock on a results folder (or on `generate`'s output folder), held until dropped.
+#[derive(Debug)]
+pub struct FolderLock {
+    _file: File,
+}
+
+/// `OUT` as an absolute path whose parent exists, so its siblings can be named.
+fn resolve(out: &Path) -> anyhow::Result<(PathBuf, PathBuf, String)> {
+    // A link to a folder is followed: the swap replaces the folder, not the link.
+    let out = std::fs::canonicalize(out).unwrap_or_else(|_| out.to_path_buf());
+    let name = out
+        .file_name()
+        .and_then(|n| n.to_str())
+        .filter(|n| !n.is_empty() && *n != "." && *n != "..")
+        .map(str::to_string)
+        .with_context(|| {
+            format!(
+                "{} cannot be a results folder: give a folder with a name of its own, e.g. --out results",
+                out.display()
+            )
+        })?;
+    let parent = match out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(p) => p.to_path_buf(),
+        None => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent)
+        .with_context(|| format!("cannot create the folder {}", parent.display()))?;
+    let parent = std::fs::canonicalize(&parent).unwrap_or(parent);
+    Ok((parent.join(&name), parent, name))
+}
+
+/// Takes the lock of the folder `out` (its lock file is `lock_name` inside `lock_dir`).
+fn take_lock(lock_path: &Path, out: &Path, what: &str) -> anyhow::Result<FolderLock> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(lock_path)
+        .with_context(|| format!("cannot create the lock file {}", lock_path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(FolderLock { _file: file }),
+        Err(std::fs::TryLockError::WouldBlock) => bail!(
+            "another ballotscan is {what} {}: wait for it to finish (two runs into one folder would mix their files)",
+            out.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", lock_path.display()))
+        }
+    }
+}
+
+/// Locks `generate`'s output folder (the lock file is inside it: that folder is never
+/// swapped), so that two runs cannot both continue `issued.csv` from the same last serial.
+pub fn lock_print_folder(out: &Path) -> anyhow::Result<FolderLock> {
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("cannot create the output folder {}", out.display()))?;
+    take_lock(&out.join(".ballotscan.lock"), out, "printing ballots into")
+}
+
+/// A results folder being written: files go into [`ResultsFolder::staging`], and
+/// [`ResultsFolder::commit`] swaps them in as a whole.
+#[derive(Debug)]
+pub struct ResultsFolder {
+    out: PathBuf,
+    staging: PathBuf,
+    parent: PathBuf,
+    name: String,
+    _lock: FolderLock,
+}
+
+impl ResultsFolder {
+    /// Locks `out`, finishes or undoes an interrupted swap, and creates an empty staging folder.
+    pub fn begin(out: &Path) -> anyhow::Result<ResultsFolder> {
+        let (out, parent, name) = resolve(out)?;
+        if std::env::current_dir().is_ok_and(|cwd| cwd.starts_with(&out)) {
+            bail!(
+                "--out {} is the current folder or holds it: a results folder is replaced as a whole, so give a folder of its own, e.g. --out results",
+                out.display()
+            );
+        }
+        let lock = take_lock(&parent.join(format!(".{name}.lock")), &out, "writing into")?;
+        recover(&parent, &name)?;
+        if out.exists() && !out.is_dir() {
+            bail!(
+                "{} is a file, not a folder: give another --out",
+                out.display()
+            );
+        }
+        let staging = parent.join(format!(".{name}.new-{}", std::process::id()));
+        if staging.exists() {
+            std::fs::remove_dir_all(&staging)
+                .with_context(|| format!("cannot remove {}", staging.display()))?;
+        }
+        std::fs::create_dir(&staging)
+            .with_context(|| format!("cannot create {}", staging.display()))?;
+        Ok(ResultsFolder {
+            out,
+            staging,
+            parent,
+            name,
+            _lock: lock,
+        })
+    }
+
+    /// Where the new files are written.
+    pub fn staging(&self) -> &Path {
+        &self.staging
+    }
+
+    /// The results folder itself (absolute).
+    pub fn path(&self) -> &Path {
+        &self.out
+    }
+
+    /// Swaps the complete new set in for the previous one.
+    pub fn commit(self) -> anyhow::Result<()> {
+        sync_dir(&self.staging);
+        let fail = |e: std::io::Error| {
+            anyhow::Error::new(e).context(format!(
+                "cannot put the new results in place of {} (close programs that have files in it open, then run again; the previous results are unchanged)",
+                self.out.display()
+            ))
+        };
+        if !self.out.exists() {
+            std::fs::rename(&self.staging, &self.out).map_err(fail)?;
+            sync_dir(&self.parent);
+            return Ok(());
+        }
+        let old = if exchange(&self.staging, &self.out).is_ok() {
+            // The staging name now holds the previous set.
+            self.staging.clone()
+        } else {
+            let old = self
+                .parent
+                .join(format!(".{}.old-{}", self.name, std::process::id()));
+            std::fs::rename(&self.out, &old).map_err(fail)?;
+            if let Err(e) = std::fs::rename(&self.staging, &self.out) {
+                // Put the previous set back rather than leave no folder.
+                let _ = std::fs::rename(&old, &self.out);
+                return Err(fail(e));
+            }
+            old
+        };
+        sync_dir(&self.parent);
+        retire(&old, &self.out)
+    }
+}
+
+impl Drop for ResultsFolder {
+    fn drop(&mut self) {
+        // A run that failed leaves nothing behind; after a commit the staging name is gone
+        // (or holds the previous set, which commit has already removed).
+        if self.staging.exists() {
+            let _ = std::fs::remove_dir_all(&self.staging);
+        }
+    }
+}
+
+/// Locks an existing results folder for reading (`tally`, `review`), finishing an
+/// interrupted swap first. A folder on a read-only share is read without the lock.
+pub fn lock_for_reading(dir: &Path) -> anyhow::Result<Option<FolderLock>> {
+    let (out, parent, name) = resolve(dir)?;
+    let lock_path = parent.join(format!(".{name}.lock"));
+    let lock = match take_lock(&lock_path, &out, "writing into") {
+        Ok(l) => Some(l),
+        Err(e)
+            if e.downcast_ref::<std::io::Error>().is_some_and(|io| {
+                matches!(
+                    io.kind(),
+                    std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+                )
+            }) =>
+        {
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    if lock.is_some() {
+        recover(&parent, &name)?;
+    }
+    Ok(lock)
+}
+
+/// Finishes or undoes a swap a killed run left half done, and removes its leftovers.
+fn recover(parent: &Path, name: &str) -> anyhow::Result<()> {
+    let out = parent.join(name);
+    let mut new = Vec::new();
+    let mut old = Vec::new();
+    let new_prefix = format!(".{name}.new-");
+    let old_prefix = format!(".{name}.old-");
+    if let Ok(entries) = std::fs::read_dir(parent) {
+        for e in entries.flatten() {
+            let file_name = e.file_name();
+            let Some(n) = file_name.to_str() else {
+                continue;
+            };
+            if let Some(pid) = n.strip_prefix(&new_prefix) {
+                new.push((pid.to_string(), e.path()));
+            } else if let Some(pid) = n.strip_prefix(&old_prefix) {
+                old.push((pid.to_string(), e.path()));
+            }
+        }
+    }
+    if !out.exists() {
+        // The previous set is only moved away once the new one is complete: a new folder of
+        // the same run as an old one is complete; an old one alone is the previous set.
+        let complete = new
+            .iter()
+            .position(|(pid, _)| old.iter().any(|(p, _)| p == pid));
+        let restore = match complete {
+            Some(i) => Some(new.remove(i).1),
+            None => old.pop().map(|(_, p)| p),
+        };
+        if let Some(from) = restore {
+            std::fs::rename(&from, &out).with_context(|| {
+                format!(
+                    "an interrupted run left its results in {}; cannot move them back to {}",
+                    from.display(),
+                    out.display()
+                )
+            })?;
+            sync_dir(parent);
+        }
+    }
+    for (_, p) in old.into_iter().chain(new) {
+        if out.is_dir() {
+            retire(&p, &out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Moves the user's own files from a retired results folder into `out`, then removes it.
+fn retire(old: &Path, out: &Path) -> anyhow::Result<()> {
+    if let Ok(entries) = std::fs::read_dir(old) {
+        for e in entries.flatten() {
+            let n = e.file_name();
+            let ours = n
+                .to_str()
+                .is_some_and(|s| WRITTEN.contains(&s) || s.starts_with(".tmp"));
+            let dest = out.join(&n);
+            if !ours && std::fs::symlink_metadata(&dest).is_err() {
+                std::fs::rename(e.path(), &dest).with_context(|| {
+                    format!(
+                        "cannot move {} into the new results folder {}",
+                        e.path().display(),
+                        out.display()
+                    )
+                })?;
+            }
+        }
+    }
+    std::fs::remove_dir_all(old)
+        .with_context(|| format!("cannot remove the previous results {}", old.display()))
+}
+
+/// Exchanges two folders in one step (Linux `renameat2(RENAME_EXCHANGE)`).
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).map_err(std::io::Error::other);
+    let (a, b) = (c(a)?, c(b)?);
+    // SAFETY: both are valid NUL-terminated paths that outlive the call.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            a.as_ptr(),
+            libc::AT_FDCWD,
+            b.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exchange(_: &Path, _: &Path) -> std::io::Result<()> {
+    Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
+}
+
+/// Makes renames and new files in `dir` durable before the next step (best effort: not every
+/// system can sync a folder).
+fn sync_dir(dir: &Path) {
+    #[cfg(unix)]
+    if let Ok(f) = File::open(dir) {
+        let _ = f.sync_all();
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(p: &Path, text: &str) {
+        std::fs::write(p, text).expect("write");
+    }
+
+    fn read(p: &Path) -> String {
+        std::fs::read_to_string(p).expect("read")
+    }
+
+    #[test]
+    fn a_commit_replaces_the_set_and_keeps_the_users_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).expect("mkdir");
+        write(&out.join("ballots.csv"), "old");
+        write(&out.join("tallies.csv"), "old");
+        write(&out.join("decisions.csv"), "mine");
+        let f = ResultsFolder::begin(&out).expect("begin");
+        write(&f.staging().join("ballots.csv"), "new");
+        assert_eq!(
+            read(&out.join("ballots.csv")),
+            "old",
+            "untouched until commit"
+        );
+        f.commit().expect("commit");
+        assert_eq!(read(&out.join("ballots.csv")), "new");
+        assert!(
+            !out.join("tallies.csv").exists(),
+            "a stale file of ours goes"
+        );
+        assert_eq!(read(&out.join("decisions.csv")), "mine");
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("ls")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.len(), 2, "only out and its lock file: {names:?}");
+    }
+
+    #[test]
+    fn a_failed_run_leaves_the_previous_set_and_no_staging_folder() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).expect("mkdir");
+        write(&out.join("ballots.csv"), "old");
+        {
+            let f = ResultsFolder::begin(&out).expect("begin");
+            write(&f.staging().join("ballots.csv"), "half");
+        }
+        assert_eq!(read(&out.join("ballots.csv")), "old");
+        assert_eq!(std::fs::read_dir(dir.path()).expect("ls").count(), 2);
+    }
+
+    #[test]
+    fn a_second_writer_is_refused_while_the_first_holds_the_lock() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("out");
+        let first = ResultsFolder::begin(&out).expect("begin");
+        let err = ResultsFolder::begin(&out).expect_err("refused").to_string();
+        assert!(err.contains("another ballotscan"), "{err}");
+        let err = lock_for_reading(&out).expect_err("refused").to_string();
+        assert!(err.contains("another ballotscan"), "{err}");
+        drop(first);
+        assert!(ResultsFolder::begin(&out).is_ok());
+    }
+
+    #[test]
+    fn a_kill_between_the_two_renames_is_finished_by_the_next_reader() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("out");
+        // What the two-rename swap leaves when killed after moving the previous set away.
+        let old = dir.path().join(".out.old-77");
+        let new = dir.path().join(".out.new-77");
+        std::fs::create_dir(&old).expect("mkdir");
+        std::fs::create_dir(&new).expect("mkdir");
+        write(&old.join("ballots.csv"), "old");
+        write(&old.join("notes.txt"), "mine");
+        write(&new.join("ballots.csv"), "new");
+        let _lock = lock_for_reading(&out).expect("lock");
+        assert_eq!(read(&out.join("ballots.csv")), "new");
+        assert_eq!(read(&out.join("notes.txt")), "mine");
+        assert!(!old.exists() && !new.exists());
+    }
+
+    #[test]
+    fn a_kill_while_writing_leaves_the_previous_set_for_the_next_reader() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).expect("mkdir");
+        write(&out.join("ballots.csv"), "old");
+        let new = dir.path().join(".out.new-78");
+        std::fs::create_dir(&new).expect("mkdir");
+        write(&new.join(".tmpAbC"), "half");
+        let _lock = lock_for_reading(&out).expect("lock");
+        assert_eq!(read(&out.join("ballots.csv")), "old");
+        assert!(!new.exists());
+        assert!(!out.join(".tmpAbC").exists());
+        // Only the old set moved away (killed between the renames, new never written):
+        drop(_lock);
+        let old = dir.path().join(".out.old-79");
+        std::fs::rename(&out, &old).expect("mv");
+        let _lock = lock_for_reading(&out).expect("lock");
+        assert_eq!(read(&out.join("ballots.csv")), "old");
+    }
+}

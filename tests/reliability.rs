@@ -1,0 +1,648 @@
+//! Issue #12: a results folder is all old or all new, every page is counted once, and no input
+//! can hang, crash or miscount a batch. Each test is named for the failure it pins down.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use support::{answers, ballot, bin, read_rows, save_jpeg};
+
+/// `status` column of ballots.csv, counted by value.
+fn statuses(out: &Path) -> std::collections::BTreeMap<String, usize> {
+    let mut m = std::collections::BTreeMap::new();
+    for r in read_rows(&out.join("ballots.csv")) {
+        *m.entry(r[2].clone()).or_default() += 1;
+    }
+    m
+}
+
+/// Three good ballots of P-ANBIEN in `dir/in`.
+fn three_ballots(dir: &Path) -> PathBuf {
+    let input = dir.join("in");
+    std::fs::create_dir_all(&input).expect("mkdir");
+    for s in 1..=3 {
+        save_jpeg(
+            &ballot("P-ANBIEN", s, &answers(), None, 150.0),
+            &input.join(format!("b{s}.jpg")),
+        );
+    }
+    input
+}
+
+#[test]
+fn tally_of_a_folder_scanned_twice_keeps_each_rows_answers() {
+    // `scan in in/` names every file twice with the same text: rows, not names, are pages.
+    let dir = tempfile::tempdir().expect("tempdir");
+    three_ballots(dir.path());
+    bin()
+        .current_dir(dir.path())
+        .args(["scan", "in", "in/", "--out", "out"])
+        .assert()
+        .success();
+    let scanned = statuses(&dir.path().join("out"));
+    assert_eq!(scanned.get("counted"), Some(&3), "{scanned:?}");
+    assert_eq!(scanned.get("duplicate"), Some(&3), "{scanned:?}");
+    bin()
+        .current_dir(dir.path())
+        .args(["tally", "out", "--out", "final"])
+        .assert()
+        .success();
+    assert_eq!(statuses(&dir.path().join("final")), scanned);
+    let answers = |d: &str| -> Vec<Vec<String>> {
+        read_rows(&dir.path().join(d).join("answers.csv"))
+            .into_iter()
+            .map(|r| r[..6].to_vec())
+            .collect()
+    };
+    assert_eq!(answers("final"), answers("out"));
+}
+
+#[test]
+fn tally_refuses_a_scan_folder_whose_answers_are_missing_for_a_read_page() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    three_ballots(dir.path());
+    bin()
+        .current_dir(dir.path())
+        .args(["scan", "in", "--out", "out"])
+        .assert()
+        .success();
+    // Drop the answers of b2.jpg: its ballots.csv row says counted, answers.csv has nothing.
+    let path = dir.path().join("out/answers.csv");
+    let text = std::fs::read_to_string(&path).expect("answers");
+    let kept: String = text
+        .split_inclusive('\n')
+        .filter(|l| !l.starts_with("in/b2.jpg"))
+        .collect();
+    assert!(kept.len() < text.len());
+    std::fs::write(&path, kept).expect("write");
+    let out = bin()
+        .current_dir(dir.path())
+        .args(["tally", "out", "--out", "final"])
+        .assert()
+        .failure();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("in/b2.jpg") && err.contains("answers.csv"),
+        "{err}"
+    );
+}
+
+/// `ballots.csv` `source` column.
+fn sources(out: &Path) -> Vec<String> {
+    read_rows(&out.join("ballots.csv"))
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect()
+}
+
+/// A guard against a hang taking the suite down (the bugs below blocked forever); not a
+/// measure of speed.
+const HANG_GUARD: std::time::Duration = std::time::Duration::from_secs(300);
+
+#[test]
+fn a_scan_killed_while_reading_leaves_the_previous_results_whole_and_no_temporary_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = three_ballots(dir.path());
+    let out = dir.path().join("out");
+    bin()
+        .arg("scan")
+        .arg(&input)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let before: Vec<(String, Vec<u8>)> =
+        ["ballots.csv", "answers.csv", "tallies.csv", "summary.csv"]
+            .iter()
+            .map(|n| (n.to_string(), std::fs::read(out.join(n)).expect("read")))
+            .collect();
+    // A larger batch, killed once it has started writing.
+    for s in 4..=40 {
+        save_jpeg(
+            &ballot("P-CATDAI", s, &answers(), None, 200.0),
+            &input.join(format!("c{s}.jpg")),
+        );
+    }
+    let exe = assert_cmd::cargo::cargo_bin("ballotscan");
+    let mut child = std::process::Command::new(exe)
+        .arg("scan")
+        .arg(&input)
+        .arg("--out")
+        .arg(&out)
+        .args(["--threads", "1"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let writing = || {
+        let in_out = std::fs::read_dir(&out)
+            .expect("ls")
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with(".tmp"));
+        let beside = std::fs::read_dir(dir.path())
+            .expect("ls")
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with(".out.new-"));
+        in_out || beside
+    };
+    let started = std::time::Instant::now();
+    while !writing() && started.elapsed() < HANG_GUARD {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().expect("kill");
+    child.wait().expect("wait");
+    let leftovers: Vec<String> = std::fs::read_dir(&out)
+        .expect("ls")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".tmp"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "left in the results folder: {leftovers:?}"
+    );
+    for (name, bytes) in &before {
+        assert!(
+            std::fs::read(out.join(name)).expect("read") == *bytes,
+            "{name} changed though the scan never finished"
+        );
+    }
+    // The next reader clears what the killed run left beside the folder.
+    bin().arg("review").arg(&out).assert().success();
+    let beside: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("ls")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".out.") && !n.ends_with(".lock"))
+        .collect();
+    assert!(beside.is_empty(), "{beside:?}");
+}
+
+#[test]
+fn a_second_scan_into_a_folder_being_written_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = three_ballots(dir.path());
+    for s in 4..=30 {
+        save_jpeg(
+            &ballot("P-CATDAI", s, &answers(), None, 200.0),
+            &input.join(format!("c{s}.jpg")),
+        );
+    }
+    let out = dir.path().join("out");
+    let exe = assert_cmd::cargo::cargo_bin("ballotscan");
+    let mut first = std::process::Command::new(exe)
+        .arg("scan")
+        .arg(&input)
+        .arg("--out")
+        .arg(&out)
+        .args(["--threads", "1"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    // Wait until the first run has started writing, then start the second.
+    let started = std::time::Instant::now();
+    while !std::fs::read_dir(dir.path())
+        .expect("ls")
+        .flatten()
+        .any(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.starts_with(".out.new-") || (n == "out")
+        })
+        && started.elapsed() < HANG_GUARD
+    {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let second = bin()
+        .arg("scan")
+        .arg(&input)
+        .arg("--out")
+        .arg(&out)
+        .timeout(HANG_GUARD)
+        .assert()
+        .failure();
+    let err = String::from_utf8_lossy(&second.get_output().stderr).to_string();
+    assert!(err.contains("another ballotscan is writing into"), "{err}");
+    assert!(first.wait().expect("wait").success());
+    assert_eq!(statuses(&out).get("counted"), Some(&30));
+}
+
+#[test]
+fn generate_into_a_folder_another_generate_holds_is_refused_and_serials_stay_unique() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let print = dir.path().join("print");
+    let exe = assert_cmd::cargo::cargo_bin("ballotscan");
+    let runs: Vec<std::process::Child> = (0..3)
+        .map(|_| {
+            std::process::Command::new(&exe)
+                .args(["generate", "--unit", "P-ANBIEN", "--count", "40", "--out"])
+                .arg(&print)
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    let mut ok = 0;
+    for r in runs {
+        let o = r.wait_with_output().expect("wait");
+        if o.status.success() {
+            ok += 1;
+        } else {
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert!(err.contains("another ballotscan"), "{err}");
+        }
+    }
+    let serials: Vec<String> = read_rows(&print.join("issued.csv"))
+        .into_iter()
+        .map(|r| r[3].clone())
+        .collect();
+    let unique: std::collections::BTreeSet<&String> = serials.iter().collect();
+    assert_eq!(unique.len(), serials.len(), "a serial was issued twice");
+    assert_eq!(serials.len(), 40 * ok);
+}
+
+#[test]
+fn a_scan_whose_results_folder_lies_inside_its_input_does_not_read_its_own_outputs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    three_ballots(dir.path());
+    for _ in 0..2 {
+        bin()
+            .current_dir(dir.path())
+            .args(["scan", "in", "--out", "in/out"])
+            .assert()
+            .success();
+        bin()
+            .current_dir(dir.path())
+            .args(["review", "in/out"])
+            .assert()
+            .success();
+    }
+    assert_eq!(
+        sources(&dir.path().join("in/out")),
+        ["in/b1.jpg", "in/b2.jpg", "in/b3.jpg"]
+    );
+}
+
+#[test]
+fn an_empty_input_set_fails_and_keeps_the_previous_results() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = three_ballots(dir.path());
+    let out = dir.path().join("out");
+    bin()
+        .arg("scan")
+        .arg(&input)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let before = std::fs::read(out.join("ballots.csv")).expect("read");
+    let empty = dir.path().join("unmounted-share");
+    std::fs::create_dir(&empty).expect("mkdir");
+    for args in [vec![empty.clone()], vec![dir.path().join("no-such-folder")]] {
+        let r = bin()
+            .arg("scan")
+            .args(&args)
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .failure();
+        let err = String::from_utf8_lossy(&r.get_output().stderr).to_string();
+        assert!(err.contains("no files to scan"), "{err}");
+        assert_eq!(
+            std::fs::read(out.join("ballots.csv")).expect("read"),
+            before
+        );
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_link_back_up_the_tree_gives_one_unreadable_row() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = three_ballots(dir.path());
+    std::os::unix::fs::symlink(".", input.join("loop")).expect("symlink");
+    bin()
+        .current_dir(dir.path())
+        .args(["scan", "in", "--out", "out"])
+        .timeout(HANG_GUARD)
+        .assert()
+        .success();
+    let rows = read_rows(&dir.path().join("out/ballots.csv"));
+    let summary: Vec<(String, String, String)> = rows
+        .iter()
+        .map(|r| (r[0].clone(), r[2].clone(), r[3].clone()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (
+                "in/loop".into(),
+                "rejected".into(),
+                "unreadable_file".into()
+            ),
+            ("in/b1.jpg".into(), "counted".into(), String::new()),
+            ("in/b2.jpg".into(), "counted".into(), String::new()),
+            ("in/b3.jpg".into(), "counted".into(), String::new()),
+        ]
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn two_links_back_up_the_tree_do_not_make_the_walk_explode() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = three_ballots(dir.path());
+    std::os::unix::fs::symlink(".", input.join("loop1")).expect("symlink");
+    std::os::unix::fs::symlink("..", input.join("loop2")).expect("symlink");
+    bin()
+        .current_dir(dir.path())
+        .args(["scan", "in", "--out", "out"])
+        .timeout(HANG_GUARD)
+        .assert()
+        .success();
+    let s = statuses(&dir.path().join("out"));
+    assert_eq!(s.get("counted"), Some(&3), "{s:?}");
+    // loop1 is `in` again; loop2 is the parent, whose `in` is visited already and whose `out`
+    // is the results folder: one row each for the links that lead back.
+    assert_eq!(s.get("rejected"), Some(&2), "{s:?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn fifos_and_devices_get_a_row_and_are_never_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = three_ballots(dir.path());
+    let fifo = input.join("a-pipe.jpg");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    std::os::unix::fs::symlink("/dev/zero", input.join("a-zero.png")).expect("symlink");
+    bin()
+        .current_dir(dir.path())
+        .args(["scan", "in", "/dev/urandom", "--out", "out"])
+        .timeout(HANG_GUARD)
+        .assert()
+        .success();
+    let rows = read_rows(&dir.path().join("out/ballots.csv"));
+    let rejected: Vec<(String, String)> = rows
+        .iter()
+        .filter(|r| r[2] == "rejected")
+        .map(|r| (r[0].clone(), r[3].clone()))
+        .collect();
+    assert_eq!(
+        rejected,
+        [
+            ("in/a-pipe.jpg".to_string(), "unreadable_file".to_string()),
+            ("in/a-zero.png".to_string(), "unreadable_file".to_string()),
+            ("/dev/urandom".to_string(), "unreadable_file".to_string()),
+        ]
+    );
+    assert_eq!(statuses(&dir.path().join("out")).get("counted"), Some(&3));
+}
+
+/// A multi-page 8-bit gray TIFF of ballots P-ANBIEN 1..=n, and where each page's directory
+/// (IFD) starts.
+fn tiff_of_ballots(n: u32) -> (Vec<u8>, Vec<usize>) {
+    let mut bytes = Vec::new();
+    {
+        let mut enc =
+            tiff::encoder::TiffEncoder::new(std::io::Cursor::new(&mut bytes)).expect("encoder");
+        for s in 1..=n {
+            let img = ballot("P-ANBIEN", s, &answers(), None, 150.0);
+            enc.write_image::<tiff::encoder::colortype::Gray8>(
+                img.width(),
+                img.height(),
+                img.as_raw(),
+            )
+            .expect("page");
+        }
+    }
+    assert_eq!(&bytes[..4], b"II*\0", "a little-endian classic TIFF");
+    let u32_at = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().expect("4"));
+    let mut ifds = Vec::new();
+    let mut at = u32_at(&bytes, 4) as usize;
+    while at != 0 {
+        ifds.push(at);
+        let entries = u16::from_le_bytes([bytes[at], bytes[at + 1]]) as usize;
+        at = u32_at(&bytes, at + 2 + entries * 12) as usize;
+    }
+    (bytes, ifds)
+}
+
+#[test]
+fn a_tiff_with_a_bad_third_page_directory_keeps_its_first_two_pages() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).expect("mkdir");
+    let (mut bytes, ifds) = tiff_of_ballots(4);
+    assert_eq!(ifds.len(), 4);
+    // Page 3's directory claims 65,535 entries: it runs past the end of the file.
+    bytes[ifds[2]..ifds[2] + 2].copy_from_slice(&[0xFF, 0xFF]);
+    std::fs::write(input.join("stack.tif"), &bytes).expect("write");
+    bin()
+        .current_dir(dir.path())
+        .args(["scan", "in", "--out", "out"])
+        .assert()
+        .success();
+    let rows: Vec<(String, String, String, String)> =
+        read_rows(&dir.path().join("out/ballots.csv"))
+            .into_iter()
+            .map(|r| (r[1].clone(), r[2].clone(), r[3].clone(), r[7].clone()))
+            .collect();
+    assert_eq!(
+        rows,
+        [
+            ("1".into(), "counted".into(), String::new(), "000001".into()),
+            ("2".into(), "counted".into(), String::new(), "000002".into()),
+            (
+                "3".into(),
+                "rejected".into(),
+                "decode_error".into(),
+                String::new()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn tally_without_decisions_reproduces_the_scans_files_byte_for_byte() {
+    // The sample batch holds corrections (possible_correction), marginal marks, duplicates,
+    // a rescan, upside-down pages and unreadable files.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (scan, fin) = (dir.path().join("scan"), dir.path().join("final"));
+    bin()
+        .current_dir(root)
+        .arg("scan")
+        .arg("samples")
+        .arg("--out")
+        .arg(&scan)
+        .assert()
+        .success();
+    bin()
+        .arg("tally")
+        .arg(&scan)
+        .arg("--out")
+        .arg(&fin)
+        .assert()
+        .success();
+    let reasons: String = read_rows(&scan.join("ballots.csv"))
+        .iter()
+        .map(|r| r[3].clone())
+        .collect();
+    assert!(
+        reasons.contains("possible_correction"),
+        "the batch must hold one"
+    );
+    for name in ["ballots.csv", "answers.csv", "tallies.csv", "summary.csv"] {
+        let (a, b) = (
+            std::fs::read_to_string(scan.join(name)).expect("scan file"),
+            std::fs::read_to_string(fin.join(name)).expect("tally file"),
+        );
+        let diff: Vec<(&str, &str)> = a.lines().zip(b.lines()).filter(|(x, y)| x != y).collect();
+        assert!(a == b, "{name} differs: {:?}", &diff[..diff.len().min(3)]);
+    }
+}
+
+/// `decisions.csv` with the given rows (source,page,unit,serial,question,decision,auditor,note).
+fn decisions(dir: &Path, rows: &[&str]) -> PathBuf {
+    let p = dir.join("decisions.csv");
+    let mut text = String::from("source,page,unit,serial,question,decision,auditor,note\n");
+    for r in rows {
+        text.push_str(r);
+        text.push('\n');
+    }
+    std::fs::write(&p, text).expect("write");
+    p
+}
+
+fn tally_fails(dir: &Path, dec: &Path) -> String {
+    let r = bin()
+        .current_dir(dir)
+        .args(["tally", "out", "--out", "final", "--decisions"])
+        .arg(dec)
+        .assert()
+        .failure();
+    String::from_utf8_lossy(&r.get_output().stderr).to_string()
+}
+
+#[test]
+fn decisions_that_cannot_apply_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = three_ballots(dir.path());
+    std::fs::write(input.join("junk.png"), b"not an image").expect("write");
+    bin()
+        .current_dir(dir.path())
+        .args(["scan", "in", "--out", "out"])
+        .assert()
+        .success();
+    let err = tally_fails(
+        dir.path(),
+        &decisions(dir.path(), &["in/junk.png,1,,,*,ACCEPT,Lan,"]),
+    );
+    assert!(err.contains("cannot be accepted"), "{err}");
+    let err = tally_fails(
+        dir.path(),
+        &decisions(dir.path(), &["in/b1.jpg,1,P-ANBIEN,1,q1,3,,"]),
+    );
+    assert!(err.contains("no auditor"), "{err}");
+    assert!(!dir.path().join("final").exists(), "nothing written");
+}
+
+#[test]
+fn rejecting_a_ballot_with_an_identical_rescan_names_the_rescan() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = three_ballots(dir.path());
+    // The same sheet scanned again: another file, the same answers.
+    support::save_png(
+        &ballot("P-ANBIEN", 1, &answers(), None, 200.0),
+        &input.join("b1-rescan.png"),
+    );
+    bin()
+        .current_dir(dir.path())
+        .args(["scan", "in", "--out", "out"])
+        .assert()
+        .success();
+    let err = tally_fails(
+        dir.path(),
+        &decisions(dir.path(), &["in/b1.jpg,1,P-ANBIEN,1,*,REJECT,Lan,forged"]),
+    );
+    assert!(err.contains("in/b1-rescan.png#1"), "{err}");
+    // Rejecting every copy rejects the ballot.
+    let dec = decisions(
+        dir.path(),
+        &[
+            "in/b1.jpg,1,P-ANBIEN,1,*,REJECT,Lan,forged",
+            "in/b1-rescan.png,1,P-ANBIEN,1,*,REJECT,Lan,forged",
+        ],
+    );
+    bin()
+        .current_dir(dir.path())
+        .args(["tally", "out", "--out", "final", "--decisions"])
+        .arg(&dec)
+        .assert()
+        .success();
+    let s = statuses(&dir.path().join("final"));
+    assert_eq!(
+        (s.get("counted"), s.get("rejected")),
+        (Some(&2), Some(&2)),
+        "{s:?}"
+    );
+}
+
+#[test]
+fn a_decision_error_names_its_line_after_a_note_spanning_lines() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    three_ballots(dir.path());
+    bin()
+        .current_dir(dir.path())
+        .args(["scan", "in", "--out", "out"])
+        .assert()
+        .success();
+    let dec = decisions(
+        dir.path(),
+        &[
+            "in/b1.jpg,1,P-ANBIEN,1,q1,3,Lan,\"two\nlines\"",
+            "in/b2.jpg,1,P-ANBIEN,2,q1,9,Lan,",
+        ],
+    );
+    let err = tally_fails(dir.path(), &dec);
+    assert!(err.contains("decisions.csv:4:"), "{err}");
+}
+
+#[test]
+fn a_tally_without_issued_leaves_no_stale_reconciliation() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    three_ballots(dir.path());
+    bin()
+        .current_dir(dir.path())
+        .args(["scan", "in", "--out", "out"])
+        .assert()
+        .success();
+    bin()
+        .current_dir(dir.path())
+        .args([
+            "generate", "--unit", "P-ANBIEN", "--count", "3", "--out", "print",
+        ])
+        .assert()
+        .success();
+    bin()
+        .current_dir(dir.path())
+        .args([
+            "tally",
+            "out",
+            "--out",
+            "final",
+            "--issued",
+            "print/issued.csv",
+        ])
+        .assert()
+        .success();
+    assert!(dir.path().join("final/reconciliation.csv").exists());
+    bin()
+        .current_dir(dir.path())
+        .args(["tally", "out", "--out", "final"])
+        .assert()
+        .success();
+    assert!(!dir.path().join("final/reconciliation.csv").exists());
+}
