@@ -12,7 +12,6 @@ use anyhow::{bail, Context};
 
 use crate::ballot::{self, Answer, BoxRead, QuestionRead, Status};
 use crate::form::Form;
-use crate::geometry::RectMm;
 use crate::marks::{BoxScore, Fill, MarkState};
 use crate::output::{self, CsvTable};
 use crate::payload::Payload;
@@ -222,12 +221,7 @@ fn boxes_read(states: &str, scores: &str) -> Vec<BoxRead> {
             Some(BoxRead {
                 option: option.to_string(),
                 state,
-                score: BoxScore {
-                    fill: Fill(fill.parse().ok()?),
-                    shift_mm: (0.0, 0.0),
-                    found: RectMm::new(0.0, 0.0, 0.0, 0.0),
-                    masked_share: 0.0,
-                },
+                score: BoxScore::as_recorded(Fill(fill.parse().ok()?)),
             })
         })
         .collect();

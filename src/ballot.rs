@@ -258,24 +258,13 @@ pub fn decide_ballot(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::geometry::RectMm;
     use crate::marks::Fill;
 
     fn b(option: &str, fill: f64) -> BoxRead {
         let t = Thresholds::default();
         BoxRead {
             option: option.into(),
-            score: BoxScore {
-                fill: Fill(fill),
-                shift_mm: (0.0, 0.0),
-                found: RectMm::new(0.0, 0.0, 1.0, 1.0),
-                masked_share: 0.0,
-                window_fill: Fill(fill),
-                ring_dark: 0.0,
-                ring_texture: 0.0,
-                ring_stroke: 0.0,
-                ring_step: 0.0,
-            },
+            score: BoxScore::as_recorded(Fill(fill)),
             state: t.classify(Fill(fill)),
         }
     }

@@ -113,6 +113,22 @@ pub struct BoxScore {
 }
 
 impl BoxScore {
+    /// A box known only by the fill score a results file recorded (its state is recorded
+    /// beside it): nothing about where it was found or what surrounds it.
+    pub fn as_recorded(fill: Fill) -> BoxScore {
+        BoxScore {
+            fill,
+            window_fill: fill,
+            shift_mm: (0.0, 0.0),
+            found: RectMm::new(0.0, 0.0, 0.0, 0.0),
+            masked_share: 0.0,
+            ring_dark: 0.0,
+            ring_texture: 0.0,
+            ring_stroke: 0.0,
+            ring_step: 0.0,
+        }
+    }
+
     /// Whether the paper around the box is too dark or too uneven to tell ink from shading:
     /// such a box is never read as marked or empty without a person.
     pub fn surroundings_unusable(&self) -> bool {
@@ -825,16 +841,20 @@ mod tests {
 
     #[test]
     fn a_fold_shadow_across_a_blank_box_is_paper_not_ink() {
-        // As on a real folded ballot: a soft shadow 8 mm wide, 30 % dark, sharper on one
+        // As on a real folded ballot: a soft shadow 10 mm wide, 30 % dark, sharper on one
         // side, its ridge 1 mm below the box's top edge.
-        let (mut img, rect) = blank_box_image(200.0, 0.0);
+        let (blank, rect) = blank_box_image(200.0, 0.0);
         let ridge = rect.y + 1.0;
-        shade(&mut img, 200.0, 0.3, &|_, y| {
-            let d = y - ridge;
-            let sigma = if d < 0.0 { 1.5 } else { 4.0 };
-            (-0.5 * (d / sigma).powi(2)).exp()
-        });
-        let s = score_box(&img, &Homography::at_dpi(200.0), &rect);
+        let fold = |sharp: f64, soft: f64| {
+            let mut img = blank.clone();
+            shade(&mut img, 200.0, 0.3, &|_, y| {
+                let d = y - ridge;
+                let sigma = if d < 0.0 { sharp } else { soft };
+                (-0.5 * (d / sigma).powi(2)).exp()
+            });
+            score_box(&img, &Homography::at_dpi(200.0), &rect)
+        };
+        let s = fold(2.5, 5.0);
         // Measured against the lightest paper of the window, as before, it read as a mark.
         assert!(s.window_fill.0 >= 0.06, "{s:?}");
         assert!(!s.surroundings_unusable(), "{s:?}");
@@ -843,6 +863,9 @@ mod tests {
             MarkState::Empty,
             "{s:?}"
         );
+        // A sharper ridge is smoothed over by the paper patch: the box is left to a person.
+        let s = fold(0.8, 4.0);
+        assert!(s.surroundings_unusable(), "{s:?}");
     }
 
     #[test]
