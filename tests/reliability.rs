@@ -61,11 +61,7 @@ fn tally_of_a_folder_scanned_twice_keeps_each_rows_answers() {
 fn tally_refuses_a_scan_folder_whose_answers_are_missing_for_a_read_page() {
     let dir = tempfile::tempdir().expect("tempdir");
     three_ballots(dir.path());
-    bin()
-        .current_dir(dir.path())
-        .args(["scan", "in", "--out", "out"])
-        .assert()
-        .success();
+    scan_in_to_out(dir.path());
     // Drop the answers of b2.jpg: its ballots.csv row says counted, answers.csv has nothing.
     let path = dir.path().join("out/answers.csv");
     let text = std::fs::read_to_string(&path).expect("answers");
@@ -98,6 +94,17 @@ fn sources(out: &Path) -> Vec<String> {
 /// A guard against a hang taking the suite down (the bugs below blocked forever); not a
 /// measure of speed.
 const HANG_GUARD: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// `ballotscan scan in --out out` run in `dir`, which must succeed (within the hang guard: a
+/// walk that loops or a read that never ends fails the test instead of stalling it).
+fn scan_in_to_out(dir: &Path) {
+    bin()
+        .current_dir(dir)
+        .args(["scan", "in", "--out", "out"])
+        .timeout(HANG_GUARD)
+        .assert()
+        .success();
+}
 
 #[test]
 fn a_scan_killed_while_reading_leaves_the_previous_results_whole_and_no_temporary_files() {
@@ -319,12 +326,7 @@ fn a_link_back_up_the_tree_gives_one_unreadable_row() {
     let dir = tempfile::tempdir().expect("tempdir");
     let input = three_ballots(dir.path());
     std::os::unix::fs::symlink(".", input.join("loop")).expect("symlink");
-    bin()
-        .current_dir(dir.path())
-        .args(["scan", "in", "--out", "out"])
-        .timeout(HANG_GUARD)
-        .assert()
-        .success();
+    scan_in_to_out(dir.path());
     let rows = read_rows(&dir.path().join("out/ballots.csv"));
     let summary: Vec<(String, String, String)> = rows
         .iter()
@@ -352,12 +354,7 @@ fn two_links_back_up_the_tree_do_not_make_the_walk_explode() {
     let input = three_ballots(dir.path());
     std::os::unix::fs::symlink(".", input.join("loop1")).expect("symlink");
     std::os::unix::fs::symlink("..", input.join("loop2")).expect("symlink");
-    bin()
-        .current_dir(dir.path())
-        .args(["scan", "in", "--out", "out"])
-        .timeout(HANG_GUARD)
-        .assert()
-        .success();
+    scan_in_to_out(dir.path());
     let s = statuses(&dir.path().join("out"));
     assert_eq!(s.get("counted"), Some(&3), "{s:?}");
     // loop1 is `in` again; loop2 is the parent, whose `in` is visited already and whose `out`
@@ -439,11 +436,7 @@ fn a_tiff_with_a_bad_third_page_directory_keeps_its_first_two_pages() {
     // Page 3's directory claims 65,535 entries: it runs past the end of the file.
     bytes[ifds[2]..ifds[2] + 2].copy_from_slice(&[0xFF, 0xFF]);
     std::fs::write(input.join("stack.tif"), &bytes).expect("write");
-    bin()
-        .current_dir(dir.path())
-        .args(["scan", "in", "--out", "out"])
-        .assert()
-        .success();
+    scan_in_to_out(dir.path());
     let rows: Vec<(String, String, String, String)> =
         read_rows(&dir.path().join("out/ballots.csv"))
             .into_iter()
@@ -531,11 +524,7 @@ fn decisions_that_cannot_apply_are_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let input = three_ballots(dir.path());
     std::fs::write(input.join("junk.png"), b"not an image").expect("write");
-    bin()
-        .current_dir(dir.path())
-        .args(["scan", "in", "--out", "out"])
-        .assert()
-        .success();
+    scan_in_to_out(dir.path());
     let err = tally_fails(
         dir.path(),
         &decisions(dir.path(), &["in/junk.png,1,,,*,ACCEPT,Lan,"]),
@@ -558,11 +547,7 @@ fn rejecting_a_ballot_with_an_identical_rescan_names_the_rescan() {
         &ballot("P-ANBIEN", 1, &answers(), None, 200.0),
         &input.join("b1-rescan.png"),
     );
-    bin()
-        .current_dir(dir.path())
-        .args(["scan", "in", "--out", "out"])
-        .assert()
-        .success();
+    scan_in_to_out(dir.path());
     let err = tally_fails(
         dir.path(),
         &decisions(dir.path(), &["in/b1.jpg,1,P-ANBIEN,1,*,REJECT,Lan,forged"]),
@@ -594,11 +579,7 @@ fn rejecting_a_ballot_with_an_identical_rescan_names_the_rescan() {
 fn a_decision_error_names_its_line_after_a_note_spanning_lines() {
     let dir = tempfile::tempdir().expect("tempdir");
     three_ballots(dir.path());
-    bin()
-        .current_dir(dir.path())
-        .args(["scan", "in", "--out", "out"])
-        .assert()
-        .success();
+    scan_in_to_out(dir.path());
     let dec = decisions(
         dir.path(),
         &[
@@ -614,11 +595,7 @@ fn a_decision_error_names_its_line_after_a_note_spanning_lines() {
 fn a_tally_without_issued_leaves_no_stale_reconciliation() {
     let dir = tempfile::tempdir().expect("tempdir");
     three_ballots(dir.path());
-    bin()
-        .current_dir(dir.path())
-        .args(["scan", "in", "--out", "out"])
-        .assert()
-        .success();
+    scan_in_to_out(dir.path());
     bin()
         .current_dir(dir.path())
         .args([
