@@ -8,6 +8,9 @@
 //! folder swapped in whole), orchestrated by [`scan`]. Auditing: [`review`] (annotated images and a decision page for the flagged
 //! ballots) → [`audit`] (decisions applied, re-tally).
 
+// The message catalogues (locales/*.yml), compiled in; see `i18n`.
+rust_i18n::i18n!("locales", fallback = "en");
+
 pub mod audit;
 pub mod ballot;
 pub mod duplicates;
@@ -15,6 +18,7 @@ pub mod fonts;
 pub mod form;
 pub mod generate;
 pub mod geometry;
+pub mod i18n;
 pub mod input;
 pub mod layout;
 pub mod locate;

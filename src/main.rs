@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use ballotscan::form::{self, Form};
+use ballotscan::i18n::{text, Lang};
 use ballotscan::marks::Thresholds;
 use ballotscan::payload::SigningKey;
 use ballotscan::registry::Registry;
@@ -21,6 +22,10 @@ use ballotscan::{generate, report, scan};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Language of what people read (console, review page, report): vi (default) or en.
+    /// `review` and `tally` default to the language the scan used.
+    #[arg(long, global = true)]
+    lang: Option<Lang>,
 }
 
 #[derive(Subcommand)]
@@ -175,6 +180,7 @@ fn load_key(path: Option<&PathBuf>) -> anyhow::Result<Option<SigningKey>> {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    let lang = cli.lang;
     match cli.command {
         Command::Tally {
             scans,
@@ -346,8 +352,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 p.as_ref()
                     .map(|p| std::fs::canonicalize(p).unwrap_or(p.clone()))
             };
-            let settings =
+            let mut settings =
                 report::ScanSettings::new(absolute(&forms_dir), absolute(&units), &cfg.thresholds);
+            settings.lang = lang.unwrap_or_default();
             let start = std::time::Instant::now();
             let outcome = report::scan_walk_to_dir(
                 &out,
@@ -365,9 +372,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let elapsed = start.elapsed().as_secs_f64();
             eprint!(
                 "{}",
-                report::console_summary(&outcome, files.len(), elapsed, peak_memory())
+                report::console_summary(
+                    &outcome,
+                    files.len(),
+                    elapsed,
+                    peak_memory(),
+                    settings.lang
+                )
             );
-            eprintln!("  results in {}", out.display());
+            eprintln!(
+                "{}",
+                text(
+                    settings.lang,
+                    "console.results_in",
+                    &[("dir", &out.display())]
+                )
+            );
             Ok(())
         }
         Command::Review { dir } => {
@@ -434,10 +454,15 @@ fn peak_memory() -> Option<u64> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let lang = cli.lang;
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("ballotscan: error: {e:#}");
+            let lang = lang.unwrap_or_default();
+            eprintln!(
+                "{}",
+                text(lang, "console.error", &[("text", &format!("{e:#}"))])
+            );
             ExitCode::from(2)
         }
     }

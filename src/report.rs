@@ -25,6 +25,10 @@ pub struct ScanSettings {
     pub units: Option<std::path::PathBuf>,
     pub empty_below: f64,
     pub marked_above: f64,
+    /// The language the scan spoke; `review` and `tally` of this folder speak it too unless
+    /// told otherwise. Folders written before it existed read as Vietnamese, the default.
+    #[serde(default)]
+    pub lang: crate::i18n::Lang,
 }
 
 pub const SETTINGS_FORMAT: &str = "ballotscan-scan/1";
@@ -41,6 +45,7 @@ impl ScanSettings {
             units,
             empty_below: thresholds.empty,
             marked_above: thresholds.marked,
+            lang: crate::i18n::Lang::default(),
         }
     }
 
@@ -357,38 +362,71 @@ pub fn console_summary(
     files: usize,
     seconds: f64,
     peak_kb: Option<u64>,
+    lang: crate::i18n::Lang,
 ) -> String {
+    use crate::i18n::text;
     let n = |s: Status| o.by_status.get(&s).copied().unwrap_or(0);
-    let mut out = format!(
-        "ballotscan: {} pages from {files} files in {seconds:.1} s ({:.1} pages/s)\n",
-        o.pages,
-        o.pages as f64 / seconds.max(1e-9)
+    let mut out = text(
+        lang,
+        "console.scan_done",
+        &[
+            ("pages", &o.pages),
+            ("files", &files),
+            ("seconds", &format!("{seconds:.1}")),
+            (
+                "rate",
+                &format!("{:.1}", o.pages as f64 / seconds.max(1e-9)),
+            ),
+        ],
     );
-    out.push_str(&format!(
-        "  counted {}, invalid {}, review {}, rejected {}, duplicate {}\n",
-        n(Status::Counted),
-        n(Status::Invalid),
-        n(Status::Review),
-        n(Status::Rejected),
-        n(Status::Duplicate)
+    out.push('\n');
+    out.push_str(&text(
+        lang,
+        "console.statuses",
+        &[
+            ("counted", &n(Status::Counted)),
+            ("invalid", &n(Status::Invalid)),
+            ("review", &n(Status::Review)),
+            ("rejected", &n(Status::Rejected)),
+            ("duplicate", &n(Status::Duplicate)),
+        ],
     ));
+    out.push('\n');
     if !o.by_reason.is_empty() {
+        // Codes stay as written in ballots.csv, so a clerk can find the rows.
         let list: Vec<String> = o
             .by_reason
             .iter()
             .map(|(r, c)| format!("{r} {c}"))
             .collect();
-        out.push_str(&format!("  flagged: {}\n", list.join(", ")));
+        out.push_str(&text(
+            lang,
+            "console.flagged",
+            &[("list", &list.join(", "))],
+        ));
+        out.push('\n');
     }
-    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0 / o.pages.max(1) as f64;
-    out.push_str(&format!(
-        "  per page (one core): decode {:.1} ms, QR {:.1} ms, alignment {:.1} ms, scoring {:.1} ms; outputs {:.0} ms; peak memory {}\n",
-        ms(o.times.decode),
-        ms(o.times.qr),
-        ms(o.times.align),
-        ms(o.times.score),
-        o.write_time.as_secs_f64() * 1000.0,
-        peak_kb.map_or("unknown".to_string(), |kb| format!("{:.0} MB", kb as f64 / 1024.0))
+    let ms =
+        |d: std::time::Duration| format!("{:.1}", d.as_secs_f64() * 1000.0 / o.pages.max(1) as f64);
+    let memory = peak_kb.map_or_else(
+        || text(lang, "console.memory_unknown", &[]),
+        |kb| format!("{:.0} MB", kb as f64 / 1024.0),
+    );
+    out.push_str(&text(
+        lang,
+        "console.timing",
+        &[
+            ("decode", &ms(o.times.decode)),
+            ("qr", &ms(o.times.qr)),
+            ("align", &ms(o.times.align)),
+            ("score", &ms(o.times.score)),
+            (
+                "outputs",
+                &format!("{:.0}", o.write_time.as_secs_f64() * 1000.0),
+            ),
+            ("memory", &memory),
+        ],
     ));
+    out.push('\n');
     out
 }
