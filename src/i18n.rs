@@ -63,6 +63,16 @@ pub fn text(lang: Lang, key: &str, args: &[(&str, &dyn fmt::Display)]) -> String
     out
 }
 
+/// `value` with `places` decimals as people of `lang` write it: `1,5` in Vietnamese, `1.5` in
+/// English. Only for text people read; files keep the dot.
+pub fn decimal(lang: Lang, value: f64, places: usize) -> String {
+    let s = format!("{value:.places$}");
+    match lang {
+        Lang::Vi => s.replace('.', ","),
+        Lang::En => s,
+    }
+}
+
 /// A person's explanation of a reason code (`ambiguous_mark` …); the code itself when the
 /// catalogue has none (a code from a newer version, read back from an old folder).
 pub fn reason(lang: Lang, code: &str) -> String {
@@ -198,6 +208,12 @@ mod tests {
             }
         }
         assert_eq!(reason(Lang::Vi, "from_the_future"), "from_the_future");
+    }
+
+    #[test]
+    fn decimals_are_written_as_each_language_does() {
+        assert_eq!(decimal(Lang::Vi, 1.25, 1), "1,2");
+        assert_eq!(decimal(Lang::En, 0.0304, 3), "0.030");
     }
 
     #[test]

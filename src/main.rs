@@ -391,15 +391,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Review { dir } => {
-            let done = ballotscan::review::run(&dir)?;
+            let done = ballotscan::review::run(&dir, lang)?;
             for w in &done.warnings {
-                eprintln!("  warning: {w}");
+                eprintln!("{}", text(done.lang, "console.warning", &[("text", w)]));
             }
             eprintln!(
-                "ballotscan: {} flagged ballots, {} images; open {} in a browser",
-                done.flagged,
-                done.images,
-                done.index_html.display()
+                "{}",
+                text(
+                    done.lang,
+                    "review.done",
+                    &[
+                        ("flagged", &done.flagged),
+                        ("images", &done.images),
+                        ("page", &done.index_html.display()),
+                    ]
+                )
             );
             Ok(())
         }

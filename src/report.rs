@@ -364,7 +364,7 @@ pub fn console_summary(
     peak_kb: Option<u64>,
     lang: crate::i18n::Lang,
 ) -> String {
-    use crate::i18n::text;
+    use crate::i18n::{decimal, text};
     let n = |s: Status| o.by_status.get(&s).copied().unwrap_or(0);
     let mut out = text(
         lang,
@@ -372,10 +372,10 @@ pub fn console_summary(
         &[
             ("pages", &o.pages),
             ("files", &files),
-            ("seconds", &format!("{seconds:.1}")),
+            ("seconds", &decimal(lang, seconds, 1)),
             (
                 "rate",
-                &format!("{:.1}", o.pages as f64 / seconds.max(1e-9)),
+                &decimal(lang, o.pages as f64 / seconds.max(1e-9), 1),
             ),
         ],
     );
@@ -407,7 +407,7 @@ pub fn console_summary(
         out.push('\n');
     }
     let ms =
-        |d: std::time::Duration| format!("{:.1}", d.as_secs_f64() * 1000.0 / o.pages.max(1) as f64);
+        |d: std::time::Duration| decimal(lang, d.as_secs_f64() * 1000.0 / o.pages.max(1) as f64, 1);
     let memory = peak_kb.map_or_else(
         || text(lang, "console.memory_unknown", &[]),
         |kb| format!("{:.0} MB", kb as f64 / 1024.0),
@@ -422,7 +422,7 @@ pub fn console_summary(
             ("score", &ms(o.times.score)),
             (
                 "outputs",
-                &format!("{:.0}", o.write_time.as_secs_f64() * 1000.0),
+                &decimal(lang, o.write_time.as_secs_f64() * 1000.0, 0),
             ),
             ("memory", &memory),
         ],

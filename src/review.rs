@@ -93,6 +93,8 @@ pub struct Summary {
     pub index_html: PathBuf,
     /// `source#page: warning`, for the console.
     pub warnings: Vec<String>,
+    /// The language the page was written in, for the console's words about it.
+    pub lang: crate::i18n::Lang,
 }
 
 /// The 1-based row of a page in `ballots.csv`, as the review page and file names use it.
@@ -140,11 +142,13 @@ pub fn review_order(records: &[PageRecord]) -> Vec<usize> {
 }
 
 /// Writes `dir/review/`: an image per flagged page that can still be read, and `index.html`.
-pub fn run(dir: &Path) -> anyhow::Result<Summary> {
+/// Writes `dir/review/`. `lang` is the language of the page; by default the scan's own.
+pub fn run(dir: &Path, lang: Option<crate::i18n::Lang>) -> anyhow::Result<Summary> {
     // Held while reading and writing: a scan swapping the folder meanwhile would leave these
     // images beside the wrong rows.
     let _lock = crate::results::lock_for_reading(dir)?;
     let settings = ScanSettings::load(dir)?;
+    let lang = lang.unwrap_or(settings.lang);
     let forms = settings.forms()?;
     let registry = settings.registry()?;
     let thresholds = Thresholds {
@@ -188,6 +192,7 @@ pub fn run(dir: &Path) -> anyhow::Result<Summary> {
         forms: &forms,
         registry: &registry,
         thresholds,
+        lang,
     });
     let index_html = out.join("index.html");
     output::write_atomic(&index_html, html.as_bytes())?;
@@ -203,6 +208,7 @@ pub fn run(dir: &Path) -> anyhow::Result<Summary> {
         images: entries.iter().filter(|e| e.image.is_some()).count(),
         index_html,
         warnings,
+        lang,
     })
 }
 

@@ -9,6 +9,14 @@
   var WHOLE = body.getAttribute('data-whole');
   var TOTAL = Number(body.getAttribute('data-total'));
   var statusEl = document.getElementById('status');
+  // The page's sentences in the auditor's language (from the catalogue, see page.rs).
+  var TEXT = {};
+  try { TEXT = JSON.parse(document.getElementById('text').textContent); } catch (e) { TEXT = {}; }
+  function t(key, args) {
+    var s = TEXT[key] || key;
+    Object.keys(args || {}).forEach(function (k) { s = s.split('%{' + k + '}').join(String(args[k])); });
+    return s;
+  }
   var auditorEl = document.getElementById('auditor');
   var state = { auditor: '', ballots: {} };
   var storage = null;
@@ -48,9 +56,8 @@
   function report(message) {
     var n = 0;
     Object.keys(state.ballots).forEach(function (r) { if (decided(state.ballots[r])) n++; });
-    statusEl.textContent = (message ? message + ' · ' : '') + n + ' of ' + TOTAL +
-      ' ballots have a decision' + (storage ? ' (kept in this browser)' :
-      ' — this browser cannot keep them: export before closing the page');
+    statusEl.textContent = (message ? message + ' · ' : '') + t('js_decided', { n: n, total: TOTAL }) +
+      t(storage ? 'js_kept' : 'js_not_kept');
   }
   function save() {
     if (storage) {
@@ -191,7 +198,7 @@
   document.getElementById('export').addEventListener('click', function () {
     var auditor = state.auditor.trim();
     if (!auditor) {
-      report('write your name as auditor first: every decision carries it');
+      report(t('js_need_name'));
       auditorEl.focus();
       return;
     }
@@ -203,6 +210,6 @@
     document.body.appendChild(a);
     a.click();
     setTimeout(function () { URL.revokeObjectURL(url); a.remove(); }, 1000);
-    report('exported ' + csv.rows + ' decision rows to decisions.csv');
+    report(t('js_exported', { n: csv.rows }));
   });
 })();

@@ -14,6 +14,7 @@ use std::fmt::Write;
 use crate::audit::{DECISIONS_HEADER, WHOLE_BALLOT};
 use crate::ballot::{Answer, Status};
 use crate::form::{Form, QuestionKind};
+use crate::i18n::{decimal, text, Lang};
 use crate::marks::Thresholds;
 use crate::registry::Registry;
 use crate::scan::PageRecord;
@@ -40,6 +41,8 @@ pub struct PageInput<'a> {
     pub forms: &'a [Form],
     pub registry: &'a Registry,
     pub thresholds: Thresholds,
+    /// The language of everything the auditor reads; values (codes, ids) stay as written.
+    pub lang: Lang,
 }
 
 pub use crate::printable::escape;
@@ -54,40 +57,84 @@ pub fn index_html(input: &PageInput) -> String {
     }
     let counts: Vec<String> = by_status
         .iter()
-        .map(|(s, n)| format!("{n} {}", s.as_str()))
+        .map(|(s, n)| {
+            format!(
+                "{n} {}",
+                text(input.lang, &format!("status.{}", s.as_str()), &[])
+            )
+        })
         .collect();
+    let lang = input.lang;
+    let dir = e(input.scan_dir);
+    let total = input.entries.len();
+    let legend = format!(
+        "<span class=\"legend\"><span class=\"m\">{}</span><span class=\"a\">{}</span><span class=\"e\">{}</span></span>",
+        text(lang, "review.legend_marked", &[]),
+        text(lang, "review.legend_ambiguous", &[]),
+        text(lang, "review.legend_empty", &[])
+    );
+    // The script's own sentences, as JSON it reads at start; `<` escaped so no text can
+    // close the script element.
+    let js_text: BTreeMap<&str, String> = [
+        "js_decided",
+        "js_kept",
+        "js_not_kept",
+        "js_need_name",
+        "js_exported",
+    ]
+    .into_iter()
+    .map(|k| (k, text(lang, &format!("review.{k}"), &[])))
+    .collect();
+    let js_text = serde_json::to_string(&js_text)
+        .unwrap_or_else(|_| "{}".into())
+        .replace('<', "\\u003c");
     let _ = write!(
         h,
         r#"<!DOCTYPE html>
-<html lang="en">
+<html lang="{code}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Review: {dir}</title>
+<title>{title}</title>
 <style>
 {CSS}</style>
 </head>
 <body data-scan="{key}" data-header="{header}" data-whole="{whole}" data-total="{total}">
+<script type="application/json" id="text">{js_text}</script>
 <header class="top">
-<h1>Flagged ballots of {dir}</h1>
+<h1>{heading}</h1>
 <div class="tools">
-<label>Auditor <input id="auditor" type="text" autocomplete="name" placeholder="your name"></label>
-<button id="export" type="button">Export decisions.csv</button>
-<span id="status">{total} ballots to review</span>
+<label>{auditor} <input id="auditor" type="text" autocomplete="name" placeholder="{auditor_placeholder}"></label>
+<button id="export" type="button">{export}</button>
+<span id="status">{to_review}</span>
 </div>
 </header>
 <main>
-<noscript><p class="warn">JavaScript is off: the ballots are listed, but decisions cannot be recorded or exported.</p></noscript>
-<p class="help">{total} flagged ballots ({counts}), the closest calls first. For each ballot the scanner's reading is shown next to each question's boxes, drawn from the boxes, scores and page alignment the scan used: <span class="legend"><span class="m">marked</span><span class="a">ambiguous</span><span class="e">empty</span></span> (empty at or below {empty:.3}, marked at or above {marked:.3}). Choose an answer only where you disagree or confirm a doubtful one, or accept or reject the ballot as a whole, then <b>Export decisions.csv</b>. Choices are kept in this browser for this scan until you export; a note goes with every exported row of its ballot.</p>
+<noscript><p class="warn">{noscript}</p></noscript>
+<p class="help">{help}</p>
 "#,
-        dir = e(input.scan_dir),
+        code = lang.code(),
+        title = text(lang, "review.title", &[("dir", &dir)]),
+        heading = text(lang, "review.heading", &[("dir", &dir)]),
+        auditor = text(lang, "review.auditor", &[]),
+        auditor_placeholder = text(lang, "review.auditor_placeholder", &[]),
+        export = text(lang, "review.export", &[]),
+        to_review = text(lang, "review.to_review", &[("total", &total)]),
+        noscript = text(lang, "review.noscript", &[]),
+        help = text(
+            lang,
+            "review.help",
+            &[
+                ("total", &total),
+                ("counts", &e(&counts.join(", "))),
+                ("legend", &legend),
+                ("empty", &decimal(lang, input.thresholds.empty, 3)),
+                ("marked", &decimal(lang, input.thresholds.marked, 3)),
+            ]
+        ),
         key = e(input.scan_key),
         header = e(&DECISIONS_HEADER.join(",")),
         whole = e(WHOLE_BALLOT),
-        total = input.entries.len(),
-        counts = e(&counts.join(", ")),
-        empty = input.thresholds.empty,
-        marked = input.thresholds.marked,
     );
     forms_legend(&mut h, input);
     for (rank, entry) in input.entries.iter().enumerate() {
@@ -101,12 +148,16 @@ pub fn index_html(input: &PageInput) -> String {
 /// option list (copied into a ballot's `<select>` when the ballot is shown).
 fn forms_legend(h: &mut String, input: &PageInput) {
     let e = escape;
+    let lang = input.lang;
     for (fi, form) in input.forms.iter().enumerate() {
         let _ = write!(
             h,
-            "<details class=\"forms\"><summary>Form {} v{}: questions and options</summary><ol>",
-            e(&form.id),
-            form.version
+            "<details class=\"forms\"><summary>{}</summary><ol>",
+            text(
+                lang,
+                "review.form_legend",
+                &[("form", &e(&form.id)), ("version", &form.version)]
+            )
         );
         for q in &form.questions {
             let opts: Vec<String> = q
@@ -134,10 +185,16 @@ fn forms_legend(h: &mut String, input: &PageInput) {
                     e(&o.label)
                 );
             }
-            h.push_str("<option value=\"BLANK\">BLANK: no answer</option>");
+            let _ = write!(
+                h,
+                "<option value=\"BLANK\">{}</option>",
+                text(lang, "review.option_blank", &[])
+            );
             if q.kind == QuestionKind::Single {
-                h.push_str(
-                    "<option value=\"MULTI\">MULTI: several boxes marked, not counted</option>",
+                let _ = write!(
+                    h,
+                    "<option value=\"MULTI\">{}</option>",
+                    text(lang, "review.option_multi", &[])
                 );
             }
             h.push_str("</template>\n");
@@ -151,6 +208,7 @@ fn template_id(form_index: usize, question: &str) -> String {
 
 fn ballot_card(h: &mut String, input: &PageInput, rank: usize, entry: &Entry) {
     let e = escape;
+    let lang = input.lang;
     let r = &input.records[entry.index];
     let row = super::row_number(entry.index);
     let (unit, serial) = r
@@ -180,33 +238,65 @@ fn ballot_card(h: &mut String, input: &PageInput, rank: usize, entry: &Entry) {
     }
     let _ = write!(
         h,
-        ">\n<h2>#{rank} <span class=\"src\">{}</span> <small>(row {row} of ballots.csv)</small></h2>\n<p class=\"meta\"><span class=\"status\">{}</span> <span class=\"reasons\">{}</span>",
+        ">\n<h2>#{rank} <span class=\"src\">{}</span> <small>{}</small></h2>\n<p class=\"meta\"><span class=\"status\" title=\"{}\">{}</span> <span class=\"reasons\">{}</span>",
         e(&r.page_ref()),
+        text(lang, "review.row_of", &[("row", &row)]),
         r.status.as_str(),
+        text(lang, &format!("status.{}", r.status.as_str()), &[]),
         e(&r.reasons.join("; ")),
     );
     if let Some(p) = &r.payload {
         let name = input
             .registry
             .get(&p.unit)
-            .map_or("not in the units registry".to_string(), |u| u.name.clone());
+            .map_or(text(lang, "review.not_in_registry", &[]), |u| {
+                u.name.clone()
+            });
         let _ = write!(
             h,
-            " · unit <b class=\"unit\">{}</b> ({}) · serial <b class=\"serial\">{}</b> · form {} v{}",
+            " · {} <b class=\"unit\">{}</b> ({}) · {} <b class=\"serial\">{}</b> · {} {} v{}",
+            text(lang, "review.unit", &[]),
             e(&p.unit),
             e(&name),
+            text(lang, "review.serial", &[]),
             e(&serial),
+            text(lang, "review.form", &[]),
             e(&p.form),
             p.version
         );
     }
     if let (Status::Review, Some(m)) = (r.status, r.min_margin) {
-        let _ = write!(h, " · closest call {m:.3} from a threshold");
+        let _ = write!(
+            h,
+            " · {}",
+            text(
+                lang,
+                "review.closest_call",
+                &[("margin", &decimal(lang, m, 3))]
+            )
+        );
     }
     if let Some(d) = &r.duplicate_of {
-        let _ = write!(h, " · copy of {}", e(d));
+        let _ = write!(
+            h,
+            " · {}",
+            text(lang, "review.copy_of", &[("source", &e(d))])
+        );
     }
     h.push_str("</p>\n");
+    // Each code with its explanation, in the auditor's language.
+    if !r.reasons.is_empty() {
+        h.push_str("<ul class=\"why\">");
+        for code in &r.reasons {
+            let _ = write!(
+                h,
+                "<li><code>{}</code> {}</li>",
+                e(code),
+                e(&crate::i18n::reason(lang, code))
+            );
+        }
+        h.push_str("</ul>\n");
+    }
     if !r.detail.is_empty() {
         let _ = writeln!(h, "<p class=\"detail\">{}</p>", e(&r.detail));
     }
@@ -222,10 +312,16 @@ fn ballot_card(h: &mut String, input: &PageInput, rank: usize, entry: &Entry) {
                 f = e(&i.file),
                 w = i.width,
                 ht = i.height,
-                alt = e(&format!("annotated scan of {}", r.page_ref())),
+                alt = e(&text(lang, "review.scan_alt", &[("page", &r.page_ref())])),
             );
         }
-        None => h.push_str("<div class=\"noimg\">no image: the page could not be read</div>\n"),
+        None => {
+            let _ = writeln!(
+                h,
+                "<div class=\"noimg\">{}</div>",
+                text(lang, "review.no_image", &[])
+            );
+        }
     }
     h.push_str("<div class=\"qs\">\n");
     let form = r.form.as_ref().and_then(|(id, v)| {
@@ -242,7 +338,7 @@ fn ballot_card(h: &mut String, input: &PageInput, rank: usize, entry: &Entry) {
         Some((fi, form)) if readable => {
             for q in &form.questions {
                 let read = r.questions.iter().find(|x| x.question == q.id);
-                let (text, class) = match read.map(|x| &x.answer) {
+                let (read_text, class) = match read.map(|x| &x.answer) {
                     Some(Answer::Chosen(ids)) => (
                         ids.iter()
                             .map(|id| {
@@ -258,7 +354,7 @@ fn ballot_card(h: &mut String, input: &PageInput, rank: usize, entry: &Entry) {
                     Some(Answer::Blank) => ("BLANK".to_string(), "a-blank"),
                     Some(Answer::Multi) => ("MULTI".to_string(), "a-multi"),
                     Some(Answer::Review) => ("REVIEW".to_string(), "a-review"),
-                    None => ("not read".to_string(), "a-none"),
+                    None => (text(lang, "review.not_read", &[]), "a-none"),
                 };
                 let doubt = matches!(
                     read.map(|x| &x.answer),
@@ -283,22 +379,31 @@ fn ballot_card(h: &mut String, input: &PageInput, rank: usize, entry: &Entry) {
                 }
                 let _ = writeln!(
                     h,
-                    "<span class=\"read {class}\">{}</span><select class=\"ans\" data-q=\"{q}\" data-t=\"{t}\" aria-label=\"answer to {q}\"><option value=\"\">as read</option></select></div>",
-                    e(&text),
+                    "<span class=\"read {class}\">{}</span><select class=\"ans\" data-q=\"{q}\" data-t=\"{t}\" aria-label=\"{label}\"><option value=\"\">{as_read}</option></select></div>",
+                    e(&read_text),
                     q = e(&q.id),
                     t = e(&template_id(fi, &q.id)),
+                    label = e(&text(lang, "review.answer_to", &[("question", &q.text)])),
+                    as_read = text(lang, "review.as_read", &[]),
                 );
             }
         }
-        Some(_) => h.push_str(
-            "<p>This page stays out of the tally whatever is decided on its answers; record your verdict below.</p>\n",
-        ),
-        None => h.push_str(
-            "<p>No form could be read from this page: only a verdict on the whole page applies.</p>\n",
-        ),
+        Some(_) => {
+            let _ = writeln!(h, "<p>{}</p>", text(lang, "review.stays_out", &[]));
+        }
+        None => {
+            let _ = writeln!(h, "<p>{}</p>", text(lang, "review.no_form", &[]));
+        }
     }
-    h.push_str(
-        "<div class=\"verdict-row\"><select class=\"verdict\" aria-label=\"ballot verdict\"><option value=\"\">no verdict on the ballot</option><option value=\"ACCEPT\">accept ballot as read</option><option value=\"REJECT\">reject ballot</option></select><input class=\"note\" type=\"text\" placeholder=\"note (exported with this ballot's decisions)\" aria-label=\"note\"></div>\n",
+    let _ = writeln!(
+        h,
+        "<div class=\"verdict-row\"><select class=\"verdict\" aria-label=\"{}\"><option value=\"\">{}</option><option value=\"ACCEPT\">{}</option><option value=\"REJECT\">{}</option></select><input class=\"note\" type=\"text\" placeholder=\"{}\" aria-label=\"{}\"></div>",
+        text(lang, "review.verdict_label", &[]),
+        text(lang, "review.verdict_none", &[]),
+        text(lang, "review.verdict_accept", &[]),
+        text(lang, "review.verdict_reject", &[]),
+        text(lang, "review.note_placeholder", &[]),
+        text(lang, "review.note_label", &[]),
     );
     h.push_str("</div>\n</div>\n</section>\n");
 }

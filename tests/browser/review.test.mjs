@@ -110,7 +110,9 @@ try {
   await page.click('#export');
   await page.waitForTimeout(300);
   check(!early, 'export went ahead without an auditor name');
-  check((await page.textContent('#status')).includes('name'), 'no hint to enter a name');
+  // The page speaks Vietnamese by default (the scan's language).
+  check((await page.textContent('#status')).includes('họ tên'), 'no hint to enter a name');
+  check((await page.getAttribute('html', 'lang')) === 'vi', 'the page does not say it is Vietnamese');
 
   // Decide.
   await page.fill('#auditor', expected.auditor);
@@ -127,7 +129,7 @@ try {
   check((await page.inputValue(sel)) === expected.answer.value, 'answer not restored after reload');
   check((await card.locator('select.verdict').inputValue()) === 'REJECT', 'verdict not restored');
   check((await card.locator('input.note').inputValue()) === expected.reject.note, 'note not restored');
-  check((await page.textContent('#status')).startsWith('2 of '), `status says ${await page.textContent('#status')}`);
+  check((await page.textContent('#status')).startsWith('2 trên '), `status says ${await page.textContent('#status')}`);
 
   // Export.
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export')]);
