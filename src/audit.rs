@@ -770,8 +770,11 @@ pub fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
     let mut forms: Vec<Form> = Vec::new();
     let mut registry = None;
     let mut records = Vec::new();
+    // The first scan's language, as `review` does.
+    let mut lang = None;
     for dir in req.scan_dirs {
         let settings = ScanSettings::load(dir)?;
+        lang.get_or_insert(settings.lang);
         for f in settings.forms()? {
             if !forms.iter().any(|g| g.id == f.id && g.version == f.version) {
                 forms.push(f);
@@ -807,7 +810,8 @@ pub fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
     };
     report::ballots_csv(&records).write(&dir.join("ballots.csv"))?;
     report::answers_csv(&records).write(&dir.join("answers.csv"))?;
-    crate::tally::tallies_csv(&ballots, &forms, &registry).write(&dir.join("tallies.csv"))?;
+    crate::tally::tallies_csv(&ballots, &forms, &registry, lang.unwrap_or_default())
+        .write(&dir.join("tallies.csv"))?;
     let summary = crate::tally::summarize(&ballots, &forms, &registry, returns.as_ref());
     crate::tally::summary_table(&summary).write(&dir.join("summary.csv"))?;
     trail_csv(&trail).write(&dir.join("audit-trail.csv"))?;

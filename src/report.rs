@@ -331,7 +331,7 @@ fn write_scan(
     }
     ballots.finish()?;
     tally
-        .tallies_table(&forms, &cfg.registry)
+        .tallies_table(&forms, &cfg.registry, settings.lang)
         .write(&dir.join("tallies.csv"))?;
     summary_table(&tally.summary(&forms, &cfg.registry, None)).write(&dir.join("summary.csv"))?;
     outcome.write_time = t.elapsed();

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::ballot::{Answer, Status};
 use crate::form::Form;
+use crate::i18n::{text, Lang};
 use crate::output::CsvTable;
 use crate::registry::Registry;
 
@@ -20,7 +21,16 @@ pub struct TallyBallot {
     pub answers: Vec<(String, Answer)>,
 }
 
-pub const TALLIES_HEADER: [&str; 4] = ["unit", "question", "option", "count"];
+/// Ids for programs, and beside them the words for people: the question's text and the
+/// option's label as printed on the ballot (for `BLANK`, `MULTI` and `REVIEW`, what they mean).
+pub const TALLIES_HEADER: [&str; 6] = [
+    "unit",
+    "question",
+    "question_text",
+    "option",
+    "option_label",
+    "count",
+];
 
 /// Running counts, one ballot at a time, so that a batch of any size is tallied without
 /// holding its ballots.
@@ -75,7 +85,8 @@ impl Tally {
     /// the number of counted ballots choosing it; then BLANK and MULTI (counted ballots that
     /// left the question blank or over-marked it) and REVIEW (ballots waiting for review whose
     /// answer to this question is unclear — not counted until an auditor decides).
-    pub fn tallies_table(&self, forms: &[Form], registry: &Registry) -> CsvTable {
+    pub fn tallies_table(&self, forms: &[Form], registry: &Registry, lang: Lang) -> CsvTable {
+        let special = |code: &str| text(lang, &format!("tallies.{code}"), &[]);
         let mut table = CsvTable::new(&TALLIES_HEADER);
         for unit in units_in_order(registry, self.unit_forms.keys()) {
             let mut seen_questions = BTreeSet::new();
@@ -90,15 +101,22 @@ impl Tally {
                     let options = q
                         .options
                         .iter()
-                        .map(|o| o.id.as_str())
-                        .chain(["BLANK", "MULTI", "REVIEW"]);
-                    for o in options {
+                        .map(|o| (o.id.as_str(), o.label.clone()))
+                        .chain(["BLANK", "MULTI", "REVIEW"].map(|c| (c, special(c))));
+                    for (o, label) in options {
                         let n = self
                             .counts
                             .get(&(unit.clone(), q.id.clone(), o.to_string()))
                             .copied()
                             .unwrap_or(0);
-                        table.row([unit.clone(), q.id.clone(), o.to_string(), n.to_string()]);
+                        table.row([
+                            unit.clone(),
+                            q.id.clone(),
+                            q.text.clone(),
+                            o.to_string(),
+                            label,
+                            n.to_string(),
+                        ]);
                     }
                 }
             }
@@ -108,8 +126,13 @@ impl Tally {
 }
 
 /// `tallies.csv` of ballots held in memory (see [`Tally::tallies_table`]).
-pub fn tallies_csv(ballots: &[TallyBallot], forms: &[Form], registry: &Registry) -> CsvTable {
-    Tally::of(ballots, forms, registry).tallies_table(forms, registry)
+pub fn tallies_csv(
+    ballots: &[TallyBallot],
+    forms: &[Form],
+    registry: &Registry,
+    lang: Lang,
+) -> CsvTable {
+    Tally::of(ballots, forms, registry).tallies_table(forms, registry, lang)
 }
 
 /// Registry units first, in registry order; codes not in the registry after them, sorted.
@@ -408,9 +431,25 @@ mod tests {
             row("Q-LECHAN")
         );
         assert!(row("CATP").contains(",4,3,0,1,0,0,66.7,"));
-        let t = String::from_utf8(tallies_csv(&ballots, &forms, &reg).into_bytes()).expect("utf8");
-        assert!(t.contains("P-ANBIEN,q1,5,1"));
-        assert!(t.contains("P-CATDAI,q1,REVIEW,1"));
-        assert!(t.contains("P-CATDAI,q2,BLANK,0"));
+        let t = String::from_utf8(tallies_csv(&ballots, &forms, &reg, Lang::Vi).into_bytes())
+            .expect("utf8");
+        let q1 = &forms[0].questions[0];
+        let label5 = &q1
+            .options
+            .iter()
+            .find(|o| o.id == "5")
+            .expect("option 5")
+            .label;
+        assert!(
+            t.contains(&format!("P-ANBIEN,q1,\"{}\",5,{label5},1", q1.text)),
+            "{t}"
+        );
+        assert!(t.contains(&format!(
+            "P-CATDAI,q1,\"{}\",REVIEW,chờ kiểm tra (chưa tính),1",
+            q1.text
+        )));
+        let en = String::from_utf8(tallies_csv(&ballots, &forms, &reg, Lang::En).into_bytes())
+            .expect("utf8");
+        assert!(en.contains(",BLANK,no answer,0"), "{en}");
     }
 }

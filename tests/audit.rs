@@ -176,8 +176,9 @@ fn decisions_are_applied_with_a_trail_and_the_retally_is_reproducible() {
     let count = |unit: &str, q: &str, o: &str| {
         tallies
             .iter()
-            .find(|r| r[0] == unit && r[1] == q && r[2] == o)
-            .map(|r| r[3].clone())
+            // unit, question, question_text, option, option_label, count
+            .find(|r| r[0] == unit && r[1] == q && r[3] == o)
+            .map(|r| r[5].clone())
     };
     assert_eq!(
         count("P-ANBIEN", "q1", "1"),

@@ -172,7 +172,9 @@ fn flagged_ballots_get_an_upright_annotated_image_and_a_card_most_doubtful_first
     assert!(html.contains("b &lt;i&gt;&amp;&quot;&#39;x.png"));
     assert_eq!(
         html.matches("<script").count()
-            - html.matches("<script type=\"application/json\" id=\"text\">").count(),
+            - html
+                .matches("<script type=\"application/json\" id=\"text\">")
+                .count(),
         1,
         "only the page's own script (and its sentences, as data)"
     );

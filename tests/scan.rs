@@ -227,8 +227,9 @@ fn a_messy_batch_gives_every_page_one_row_with_the_right_verdict() {
     let count = |unit: &str, q: &str, o: &str| -> String {
         tallies
             .iter()
-            .find(|r| r[0] == unit && r[1] == q && r[2] == o)
-            .map(|r| r[3].clone())
+            // unit, question, question_text, option, option_label, count
+            .find(|r| r[0] == unit && r[1] == q && r[3] == o)
+            .map(|r| r[5].clone())
             .unwrap_or_else(|| panic!("no tally {unit} {q} {o}"))
     };
     assert_eq!(
