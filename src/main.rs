@@ -434,17 +434,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 png_dpi: png.then_some(dpi),
             })
             .context("generate failed")?;
+            let pngs = if report.pngs.is_empty() {
+                String::new()
+            } else {
+                text(
+                    lang.unwrap_or_default(),
+                    "console.generated_pngs",
+                    &[("n", &report.pngs.len())],
+                )
+            };
             eprintln!(
-                "ballotscan: {} ballots for {unit}, serials {:06}–{:06}: {}{}",
-                count,
-                report.first_serial,
-                report.last_serial,
-                report.pdf.display(),
-                if report.pngs.is_empty() {
-                    String::new()
-                } else {
-                    format!(" and {} PNGs", report.pngs.len())
-                }
+                "{}{pngs}",
+                text(
+                    lang.unwrap_or_default(),
+                    "console.generated",
+                    &[
+                        ("count", &count),
+                        ("unit", &unit),
+                        ("first", &format!("{:06}", report.first_serial)),
+                        ("last", &format!("{:06}", report.last_serial)),
+                        ("pdf", &report.pdf.display()),
+                    ]
+                )
             );
             Ok(())
         }
