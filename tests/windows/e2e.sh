@@ -258,6 +258,24 @@ else
   fail "scan of generated ballots failed: $(cat "$log")"
 fi
 
+echo "e2e: the progress bar and Vietnamese output in a console"
+# On a terminal Wine gives the program a real console (GetConsoleMode succeeds), so this is
+# what a clerk's console window shows: the bar is drawn, then the summary written as UTF-16.
+cat >"$work/in-console.sh" <<EOF
+cd "$work" && "$wine" "$bin/ballotscan.exe" scan 'Phiếu quét\Đợt 1' --threads 1 --out 'Kết quả\Thanh tiến độ'
+EOF
+if command -v script >/dev/null 2>&1; then
+  script -qec "bash '$work/in-console.sh'" /dev/null </dev/null >"$work/console.txt" 2>&1 || true
+  grep -q '░.*/55 files' "$work/console.txt" && pass "the progress bar is drawn (files of 55, pages so far)" ||
+    fail "no progress bar in the console: $(head -c 300 "$work/console.txt")"
+  # Wine's console draws through cursor moves (ESC[1C for a space): compare the text alone.
+  sed 's/\x1b\[[0-9;?]*[A-Za-z]//g' "$work/console.txt" | grep -q 'Kết quả\\Thanh tiến độ' &&
+    pass "the console shows the Vietnamese folder name intact" ||
+    fail "Vietnamese output garbled in the console: $(tail -c 300 "$work/console.txt")"
+else
+  fail "script (util-linux) is missing: cannot give the program a console"
+fi
+
 echo "e2e: an error names the Windows path"
 if win "$work" scan 'Phiếu quét\không có' --out 'Kết quả\X'; then
   fail "a scan of a missing folder succeeded"
