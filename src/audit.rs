@@ -752,7 +752,7 @@ pub fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
     let out = crate::results::ResultsFolder::begin(req.out)?;
     let mut locks = Vec::new();
     for d in req.scan_dirs {
-        let dir = std::fs::canonicalize(d).with_context(|| {
+        let dir = crate::results::canonical(d).with_context(|| {
             format!(
                 "cannot open the scan folder {}: give the --out folder of `ballotscan scan`",
                 d.display()

@@ -350,7 +350,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let pages = std::sync::atomic::AtomicUsize::new(0);
             let absolute = |p: &Option<PathBuf>| {
                 p.as_ref()
-                    .map(|p| std::fs::canonicalize(p).unwrap_or(p.clone()))
+                    .map(|p| ballotscan::results::canonical(p).unwrap_or(p.clone()))
             };
             let mut settings =
                 report::ScanSettings::new(absolute(&forms_dir), absolute(&units), &cfg.thresholds);
@@ -463,14 +463,75 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 /// Peak resident memory of this process in kB (Linux), for the summary and the benchmark.
+#[cfg(not(windows))]
 fn peak_memory() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// Peak working set of this process in kB (Windows' nearest to Linux's peak resident memory).
+#[cfg(windows)]
+fn peak_memory() -> Option<u64> {
+    use windows_sys::Win32::System::ProcessStatus::{
+        K32GetProcessMemoryInfo, PROCESS_MEMORY_COUNTERS,
+    };
+    use windows_sys::Win32::System::Threading::GetCurrentProcess;
+    let size = std::mem::size_of::<PROCESS_MEMORY_COUNTERS>() as u32;
+    // SAFETY: the counters are plain integers (all-zero is valid), the size given is theirs,
+    // and the pseudo-handle of the current process needs no closing.
+    let mut counters: PROCESS_MEMORY_COUNTERS = unsafe { std::mem::zeroed() };
+    counters.cb = size;
+    let ok = unsafe { K32GetProcessMemoryInfo(GetCurrentProcess(), &mut counters, size) };
+    (ok != 0).then_some(counters.PeakWorkingSetSize as u64 / 1024)
+}
+
+/// A Windows console shows bytes in its code page (often 437 or 1258), so UTF-8 output
+/// written through a pipe or by a child such as `more` would show "Phiáº¿u": the console is
+/// switched to UTF-8 for this run and put back when it ends (the code page outlives the
+/// process otherwise). Rust writes to a console window itself in UTF-16, needing no code page.
+struct Utf8Console {
+    #[cfg(windows)]
+    previous: u32,
+}
+
+impl Utf8Console {
+    fn switch() -> Utf8Console {
+        #[cfg(windows)]
+        {
+            use windows_sys::Win32::System::Console::{GetConsoleOutputCP, SetConsoleOutputCP};
+            // SAFETY: both take or give a code page number; without a console they fail
+            // harmlessly (0), and 0 is then not restored.
+            let previous = unsafe { GetConsoleOutputCP() };
+            unsafe { SetConsoleOutputCP(65001) };
+            Utf8Console { previous }
+        }
+        #[cfg(not(windows))]
+        Utf8Console {}
+    }
+}
+
+impl Drop for Utf8Console {
+    fn drop(&mut self) {
+        #[cfg(windows)]
+        if self.previous != 0 {
+            // SAFETY: as in `switch`.
+            unsafe { windows_sys::Win32::System::Console::SetConsoleOutputCP(self.previous) };
+        }
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let _console = Utf8Console::switch();
+    // Not `Cli::parse`, which exits the process itself (for --help too) before the console
+    // is put back.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
     let lang = cli.lang;
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -253,7 +253,7 @@ pub fn scan_walk_to_dir(
     }
     let folder = crate::results::ResultsFolder::begin(dir)?;
     for input in inputs {
-        if let Ok(input) = std::fs::canonicalize(input) {
+        if let Ok(input) = crate::results::canonical(input) {
             if input.starts_with(folder.path()) {
                 anyhow::bail!(
                     "the input {} lies inside --out {}: a results folder is replaced as a whole, so write the results elsewhere",

@@ -42,10 +42,46 @@ pub struct FolderLock {
     _file: File,
 }
 
+/// The absolute path of an existing file or folder, links followed, as the user would write
+/// it. On Windows `std::fs::canonicalize` gives the verbatim form (`\\?\Z:\results`), which
+/// no clerk recognises in a message and which never `starts_with` a plain path such as the
+/// current folder, so the verbatim prefix is dropped (std adds it back itself when a path
+/// is too long for the plain form).
+pub fn canonical(path: &Path) -> std::io::Result<PathBuf> {
+    std::fs::canonicalize(path).map(plain)
+}
+
+#[cfg(windows)]
+fn plain(path: PathBuf) -> PathBuf {
+    use std::path::{Component, Prefix};
+    let mut parts = path.components();
+    let head = match parts.next() {
+        Some(Component::Prefix(p)) => match p.kind() {
+            Prefix::VerbatimDisk(letter) => format!("{}:", char::from(letter)),
+            Prefix::VerbatimUNC(server, share) => match (server.to_str(), share.to_str()) {
+                (Some(server), Some(share)) => format!("\\\\{server}\\{share}"),
+                _ => return path,
+            },
+            _ => return path,
+        },
+        _ => return path,
+    };
+    let mut out = PathBuf::from(head);
+    for c in parts {
+        out.push(c.as_os_str());
+    }
+    out
+}
+
+#[cfg(not(windows))]
+fn plain(path: PathBuf) -> PathBuf {
+    path
+}
+
 /// `OUT` as an absolute path whose parent exists, so its siblings can be named.
 fn resolve(out: &Path) -> anyhow::Result<(PathBuf, PathBuf, String)> {
     // A link to a folder is followed: the swap replaces the folder, not the link.
-    let out = std::fs::canonicalize(out).unwrap_or_else(|_| out.to_path_buf());
+    let out = canonical(out).unwrap_or_else(|_| out.to_path_buf());
     let name = out
         .file_name()
         .and_then(|n| n.to_str())
@@ -63,7 +99,7 @@ fn resolve(out: &Path) -> anyhow::Result<(PathBuf, PathBuf, String)> {
     };
     std::fs::create_dir_all(&parent)
         .with_context(|| format!("cannot create the folder {}", parent.display()))?;
-    let parent = std::fs::canonicalize(&parent).unwrap_or(parent);
+    let parent = canonical(&parent).unwrap_or(parent);
     Ok((parent.join(&name), parent, name))
 }
 

@@ -252,9 +252,23 @@ fn looks_blank(img: &GrayImage) -> bool {
     dark * 1000 < raw.len() / step
 }
 
+/// How a file is named in the `source` column: the path as given, with `/` between folders
+/// on every system, so that a batch scanned on Windows gives the same CSV bytes as on Linux
+/// and a decisions.csv written at one station applies at another. (Windows opens a path
+/// written with `/` as well, which `review` relies on.)
+pub fn source_name(path: &Path) -> String {
+    let shown = path.display().to_string();
+    if cfg!(windows) {
+        shown.replace('\\', "/")
+    } else {
+        // A `\` in a Linux file name is part of the name, not a separator.
+        shown
+    }
+}
+
 /// Processes one input file: every page, in parallel.
 pub fn process_file(path: &Path, cfg: &Config) -> Vec<PageRecord> {
-    let source = path.display().to_string();
+    let source = source_name(path);
     let t = Instant::now();
     let opened = match input::open(path) {
         Ok(f) => f,
@@ -337,7 +351,7 @@ pub fn scan_walk(
 ) {
     for (p, why) in &walk.unreadable {
         on_page(PageRecord::rejected(
-            &p.display().to_string(),
+            &source_name(p),
             1,
             "unreadable_file",
             why.clone(),
