@@ -10,6 +10,7 @@
 
 pub mod audit;
 pub mod ballot;
+pub mod comments;
 pub mod duplicates;
 pub mod fonts;
 pub mod form;

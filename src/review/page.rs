@@ -93,6 +93,7 @@ pub fn index_html(input: &PageInput) -> String {
     for (rank, entry) in input.entries.iter().enumerate() {
         ballot_card(&mut h, input, rank + 1, entry);
     }
+    comments_section(&mut h, input);
     let _ = write!(h, "</main>\n<script>\n{JS}</script>\n</body>\n</html>\n");
     h
 }
@@ -123,7 +124,7 @@ fn forms_legend(h: &mut String, input: &PageInput) {
             );
         }
         h.push_str("</ol></details>\n");
-        for q in &form.questions {
+        for q in form.questions.iter().filter(|q| q.is_choice()) {
             let _ = write!(h, "<template id=\"t-{}\">", e(&template_id(fi, &q.id)));
             for o in &q.options {
                 let _ = write!(
@@ -143,6 +144,102 @@ fn forms_legend(h: &mut String, input: &PageInput) {
             h.push_str("</template>\n");
         }
     }
+}
+
+/// A writing area's line in a ballot's card: its verdict, and the comment's image when
+/// something is written.
+fn comment_line(
+    h: &mut String,
+    q: &crate::form::Question,
+    unit: &str,
+    serial: &str,
+    answer: Option<&Answer>,
+) {
+    let e = escape;
+    let verdict = answer.map_or("not read".to_string(), Answer::to_text);
+    let _ = write!(
+        h,
+        "<div class=\"q comment\"><span class=\"qid\">{}</span><span class=\"read\">{}</span>",
+        e(&q.id),
+        e(&verdict)
+    );
+    if answer == Some(&Answer::Written) {
+        let file = crate::comments::file_name(unit, serial, &q.id);
+        let _ = write!(
+            h,
+            " <a href=\"../{dir}/{f}\" target=\"_blank\">{f}</a>",
+            dir = crate::comments::DIR,
+            f = e(&file)
+        );
+    }
+    h.push_str("</div>\n");
+}
+
+/// Every comment written on the scan's ballots, by unit (registry order), each as its image
+/// for a person to read. A comment decides nothing; it is listed whatever the ballot's status,
+/// once per ballot (a copy of a file shows the same comment).
+fn comments_section(h: &mut String, input: &PageInput) {
+    let e = escape;
+    let mut by_unit: BTreeMap<&str, Vec<(String, String)>> = BTreeMap::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for r in input.records {
+        let Some(p) = &r.payload else { continue };
+        for q in r.questions.iter().filter(|q| q.answer == Answer::Written) {
+            let file = crate::comments::file_name(&p.unit, &p.serial_text(), &q.question);
+            if seen.insert(file.clone()) {
+                by_unit
+                    .entry(p.unit.as_str())
+                    .or_default()
+                    .push((p.serial_text(), file));
+            }
+        }
+    }
+    let total: usize = by_unit.values().map(Vec::len).sum();
+    let _ = writeln!(
+        h,
+        "<section class=\"comments\" id=\"comments\">\n<h2>Comments written on the ballots ({total})</h2>"
+    );
+    if total == 0 {
+        h.push_str("<p>No ballot of this scan has anything written in its comment area.</p>\n");
+    }
+    // Registry units in registry order, then codes not in the registry.
+    let mut order: Vec<&str> = input
+        .registry
+        .units
+        .iter()
+        .map(|u| u.code.as_str())
+        .filter(|c| by_unit.contains_key(c))
+        .collect();
+    order.extend(by_unit.keys().filter(|c| input.registry.get(c).is_none()));
+    for unit in order {
+        let Some(list) = by_unit.get(unit) else {
+            continue;
+        };
+        let name = input
+            .registry
+            .get(unit)
+            .map_or(String::new(), |u| u.name.clone());
+        let _ = writeln!(
+            h,
+            "<h3>{} <small>{}</small> · {} comments</h3>\n<div class=\"comment-list\">",
+            e(&unit),
+            e(&name),
+            list.len()
+        );
+        for (serial, file) in list {
+            let _ = writeln!(
+                h,
+                "<figure><a href=\"../{dir}/{f}\" target=\"_blank\"><img loading=\"lazy\" src=\"../{dir}/{f}\" alt=\"{alt}\"></a><figcaption>{u} · {s}</figcaption></figure>",
+                dir = crate::comments::DIR,
+                f = e(file),
+                alt = e(&format!("comment on ballot {unit} {serial}")),
+                u = e(unit),
+                s = e(serial),
+            );
+        }
+        h.push_str("</div>\n");
+    }
+    h.push_str("</section>\n");
 }
 
 fn template_id(form_index: usize, question: &str) -> String {
@@ -242,6 +339,11 @@ fn ballot_card(h: &mut String, input: &PageInput, rank: usize, entry: &Entry) {
         Some((fi, form)) if readable => {
             for q in &form.questions {
                 let read = r.questions.iter().find(|x| x.question == q.id);
+                if !q.is_choice() {
+                    // A comment is read by a person and decides nothing: no answer to choose.
+                    comment_line(h, q, &unit, &serial, read.map(|x| &x.answer));
+                    continue;
+                }
                 let (text, class) = match read.map(|x| &x.answer) {
                     Some(Answer::Chosen(ids)) => (
                         ids.iter()
@@ -258,6 +360,9 @@ fn ballot_card(h: &mut String, input: &PageInput, rank: usize, entry: &Entry) {
                     Some(Answer::Blank) => ("BLANK".to_string(), "a-blank"),
                     Some(Answer::Multi) => ("MULTI".to_string(), "a-multi"),
                     Some(Answer::Review) => ("REVIEW".to_string(), "a-review"),
+                    Some(Answer::Written | Answer::Empty | Answer::Unreadable) => {
+                        ("not a choice".to_string(), "a-none")
+                    }
                     None => ("not read".to_string(), "a-none"),
                 };
                 let doubt = matches!(
