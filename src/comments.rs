@@ -58,6 +58,15 @@ pub const WRITTEN_INK_MM2: f64 = 3.0;
 /// fold's crease or a streak, not handwriting (a written word bends more than a millimetre).
 const LINE_MIN_LENGTH_MM: f64 = 25.0;
 const LINE_MAX_RMS_MM: f64 = 0.45;
+/// A vertical streak or fold (a scanner's dirty glass, a toner band, a fold across the rules)
+/// inks at least this share of a column between two rules, in at least this many of those
+/// spaces, within this much of each other sideways (a line's drift at 2° of skew over the
+/// area). See [`without_streaks`].
+const STREAK_COLUMN_SHARE: f64 = 0.5;
+const STREAK_MIN_BANDS: usize = 3;
+const STREAK_DRIFT_MM: f64 = 2.0;
+/// Cleared either side of a streak's columns: its drift over the area at 1° of skew.
+const STREAK_CLEAR_MM: f64 = 1.0;
 /// The area cannot be judged when the print contrast on its paper is below this (grey
 /// levels): a black or blank-white page region, a heavy shadow.
 const MIN_CONTRAST: f32 = 40.0;
@@ -164,6 +173,7 @@ fn judge(img: &GrayImage, h: &Homography, area: &TextArea, black: f32) -> (Answe
             !masked[k / nx] && paper[k] - v[k] >= INK_SHARE * contrast
         })
         .collect();
+    let ink = without_streaks(ink, &masked, nx, ny);
     let cell_mm2 = CELL_MM * CELL_MM;
     let mut counted = 0.0;
     for blot in blots(&ink, nx, ny) {
@@ -184,6 +194,65 @@ fn judge(img: &GrayImage, h: &Homography, area: &TextArea, black: f32) -> (Answe
         Answer::Empty
     };
     (answer, counted)
+}
+
+/// Clears vertical streaks from the ink: a scanner streak, a toner band's edge or a fold
+/// across the rules inks the same few columns of every space between two rules. In each such
+/// space (a band of rows), a column mostly ink from top to bottom is a streak when at least
+/// [`STREAK_MIN_BANDS`] bands have one within [`STREAK_DRIFT_MM`] of it; handwriting's tall
+/// strokes do not stack from rule to rule.
+fn without_streaks(mut ink: Vec<bool>, masked: &[bool], nx: usize, ny: usize) -> Vec<bool> {
+    let mut bands: Vec<(usize, usize)> = Vec::new();
+    let mut j = 0;
+    while j < ny {
+        if masked[j] {
+            j += 1;
+            continue;
+        }
+        let start = j;
+        while j < ny && !masked[j] {
+            j += 1;
+        }
+        if j - start >= 8 {
+            bands.push((start, j));
+        }
+    }
+    let tall: Vec<Vec<bool>> = bands
+        .iter()
+        .map(|&(a, b)| {
+            (0..nx)
+                .map(|i| {
+                    let n = (a..b).filter(|&jj| ink[jj * nx + i]).count();
+                    n as f64 >= STREAK_COLUMN_SHARE * (b - a) as f64
+                })
+                .collect()
+        })
+        .collect();
+    let drift = (STREAK_DRIFT_MM / CELL_MM).round() as usize;
+    let mut streak = vec![false; nx];
+    for t in &tall {
+        for i in (0..nx).filter(|&i| t[i]) {
+            let (lo, hi) = (i.saturating_sub(drift), (i + drift).min(nx - 1));
+            let stacked = tall
+                .iter()
+                .filter(|t| t[lo..=hi].iter().any(|&x| x))
+                .count();
+            if stacked >= STREAK_MIN_BANDS {
+                streak[i] = true;
+            }
+        }
+    }
+    // A faint streak breaks up where its band is not mostly ink: its columns are cleared
+    // over the whole area, with the width it drifts and blurs by on either side.
+    let side = (STREAK_CLEAR_MM / CELL_MM).round() as usize;
+    for i in (0..nx).filter(|&i| streak[i]) {
+        for ii in i.saturating_sub(side)..=(i + side).min(nx - 1) {
+            for j in 0..ny {
+                ink[j * nx + ii] = false;
+            }
+        }
+    }
+    ink
 }
 
 /// Grey-level closing (the largest value within `r` cells, then the smallest of those), with
