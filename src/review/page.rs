@@ -222,7 +222,7 @@ fn comments_section(h: &mut String, input: &PageInput) {
         let _ = writeln!(
             h,
             "<h3>{} <small>{}</small> · {} comments</h3>\n<div class=\"comment-list\">",
-            e(&unit),
+            e(unit),
             e(&name),
             list.len()
         );
