@@ -194,6 +194,9 @@ fn comments_section(h: &mut String, input: &PageInput) {
             }
         }
     }
+    for list in by_unit.values_mut() {
+        list.sort();
+    }
     let total: usize = by_unit.values().map(Vec::len).sum();
     let _ = writeln!(
         h,
@@ -419,6 +422,54 @@ mod tests {
             "&lt;a href=&quot;x&quot;&gt;Tom &amp; &#39;Jerry&#39;&lt;/a&gt;"
         );
         assert_eq!(escape("Hài lòng"), "Hài lòng");
+    }
+
+    #[test]
+    fn comments_are_listed_by_unit_in_registry_order_once_each_as_image_files() {
+        use crate::ballot::QuestionRead;
+        use crate::payload::Payload;
+        let page = |unit: &str, serial: u32, answer: Answer| {
+            let mut r = PageRecord::new("x.png", 1);
+            r.status = Status::Counted;
+            r.payload = Some(Payload::new("CSAT", 2, unit, serial));
+            r.questions = vec![QuestionRead {
+                question: "comment".into(),
+                answer,
+                boxes: Vec::new(),
+                review_reason: None,
+            }];
+            r
+        };
+        let records = vec![
+            page("P-MAYTO", 7, Answer::Written),
+            page("P-ANBIEN", 9, Answer::Written),
+            page("P-ANBIEN", 3, Answer::Written),
+            page("P-ANBIEN", 3, Answer::Written), // the same ballot scanned twice
+            page("P-ANBIEN", 4, Answer::Empty),
+        ];
+        let registry = Registry::default_units();
+        let forms = Form::standard_forms();
+        let html = index_html(&PageInput {
+            scan_dir: "out",
+            scan_key: "k",
+            records: &records,
+            entries: &[],
+            forms: &forms,
+            registry: &registry,
+            thresholds: Thresholds::default(),
+        });
+        let section = &html[html.find("<section class=\"comments\"").expect("a section")..];
+        assert!(section.contains("Comments written on the ballots (3)"));
+        let at = |f: &str| {
+            section
+                .find(&format!("src=\"../comments/{f}\""))
+                .unwrap_or_else(|| panic!("{f} not listed"))
+        };
+        // P-ANBIEN comes before P-MAYTO in the registry; serials in order within a unit.
+        assert!(at("P-ANBIEN-000003-comment.png") < at("P-ANBIEN-000009-comment.png"));
+        assert!(at("P-ANBIEN-000009-comment.png") < at("P-MAYTO-000007-comment.png"));
+        assert_eq!(section.matches("P-ANBIEN-000003-comment.png\"").count(), 2); // link + img
+        assert!(!section.contains("000004"));
     }
 
     #[test]
