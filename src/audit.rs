@@ -396,6 +396,13 @@ pub fn apply_decisions(
                     d.origin, form.id, d.question
                 )
             })?;
+            if !q.is_choice() {
+                bail!(
+                    "{}: question {} is a comment area, read by a person and never counted: decisions apply to questions with boxes",
+                    d.origin,
+                    q.id
+                );
+            }
             if !matches!(d.decision.as_str(), "BLANK" | "MULTI") {
                 let ids: Vec<&str> = d.decision.split(';').collect();
                 if ids.len() > 1 && q.kind == crate::form::QuestionKind::Single {

@@ -72,6 +72,13 @@ pub enum Answer {
     Blank,
     Multi,
     Review,
+    /// A writing area (`text` question) with something written in it: its image is in
+    /// `comments/` for a person to read. Never counted.
+    Written,
+    /// A writing area left blank.
+    Empty,
+    /// A writing area whose paper could not be judged (too dark, off the scan).
+    Unreadable,
 }
 
 impl Answer {
@@ -82,6 +89,9 @@ impl Answer {
             Answer::Blank => "BLANK".into(),
             Answer::Multi => "MULTI".into(),
             Answer::Review => "REVIEW".into(),
+            Answer::Written => "WRITTEN".into(),
+            Answer::Empty => "EMPTY".into(),
+            Answer::Unreadable => "UNREADABLE".into(),
         }
     }
 
@@ -90,12 +100,20 @@ impl Answer {
             "BLANK" => Answer::Blank,
             "MULTI" => Answer::Multi,
             "REVIEW" => Answer::Review,
+            "WRITTEN" => Answer::Written,
+            "EMPTY" => Answer::Empty,
+            "UNREADABLE" => Answer::Unreadable,
             _ => Answer::Chosen(s.split(';').map(str::to_string).collect()),
         }
     }
 
     pub fn is_countable(&self) -> bool {
         matches!(self, Answer::Chosen(_))
+    }
+
+    /// A writing area's verdict: says only whether there is a comment to read.
+    pub fn is_comment(&self) -> bool {
+        matches!(self, Answer::Written | Answer::Empty | Answer::Unreadable)
     }
 }
 
@@ -138,6 +156,8 @@ pub fn decide_question(kind: QuestionKind, boxes: &[BoxRead]) -> (Answer, Option
                 )
             }
         }
+        // A writing area has no boxes; its verdict comes from crate::comments.
+        QuestionKind::Text => (Answer::Empty, None),
         QuestionKind::Single => match marked.len() {
             0 => (Answer::Blank, None),
             1 => (Answer::Chosen(vec![marked[0].option.clone()]), None),
@@ -244,7 +264,11 @@ pub fn decide_ballot(
         return (Status::Review, reasons);
     }
     if countable < form.rules.min_answered.max(1) {
-        let why = if questions.iter().all(|q| q.answer == Answer::Blank) {
+        // A comment alone does not make a ballot: a blank ballot with a comment is blank.
+        let why = if questions
+            .iter()
+            .all(|q| q.answer == Answer::Blank || q.answer.is_comment())
+        {
             "blank_ballot"
         } else {
             "no_countable_answer"

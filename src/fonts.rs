@@ -101,6 +101,56 @@ pub fn wrap(
     Ok(lines)
 }
 
+/// Like [`wrap`], in as many lines, but with the breaks placed so that the longest line is as
+/// short as it can be and the last line is not one syllable alone: a column heading reads
+/// "Không / hài lòng", never "Không hài / lòng".
+pub fn wrap_balanced(
+    text: &str,
+    size_pt: f64,
+    weight: Weight,
+    width_mm: f64,
+) -> Result<Vec<String>, String> {
+    let greedy = wrap(text, size_pt, weight, width_mm)?;
+    let words: Vec<&str> = text.split_whitespace().collect();
+    // Headings are a few words: trying every way to cut them is cheap. Long texts keep the
+    // greedy breaks.
+    if greedy.len() < 2 || words.len() > 12 {
+        return Ok(greedy);
+    }
+    let n = greedy.len();
+    let mut best: Option<(f64, Vec<String>)> = None;
+    // Cuts as a bit mask over the gaps between words, exactly n - 1 of them.
+    for mask in 0u32..(1 << (words.len() - 1)) {
+        if mask.count_ones() as usize != n - 1 {
+            continue;
+        }
+        let mut lines = vec![words[0].to_string()];
+        for (i, w) in words.iter().enumerate().skip(1) {
+            if mask & (1 << (i - 1)) != 0 {
+                lines.push(w.to_string());
+            } else if let Some(last) = lines.last_mut() {
+                last.push(' ');
+                last.push_str(w);
+            }
+        }
+        let widest = lines
+            .iter()
+            .map(|l| text_width_mm(l, size_pt, weight))
+            .fold(0.0, f64::max);
+        if widest > width_mm {
+            continue;
+        }
+        // A last syllable alone ("Rất hài / lòng") splits a Vietnamese word: taken only when
+        // nothing else fits.
+        let orphan = lines.last().is_some_and(|l| !l.contains(' ')) && words.len() > n;
+        let cost = widest + if orphan { 1000.0 } else { 0.0 };
+        if best.as_ref().is_none_or(|(b, _)| cost < *b - 1e-9) {
+            best = Some((cost, lines));
+        }
+    }
+    Ok(best.map_or(greedy, |(_, l)| l))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,5 +172,19 @@ mod tests {
         }
         assert_eq!(lines.join(" "), t);
         assert!(wrap("Supercalifragilistic", 10.0, Weight::Regular, 10.0).is_err());
+    }
+
+    #[test]
+    fn balanced_wrap_keeps_hai_long_together() {
+        let lines = wrap_balanced("Không hài lòng", 8.0, Weight::Bold, 22.0).expect("wraps");
+        assert_eq!(lines, ["Không", "hài lòng"]);
+        let lines = wrap_balanced("Rất không hài lòng", 8.0, Weight::Bold, 22.0).expect("wraps");
+        assert_eq!(lines, ["Rất không", "hài lòng"]);
+        let lines = wrap_balanced("Rất hài lòng", 8.0, Weight::Bold, 19.0).expect("wraps");
+        assert_eq!(lines, ["Rất", "hài lòng"]);
+        assert_eq!(
+            wrap_balanced("Hài lòng", 8.0, Weight::Bold, 22.0).expect("fits"),
+            ["Hài lòng"]
+        );
     }
 }

@@ -12,10 +12,30 @@ use serde::Deserialize;
 use toml::Spanned;
 use unicode_normalization::UnicodeNormalization;
 
-/// The standard citizen-satisfaction form, shipped in `fixtures/forms/` and used when no
-/// `--forms` folder is given.
+/// The standard citizen-satisfaction form, version 1, shipped in `fixtures/forms/`. Ballots
+/// printed with it are still in the field, so it stays embedded and readable.
 pub const DEFAULT_FORM_TOML: &str = include_str!("../fixtures/forms/csat-v1.toml");
 pub const DEFAULT_FORM_NAME: &str = "fixtures/forms/csat-v1.toml (embedded)";
+/// Version 2 of the standard form: the official ballot (agency header, national motto, form
+/// number, centred title, comment area, closing line). `generate` prints it by default.
+pub const STANDARD_V2_TOML: &str = include_str!("../fixtures/forms/csat-v2.toml");
+pub const STANDARD_V2_NAME: &str = "fixtures/forms/csat-v2.toml (embedded)";
+
+/// Where a form's `{unit}` placeholder stands in the header's agency lines: replaced on each
+/// ballot by the unit's name, in capitals as an agency name is written.
+/// Page arrangements: 1, the first ballots' (23 mm answer columns, headings wrapped greedily);
+/// 2, the official ballot's (20 mm columns leaving the question texts more room, headings
+/// wrapped where they stay readable, a rule closing a table before a question with other
+/// headings).
+pub const LAYOUTS: std::ops::RangeInclusive<u32> = 1..=2;
+
+pub const UNIT_PLACEHOLDER: &str = "{unit}";
+/// Height of a `text` question's writing area when the definition gives none: five ruled
+/// lines, room for two or three sentences.
+pub const DEFAULT_TEXT_HEIGHT_MM: f64 = 40.0;
+/// A writing area lower than this holds no more than a word; higher than this leaves no room
+/// for the questions on an A4 page.
+pub const TEXT_HEIGHT_RANGE_MM: std::ops::RangeInclusive<f64> = 15.0..=120.0;
 
 /// A checked form definition.
 #[derive(Clone, Debug, PartialEq)]
@@ -23,9 +43,42 @@ pub struct Form {
     pub id: String,
     pub version: u32,
     pub title: String,
+    /// Where the title stands: left (beside the QR code, as version 1 prints it) or centred.
+    pub title_align: Align,
     pub instructions: String,
+    /// The official header, when the form has one.
+    pub header: Option<Header>,
+    /// A line printed after the last question (a thank-you); empty for none.
+    pub closing: String,
+    /// The page arrangement (see [`LAYOUTS`]). Ballots in the field were printed with their
+    /// definition's arrangement, so a definition keeps its number: what changes the geometry
+    /// is a new number, never a change to an old one.
+    pub layout: u32,
     pub questions: Vec<Question>,
     pub rules: Rules,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Align {
+    #[default]
+    Left,
+    Center,
+}
+
+/// The header of an official paper: the issuing agency top left, the national motto top
+/// right, and the form's number above the motto.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Header {
+    /// The issuing agency, one line each, the superior body first (printed in capitals, the
+    /// last line bold and underlined). A line `{unit}` is the unit's name on each ballot.
+    pub agency: Vec<String>,
+    /// The state's name and the motto (the motto is printed bold and underlined), e.g.
+    /// `["CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc"]`.
+    pub motto: Vec<String>,
+    /// The form's number, e.g. "Mẫu KS-01"; empty for none.
+    pub form_number: String,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -39,6 +92,8 @@ pub struct Question {
     pub satisfied: Vec<String>,
     /// 1-based line in the definition file, for layout errors that name the question.
     pub line: usize,
+    /// Height of the writing area of a `text` question (mm); 0 for the other kinds.
+    pub height_mm: f64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -46,6 +101,16 @@ pub struct Question {
 pub enum QuestionKind {
     Single,
     Multi,
+    /// A ruled area for the citizen's own words: read by a person, never counted. The scanner
+    /// only says whether anything is written (`WRITTEN`, `EMPTY` or `UNREADABLE`).
+    Text,
+}
+
+impl Question {
+    /// A question answered by ticking boxes (counted), as opposed to a writing area.
+    pub fn is_choice(&self) -> bool {
+        self.kind != QuestionKind::Text
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -88,7 +153,13 @@ struct RawForm {
     version: Spanned<i64>,
     title: String,
     #[serde(default)]
+    title_align: Align,
+    layout: Option<Spanned<i64>>,
+    #[serde(default)]
     instructions: String,
+    header: Option<Header>,
+    #[serde(default)]
+    closing: String,
     #[serde(default)]
     rules: Rules,
     #[serde(default)]
@@ -115,6 +186,7 @@ struct RawQuestion {
     scale: Option<String>,
     options: Option<Vec<AnswerOption>>,
     satisfied: Option<Vec<String>>,
+    height_mm: Option<f64>,
 }
 
 fn single() -> QuestionKind {
@@ -132,10 +204,29 @@ pub fn is_valid_id(id: &str) -> bool {
 }
 
 impl Form {
-    /// The embedded standard form.
+    /// The embedded standard form, version 1 (the ballots already printed; the simulator's and
+    /// the accuracy tests' form).
     pub fn default_form() -> Form {
         Form::parse(DEFAULT_FORM_TOML, DEFAULT_FORM_NAME)
             .expect("the embedded default form is checked by the test suite")
+    }
+
+    /// The embedded standard form, version 2: the official ballot `generate` prints.
+    pub fn standard_v2() -> Form {
+        Form::parse(STANDARD_V2_TOML, STANDARD_V2_NAME)
+            .expect("the embedded standard form is checked by the test suite")
+    }
+
+    /// Every embedded version of the standard form, oldest first: `scan` reads them all,
+    /// since ballots of each version come back.
+    pub fn standard_forms() -> Vec<Form> {
+        vec![Form::default_form(), Form::standard_v2()]
+    }
+
+    /// The newest embedded standard form, which `generate` prints by default (`synth` keeps
+    /// version 1, which its corpora and the accuracy figures are made of).
+    pub fn newest_standard() -> Form {
+        Form::standard_v2()
     }
 
     pub fn load(path: &Path) -> Result<Form, FormError> {
@@ -210,6 +301,39 @@ impl Form {
             if q.text.trim().is_empty() {
                 return Err(at(format!("question {:?} has no text", q.id)));
             }
+            if q.kind == QuestionKind::Text {
+                if q.scale.is_some() || q.options.is_some() || q.satisfied.is_some() {
+                    return Err(at(format!(
+                        "question {:?} is a writing area (kind = \"text\"): it takes no `scale`, `options` or `satisfied`",
+                        q.id
+                    )));
+                }
+                let height_mm = q.height_mm.unwrap_or(DEFAULT_TEXT_HEIGHT_MM);
+                if !TEXT_HEIGHT_RANGE_MM.contains(&height_mm) {
+                    return Err(at(format!(
+                        "height_mm = {height_mm} of question {:?} must be from {} to {} (millimetres of writing area)",
+                        q.id,
+                        TEXT_HEIGHT_RANGE_MM.start(),
+                        TEXT_HEIGHT_RANGE_MM.end()
+                    )));
+                }
+                questions.push(Question {
+                    id: q.id.clone(),
+                    text: nfc(&q.text),
+                    kind: q.kind,
+                    options: Vec::new(),
+                    satisfied: Vec::new(),
+                    line,
+                    height_mm,
+                });
+                continue;
+            }
+            if q.height_mm.is_some() {
+                return Err(at(format!(
+                    "question {:?} has `height_mm`, which only a writing area (kind = \"text\") takes",
+                    q.id
+                )));
+            }
             let (options, satisfied) = match (&q.scale, &q.options) {
                 (Some(_), Some(_)) => {
                     return Err(at(format!(
@@ -249,23 +373,55 @@ impl Form {
                     .collect(),
                 satisfied,
                 line,
+                height_mm: 0.0,
             });
         }
-        if raw.rules.min_answered > questions.len() {
+        let choices = questions.iter().filter(|q| q.is_choice()).count();
+        if choices == 0 {
+            return Err(err(
+                None,
+                "the form has only writing areas: add at least one question with boxes".into(),
+            ));
+        }
+        if raw.rules.min_answered > choices {
             return Err(err(
                 None,
                 format!(
-                    "rules.min_answered = {} but the form has only {} questions",
+                    "rules.min_answered = {} but the form has only {choices} questions with boxes",
                     raw.rules.min_answered,
-                    questions.len()
                 ),
             ));
         }
+        let header = match raw.header {
+            Some(h) => Some(check_header(h).map_err(|m| err(None, m))?),
+            None => None,
+        };
+        let layout = match &raw.layout {
+            None => 1,
+            Some(l) => {
+                let n = *l.get_ref();
+                if !(*LAYOUTS.start() as i64..=*LAYOUTS.end() as i64).contains(&n) {
+                    return Err(err(
+                        Some(l.span()),
+                        format!(
+                            "layout = {n}: use {} (the first ballots' arrangement) or {} (the official ballot's)",
+                            LAYOUTS.start(),
+                            LAYOUTS.end()
+                        ),
+                    ));
+                }
+                n as u32
+            }
+        };
         Ok(Form {
             id,
             version: version as u32,
             title: nfc(&raw.title),
+            title_align: raw.title_align,
+            layout,
             instructions: nfc(&raw.instructions),
+            header,
+            closing: nfc(raw.closing.trim()),
             questions,
             rules: raw.rules,
         })
@@ -274,6 +430,43 @@ impl Form {
     pub fn question(&self, id: &str) -> Option<&Question> {
         self.questions.iter().find(|q| q.id == id)
     }
+}
+
+fn check_header(h: Header) -> Result<Header, String> {
+    if h.agency.len() > 3 {
+        return Err(format!(
+            "header.agency has {} lines; at most 3 fit beside the motto",
+            h.agency.len()
+        ));
+    }
+    if h.motto.len() > 2 {
+        return Err(format!(
+            "header.motto has {} lines; give the state's name and the motto (2 lines)",
+            h.motto.len()
+        ));
+    }
+    if h.agency.iter().chain(&h.motto).any(|l| l.trim().is_empty()) {
+        return Err("header: an agency or motto line is empty; leave it out instead".into());
+    }
+    let units = h
+        .agency
+        .iter()
+        .filter(|l| l.contains(UNIT_PLACEHOLDER))
+        .count();
+    if units > 1
+        || h.agency
+            .iter()
+            .any(|l| l.contains(UNIT_PLACEHOLDER) && l.trim() != UNIT_PLACEHOLDER)
+    {
+        return Err(format!(
+            "header.agency: {UNIT_PLACEHOLDER} stands alone on one line (the unit's name fills it)"
+        ));
+    }
+    Ok(Header {
+        agency: h.agency.iter().map(|l| nfc(l.trim())).collect(),
+        motto: h.motto.iter().map(|l| nfc(l.trim())).collect(),
+        form_number: nfc(h.form_number.trim()),
+    })
 }
 
 fn check_options(qid: &str, options: &[AnswerOption], satisfied: &[String]) -> Result<(), String> {
@@ -294,7 +487,10 @@ fn check_options(qid: &str, options: &[AnswerOption], satisfied: &[String]) -> R
                 o.id
             ));
         }
-        if matches!(o.id.as_str(), "BLANK" | "MULTI" | "REVIEW") {
+        if matches!(
+            o.id.as_str(),
+            "BLANK" | "MULTI" | "REVIEW" | "WRITTEN" | "EMPTY" | "UNREADABLE"
+        ) {
             return Err(format!(
                 "option id {:?} of question {qid:?} is reserved for the scanner's verdicts",
                 o.id
@@ -398,5 +594,113 @@ mod tests {
         let src = "id = \"F\"\nversion = 1\ntitle = \"Ha\u{0300}i\"\n[[questions]]\nid = \"q\"\ntext = \"t\"\noptions = [{id = \"a\", label = \"A\"}]\n";
         let f = Form::parse(src, "x.toml").expect("parses");
         assert_eq!(f.title, "Hài");
+    }
+
+    const MINIMAL: &str = "id = \"F\"\nversion = 1\ntitle = \"T\"\n[[questions]]\nid = \"q\"\ntext = \"t\"\noptions = [{id = \"a\", label = \"A\"}]\n";
+
+    fn parse_err(src: &str) -> String {
+        match Form::parse(src, "x.toml") {
+            Ok(_) => panic!("accepted: {src}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn old_definitions_parse_unchanged() {
+        let f = Form::parse(MINIMAL, "x.toml").expect("parses");
+        assert_eq!(f.header, None);
+        assert_eq!(f.closing, "");
+        assert_eq!(f.title_align, Align::Left);
+        assert_eq!(f.layout, 1);
+        let v1 = Form::default_form();
+        assert_eq!((v1.version, v1.layout, v1.header.is_none()), (1, 1, true));
+        assert!(v1.questions.iter().all(Question::is_choice));
+    }
+
+    #[test]
+    fn the_official_ballot_parses_with_header_text_area_and_closing() {
+        let f = Form::standard_v2();
+        assert_eq!((f.id.as_str(), f.version, f.layout), ("CSAT", 2, 2));
+        assert_eq!(f.title_align, Align::Center);
+        let h = f.header.as_ref().expect("a header");
+        assert_eq!(h.agency, ["CÔNG AN THÀNH PHỐ HẢI PHÒNG", "{unit}"]);
+        assert_eq!(h.motto[1], "Độc lập - Tự do - Hạnh phúc");
+        assert_eq!(h.form_number, "Mẫu KS-01");
+        assert_eq!(f.closing, "Xin trân trọng cảm ơn Ông/Bà!");
+        let c = f.question("comment").expect("the comment area");
+        assert_eq!(c.kind, QuestionKind::Text);
+        assert!(c.options.is_empty() && c.satisfied.is_empty());
+        assert_eq!(c.height_mm, 48.0);
+        // The same questions and options as version 1: tallies of both versions add up.
+        let v1 = Form::default_form();
+        for q in &v1.questions {
+            let q2 = f.question(&q.id).expect("same ids");
+            assert_eq!((&q2.options, &q2.satisfied), (&q.options, &q.satisfied));
+        }
+        let ids: Vec<(String, u32)> = Form::standard_forms()
+            .iter()
+            .map(|f| (f.id.clone(), f.version))
+            .collect();
+        assert_eq!(ids, [("CSAT".to_string(), 1), ("CSAT".to_string(), 2)]);
+        assert_eq!(Form::newest_standard().version, 2);
+    }
+
+    #[test]
+    fn a_text_question_takes_a_default_height() {
+        let src = format!(
+            "{MINIMAL}[[questions]]\nid = \"c\"\nkind = \"text\"\ntext = \"Ý kiến khác\"\n"
+        );
+        let f = Form::parse(&src, "x.toml").expect("parses");
+        let c = f.question("c").expect("c");
+        assert_eq!(c.height_mm, DEFAULT_TEXT_HEIGHT_MM);
+        assert!(!c.is_choice());
+    }
+
+    #[test]
+    fn bad_header_and_text_values_are_refused_with_their_place() {
+        let text_q = |extra: &str| {
+            format!("{MINIMAL}[[questions]]\nid = \"c\"\nkind = \"text\"\ntext = \"x\"\n{extra}")
+        };
+        let e = parse_err(&text_q("height_mm = 5\n"));
+        assert!(
+            e.contains("x.toml:8:") && e.contains("height_mm = 5"),
+            "{e}"
+        );
+        let e = parse_err(&text_q("height_mm = 500\n"));
+        assert!(e.contains("from 15 to 120"), "{e}");
+        let e = parse_err(&text_q("options = [{id = \"a\", label = \"A\"}]\n"));
+        assert!(
+            e.contains("writing area") && e.contains("no `scale`"),
+            "{e}"
+        );
+        let e = parse_err(&format!("{MINIMAL}height_mm = 30\n"));
+        assert!(e.contains("only a writing area"), "{e}");
+        let e = parse_err(&text_q("lines = 4\n"));
+        assert!(e.contains("unknown field `lines`"), "{e}");
+        let e = parse_err(&MINIMAL.replace(
+            "title = \"T\"\n",
+            "title = \"T\"\n[header]\nagencies = [\"X\"]\n",
+        ));
+        assert!(e.contains("unknown field `agencies`"), "{e}");
+        let e = parse_err(&MINIMAL.replace(
+            "title = \"T\"\n",
+            "title = \"T\"\n[header]\nagency = [\"Công an {unit}\"]\n",
+        ));
+        assert!(e.contains("stands alone"), "{e}");
+        let e = parse_err(&MINIMAL.replace("title = \"T\"\n", "title = \"T\"\nlayout = 3\n"));
+        assert!(e.contains("x.toml:4:") && e.contains("layout = 3"), "{e}");
+        let e = parse_err(&MINIMAL.replace(
+            "title = \"T\"\n",
+            "title = \"T\"\ntitle_align = \"middle\"\n",
+        ));
+        assert!(e.contains("unknown variant `middle`"), "{e}");
+        // A form of writing areas only has nothing to count.
+        let e = parse_err("id = \"F\"\nversion = 1\ntitle = \"T\"\n[[questions]]\nid = \"c\"\nkind = \"text\"\ntext = \"x\"\n");
+        assert!(e.contains("only writing areas"), "{e}");
+        let e = parse_err(&MINIMAL.replace(
+            "label = \"A\"",
+            "label = \"A\"}, {id = \"WRITTEN\", label = \"W\"",
+        ));
+        assert!(e.contains("reserved"), "{e}");
     }
 }

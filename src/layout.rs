@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::fonts::{self, Weight, MM_PER_PT};
-use crate::form::{Form, FormError, Question};
+use crate::form::{Align, Form, FormError, Header, Question, UNIT_PLACEHOLDER};
 use crate::geometry::{PointMm, RectMm};
 
 pub const PAGE_W: f64 = 210.0;
@@ -60,9 +60,35 @@ const BODY_PT: f64 = 10.5;
 const LABEL_PT: f64 = 8.0;
 const ID_PT: f64 = 7.0;
 const LINE_SPACING: f64 = 1.25;
-/// Each option column is at most this wide; the question text gets the rest.
-const MAX_OPTION_COL: f64 = 23.0;
+/// Each option column is at most this wide; the question text gets the rest. Layout 2's
+/// 20 mm holds "Rất không / hài lòng" in two lines and leaves the question text 90 mm beside
+/// five columns; layout 1 keeps the 23 mm its ballots were printed with.
+const MAX_OPTION_COL: [f64; 2] = [23.0, 20.0];
 const MIN_QUESTION_COL: f64 = 70.0;
+/// The rule that closes a table before a question with other headings.
+const TABLE_RULE: f64 = 0.3;
+
+/// Header block (an official paper's): the agency column's width, the motto's size, and the
+/// underline under the agency's name and the motto.
+const AGENCY_W: f64 = 62.0;
+const HEADER_GAP: f64 = 3.0;
+const HEADER_PT: f64 = 9.0;
+const MIN_HEADER_PT: f64 = 6.5;
+const UNDERLINE: f64 = 0.25;
+/// The agency's underline is a short stroke, a third of the name's width, as the customary
+/// format draws it; the motto's is as long as the motto.
+const AGENCY_UNDERLINE_SHARE: f64 = 1.0 / 3.0;
+
+/// A writing area's dotted ruling: lines this far apart (a handwritten line's height), dots
+/// of this size at this pitch — the "......" of a paper form.
+pub const RULE_PITCH: f64 = 8.0;
+pub const RULE_DOT: f64 = 0.3;
+const RULE_DOT_PITCH: f64 = 1.0;
+/// Space above a writing area's label: the boxes of the question before it stay more than
+/// the reader's first box search (6 mm) away from the ruling.
+const TEXT_AREA_GAP: f64 = 5.0;
+/// Space above the closing line.
+const CLOSING_GAP: f64 = 5.0;
 
 /// One line of text, placed by its baseline.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -108,6 +134,26 @@ pub struct Checkbox {
     pub rect: RectMm,
 }
 
+/// A writing area (a `text` question): the citizen writes between its dotted rules.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TextArea {
+    pub question: String,
+    /// The area read by the scanner and cut out as the comment's image.
+    pub rect: RectMm,
+    /// The y of each dotted rule's centre line (mm): the scanner masks them out.
+    pub rules: Vec<f64>,
+}
+
+/// Where each ballot's unit name goes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum UnitPlace {
+    /// A line "Đơn vị: <name>" under the instructions (forms without a header).
+    Labelled(RectMm),
+    /// The agency's last line in the header, in capitals, centred at `center_x`, at most two
+    /// lines of `width`, with the customary short underline.
+    Agency { center_x: f64, top: f64, width: f64 },
+}
+
 /// A laid-out form. Per-ballot content (QR, serial, unit name) goes into the reserved places.
 #[derive(Clone, Debug)]
 pub struct Layout {
@@ -118,10 +164,14 @@ pub struct Layout {
     /// The QR symbol itself (without its quiet zone).
     pub qr: RectMm,
     pub checkboxes: Vec<Checkbox>,
+    pub text_areas: Vec<TextArea>,
+    /// Each column heading's extent, by question and option (what the layout tests check
+    /// stands over its own box).
+    pub headings: Vec<(String, String, RectMm)>,
     /// Title, instructions, table headers, question texts, box borders and fiducials.
     pub shapes: Vec<Shape>,
     /// Where the unit's name is printed on each ballot.
-    unit_line: RectMm,
+    unit_place: UnitPlace,
 }
 
 impl Layout {
@@ -130,6 +180,15 @@ impl Layout {
             file: format!("form {} v{}", form.id, form.version),
             line,
             message,
+        };
+        let glyphs = |text: &str, weight: Weight| -> Result<(), FormError> {
+            match fonts::missing_glyph(text, weight) {
+                Some(c) => Err(fail(
+                    0,
+                    format!("the font has no glyph for {c:?} in {text:?}"),
+                )),
+                None => Ok(()),
+            }
         };
         let mut shapes = Vec::new();
         let fiducials = FIDUCIALS;
@@ -144,18 +203,29 @@ impl Layout {
         let header_right = qr.x - quiet - 1.0;
         let header_w = header_right - HEADER_LEFT;
 
-        // Header: title, instructions, unit line — left of the QR code.
         let mut y = 9.0;
+        let mut unit_place = None;
+        if let Some(h) = &form.header {
+            for l in h.agency.iter().chain(&h.motto).chain([&h.form_number]) {
+                glyphs(l, Weight::Bold)?;
+            }
+            let (header_shapes, place, bottom) = official_header(h, header_right).map_err(|t| {
+                fail(
+                    0,
+                    format!("the header line {t:?} is too long to fit: shorten it"),
+                )
+            })?;
+            shapes.extend(header_shapes);
+            unit_place = place;
+            y = bottom + 3.0;
+        }
+
+        // Title and instructions, left of the QR code (centred there when asked).
         for (text, pt, weight) in [
             (form.title.as_str(), TITLE_PT, Weight::Bold),
             (form.instructions.as_str(), BODY_PT, Weight::Regular),
         ] {
-            if let Some(c) = fonts::missing_glyph(text, weight) {
-                return Err(fail(
-                    0,
-                    format!("the font has no glyph for {c:?} in {text:?}"),
-                ));
-            }
+            glyphs(text, weight)?;
             let lines = fonts::wrap(text, pt, weight, header_w).map_err(|w| {
                 fail(
                     0,
@@ -163,66 +233,153 @@ impl Layout {
                 )
             })?;
             for l in lines {
-                let t = text_line(HEADER_LEFT, y, pt, weight, l);
+                let x = match form.title_align {
+                    Align::Left => HEADER_LEFT,
+                    Align::Center => {
+                        HEADER_LEFT + (header_w - fonts::text_width_mm(&l, pt, weight)) / 2.0
+                    }
+                };
+                let t = text_line(x, y, pt, weight, l);
                 y = t.bounds.bottom() + pt * MM_PER_PT * (LINE_SPACING - 1.0);
                 shapes.push(Shape::Text(t));
             }
             y += 1.5;
         }
-        let unit_line = RectMm::new(HEADER_LEFT, y, header_w, BODY_PT * MM_PER_PT * LINE_SPACING);
+        let unit_place = match unit_place {
+            Some(p) => p,
+            None => {
+                let rect =
+                    RectMm::new(HEADER_LEFT, y, header_w, BODY_PT * MM_PER_PT * LINE_SPACING);
+                y = rect.bottom();
+                UnitPlace::Labelled(rect)
+            }
+        };
         let id_bottom = qr.bottom() + 3.0 * ID_PT * MM_PER_PT * LINE_SPACING + 2.0;
-        y = unit_line.bottom().max(id_bottom) + 4.0;
+        y = y.max(id_bottom) + 4.0;
+
+        // The closing line is placed last but its room is kept from the start.
+        let closing_h = if form.closing.is_empty() {
+            0.0
+        } else {
+            glyphs(&form.closing, Weight::Bold)?;
+            CLOSING_GAP
+                + (fonts::ascent_mm(BODY_PT, Weight::Bold)
+                    + fonts::descent_mm(BODY_PT, Weight::Bold))
+        };
+        let bottom = CONTENT_BOTTOM - closing_h;
 
         // Questions: consecutive questions with the same option labels share a table header.
         let mut checkboxes = Vec::new();
+        let mut text_areas = Vec::new();
+        let mut headings = Vec::new();
         let mut prev_labels: Option<Vec<&str>> = None;
+        let official = form.layout >= 2;
+        let max_col = MAX_OPTION_COL[usize::from(official)];
+        let line_h = BODY_PT * MM_PER_PT * LINE_SPACING;
         for (qi, q) in form.questions.iter().enumerate() {
+            glyphs(&q.text, Weight::Regular)?;
+            let numbered = format!("{}. {}", qi + 1, q.text);
+            if !q.is_choice() {
+                let text_w = CONTENT_RIGHT - CONTENT_LEFT;
+                let lines = fonts::wrap(&numbered, BODY_PT, Weight::Bold, text_w)
+                    .map_err(|w| too_wide(&fail, q, &w, text_w))?;
+                let top = y + TEXT_AREA_GAP;
+                // A millimetre under the label, whose diacritics stay out of the area.
+                let area_top = top + lines.len() as f64 * line_h + 1.0;
+                let rect = RectMm::new(CONTENT_LEFT, area_top, text_w, q.height_mm);
+                if rect.bottom() > bottom {
+                    return Err(fail(
+                        q.line,
+                        format!(
+                            "the writing area of question {:?} does not fit on the page (it would end {:.0} mm below the printable area): lower its height_mm, shorten the texts or split the form",
+                            q.id,
+                            rect.bottom() - bottom
+                        ),
+                    ));
+                }
+                let mut ty = top;
+                for l in lines {
+                    let t = text_line(CONTENT_LEFT, ty, BODY_PT, Weight::Bold, l);
+                    ty += line_h;
+                    shapes.push(Shape::Text(t));
+                }
+                let mut rules = Vec::new();
+                let mut ry = rect.y + RULE_PITCH;
+                while ry <= rect.bottom() + 1e-9 {
+                    rules.push(ry);
+                    shapes.extend(dotted_rule(rect.x, rect.right(), ry));
+                    ry += RULE_PITCH;
+                }
+                text_areas.push(TextArea {
+                    question: q.id.clone(),
+                    rect,
+                    rules,
+                });
+                y = rect.bottom();
+                prev_labels = None;
+                continue;
+            }
             let labels: Vec<&str> = q.options.iter().map(|o| o.label.as_str()).collect();
             let n = labels.len() as f64;
-            let col_w = MAX_OPTION_COL.min((CONTENT_RIGHT - CONTENT_LEFT - MIN_QUESTION_COL) / n);
+            let col_w = max_col.min((CONTENT_RIGHT - CONTENT_LEFT - MIN_QUESTION_COL) / n);
             let options_left = CONTENT_RIGHT - n * col_w;
             if prev_labels.as_ref() != Some(&labels) {
+                // A new set of headings after a table: a rule across the page closes the
+                // table above, so the new headings read as their own boxes', not as a row of
+                // the columns above them.
+                if official && prev_labels.is_some() {
+                    y += 2.0;
+                    shapes.push(Shape::Fill(RectMm::new(
+                        CONTENT_LEFT,
+                        y,
+                        CONTENT_RIGHT - CONTENT_LEFT,
+                        TABLE_RULE,
+                    )));
+                    y += TABLE_RULE + 1.0;
+                }
                 y += 2.0;
                 let mut header_bottom = y;
                 for (i, label) in labels.iter().enumerate() {
-                    let lines = fonts::wrap(label, LABEL_PT, Weight::Bold, col_w - 1.0)
+                    let wrap = if official {
+                        fonts::wrap_balanced
+                    } else {
+                        fonts::wrap
+                    };
+                    let lines = wrap(label, LABEL_PT, Weight::Bold, col_w - 1.0)
                         .map_err(|w| too_wide(&fail, q, &w, col_w - 1.0))?;
                     let mut ly = y;
+                    let mut widest: Option<RectMm> = None;
                     for l in lines {
                         let w = fonts::text_width_mm(&l, LABEL_PT, Weight::Bold);
                         let x = options_left + i as f64 * col_w + (col_w - w) / 2.0;
                         let t = text_line(x, ly, LABEL_PT, Weight::Bold, l);
                         ly = t.bounds.bottom();
+                        widest = Some(widest.map_or(t.bounds, |r| union(&r, &t.bounds)));
                         shapes.push(Shape::Text(t));
+                    }
+                    if let Some(r) = widest {
+                        headings.push((q.id.clone(), q.options[i].id.clone(), r));
                     }
                     header_bottom = header_bottom.max(ly);
                 }
                 y = header_bottom + 1.5;
                 prev_labels = Some(labels);
             }
-            let missing = std::iter::once(q.text.as_str())
-                .chain(q.options.iter().map(|o| o.label.as_str()))
-                .find_map(|t| fonts::missing_glyph(t, Weight::Regular));
-            if let Some(c) = missing {
-                return Err(fail(
-                    q.line,
-                    format!("the font has no glyph for {c:?} in question {:?}", q.id),
-                ));
+            for o in &q.options {
+                glyphs(&o.label, Weight::Bold)?;
             }
             let text_w = options_left - CONTENT_LEFT - 3.0;
-            let numbered = format!("{}. {}", qi + 1, q.text);
             let lines = fonts::wrap(&numbered, BODY_PT, Weight::Regular, text_w)
                 .map_err(|w| too_wide(&fail, q, &w, text_w))?;
-            let line_h = BODY_PT * MM_PER_PT * LINE_SPACING;
             let text_h = lines.len() as f64 * line_h;
             let row_h = (text_h + 5.0).max(BOX_SIZE + 8.0);
-            if y + row_h > CONTENT_BOTTOM {
+            if y + row_h > bottom {
                 return Err(fail(
                     q.line,
                     format!(
                         "question {:?} does not fit on the page (it would end {:.0} mm below the printable area): shorten the texts or split the form",
                         q.id,
-                        y + row_h - CONTENT_BOTTOM
+                        y + row_h - bottom
                     ),
                 ));
             }
@@ -245,14 +402,36 @@ impl Layout {
             }
             y += row_h;
         }
+        if !form.closing.is_empty() {
+            let w = fonts::text_width_mm(&form.closing, BODY_PT, Weight::Bold);
+            if w > CONTENT_RIGHT - CONTENT_LEFT {
+                return Err(fail(
+                    0,
+                    format!(
+                        "the closing line {:?} is too long for one line: shorten it",
+                        form.closing
+                    ),
+                ));
+            }
+            let x = (PAGE_W - w) / 2.0;
+            shapes.push(Shape::Text(text_line(
+                x,
+                y + CLOSING_GAP,
+                BODY_PT,
+                Weight::Bold,
+                form.closing.clone(),
+            )));
+        }
         Ok(Layout {
             form_id: form.id.clone(),
             form_version: form.version,
             fiducials,
             qr,
             checkboxes,
+            text_areas,
+            headings,
             shapes,
-            unit_line,
+            unit_place,
         })
     }
 
@@ -270,16 +449,41 @@ impl Layout {
         self.qr.inset(-QR_QUIET_MODULES * QR_MODULE_MM)
     }
 
-    /// The unit name line of one ballot, shrunk to fit its reserved place.
-    pub fn unit_text(&self, text: &str) -> Option<TextLine> {
-        let pt = fit_size(text, BODY_PT, 6.0, Weight::Bold, self.unit_line.w)?;
-        Some(text_line(
-            self.unit_line.x,
-            self.unit_line.y,
-            pt,
-            Weight::Bold,
-            text.to_string(),
-        ))
+    /// The unit's name on one ballot, shrunk (and in the header wrapped) to fit its place.
+    pub fn unit_shapes(&self, unit_name: &str) -> Option<Vec<Shape>> {
+        match &self.unit_place {
+            UnitPlace::Labelled(rect) => {
+                let text = format!("Đơn vị: {unit_name}");
+                let pt = fit_size(&text, BODY_PT, 6.0, Weight::Bold, rect.w)?;
+                Some(vec![Shape::Text(text_line(
+                    rect.x,
+                    rect.y,
+                    pt,
+                    Weight::Bold,
+                    text,
+                ))])
+            }
+            UnitPlace::Agency {
+                center_x,
+                top,
+                width,
+            } => {
+                let name = unit_name.to_uppercase();
+                let lines = centred_lines(&name, *center_x, *top, *width, 2, Weight::Bold)?;
+                let mut shapes: Vec<Shape> = Vec::new();
+                let bottom = lines.iter().map(|t| t.bounds.bottom()).fold(*top, f64::max);
+                let widest = lines.iter().map(|t| t.bounds.w).fold(0.0, f64::max);
+                shapes.extend(lines.into_iter().map(Shape::Text));
+                let w = widest * AGENCY_UNDERLINE_SHARE;
+                shapes.push(Shape::Fill(RectMm::new(
+                    center_x - w / 2.0,
+                    bottom + 0.8,
+                    w,
+                    UNDERLINE,
+                )));
+                Some(shapes)
+            }
+        }
     }
 
     /// The human-readable identifier under the QR code, centred, one text per line.
@@ -335,6 +539,7 @@ impl Layout {
             },
             "checkbox_border": BOX_BORDER,
             "checkboxes": boxes,
+            "text_areas": self.text_areas.iter().map(|a| (a.question.clone(), a.rect)).collect::<BTreeMap<_, _>>(),
         })
     }
 }
@@ -351,6 +556,136 @@ fn too_wide(
             "text too long to fit: the word {word:?} in question {:?} is wider than its {width:.1} mm column; shorten it or use fewer options",
             q.id
         ),
+    )
+}
+
+/// The official header: the form number at the top right, the agency column (the superior
+/// body, then the unit) and the motto column (the state's name, the motto underlined), both
+/// centred in their columns, left of the QR code. Returns the shapes, where the unit's name
+/// goes (when the agency names it with `{unit}`), and the bottom of the block. `Err` names a
+/// line that does not fit even at the smallest size.
+fn official_header(h: &Header, right: f64) -> Result<(Vec<Shape>, Option<UnitPlace>, f64), String> {
+    let mut shapes = Vec::new();
+    let mut top = 9.0;
+    if !h.form_number.is_empty() {
+        let pt = LABEL_PT;
+        let w = fonts::text_width_mm(&h.form_number, pt, Weight::Regular);
+        // Above the motto, flush right, as the customary format places it.
+        let t = text_line(right - w, 5.5, pt, Weight::Regular, h.form_number.clone());
+        top = t.bounds.bottom() + 1.0;
+        shapes.push(Shape::Text(t));
+    }
+    let agency_cx = HEADER_LEFT + AGENCY_W / 2.0;
+    let motto_left = HEADER_LEFT + AGENCY_W + HEADER_GAP;
+    let motto_w = right - motto_left;
+    let motto_cx = motto_left + motto_w / 2.0;
+    let mut unit_place = None;
+    let mut y = top;
+    let mut bottom = top;
+    for (i, line) in h.agency.iter().enumerate() {
+        let last = i + 1 == h.agency.len();
+        let weight = if last { Weight::Bold } else { Weight::Regular };
+        if line == UNIT_PLACEHOLDER {
+            unit_place = Some(UnitPlace::Agency {
+                center_x: agency_cx,
+                top: y,
+                width: AGENCY_W,
+            });
+            // Two lines of a long unit name, and the underline below them.
+            y += 2.0 * HEADER_PT * MM_PER_PT * LINE_SPACING + 1.5;
+            continue;
+        }
+        let upper = line.to_uppercase();
+        let lines = centred_lines(&upper, agency_cx, y, AGENCY_W, 2, weight).ok_or(line.clone())?;
+        y = lines.iter().map(|t| t.bounds.bottom()).fold(y, f64::max) + 0.5;
+        if last {
+            let widest = lines.iter().map(|t| t.bounds.w).fold(0.0, f64::max);
+            let w = widest * AGENCY_UNDERLINE_SHARE;
+            shapes.push(Shape::Fill(RectMm::new(
+                agency_cx - w / 2.0,
+                y + 0.3,
+                w,
+                UNDERLINE,
+            )));
+            y += 1.5;
+        }
+        shapes.extend(lines.into_iter().map(Shape::Text));
+    }
+    bottom = bottom.max(y);
+    let mut y = top;
+    for (i, line) in h.motto.iter().enumerate() {
+        let pt = if i == 0 { HEADER_PT } else { HEADER_PT + 0.5 };
+        let pt = fit_size(line, pt, MIN_HEADER_PT, Weight::Bold, motto_w).ok_or(line.clone())?;
+        let w = fonts::text_width_mm(line, pt, Weight::Bold);
+        let t = text_line(motto_cx - w / 2.0, y, pt, Weight::Bold, line.clone());
+        y = t.bounds.bottom() + 0.5;
+        shapes.push(Shape::Text(t));
+        if i + 1 == h.motto.len() && h.motto.len() > 1 {
+            shapes.push(Shape::Fill(RectMm::new(
+                motto_cx - w / 2.0,
+                y + 0.3,
+                w,
+                UNDERLINE,
+            )));
+            y += 1.5;
+        }
+    }
+    bottom = bottom.max(y);
+    Ok((shapes, unit_place, bottom))
+}
+
+/// `text` in bold or regular, centred on `center_x`, in at most `max_lines` lines of `width`,
+/// at the header's size or smaller; `None` when it does not fit even at the smallest size.
+fn centred_lines(
+    text: &str,
+    center_x: f64,
+    top: f64,
+    width: f64,
+    max_lines: usize,
+    weight: Weight,
+) -> Option<Vec<TextLine>> {
+    let mut pt = HEADER_PT;
+    while pt >= MIN_HEADER_PT {
+        if let Ok(lines) = fonts::wrap_balanced(text, pt, weight, width) {
+            if lines.len() <= max_lines {
+                let mut y = top;
+                let mut out = Vec::new();
+                for l in lines {
+                    let w = fonts::text_width_mm(&l, pt, weight);
+                    let t = text_line(center_x - w / 2.0, y, pt, weight, l);
+                    y = t.bounds.bottom() + 0.2;
+                    out.push(t);
+                }
+                return Some(out);
+            }
+        }
+        pt -= 0.5;
+    }
+    None
+}
+
+/// A dotted rule from `x0` to `x1`, centred on `y`.
+fn dotted_rule(x0: f64, x1: f64, y: f64) -> Vec<Shape> {
+    let n = ((x1 - x0 - RULE_DOT) / RULE_DOT_PITCH).floor() as usize + 1;
+    (0..n)
+        .map(|i| {
+            Shape::Fill(RectMm::new(
+                x0 + i as f64 * RULE_DOT_PITCH,
+                y - RULE_DOT / 2.0,
+                RULE_DOT,
+                RULE_DOT,
+            ))
+        })
+        .collect()
+}
+
+fn union(a: &RectMm, b: &RectMm) -> RectMm {
+    let (x, y) = (a.x.min(b.x), a.y.min(b.y));
+    RectMm::new(
+        x,
+        y,
+        a.right().max(b.right()) - x,
+        a.bottom().max(b.bottom()) - y,
     )
 }
 
@@ -404,7 +739,13 @@ mod tests {
 
     #[test]
     fn default_form_fits_without_overlaps_inside_the_margin() {
-        let l = Layout::new(&Form::default_form()).expect("lays out");
+        for form in Form::standard_forms() {
+            fits_without_overlaps(&form);
+        }
+    }
+
+    fn fits_without_overlaps(form: &Form) {
+        let l = Layout::new(form).expect("lays out");
         let printable = RectMm::new(
             PRINT_MARGIN,
             PRINT_MARGIN,
@@ -424,6 +765,136 @@ mod tests {
             }
         }
         assert_eq!(l.checkboxes.len(), 7 * 5 + 2);
+    }
+
+    #[test]
+    fn version_1_keeps_the_geometry_its_ballots_were_printed_with() {
+        // Ballots of version 1 are in the field: their boxes must stay where they were.
+        let l = Layout::new(&Form::default_form()).expect("lays out");
+        let first = &l.checkboxes[0].rect;
+        let last = &l.checkboxes[l.checkboxes.len() - 1].rect;
+        // As published in the layout.json of ballots printed before version 2 existed.
+        assert!((first.x - 93.0).abs() < 1e-9, "{first:?}");
+        assert!((first.y - 80.616).abs() < 0.001, "{first:?}");
+        assert!((last.x - 185.0).abs() < 1e-9, "{last:?}");
+        assert!((last.y - 194.347).abs() < 0.001, "{last:?}");
+        assert!(l.text_areas.is_empty());
+    }
+
+    #[test]
+    fn column_headings_stand_over_their_own_boxes() {
+        for form in Form::standard_forms() {
+            let l = Layout::new(&form).expect("lays out");
+            assert!(!l.headings.is_empty());
+            for (q, o, head) in &l.headings {
+                let b = l.checkbox(q, o).expect("a heading names a box");
+                let (hc, bc) = (head.x + head.w / 2.0, b.rect.x + b.rect.w / 2.0);
+                assert!(
+                    (hc - bc).abs() < 0.01,
+                    "{q}/{o}: heading centred at {hc}, box at {bc}"
+                );
+                assert!(head.bottom() < b.rect.y, "{q}/{o}: heading below its box");
+                // Between a heading and its first box there is no other box: a heading never
+                // reads as a row of the table above it.
+                for other in &l.checkboxes {
+                    let between = other.rect.y > head.bottom() && other.rect.bottom() < b.rect.y;
+                    assert!(
+                        !between,
+                        "{q}/{o}: box {}/{} between heading and box",
+                        other.question, other.option
+                    );
+                }
+            }
+        }
+        // The official ballot's headings break where a label stays readable.
+        let l = Layout::new(&Form::standard_v2()).expect("lays out");
+        let lines: Vec<&str> = l
+            .shapes
+            .iter()
+            .filter_map(|s| match s {
+                Shape::Text(t) if t.size_pt == LABEL_PT => Some(t.text.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert!(lines.contains(&"hài lòng"), "{lines:?}");
+        assert!(!lines.contains(&"Không hài"), "{lines:?}");
+        assert!(!lines.contains(&"lòng"), "{lines:?}");
+    }
+
+    #[test]
+    fn the_official_ballot_has_its_header_comment_area_and_closing() {
+        let l = Layout::new(&Form::standard_v2()).expect("lays out");
+        let texts: Vec<&str> = l
+            .shapes
+            .iter()
+            .filter_map(|s| match s {
+                Shape::Text(t) => Some(t.text.as_str()),
+                _ => None,
+            })
+            .collect();
+        for t in [
+            "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+            "Độc lập - Tự do - Hạnh phúc",
+            "Mẫu KS-01",
+            "CÔNG AN THÀNH PHỐ HẢI PHÒNG",
+            "Xin trân trọng cảm ơn Ông/Bà!",
+        ] {
+            assert!(texts.contains(&t), "{t:?} missing from {texts:?}");
+        }
+        // The title is centred over the space left of the QR code.
+        let title = l
+            .shapes
+            .iter()
+            .find_map(|s| match s {
+                Shape::Text(t) if t.size_pt == TITLE_PT => Some(t.bounds),
+                _ => None,
+            })
+            .expect("a title");
+        let centre = (HEADER_LEFT + l.qr.x - QR_QUIET_MODULES * QR_MODULE_MM - 1.0) / 2.0;
+        assert!((title.x + title.w / 2.0 - centre).abs() < 0.01);
+        // The unit's name goes into the agency block, in capitals, within the agency column.
+        let unit = l.unit_shapes("Công an phường An Biên").expect("fits");
+        let Some(Shape::Text(t)) = unit.first() else {
+            panic!("no unit line")
+        };
+        assert_eq!(t.text, "CÔNG AN PHƯỜNG AN BIÊN");
+        assert!(t.bounds.x >= HEADER_LEFT && t.bounds.right() <= HEADER_LEFT + AGENCY_W);
+    }
+
+    #[test]
+    fn the_comment_area_is_inside_the_page_and_clear_of_everything_else() {
+        let l = Layout::new(&Form::standard_v2()).expect("lays out");
+        assert_eq!(l.text_areas.len(), 1);
+        let a = &l.text_areas[0];
+        assert_eq!(a.question, "comment");
+        let printable = RectMm::new(
+            PRINT_MARGIN,
+            PRINT_MARGIN,
+            PAGE_W - 2.0 * PRINT_MARGIN,
+            PAGE_H - 2.0 * PRINT_MARGIN,
+        );
+        assert!(printable.contains(&a.rect));
+        assert!(a.rect.h >= 40.0 && a.rules.len() >= 5);
+        // Only its own ruling is printed inside it.
+        for s in &l.shapes {
+            let b = s.bounds();
+            let own_rule =
+                b.h <= RULE_DOT + 1e-9 && a.rules.iter().any(|y| (b.center().y - y).abs() < 1e-6);
+            assert!(
+                own_rule || !b.overlaps(&a.rect),
+                "{s:?} inside the comment area"
+            );
+        }
+        // Boxes stay beyond the reader's first box search (6 mm) from the area, and the area
+        // beyond the fiducial search (12 mm) around the bottom discs.
+        for c in &l.checkboxes {
+            assert!(!c.rect.inset(-6.0).overlaps(&a.rect), "box {c:?} too close");
+        }
+        for f in &l.fiducials {
+            let around = RectMm::new(f.x - 12.0, f.y - 12.0, 24.0, 24.0);
+            assert!(!around.overlaps(&a.rect), "fiducial {f:?} too close");
+        }
+        assert!(!l.qr_with_quiet_zone().overlaps(&a.rect));
     }
 
     #[test]

@@ -13,6 +13,7 @@ rust_i18n::i18n!("locales", fallback = "en");
 
 pub mod audit;
 pub mod ballot;
+pub mod comments;
 pub mod duplicates;
 pub mod fonts;
 pub mod form;

@@ -139,7 +139,7 @@ enum Command {
         /// Output folder (created if missing). An existing issued.csv there is continued.
         #[arg(long)]
         out: PathBuf,
-        /// Form definition (TOML). Default: the embedded standard form.
+        /// Form definition (TOML). Default: the newest embedded standard form (CSAT v2).
         #[arg(long)]
         form: Option<PathBuf>,
         /// Units registry (CSV: code,name,parent). Default: the embedded registry.
@@ -160,10 +160,11 @@ enum Command {
     },
 }
 
-fn load_form(path: Option<&PathBuf>) -> anyhow::Result<Form> {
+/// The form `--form` names, or else `default` (an embedded standard form).
+fn load_form(path: Option<&PathBuf>, default: fn() -> Form) -> anyhow::Result<Form> {
     Ok(match path {
         Some(p) => Form::load(p)?,
-        None => Form::default_form(),
+        None => default(),
     })
 }
 
@@ -259,7 +260,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             key,
         } => {
             use ballotscan::synth::ballots::{self, FileFormat};
-            let form = load_form(form.as_ref())?;
+            // Version 1: the simulator's corpora and accuracy figures are made of it.
+            let form = load_form(form.as_ref(), Form::default_form)?;
             let registry = load_units(units_file.as_ref())?;
             let key = load_key(key.as_ref())?;
             let format = match format.as_str() {
@@ -311,7 +313,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let forms_dir = forms;
             let forms = match &forms_dir {
                 Some(dir) => form::load_dir(dir)?,
-                None => vec![Form::default_form()],
+                None => Form::standard_forms(),
             };
             let registry = load_units(units.as_ref())?;
             let key = load_key(key.as_ref())?;
@@ -420,7 +422,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             png,
             dpi,
         } => {
-            let form = load_form(form.as_ref())?;
+            let form = load_form(form.as_ref(), Form::newest_standard)?;
             let registry = load_units(units.as_ref())?;
             let key = load_key(key.as_ref())?;
             let report = generate::generate(&generate::Request {

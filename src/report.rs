@@ -19,7 +19,7 @@ use crate::tally::{summary_table, Tally, TallyBallot};
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ScanSettings {
     pub format: String,
-    /// Forms folder; `None` for the embedded standard form.
+    /// Forms folder; `None` for the embedded standard forms (every version).
     pub forms: Option<std::path::PathBuf>,
     /// Units registry; `None` for the embedded registry.
     pub units: Option<std::path::PathBuf>,
@@ -74,7 +74,7 @@ impl ScanSettings {
     pub fn forms(&self) -> anyhow::Result<Vec<Form>> {
         Ok(match &self.forms {
             Some(dir) => crate::form::load_dir(dir)?,
-            None => vec![Form::default_form()],
+            None => Form::standard_forms(),
         })
     }
 
@@ -155,11 +155,15 @@ pub fn answer_rows(r: &PageRecord) -> Vec<[String; 8]> {
                 .iter()
                 .map(|b| format!("{}={}", b.option, b.state.as_str()))
                 .collect();
-            let scores: Vec<String> = q
+            let mut scores: Vec<String> = q
                 .boxes
                 .iter()
                 .map(|b| format!("{}={}", b.option, b.score.fill))
                 .collect();
+            // A writing area has no boxes: its score is the ink counted as writing.
+            if let Some((_, ink)) = r.comment_ink.iter().find(|(id, _)| *id == q.question) {
+                scores.push(format!("ink_mm2={ink:.1}"));
+            }
             [
                 r.source.clone(),
                 r.page.to_string(),
@@ -296,6 +300,9 @@ fn write_scan(
                 failed.get_or_insert(e);
             }
         }
+        if let Err(e) = save_comments(dir, &r) {
+            failed.get_or_insert(e);
+        }
         outcome.times.add(&r.times);
         duplicates.see(&r);
         // Box scores are not serialised: the spilled record is the slim one.
@@ -336,6 +343,34 @@ fn write_scan(
     summary_table(&tally.summary(&forms, &cfg.registry, None)).write(&dir.join("summary.csv"))?;
     outcome.write_time = t.elapsed();
     Ok(outcome)
+}
+
+/// Saves a page's written areas as `comments/<unit>-<serial>-<question>.png` inside the
+/// results folder being written. Pages come in input order, so when two pages carry the same
+/// ballot (a copy of a file, a rescan) the first one's image is kept, run after run.
+fn save_comments(dir: &Path, r: &PageRecord) -> Result<(), WriteError> {
+    let Some(p) = &r.payload else {
+        return Ok(());
+    };
+    if r.comment_images.is_empty() {
+        return Ok(());
+    }
+    let folder = dir.join(crate::comments::DIR);
+    std::fs::create_dir_all(&folder).map_err(|error| WriteError {
+        path: folder.display().to_string(),
+        error,
+    })?;
+    for (question, png) in &r.comment_images {
+        let path = folder.join(crate::comments::file_name(
+            &p.unit,
+            &p.serial_text(),
+            question,
+        ));
+        if !path.exists() {
+            crate::output::write_atomic(&path, png)?;
+        }
+    }
+    Ok(())
 }
 
 pub fn tally_ballot(r: &PageRecord) -> TallyBallot {

@@ -516,6 +516,10 @@ fn answer_text(a: &Answer, review_reason: Option<&str>) -> (String, Rgb<u8>) {
             Some("possible_correction") => ("REVIEW (fix?)".into(), AMBIGUOUS),
             _ => ("REVIEW".into(), AMBIGUOUS),
         },
+        // Writing areas have no boxes to draw beside (annotate skips them).
+        Answer::Written => ("WRITTEN".into(), MARKED),
+        Answer::Empty => ("EMPTY".into(), EMPTY),
+        Answer::Unreadable => ("UNREADABLE".into(), AMBIGUOUS),
     }
 }
 

@@ -13,6 +13,7 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::ballot::{self, QuestionRead, Status};
+use crate::comments;
 use crate::form::Form;
 use crate::input;
 use crate::layout::Layout;
@@ -100,6 +101,13 @@ pub struct PageRecord {
     pub questions: Vec<QuestionRead>,
     pub file_sha256: String,
     pub duplicate_of: Option<String>,
+    /// The written areas' images (PNG), by question, to be saved in the results folder's
+    /// `comments/`; the verdicts themselves are in `questions`.
+    #[serde(skip)]
+    pub comment_images: Vec<(String, Vec<u8>)>,
+    /// The ink counted as writing in each writing area (mm²), for answers.csv.
+    #[serde(skip)]
+    pub comment_ink: Vec<(String, f64)>,
     #[serde(skip)]
     pub times: StageTimes,
 }
@@ -127,6 +135,8 @@ impl PageRecord {
             questions: Vec::new(),
             file_sha256: String::new(),
             duplicate_of: None,
+            comment_images: Vec::new(),
+            comment_ink: Vec::new(),
             times: StageTimes::default(),
         }
     }
@@ -224,6 +234,19 @@ pub fn read_page(img: &GrayImage, cfg: &Config, rec: &mut PageRecord) {
         .map(|(_, _, s)| cfg.thresholds.margin(s.fill))
         .min_by(f64::total_cmp);
     rec.questions = ballot::read_questions(form, &scores, &cfg.thresholds);
+    if !layout.text_areas.is_empty() {
+        let black = comments::print_black(img, &alignment.transform, &layout.fiducials);
+        for area in &layout.text_areas {
+            let c = comments::read_area(img, &alignment.transform, area, black);
+            if let Some(q) = rec.questions.iter_mut().find(|q| q.question == c.question) {
+                q.answer = c.answer;
+            }
+            rec.comment_ink.push((c.question.clone(), c.ink_mm2));
+            if let Some(png) = c.png {
+                rec.comment_images.push((c.question, png));
+            }
+        }
+    }
     let unknown_unit = cfg.registry.get(&payload.unit).is_none();
     let (status, reasons) = ballot::decide_ballot(
         form,

@@ -94,7 +94,8 @@ impl Tally {
                 let Some(form) = forms.iter().find(|f| &f.id == fid && f.version == *ver) else {
                     continue;
                 };
-                for q in &form.questions {
+                // Comment areas are read by a person, never counted.
+                for q in form.questions.iter().filter(|q| q.is_choice()) {
                     if !seen_questions.insert(q.id.clone()) {
                         continue;
                     }

@@ -64,10 +64,9 @@ pub fn ballot_specific_shapes(
         .id_text(&id_lines)
         .ok_or_else(|| RenderError::TextTooLong(id_lines.join(" ")))?;
     shapes.extend(id.into_iter().map(Shape::Text));
-    let unit_line = format!("Đơn vị: {unit_name}");
     let unit = layout
-        .unit_text(&unit_line)
-        .ok_or(RenderError::TextTooLong(unit_line))?;
-    shapes.push(Shape::Text(unit));
+        .unit_shapes(unit_name)
+        .ok_or_else(|| RenderError::TextTooLong(unit_name.to_string()))?;
+    shapes.extend(unit);
     Ok(shapes)
 }

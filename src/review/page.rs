@@ -140,6 +140,7 @@ pub fn index_html(input: &PageInput) -> String {
     for (rank, entry) in input.entries.iter().enumerate() {
         ballot_card(&mut h, input, rank + 1, entry);
     }
+    comments_section(&mut h, input);
     let _ = write!(h, "</main>\n<script>\n{JS}</script>\n</body>\n</html>\n");
     h
 }
@@ -174,7 +175,7 @@ fn forms_legend(h: &mut String, input: &PageInput) {
             );
         }
         h.push_str("</ol></details>\n");
-        for q in &form.questions {
+        for q in form.questions.iter().filter(|q| q.is_choice()) {
             let _ = write!(h, "<template id=\"t-{}\">", e(&template_id(fi, &q.id)));
             for o in &q.options {
                 let _ = write!(
@@ -200,6 +201,112 @@ fn forms_legend(h: &mut String, input: &PageInput) {
             h.push_str("</template>\n");
         }
     }
+}
+
+/// A writing area's line in a ballot's card: its verdict, and the comment's image when
+/// something is written.
+fn comment_line(
+    h: &mut String,
+    q: &crate::form::Question,
+    unit: &str,
+    serial: &str,
+    answer: Option<&Answer>,
+    lang: Lang,
+) {
+    let e = escape;
+    let verdict = answer.map_or_else(|| text(lang, "review.not_read", &[]), Answer::to_text);
+    let _ = write!(
+        h,
+        "<div class=\"q comment\"><span class=\"qid\">{}</span><span class=\"read\">{}</span>",
+        e(&q.id),
+        e(&verdict)
+    );
+    if answer == Some(&Answer::Written) {
+        let file = crate::comments::file_name(unit, serial, &q.id);
+        let _ = write!(
+            h,
+            " <a href=\"../{dir}/{f}\" target=\"_blank\">{f}</a>",
+            dir = crate::comments::DIR,
+            f = e(&file)
+        );
+    }
+    h.push_str("</div>\n");
+}
+
+/// Every comment written on the scan's ballots, by unit (registry order), each as its image
+/// for a person to read. A comment decides nothing; it is listed whatever the ballot's status,
+/// once per ballot (a copy of a file shows the same comment).
+fn comments_section(h: &mut String, input: &PageInput) {
+    let e = escape;
+    let lang = input.lang;
+    let mut by_unit: BTreeMap<&str, Vec<(String, String)>> = BTreeMap::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for r in input.records {
+        let Some(p) = &r.payload else { continue };
+        for q in r.questions.iter().filter(|q| q.answer == Answer::Written) {
+            let file = crate::comments::file_name(&p.unit, &p.serial_text(), &q.question);
+            if seen.insert(file.clone()) {
+                by_unit
+                    .entry(p.unit.as_str())
+                    .or_default()
+                    .push((p.serial_text(), file));
+            }
+        }
+    }
+    for list in by_unit.values_mut() {
+        list.sort();
+    }
+    let total: usize = by_unit.values().map(Vec::len).sum();
+    let _ = writeln!(
+        h,
+        "<section class=\"comments\" id=\"comments\">\n<h2>{}</h2>",
+        text(lang, "review.comments_heading", &[("total", &total)])
+    );
+    if total == 0 {
+        let _ = writeln!(h, "<p>{}</p>", text(lang, "review.comments_none", &[]));
+    }
+    // Registry units in registry order, then codes not in the registry.
+    let mut order: Vec<&str> = input
+        .registry
+        .units
+        .iter()
+        .map(|u| u.code.as_str())
+        .filter(|c| by_unit.contains_key(c))
+        .collect();
+    order.extend(by_unit.keys().filter(|c| input.registry.get(c).is_none()));
+    for unit in order {
+        let Some(list) = by_unit.get(unit) else {
+            continue;
+        };
+        let name = input
+            .registry
+            .get(unit)
+            .map_or(String::new(), |u| u.name.clone());
+        let _ = writeln!(
+            h,
+            "<h3>{} <small>{}</small> · {}</h3>\n<div class=\"comment-list\">",
+            e(unit),
+            e(&name),
+            text(lang, "review.comments_count", &[("n", &list.len())])
+        );
+        for (serial, file) in list {
+            let _ = writeln!(
+                h,
+                "<figure><a href=\"../{dir}/{f}\" target=\"_blank\"><img loading=\"lazy\" src=\"../{dir}/{f}\" alt=\"{alt}\"></a><figcaption>{u} · {s}</figcaption></figure>",
+                dir = crate::comments::DIR,
+                f = e(file),
+                alt = e(&text(
+                    lang,
+                    "review.comment_alt",
+                    &[("unit", &unit), ("serial", &serial)]
+                )),
+                u = e(unit),
+                s = e(serial),
+            );
+        }
+        h.push_str("</div>\n");
+    }
+    h.push_str("</section>\n");
 }
 
 fn template_id(form_index: usize, question: &str) -> String {
@@ -338,6 +445,11 @@ fn ballot_card(h: &mut String, input: &PageInput, rank: usize, entry: &Entry) {
         Some((fi, form)) if readable => {
             for q in &form.questions {
                 let read = r.questions.iter().find(|x| x.question == q.id);
+                if !q.is_choice() {
+                    // A comment is read by a person and decides nothing: no answer to choose.
+                    comment_line(h, q, &unit, &serial, read.map(|x| &x.answer), lang);
+                    continue;
+                }
                 let (read_text, class) = match read.map(|x| &x.answer) {
                     Some(Answer::Chosen(ids)) => (
                         ids.iter()
@@ -354,6 +466,9 @@ fn ballot_card(h: &mut String, input: &PageInput, rank: usize, entry: &Entry) {
                     Some(Answer::Blank) => ("BLANK".to_string(), "a-blank"),
                     Some(Answer::Multi) => ("MULTI".to_string(), "a-multi"),
                     Some(Answer::Review) => ("REVIEW".to_string(), "a-review"),
+                    Some(Answer::Written | Answer::Empty | Answer::Unreadable) => {
+                        (text(lang, "review.not_a_choice", &[]), "a-none")
+                    }
                     None => (text(lang, "review.not_read", &[]), "a-none"),
                 };
                 let doubt = matches!(
@@ -419,6 +534,55 @@ mod tests {
             "&lt;a href=&quot;x&quot;&gt;Tom &amp; &#39;Jerry&#39;&lt;/a&gt;"
         );
         assert_eq!(escape("Hài lòng"), "Hài lòng");
+    }
+
+    #[test]
+    fn comments_are_listed_by_unit_in_registry_order_once_each_as_image_files() {
+        use crate::ballot::QuestionRead;
+        use crate::payload::Payload;
+        let page = |unit: &str, serial: u32, answer: Answer| {
+            let mut r = PageRecord::new("x.png", 1);
+            r.status = Status::Counted;
+            r.payload = Some(Payload::new("CSAT", 2, unit, serial));
+            r.questions = vec![QuestionRead {
+                question: "comment".into(),
+                answer,
+                boxes: Vec::new(),
+                review_reason: None,
+            }];
+            r
+        };
+        let records = vec![
+            page("P-MAYTO", 7, Answer::Written),
+            page("P-ANBIEN", 9, Answer::Written),
+            page("P-ANBIEN", 3, Answer::Written),
+            page("P-ANBIEN", 3, Answer::Written), // the same ballot scanned twice
+            page("P-ANBIEN", 4, Answer::Empty),
+        ];
+        let registry = Registry::default_units();
+        let forms = Form::standard_forms();
+        let html = index_html(&PageInput {
+            scan_dir: "out",
+            scan_key: "k",
+            records: &records,
+            entries: &[],
+            forms: &forms,
+            registry: &registry,
+            thresholds: Thresholds::default(),
+            lang: Lang::En,
+        });
+        let section = &html[html.find("<section class=\"comments\"").expect("a section")..];
+        assert!(section.contains("Comments written on the ballots (3)"));
+        let at = |f: &str| {
+            section
+                .find(&format!("src=\"../comments/{f}\""))
+                .unwrap_or_else(|| panic!("{f} not listed"))
+        };
+        // P-ANBIEN comes before P-MAYTO in the registry; serials in order within a unit.
+        assert!(at("P-ANBIEN-000003-comment.png") < at("P-ANBIEN-000009-comment.png"));
+        assert!(at("P-ANBIEN-000009-comment.png") < at("P-MAYTO-000007-comment.png"));
+        assert_eq!(section.matches("P-ANBIEN-000003-comment.png\"").count(), 2); // link + img
+        assert!(!section.contains("000004"));
     }
 
     #[test]

@@ -139,7 +139,8 @@ fn pick_definite(rng: &mut Xoshiro256PlusPlus, pen_only: bool) -> MarkStyle {
 fn plan(form: &Form, pen_only: bool, rng: &mut Xoshiro256PlusPlus) -> Vec<QuestionTruth> {
     let blank_ballot = rng.random_bool(0.03);
     let mut out = Vec::new();
-    for q in &form.questions {
+    // Writing areas are filled after the marks (see make_page).
+    for q in form.questions.iter().filter(|q| q.is_choice()) {
         let n = q.options.len();
         let mut boxes: Vec<BoxTruth> = q
             .options
@@ -210,6 +211,9 @@ fn plan(form: &Form, pen_only: bool, rng: &mut Xoshiro256PlusPlus) -> Vec<Questi
     out
 }
 
+/// Share of ballots whose citizen writes in the comment area.
+const COMMENT_SHARE: f64 = 0.4;
+
 /// Draws one filled ballot and scans it. `template` is the form's static part at `dpi`.
 #[allow(clippy::too_many_arguments)]
 pub fn make_page(
@@ -220,6 +224,26 @@ pub fn make_page(
     payload: &Payload,
     unit_name: &str,
     profile: &str,
+    rng: &mut Xoshiro256PlusPlus,
+) -> anyhow::Result<Page> {
+    make_page_with(
+        form, layout, template, dpi, payload, unit_name, profile, None, rng,
+    )
+}
+
+/// [`make_page`], with each writing area written in (`Some(true)`), left blank
+/// (`Some(false)`) or either at random (`None`); everything else on the page is the same
+/// whichever is asked, so a test can compare the same ballot with and without a comment.
+#[allow(clippy::too_many_arguments)]
+pub fn make_page_with(
+    form: &Form,
+    layout: &Layout,
+    template: &GrayImage,
+    dpi: f64,
+    payload: &Payload,
+    unit_name: &str,
+    profile: &str,
+    comments: Option<bool>,
     rng: &mut Xoshiro256PlusPlus,
 ) -> anyhow::Result<Page> {
     let mut img = template.clone();
@@ -268,6 +292,32 @@ pub fn make_page(
         for _ in 0..rng.random_range(1..=2) {
             let c = &layout.checkboxes[rng.random_range(0..layout.checkboxes.len())];
             marks::draw_stray_mark(&mut img, &BoxPx::from_mm(&c.rect, ppm), ppm, rng);
+        }
+    }
+    // Comments, from a generator of their own: the rest of the page is the same with or
+    // without them, and a form without writing areas (version 1) draws nothing here.
+    if !layout.text_areas.is_empty() {
+        let mut crng = Xoshiro256PlusPlus::seed_from_u64(rng.random());
+        for area in &layout.text_areas {
+            let roll = crng.random_bool(COMMENT_SHARE);
+            let written = comments.unwrap_or(roll);
+            if written {
+                let r = area.rect;
+                marks::draw_handwriting(
+                    &mut img,
+                    (r.x, r.right(), r.y),
+                    &area.rules,
+                    ppm,
+                    degradation.binarize,
+                    &mut crng,
+                );
+            }
+            truth.push(QuestionTruth {
+                question: area.question.clone(),
+                expected: if written { "WRITTEN" } else { "EMPTY" }.to_string(),
+                acceptable: Vec::new(),
+                boxes: Vec::new(),
+            });
         }
     }
     let image = degrade::apply(&img, &degradation, rng);

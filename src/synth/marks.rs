@@ -463,6 +463,100 @@ fn hand_path(waypoints: &[P], pen: &Pen, ppm: f64, wobble_mm: f64, rng: &mut imp
     Stroke { pts, pressure }
 }
 
+/// Handwriting in a writing area (`text` question): a few lines of cursive-like words sitting
+/// on the dotted rules (`rules`, their y in mm), or a single short word, in ballpoint (only, on
+/// a page a 1-bit scanner will threshold, when `pen_only`) or pencil. Letters are humps, loops,
+/// rounds and descenders joined within a word, with accents above some of them, as
+/// Vietnamese handwriting has.
+pub fn draw_handwriting(
+    img: &mut GrayImage,
+    area_mm: (f64, f64, f64),
+    rules: &[f64],
+    px_per_mm: f64,
+    pen_only: bool,
+    rng: &mut impl Rng,
+) {
+    let ppm = px_per_mm;
+    let (left, right, _top) = area_mm;
+    let pen = if pen_only {
+        Pen::ballpoint(rng, ppm)
+    } else {
+        Pen::any(rng, ppm)
+    };
+    let short = rng.random_bool(0.2);
+    let lines = if short {
+        1
+    } else {
+        rng.random_range(1..=rules.len().clamp(1, 4))
+    };
+    let first = rng.random_range(0..rules.len().saturating_sub(lines) + 1);
+    let x_height = rng.random_range(2.0..3.2);
+    let letter_w = rng.random_range(1.6..2.6);
+    for (k, base) in rules.iter().skip(first).take(lines).enumerate() {
+        let base = base - rng.random_range(0.6..1.4);
+        let mut x = left + rng.random_range(2.0..15.0) + if k == 0 { 0.0 } else { -1.0 };
+        let end = if short {
+            x + rng.random_range(6.0..14.0)
+        } else {
+            (x + rng.random_range(30.0..(right - left - 10.0).max(31.0))).min(right - 4.0)
+        };
+        while x < end - 2.0 * letter_w {
+            let letters = rng.random_range(2..=6usize);
+            let mut way: Vec<P> = vec![(x, base)];
+            let mut accents = Vec::new();
+            for _ in 0..letters {
+                let w = letter_w * rng.random_range(0.8..1.2);
+                let h = x_height * rng.random_range(0.9..1.1);
+                match rng.random_range(0..4) {
+                    // n: a hump
+                    0 => way.extend([
+                        (x, base - h),
+                        (x + 0.5 * w, base - 1.05 * h),
+                        (x + w, base - 0.6 * h),
+                        (x + w, base),
+                    ]),
+                    // l: a tall loop
+                    1 => way.extend([
+                        (x + 0.7 * w, base - 2.1 * h),
+                        (x + 0.3 * w, base - 2.0 * h),
+                        (x + 0.5 * w, base),
+                        (x + w, base - 0.2 * h),
+                    ]),
+                    // o: a round
+                    2 => way.extend([
+                        (x + 0.8 * w, base - h),
+                        (x + 0.2 * w, base - 0.9 * h),
+                        (x + 0.1 * w, base - 0.2 * h),
+                        (x + 0.7 * w, base),
+                        (x + w, base - 0.5 * h),
+                    ]),
+                    // g: a descender
+                    _ => way.extend([
+                        (x + 0.6 * w, base - h),
+                        (x + 0.5 * w, base + 1.2 * h),
+                        (x + 0.2 * w, base + 0.9 * h),
+                        (x + w, base - 0.3 * h),
+                    ]),
+                }
+                if rng.random_bool(0.4) {
+                    accents.push((x + 0.5 * w, base - h - rng.random_range(0.8..1.4)));
+                }
+                x += w;
+            }
+            let px: Vec<P> = way.iter().map(|&(a, b)| (a * ppm, b * ppm)).collect();
+            let stroke = hand_path(&px, &pen, ppm, 0.12, rng);
+            draw_stroke(img, &stroke, &pen, rng.random());
+            for (ax, ay) in accents {
+                let dx = rng.random_range(0.4..0.8);
+                let acc = [(ax * ppm, ay * ppm), ((ax + dx) * ppm, (ay - 0.6) * ppm)];
+                let stroke = hand_path(&acc, &pen, ppm, 0.05, rng);
+                draw_stroke(img, &stroke, &pen, rng.random());
+            }
+            x += rng.random_range(1.8..3.2);
+        }
+    }
+}
+
 /// A uniform number in -1..1.
 fn sym(rng: &mut impl Rng) -> f64 {
     rng.random_range(-1.0..1.0)
