@@ -160,3 +160,30 @@ fn a_pdf_content_stream_inflating_past_the_limit_is_refused_without_being_held()
     // A page that cannot give an image reserves next to nothing.
     assert!(input::page_memory(&opened, 0) <= MB as u64);
 }
+
+#[test]
+fn a_decisions_file_is_read_record_by_record() {
+    let _one = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("decisions.csv");
+    // 30 MB of one decision repeated (an auditor's export appended to itself many times).
+    let line = format!("in/b1.jpg,1,P-ANBIEN,1,q1,3,Lan,{}\n", "x".repeat(200));
+    let mut text = String::from("source,page,unit,serial,question,decision,auditor,note\n");
+    while text.len() < 30 * MB {
+        text.push_str(&line);
+    }
+    let rows = (text.len() - 55) / line.len();
+    std::fs::write(&path, &text).expect("write");
+    drop(text);
+    let (read, peak) = peak_of(|| {
+        let mut n = 0usize;
+        ballotscan::audit::read_decisions(&path, |d| {
+            assert_eq!((d.unit.as_str(), d.decision.as_str()), ("P-ANBIEN", "3"));
+            n += 1;
+            Ok(())
+        })
+        .map(|()| n)
+    });
+    assert_eq!(read.expect("reads"), rows);
+    assert!(peak < 2 * MB, "reading it held {} MB", peak / MB);
+}
