@@ -18,7 +18,25 @@ use crate::payload::Payload;
 use crate::registry::Registry;
 use crate::scan::PageRecord;
 
-pub const DECISIONS_HEADER: [&str; 8] = [
+/// The columns the review page writes. A ballot is found by `form` + `unit` + `serial` when
+/// its QR code was read (a rescan, a renamed file and another station's copy of the folder
+/// are still that ballot), else by `file_sha256` + `page` (its file's content); `source` is
+/// kept for people and to tell apart two rows of one ballot. Files with only the first four
+/// identity columns of [`OLD_DECISIONS_HEADER`] are read as before: by `source` + `page`.
+pub const DECISIONS_HEADER: [&str; 10] = [
+    "source",
+    "page",
+    "file_sha256",
+    "form",
+    "unit",
+    "serial",
+    "question",
+    "decision",
+    "auditor",
+    "note",
+];
+/// Decisions files written before ballots were identified by content (still read).
+pub const OLD_DECISIONS_HEADER: [&str; 8] = [
     "source", "page", "unit", "serial", "question", "decision", "auditor", "note",
 ];
 pub const TRAIL_HEADER: [&str; 9] = [
@@ -232,6 +250,10 @@ fn boxes_read(states: &str, scores: &str) -> Vec<BoxRead> {
 pub struct Decision {
     pub source: String,
     pub page: usize,
+    /// Empty in files of the old format, and for hand-written rows that name the ballot by
+    /// `source` + `page` only.
+    pub file_sha256: String,
+    pub form: String,
     pub unit: String,
     pub serial: String,
     pub question: String,
@@ -240,15 +262,55 @@ pub struct Decision {
     pub decision: String,
     pub auditor: String,
     pub note: String,
+    /// Whether the file had the identity columns (`file_sha256`): the ballot is then found by
+    /// what it is, not by where its file was.
+    pub by_identity: bool,
     /// Where it came from, for errors: `file:line`.
     pub origin: String,
 }
 
+/// Reads a decisions file whole (see [`read_decisions`], which `tally` uses to stream it).
 pub fn load_decisions(path: &Path) -> anyhow::Result<Vec<Decision>> {
-    let (h, rows) = output::read_csv(path).map_err(anyhow::Error::msg)?;
-    let names: Vec<&str> = h.iter().collect();
-    for need in DECISIONS_HEADER {
-        if !names.contains(&need) {
+    let mut out = Vec::new();
+    read_decisions(path, |d| {
+        out.push(d);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// The longest field a decision may have: a note of a page of text. Longer ones are a damaged
+/// or hostile file, refused rather than held.
+const MAX_DECISION_FIELD: usize = 64 << 10;
+
+/// Reads a decisions file record by record, handing each decision to `each`; the file is
+/// never held in memory (a 195 MB file took 2 GB read whole).
+pub fn read_decisions(
+    path: &Path,
+    mut each: impl FnMut(Decision) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    use std::io::{BufRead, BufReader};
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("cannot read the decisions file {}", path.display()))?;
+    let mut input = BufReader::with_capacity(1 << 16, file);
+    // Skip the byte-order mark Excel and the review page write.
+    if input.fill_buf()?.starts_with("\u{feff}".as_bytes()) {
+        input.consume(3);
+    }
+    let mut rdr = csv::ReaderBuilder::new().from_reader(input);
+    let header = rdr
+        .headers()
+        .map_err(|e| anyhow::anyhow!("{}: bad header: {e}", path.display()))?
+        .clone();
+    let names: Vec<&str> = header.iter().collect();
+    let by_identity = names.contains(&"file_sha256");
+    let need: &[&str] = if by_identity {
+        &DECISIONS_HEADER
+    } else {
+        &OLD_DECISIONS_HEADER
+    };
+    for need in need {
+        if !names.contains(need) {
             bail!(
                 "{}: missing column {need:?}; a decisions file has the header {}",
                 path.display(),
@@ -256,33 +318,60 @@ pub fn load_decisions(path: &Path) -> anyhow::Result<Vec<Decision>> {
             );
         }
     }
-    let pos = |n: &str| names.iter().position(|x| *x == n).unwrap_or(0);
-    rows.iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let get = |n: &str| {
-                output::unneutralise(r.get(pos(n)).unwrap_or(""))
-                    .trim()
-                    .to_string()
-            };
-            // The record's own line: a quoted note may span several lines.
-            let line = r.position().map_or(i as u64 + 2, |p| p.line());
-            let origin = format!("{}:{line}", path.display());
-            Ok(Decision {
-                page: get("page")
-                    .parse()
-                    .with_context(|| format!("{origin}: bad page number"))?,
-                source: get("source"),
-                unit: get("unit"),
-                serial: get("serial"),
-                question: get("question"),
-                decision: get("decision"),
-                auditor: get("auditor"),
-                note: get("note"),
-                origin,
-            })
-        })
-        .collect()
+    let pos = |n: &str| names.iter().position(|x| *x == n);
+    let mut record = csv::StringRecord::new();
+    let mut n = 0u64;
+    loop {
+        n += 1;
+        match rdr.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                let line = e.position().map_or(n + 1, |p| p.line());
+                match e.kind() {
+                    csv::ErrorKind::Utf8 { .. } => bail!(
+                        "{}:{line}: not UTF-8: save it as \"CSV UTF-8\"",
+                        path.display()
+                    ),
+                    _ => bail!("{}:{line}: bad row: {e}", path.display()),
+                }
+            }
+        }
+        // The record's own line: a quoted note may span several lines.
+        let line = record.position().map_or(n + 1, |p| p.line());
+        let origin = format!("{}:{line}", path.display());
+        if record.iter().any(|f| f.len() > MAX_DECISION_FIELD) {
+            bail!(
+                "{origin}: a cell longer than {} KB: not a decision",
+                MAX_DECISION_FIELD >> 10
+            );
+        }
+        // Names are taken exactly (a file may be called " a.png"); words people type are
+        // trimmed.
+        let exact = |n: &str| {
+            pos(n)
+                .and_then(|i| record.get(i))
+                .map_or(String::new(), |v| output::unneutralise(v).to_string())
+        };
+        let typed = |n: &str| exact(n).trim().to_string();
+        each(Decision {
+            page: typed("page")
+                .parse()
+                .with_context(|| format!("{origin}: bad page number"))?,
+            source: exact("source"),
+            file_sha256: typed("file_sha256"),
+            form: typed("form"),
+            unit: typed("unit"),
+            serial: typed("serial"),
+            question: typed("question"),
+            decision: typed("decision"),
+            auditor: typed("auditor"),
+            note: exact("note"),
+            by_identity,
+            origin,
+        })?;
+    }
+    Ok(())
 }
 
 /// One applied change, for `audit-trail.csv`.
@@ -299,34 +388,187 @@ pub struct TrailEntry {
     pub note: String,
 }
 
+/// Where each page of the scan folders can be found by what a decision names.
+pub struct BallotIndex {
+    by_name: BTreeMap<(String, usize), Vec<usize>>,
+    by_ballot: BTreeMap<(String, u32), Vec<usize>>,
+    by_content: BTreeMap<(String, usize), Vec<usize>>,
+}
+
+impl BallotIndex {
+    pub fn new(records: &[PageRecord]) -> BallotIndex {
+        let mut ix = BallotIndex {
+            by_name: BTreeMap::new(),
+            by_ballot: BTreeMap::new(),
+            by_content: BTreeMap::new(),
+        };
+        for (i, r) in records.iter().enumerate() {
+            ix.by_name
+                .entry((r.source.clone(), r.page))
+                .or_default()
+                .push(i);
+            if !r.file_sha256.is_empty() {
+                ix.by_content
+                    .entry((r.file_sha256.clone(), r.page))
+                    .or_default()
+                    .push(i);
+            }
+            if let Some(p) = &r.payload {
+                ix.by_ballot
+                    .entry((p.unit.clone(), p.serial))
+                    .or_default()
+                    .push(i);
+            }
+        }
+        ix
+    }
+
+    /// The page a decision names. `Ok(None)`: no page matches (the decision was made on
+    /// other scans); an error: several do and nothing in the decision tells them apart.
+    fn find(&self, records: &[PageRecord], d: &Decision) -> anyhow::Result<Option<usize>> {
+        let describe = |c: &[usize]| {
+            c.iter()
+                .map(|&i| records[i].page_ref())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if !d.by_identity {
+            return match self.by_name.get(&(d.source.clone(), d.page)).map(Vec::as_slice) {
+                Some([i]) => Ok(Some(*i)),
+                Some(many) => bail!(
+                    "{}: {}#{} names {} pages ({}): this decisions file names ballots by file name only; export the decisions again from the review page, which names them by serial and content",
+                    d.origin,
+                    d.source,
+                    d.page,
+                    many.len(),
+                    describe(many)
+                ),
+                None => Ok(None),
+            };
+        }
+        let serial = d.serial.parse::<u32>().ok();
+        let mut candidates: Vec<usize> = match serial {
+            Some(serial) if !d.unit.is_empty() => self
+                .by_ballot
+                .get(&(d.unit.clone(), serial))
+                .map(|c| {
+                    c.iter()
+                        .copied()
+                        .filter(|&i| {
+                            d.form.is_empty()
+                                || records[i]
+                                    .payload
+                                    .as_ref()
+                                    .is_some_and(|p| p.form == d.form)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            _ if !d.file_sha256.is_empty() => self
+                .by_content
+                .get(&(d.file_sha256.clone(), d.page))
+                .cloned()
+                .unwrap_or_default(),
+            _ => self
+                .by_name
+                .get(&(d.source.clone(), d.page))
+                .cloned()
+                .unwrap_or_default(),
+        };
+        // Several pages of one ballot (a rescan, a photocopy, a file seen at two stations):
+        // the one this decision was made on is the one with its content, then its name; a
+        // copy of a file already read is never the one decided.
+        let narrowers: [&dyn Fn(&PageRecord) -> bool; 3] = [
+            &|r| !d.file_sha256.is_empty() && r.file_sha256 == d.file_sha256 && r.page == d.page,
+            &|r| r.source == d.source && r.page == d.page,
+            &|r| r.reasons.iter().all(|x| x != "duplicate_file"),
+        ];
+        for keep in narrowers {
+            if candidates.len() <= 1 {
+                break;
+            }
+            let narrower: Vec<usize> = candidates
+                .iter()
+                .copied()
+                .filter(|&i| keep(&records[i]))
+                .collect();
+            if !narrower.is_empty() {
+                candidates = narrower;
+            }
+        }
+        match candidates.as_slice() {
+            [] => Ok(None),
+            [i] => Ok(Some(*i)),
+            many => bail!(
+                "{}: {} {} {} names {} pages that cannot be told apart ({}): tally their scan folders separately",
+                d.origin,
+                d.form,
+                d.unit,
+                d.serial,
+                many.len(),
+                describe(many)
+            ),
+        }
+    }
+}
+
 /// Applies decisions to the pages, then re-decides statuses and duplicates across all of them.
 pub fn apply_decisions(
     records: &mut [PageRecord],
     decisions: &[Decision],
     forms: &[Form],
 ) -> anyhow::Result<Vec<TrailEntry>> {
-    let mut index: BTreeMap<(String, usize), Vec<usize>> = BTreeMap::new();
-    for (i, r) in records.iter().enumerate() {
-        index.entry((r.source.clone(), r.page)).or_default().push(i);
-    }
-    // Check everything first: nothing is applied unless every decision fits.
-    let mut chosen: BTreeMap<(usize, String), &Decision> = BTreeMap::new();
+    let mut check = DecisionCheck::new(records);
     for d in decisions {
-        let i = match index.get(&(d.source.clone(), d.page)).map(Vec::as_slice) {
-            Some([i]) => *i,
-            Some(_) => bail!(
-                "{}: {}#{} is in more than one scan folder; tally those folders separately",
+        check.add(records, forms, d.clone())?;
+    }
+    check.apply(records, forms)
+}
+
+/// Decisions checked one at a time against the pages (nothing applied yet): what each one
+/// decides, one per page and question, and the decisions that match no page.
+pub struct DecisionCheck {
+    index: BallotIndex,
+    chosen: BTreeMap<(usize, String), Decision>,
+    unmatched: Vec<String>,
+}
+
+/// How many decisions that match no page are named in the error (all are counted).
+const UNMATCHED_LISTED: usize = 20;
+
+impl DecisionCheck {
+    pub fn new(records: &[PageRecord]) -> DecisionCheck {
+        DecisionCheck {
+            index: BallotIndex::new(records),
+            chosen: BTreeMap::new(),
+            unmatched: Vec::new(),
+        }
+    }
+
+    /// Checks one decision; an error stops the tally (nothing is applied).
+    pub fn add(
+        &mut self,
+        records: &[PageRecord],
+        forms: &[Form],
+        d: Decision,
+    ) -> anyhow::Result<()> {
+        let Some(i) = self.index.find(records, &d)? else {
+            // Listed together at the end, so the auditor sees every one at once.
+            self.unmatched.push(format!(
+                "{}: {}",
                 d.origin,
-                d.source,
-                d.page
-            ),
-            None => bail!(
-                "{}: no ballot {}#{} in the scan folders given",
-                d.origin,
-                d.source,
-                d.page
-            ),
+                if d.by_identity && !d.unit.is_empty() {
+                    format!(
+                        "{} {} {} ({}#{})",
+                        d.form, d.unit, d.serial, d.source, d.page
+                    )
+                } else {
+                    format!("{}#{}", d.source, d.page)
+                }
+            ));
+            return Ok(());
         };
+        let chosen = &mut self.chosen;
         let r = &records[i];
         if d.auditor.is_empty() {
             bail!(
@@ -439,60 +681,85 @@ pub fn apply_decisions(
                 chosen.insert((i, d.question.clone()), d);
             }
         }
+
+        Ok(())
     }
-    refuse_rejecting_one_of_identical_copies(records, &chosen)?;
-    let mut trail = Vec::new();
-    let mut accepted = BTreeSet::new();
-    let mut rejected = BTreeSet::new();
-    for ((i, q), d) in &chosen {
-        let r = &mut records[*i];
-        let (unit, serial) = r
-            .payload
-            .as_ref()
-            .map_or((String::new(), String::new()), |p| {
-                (p.unit.clone(), p.serial_text())
-            });
-        let before;
-        if q == WHOLE_BALLOT {
-            before = r.status.as_str().to_string();
-            if d.decision == "REJECT" {
-                rejected.insert(*i);
-            } else {
-                accepted.insert(*i);
-            }
-        } else {
-            let answer = Answer::from_text(&d.decision);
-            match r.questions.iter_mut().find(|x| &x.question == q) {
-                Some(x) => {
-                    before = x.answer.to_text();
-                    x.answer = answer;
-                    x.review_reason = None;
+
+    /// Applies the checked decisions: every one matched a page, or none is applied.
+    pub fn apply(
+        self,
+        records: &mut [PageRecord],
+        forms: &[Form],
+    ) -> anyhow::Result<Vec<TrailEntry>> {
+        if !self.unmatched.is_empty() {
+            let n = self.unmatched.len();
+            bail!(
+                "{n} decision{} name{} no ballot in the scan folders given (made on other scans, or on ballots since removed); tally the folders they were made on, or delete these rows:\n  {}{}",
+                if n == 1 { "" } else { "s" },
+                if n == 1 { "s" } else { "" },
+                self.unmatched[..n.min(UNMATCHED_LISTED)].join("\n  "),
+                if n > UNMATCHED_LISTED {
+                    format!("\n  … and {} more", n - UNMATCHED_LISTED)
+                } else {
+                    String::new()
                 }
-                None => {
-                    before = String::new();
-                    r.questions.push(QuestionRead {
-                        question: q.clone(),
-                        answer,
-                        boxes: Vec::new(),
-                        review_reason: None,
-                    });
-                }
-            }
+            );
         }
-        trail.push(TrailEntry {
-            source: r.source.clone(),
-            page: r.page,
-            unit,
-            serial,
-            question: q.clone(),
-            before,
-            after: d.decision.clone(),
-            auditor: d.auditor.clone(),
-            note: d.note.clone(),
-        });
+        let chosen = self.chosen;
+        refuse_rejecting_one_of_identical_copies(records, &chosen)?;
+        let mut trail = Vec::new();
+        let mut accepted = BTreeSet::new();
+        let mut rejected = BTreeSet::new();
+        for ((i, q), d) in &chosen {
+            let r = &mut records[*i];
+            let (unit, serial) = r
+                .payload
+                .as_ref()
+                .map_or((String::new(), String::new()), |p| {
+                    (p.unit.clone(), p.serial_text())
+                });
+            let before;
+            if q == WHOLE_BALLOT {
+                before = r.status.as_str().to_string();
+                if d.decision == "REJECT" {
+                    rejected.insert(*i);
+                } else {
+                    accepted.insert(*i);
+                }
+            } else {
+                let answer = Answer::from_text(&d.decision);
+                match r.questions.iter_mut().find(|x| &x.question == q) {
+                    Some(x) => {
+                        before = x.answer.to_text();
+                        x.answer = answer;
+                        x.review_reason = None;
+                    }
+                    None => {
+                        before = String::new();
+                        r.questions.push(QuestionRead {
+                            question: q.clone(),
+                            answer,
+                            boxes: Vec::new(),
+                            review_reason: None,
+                        });
+                    }
+                }
+            }
+            trail.push(TrailEntry {
+                source: r.source.clone(),
+                page: r.page,
+                unit,
+                serial,
+                question: q.clone(),
+                before,
+                after: d.decision.clone(),
+                auditor: d.auditor.clone(),
+                note: d.note.clone(),
+            });
+        }
+        redecide(records, forms, &accepted, &rejected);
+        Ok(trail)
     }
-    redecide(records, forms, &accepted, &rejected);
-    Ok(trail)
 }
 
 /// A REJECT of a ballot that was also read elsewhere with the same answers (a rescan, the
@@ -501,7 +768,7 @@ pub fn apply_decisions(
 /// what rejecting one copy is for.)
 fn refuse_rejecting_one_of_identical_copies(
     records: &[PageRecord],
-    chosen: &BTreeMap<(usize, String), &Decision>,
+    chosen: &BTreeMap<(usize, String), Decision>,
 ) -> anyhow::Result<()> {
     let rejected: BTreeSet<usize> = chosen
         .iter()
@@ -518,7 +785,7 @@ fn refuse_rejecting_one_of_identical_copies(
         a
     };
     for &i in &rejected {
-        let (r, d) = (&records[i], chosen[&(i, WHOLE_BALLOT.to_string())]);
+        let (r, d) = (&records[i], &chosen[&(i, WHOLE_BALLOT.to_string())]);
         let Some(p) = &r.payload else { continue };
         let mine = answers(r);
         let copies: Vec<String> = records
@@ -796,11 +1063,12 @@ pub fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
         Some(p) => Registry::load(p)?,
         None => registry.unwrap_or_else(Registry::default_units),
     };
-    let mut decisions = Vec::new();
+    // Streamed: only one decision per page and question is kept, never the files.
+    let mut check = DecisionCheck::new(&records);
     for p in req.decisions {
-        decisions.extend(load_decisions(p)?);
+        read_decisions(p, |d| check.add(&records, &forms, d))?;
     }
-    let trail = apply_decisions(&mut records, &decisions, &forms)?;
+    let trail = check.apply(&mut records, &forms)?;
     let dir = out.staging();
     let ballots = report::tally_ballots(&records);
     let returns = if req.issued.is_empty() {

@@ -135,10 +135,20 @@ impl CsvStream {
 /// A cell that starts like a formula (`=`, `+`, `-`, `@`, or a tab/CR that some spreadsheets
 /// skip) gets a leading apostrophe, so a hostile QR payload or file name cannot run in Excel.
 pub fn neutralise(cell: &str) -> String {
-    match cell.as_bytes().first() {
-        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{cell}"),
-        _ => cell.to_string(),
+    if needs_guard(cell) {
+        format!("'{cell}")
+    } else {
+        cell.to_string()
     }
+}
+
+/// A cell a spreadsheet would run as a formula, or one that already looks guarded (a file
+/// named `'=x.png`): it gets one more `'`, so reading it back gives the cell itself.
+fn needs_guard(cell: &str) -> bool {
+    matches!(
+        cell.trim_start_matches('\'').as_bytes().first(),
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
+    )
 }
 
 /// Reads a CSV written by [`CsvTable`] (or by a user's spreadsheet), skipping a BOM.
@@ -165,14 +175,7 @@ pub fn read_csv(path: &Path) -> Result<(csv::StringRecord, Vec<csv::StringRecord
 /// Undoes [`neutralise`] when reading our own files back.
 pub fn unneutralise(cell: &str) -> &str {
     match cell.strip_prefix('\'') {
-        Some(rest)
-            if matches!(
-                rest.as_bytes().first(),
-                Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
-            ) =>
-        {
-            rest
-        }
+        Some(rest) if needs_guard(rest) => rest,
         _ => cell,
     }
 }
@@ -189,6 +192,9 @@ mod tests {
             assert_eq!(unneutralise(&n), c);
         }
         assert_eq!(neutralise("P-ANBIEN"), "P-ANBIEN");
+        for c in ["'=x.png", "'-", "''@", "'plain", "'"] {
+            assert_eq!(unneutralise(&neutralise(c)), c, "{c:?}");
+        }
         assert_eq!(unneutralise("'quoted"), "'quoted");
     }
 

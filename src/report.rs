@@ -224,6 +224,70 @@ pub fn scan_to_dir(
     scan_walk_to_dir(dir, inputs, &walk, cfg, on_file, settings)
 }
 
+/// What the results of one file may take on disk at most: its rows in the CSVs and its
+/// pages' records waiting in the hidden folder (a few kB a page; scanner PDFs hold many pages,
+/// hence the margin), plus a fixed part for the summary and settings.
+const RESULT_BYTES_PER_FILE: u64 = 64 << 10;
+const RESULT_BYTES_FIXED: u64 = 4 << 20;
+
+/// Stops before the batch is read when the results cannot fit on the disk of `dir`: a full
+/// disk found only at the end cost the whole reading time.
+fn check_free_space(dir: &Path, files: usize) -> anyhow::Result<()> {
+    // The folder may not exist yet: its nearest existing parent is on the same disk.
+    let mut at = dir;
+    while !at.exists() {
+        match at.parent() {
+            Some(p) if !p.as_os_str().is_empty() => at = p,
+            _ => {
+                at = Path::new(".");
+                break;
+            }
+        }
+    }
+    match free_bytes(at) {
+        Some(free) => enough_space(dir, free, files),
+        None => Ok(()),
+    }
+}
+
+/// The refusal of [`check_free_space`] for `free` bytes on the disk of `dir`.
+fn enough_space(dir: &Path, free: u64, files: usize) -> anyhow::Result<()> {
+    let need = RESULT_BYTES_FIXED + RESULT_BYTES_PER_FILE * files as u64;
+    if free < need {
+        anyhow::bail!(
+            "the disk of {} has {} MB free, and the results of {files} files need up to {} MB: free some space or give another --out; nothing was read or written",
+            dir.display(),
+            free >> 20,
+            need.div_ceil(1 << 20)
+        );
+    }
+    Ok(())
+}
+
+/// Free bytes for this user on the file system holding `path` (None where it cannot be
+/// told: the write itself then reports a full disk).
+#[cfg(target_os = "linux")]
+fn free_bytes(path: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `c` is a valid NUL-terminated path and `st` a buffer statvfs fills on success.
+    let rc = unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: statvfs returned 0, so it filled the buffer.
+    let st = unsafe { st.assume_init() };
+    // The field types are 32-bit on some Linux targets.
+    #[allow(clippy::unnecessary_cast)]
+    Some((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn free_bytes(_: &Path) -> Option<u64> {
+    None
+}
+
 /// [`scan_to_dir`] over inputs already walked (with `Some(dir)` to skip the results folder).
 pub fn scan_walk_to_dir(
     dir: &Path,
@@ -255,6 +319,7 @@ pub fn scan_walk_to_dir(
             dir.display()
         );
     }
+    check_free_space(dir, walk.files.len())?;
     let folder = crate::results::ResultsFolder::begin(dir)?;
     for input in inputs {
         if let Ok(input) = crate::results::canonical(input) {
@@ -464,4 +529,29 @@ pub fn console_summary(
     ));
     out.push('\n');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_disk_too_full_for_the_results_is_refused_before_reading() {
+        let dir = Path::new("out");
+        // 1,000 files need 4 MiB + 1,000 × 64 KiB = 66.5 MiB.
+        let err = enough_space(dir, 60 << 20, 1000).expect_err("refused");
+        let msg = err.to_string();
+        assert!(msg.contains("has 60 MB free"), "{msg}");
+        assert!(msg.contains("need up to 67 MB"), "{msg}");
+        assert!(enough_space(dir, 67 << 20, 1000).is_ok());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn free_space_is_read_from_the_nearest_existing_folder() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert!(free_bytes(dir.path()).is_some_and(|b| b > 0));
+        // A folder not made yet is judged on its parent's disk.
+        assert!(check_free_space(&dir.path().join("not/yet"), 1).is_ok());
+    }
 }

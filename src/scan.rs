@@ -307,6 +307,9 @@ pub fn process_file(path: &Path, cfg: &Config) -> Vec<PageRecord> {
                 .into_par_iter()
                 .map(|i| {
                     let mut rec = PageRecord::new(&source, i + 1);
+                    // Held until the page is read: bounds the memory of all the pages in
+                    // flight, whatever the number of workers (input::PAGE_MEMORY_BUDGET).
+                    let _memory = input::PageMemory::reserve(input::page_memory(&opened, i));
                     let t = Instant::now();
                     let img = input::decode_page(&opened, i);
                     rec.times.decode =

@@ -231,7 +231,7 @@ fn bad_decisions_are_refused_with_the_line_that_is_wrong() {
     let src = source_of(&st.scan, "000003");
     let e = tally_error(&st, &["nowhere.png,1,P-ANBIEN,000003,q2,BLANK,A,"]);
     assert!(
-        e.contains("bad.csv:2") && e.contains("no ballot nowhere.png#1"),
+        e.contains("names no ballot") && e.contains("bad.csv:2: nowhere.png#1"),
         "{e}"
     );
     let e = tally_error(&st, &[&format!("{src},1,P-ANBIEN,000003,q2,7,A,")]);

@@ -492,6 +492,7 @@ fn exercise(data: &[u8]) {
     let limits = Limits {
         max_pixels: 4_000_000,
         max_stream_bytes: 16 << 20,
+        max_content_bytes: 8 << 20,
     };
     match PdfDocument::parse(data) {
         Ok(doc) => {

@@ -623,3 +623,202 @@ fn a_tally_without_issued_leaves_no_stale_reconciliation() {
         .success();
     assert!(!dir.path().join("final/reconciliation.csv").exists());
 }
+
+/// ballots.csv as written (cells still guarded), with its header.
+fn ballots_rows(out: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let text = std::fs::read_to_string(out.join("ballots.csv")).expect("ballots.csv");
+    let text = text.strip_prefix('\u{feff}').expect("a BOM");
+    let mut rdr = csv::Reader::from_reader(text.as_bytes());
+    let header = rdr
+        .headers()
+        .expect("header")
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let rows = rdr
+        .records()
+        .map(|r| r.expect("row").iter().map(str::to_string).collect())
+        .collect();
+    (header, rows)
+}
+
+/// A decisions file as the review page exports it: each ballot named by its row's cells
+/// (source, page, file_sha256, form, unit, serial), with `question` and `decision`.
+fn export_decisions(path: &Path, out: &Path, decide: &[(u32, &str, &str)]) {
+    let (header, rows) = ballots_rows(out);
+    let col = |n: &str| header.iter().position(|h| h == n).expect(n);
+    let mut w = csv::Writer::from_path(path).expect("decisions.csv");
+    w.write_record([
+        "source",
+        "page",
+        "file_sha256",
+        "form",
+        "unit",
+        "serial",
+        "question",
+        "decision",
+        "auditor",
+        "note",
+    ])
+    .expect("header");
+    for (serial, question, decision) in decide {
+        let r = rows
+            .iter()
+            .find(|r| r[col("serial")].parse::<u32>().ok() == Some(*serial))
+            .expect("a row for the serial");
+        w.write_record([
+            r[col("source")].as_str(),
+            &r[col("page")],
+            &r[col("file_sha256")],
+            &r[col("form")],
+            &r[col("unit")],
+            &r[col("serial")],
+            question,
+            decision,
+            "Lan",
+            "",
+        ])
+        .expect("row");
+    }
+    w.flush().expect("flush");
+}
+
+/// The count of `option` for question `q1` in tallies.csv, over every unit.
+fn q1_count(out: &Path, option: &str) -> u64 {
+    read_rows(&out.join("tallies.csv"))
+        .iter()
+        .filter(|r| r[1] == "q1" && r[2] == option)
+        .map(|r| r[3].parse::<u64>().expect("count"))
+        .sum()
+}
+
+#[test]
+fn decisions_round_trip_for_file_names_with_cr_spaces_a_quote_and_non_utf8_bytes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).expect("mkdir");
+    let mut names: Vec<std::ffi::OsString> = vec![
+        "with\rCR.jpg".into(),
+        " spaces around .jpg ".into(),
+        "'=quoted.jpg".into(),
+    ];
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStringExt;
+        // Two names that print alike once their bad bytes are replaced.
+        names.push(std::ffi::OsString::from_vec(b"bad\xff.jpg".to_vec()));
+        names.push(std::ffi::OsString::from_vec(b"bad\xfe.jpg".to_vec()));
+    }
+    for (i, name) in names.iter().enumerate() {
+        save_jpeg(
+            &ballot("P-ANBIEN", i as u32 + 1, &answers(), None, 150.0),
+            &input.join(name),
+        );
+    }
+    scan_in_to_out(dir.path());
+    assert_eq!(
+        statuses(&dir.path().join("out")).get("counted"),
+        Some(&names.len())
+    );
+    // Every ballot's q1 (5 as read) decided as 1.
+    let decide: Vec<(u32, &str, &str)> = (1..=names.len() as u32).map(|s| (s, "q1", "1")).collect();
+    let dec = dir.path().join("decisions.csv");
+    export_decisions(&dec, &dir.path().join("out"), &decide);
+    bin()
+        .current_dir(dir.path())
+        .args(["tally", "out", "--out", "final", "--decisions"])
+        .arg(&dec)
+        .assert()
+        .success();
+    let fin = dir.path().join("final");
+    assert_eq!(q1_count(&fin, "1"), names.len() as u64);
+    assert_eq!(q1_count(&fin, "5"), 0);
+    // The trail names each file exactly as ballots.csv does.
+    let (_, scanned) = ballots_rows(&dir.path().join("out"));
+    let mut want: Vec<String> = scanned.iter().map(|r| r[0].clone()).collect();
+    let mut got: Vec<String> = read_rows(&fin.join("audit-trail.csv"))
+        .iter()
+        .map(|r| r[0].clone())
+        .collect();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want);
+    assert!(
+        want.contains(&"''=quoted.jpg".to_string())
+            || want.iter().any(|s| s.ends_with("'=quoted.jpg")),
+        "{want:?}"
+    );
+}
+
+#[test]
+fn decisions_name_their_ballot_across_stations_renames_and_rescans() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Two stations whose scanners name files alike: IMG_0002.png holds serial 1 at one and
+    // serial 2 at the other.
+    for (station, serial) in [("a", 1), ("b", 2)] {
+        let input = dir.path().join(station).join("in");
+        std::fs::create_dir_all(&input).expect("mkdir");
+        support::save_png(
+            &ballot("P-ANBIEN", serial, &answers(), None, 150.0),
+            &input.join("IMG_0002.png"),
+        );
+        scan_in_to_out(&dir.path().join(station));
+    }
+    let dec = dir.path().join("decisions.csv");
+    export_decisions(&dec, &dir.path().join("a/out"), &[(1, "q1", "1")]);
+    let mut text = std::fs::read_to_string(&dec).expect("read");
+    let mut b = dir.path().join("b-dec.csv");
+    export_decisions(&b, &dir.path().join("b/out"), &[(2, "q1", "2")]);
+    text.push_str(
+        std::fs::read_to_string(&b)
+            .expect("read")
+            .lines()
+            .nth(1)
+            .expect("row"),
+    );
+    text.push('\n');
+    std::fs::write(&dec, &text).expect("write");
+    let tally = |args: &[&str], dec: &Path| {
+        bin()
+            .current_dir(dir.path())
+            .arg("tally")
+            .args(args)
+            .args(["--out", "final", "--decisions"])
+            .arg(dec)
+            .assert()
+    };
+    tally(&["a/out", "b/out"], &dec).success();
+    let fin = dir.path().join("final");
+    assert_eq!(
+        (
+            q1_count(&fin, "1"),
+            q1_count(&fin, "2"),
+            q1_count(&fin, "5")
+        ),
+        (1, 1, 0)
+    );
+    // The old format names both files alike: refused, naming both, not applied to one.
+    b = dir.path().join("old.csv");
+    std::fs::write(
+        &b,
+        "source,page,unit,serial,question,decision,auditor,note\nin/IMG_0002.png,1,,,q1,1,Lan,\n",
+    )
+    .expect("write");
+    let r = tally(&["a/out", "b/out"], &b).failure();
+    let err = String::from_utf8_lossy(&r.get_output().stderr).to_string();
+    assert!(err.contains("2 pages"), "{err}");
+    // Station a renames its file and scans again: the decision still finds serial 1.
+    std::fs::rename(
+        dir.path().join("a/in/IMG_0002.png"),
+        dir.path().join("a/in/renamed.png"),
+    )
+    .expect("rename");
+    scan_in_to_out(&dir.path().join("a"));
+    tally(&["a/out", "b/out"], &dec).success();
+    assert_eq!((q1_count(&fin, "1"), q1_count(&fin, "2")), (1, 1));
+    // Without station b, its decision matches no ballot: refused, and named.
+    let r = tally(&["a/out"], &dec).failure();
+    let err = String::from_utf8_lossy(&r.get_output().stderr).to_string();
+    assert!(err.contains("1 decision names no ballot"), "{err}");
+    assert!(err.contains("P-ANBIEN 000002"), "{err}");
+}

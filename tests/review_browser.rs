@@ -75,10 +75,15 @@ fn an_auditors_clicks_export_exactly_the_decisions_the_audit_accepts() {
     let save_to = dir.path().join("decisions.csv");
     // Cells as the page must write them: rows in ballots.csv order, questions before the
     // whole-ballot verdict, a note starting like a formula behind an apostrophe.
+    // Each ballot also by its file's content (ballots.csv's file_sha256) and its form.
+    let sha_of = |name: &str| rows[row_of(name) - 1][13].clone();
+    let (faint_sha, torn_sha) = (sha_of(HOSTILE_NAME), sha_of("h-unknown-unit.jpg"));
     let expected_rows = vec![
         vec![
             faint_source.as_str(),
             "1",
+            faint_sha.as_str(),
+            "CSAT",
             "P-ANBIEN",
             "000002",
             "q6",
@@ -89,6 +94,8 @@ fn an_auditors_clicks_export_exactly_the_decisions_the_audit_accepts() {
         vec![
             "scans/h-unknown-unit.jpg",
             "1",
+            torn_sha.as_str(),
+            "CSAT",
             "Z-NOWHERE",
             "000005",
             "*",

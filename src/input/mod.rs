@@ -16,6 +16,147 @@ pub const MAX_PIXELS: u64 = 60_000_000;
 /// Files larger than this are refused before they are read.
 pub const MAX_FILE_BYTES: u64 = 512 * 1024 * 1024;
 
+/// The most any one page may decode into besides its gray image: a PDF image's inflated
+/// samples, a TIFF page's samples. A4 at 600 DPI in RGB is 105 MB; a page that needs more is
+/// refused rather than allowed to take a worker's share of memory several times over.
+pub const MAX_DECODED_BYTES: usize = 128 << 20;
+
+/// Bytes a page costs per pixel while it is read, besides what its decoder needs: the gray
+/// page itself and the QR search's full-size copies of it (measured: a blank 59 Mpx page,
+/// which takes every search, peaks at about three times its size).
+pub const READ_BYTES_PER_PIXEL: u64 = 3;
+
+/// Memory all the pages being read at one time may take together, whatever the number of
+/// workers. With the file bytes held at once (at most `scan`'s chunk of 256 MiB plus one file
+/// of [`MAX_FILE_BYTES`], 512 MiB) and about 64 MiB for the rest of the process, a batch of
+/// hostile files stays under 768 + 768 + 64 MiB = 1.6 GiB (1.7 GB) on any number of cores,
+/// 16 included: a 600 DPI A4 page (35 Mpx, about 105 MiB) lets seven pages be read at once,
+/// a 300 DPI page (9 Mpx) twenty-eight.
+pub const PAGE_MEMORY_BUDGET: u64 = 768 << 20;
+
+/// A share of [`PAGE_MEMORY_BUDGET`] held while one page is decoded and read; given back
+/// when dropped.
+#[derive(Debug)]
+pub struct PageMemory {
+    bytes: u64,
+}
+
+static PAGE_MEMORY_IN_USE: std::sync::Mutex<u64> = std::sync::Mutex::new(0);
+static PAGE_MEMORY_FREED: std::sync::Condvar = std::sync::Condvar::new();
+
+impl PageMemory {
+    /// Waits until `bytes` of the budget are free and takes them. A page larger than the
+    /// whole budget takes all of it (it is then read alone). The caller must not wait for
+    /// other rayon tasks while holding it (a page's decode and read never do), or a worker
+    /// could wait on itself.
+    pub fn reserve(bytes: u64) -> PageMemory {
+        let bytes = bytes.min(PAGE_MEMORY_BUDGET);
+        let mut used = PAGE_MEMORY_IN_USE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        while *used + bytes > PAGE_MEMORY_BUDGET {
+            used = PAGE_MEMORY_FREED
+                .wait(used)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        *used += bytes;
+        PageMemory { bytes }
+    }
+
+    /// The bytes this share holds.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// The bytes held by every page being read now.
+    pub fn in_use() -> u64 {
+        *PAGE_MEMORY_IN_USE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Drop for PageMemory {
+    fn drop(&mut self) {
+        let mut used = PAGE_MEMORY_IN_USE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *used = used.saturating_sub(self.bytes);
+        PAGE_MEMORY_FREED.notify_all();
+    }
+}
+
+/// What reading page `index` of `file` will cost in memory at most, from its headers only
+/// (nothing is decoded): its pixels at [`READ_BYTES_PER_PIXEL`] plus its decoder's own
+/// buffers. A page whose headers cannot be read costs little (its decoder stops at the same
+/// headers); one whose size cannot be told in advance is taken at the largest size allowed.
+pub fn page_memory(file: &OpenedFile, index: usize) -> u64 {
+    const UNREADABLE: u64 = 1 << 20;
+    let worst = MAX_PIXELS * READ_BYTES_PER_PIXEL + MAX_DECODED_BYTES as u64;
+    let cost = |pixels: u64, decoder: u64| {
+        pixels.min(MAX_PIXELS) * READ_BYTES_PER_PIXEL + decoder.min(MAX_DECODED_BYTES as u64)
+    };
+    let bytes: &[u8] = &file.bytes;
+    match file.format {
+        Format::Png => {
+            let dim = |at: usize| {
+                bytes
+                    .get(at..at + 4)
+                    .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as u64)
+            };
+            match (dim(16), dim(20)) {
+                (Some(w), Some(h)) => cost(w.saturating_mul(h), PNG_DECODER_BYTES as u64),
+                _ => UNREADABLE,
+            }
+        }
+        Format::Jpeg => {
+            use zune_jpeg::zune_core::bytestream::ZCursor;
+            use zune_jpeg::zune_core::colorspace::ColorSpace;
+            let mut dec = zune_jpeg::JpegDecoder::new(ZCursor::new(bytes));
+            if dec.decode_headers().is_err() {
+                return UNREADABLE;
+            }
+            let Some((w, h)) = dec.dimensions() else {
+                return UNREADABLE;
+            };
+            let pixels = (w as u64).saturating_mul(h as u64);
+            // Gray and YCbCr decode straight into the page; other colours go through RGB.
+            let colour = !matches!(
+                dec.input_colorspace(),
+                Some(ColorSpace::Luma | ColorSpace::YCbCr) | None
+            );
+            cost(pixels, if colour { pixels.saturating_mul(3) } else { 0 })
+        }
+        Format::Tiff => {
+            let Some(&at) = file.tiff.as_ref().and_then(|t| t.directories.get(index)) else {
+                return UNREADABLE;
+            };
+            let Some(view) = TiffFromPage::new(bytes, at) else {
+                return UNREADABLE;
+            };
+            let Ok(mut dec) = tiff_decoder(view) else {
+                return UNREADABLE;
+            };
+            match (dec.dimensions(), dec.colortype()) {
+                (Ok((w, h)), Ok(colour)) => {
+                    let pixels = (w as u64).saturating_mul(h as u64);
+                    let samples = pixels
+                        .saturating_mul(colour.bit_depth() as u64)
+                        .saturating_mul(colour.num_samples() as u64)
+                        / 8;
+                    cost(pixels, samples)
+                }
+                _ => UNREADABLE,
+            }
+        }
+        Format::Pdf => match file.pdf.as_ref().map(|d| d.page_size(index)) {
+            Some(pdf::PageSize::Pixels(pixels)) => cost(pixels, pixels.saturating_mul(3)),
+            Some(pdf::PageSize::Unknown) | None => worst,
+            Some(pdf::PageSize::NoImage) => UNREADABLE,
+        },
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     Png,
@@ -442,6 +583,7 @@ fn decode_page_inner(file: &OpenedFile, index: usize) -> Result<GrayImage, Input
                     index,
                     &pdf::Limits {
                         max_pixels: MAX_PIXELS,
+                        max_stream_bytes: MAX_DECODED_BYTES,
                         ..pdf::Limits::default()
                     },
                 )
@@ -517,14 +659,16 @@ pub fn decode_jpeg(bytes: &[u8]) -> Result<GrayImage, InputError> {
         .ok_or_else(|| InputError::Decode("bad JPEG buffer".into()))
 }
 
+/// PNG straight to 8-bit gray, row by row: only the gray page and one decoded row are ever
+/// held, whatever the file's sample format (a 7,700 × 7,700 RGBA16 PNG of 477 KB decoded whole
+/// took 474 MB before its gray copy was made; row by row it takes its 59 MB gray page).
 fn decode_png(bytes: &[u8]) -> Result<GrayImage, InputError> {
-    let mut reader =
-        image::ImageReader::with_format(std::io::Cursor::new(bytes), image::ImageFormat::Png);
-    let mut limits = image::Limits::default();
-    limits.max_image_width = Some(1 << 16);
-    limits.max_image_height = Some(1 << 16);
-    limits.max_alloc = Some(MAX_PIXELS * 8);
-    reader.limits(limits);
+    let decode = |e: png::DecodingError| match e {
+        png::DecodingError::LimitsExceeded => InputError::Decode(
+            "the PNG needs more memory to decode than any scanned page may take".into(),
+        ),
+        e => InputError::Decode(e.to_string()),
+    };
     // The PNG standard puts IHDR first: width and height are bytes 16..24. Checking them here
     // refuses a decompression bomb before the decoder reads anything else.
     let dim = |at: usize| {
@@ -540,30 +684,76 @@ fn decode_png(bytes: &[u8]) -> Result<GrayImage, InputError> {
         )));
     }
     check_size(w, h)?;
-    let img = reader
-        .decode()
-        .map_err(|e| InputError::Decode(e.to_string()))?;
-    if !img.color().has_alpha() {
-        return Ok(img.into_luma8());
+    // The decoder's own allocations (one row, the inflate window, text chunks) stay small;
+    // this caps them against chunks that claim huge sizes.
+    let limits = png::Limits {
+        bytes: PNG_DECODER_BYTES,
+    };
+    let mut dec = png::Decoder::new_with_limits(std::io::Cursor::new(bytes), limits);
+    // 8 bits per sample, palettes and low bit depths expanded: every row is then gray,
+    // gray + alpha, RGB or RGBA bytes.
+    dec.set_transformations(png::Transformations::normalize_to_color8());
+    let mut reader = dec.read_info().map_err(decode)?;
+    let (color, depth) = reader.output_color_type();
+    let channels = match (color, depth) {
+        (png::ColorType::Grayscale, png::BitDepth::Eight) => 1,
+        (png::ColorType::GrayscaleAlpha, png::BitDepth::Eight) => 2,
+        (png::ColorType::Rgb, png::BitDepth::Eight) => 3,
+        (png::ColorType::Rgba, png::BitDepth::Eight) => 4,
+        other => {
+            return Err(InputError::Decode(format!(
+                "unexpected PNG sample layout {other:?}"
+            )))
+        }
+    };
+    let (w, h) = (w as usize, h as usize);
+    let mut gray = vec![255u8; w * h];
+    let mut line = Vec::with_capacity(w);
+    // Rows come in order: a plain PNG's row `y` is the `y`-th row handed over.
+    let mut y = 0;
+    while let Some(row) = reader.next_interlaced_row().map_err(decode)? {
+        line.clear();
+        line.extend(row.data().chunks_exact(channels).map(|p| match p {
+            [v] => *v,
+            // Transparent paper is white paper: composite on white (dropping alpha made it
+            // black).
+            [v, a] => on_white(*v, *a),
+            [r, g, b] => luma(*r, *g, *b),
+            [r, g, b, a] => on_white(luma(*r, *g, *b), *a),
+            _ => 255,
+        }));
+        match row.interlace() {
+            png::InterlaceInfo::Null(_) => {
+                if let Some(out) = gray.get_mut(y * w..(y + 1) * w) {
+                    let n = line.len().min(w);
+                    out[..n].copy_from_slice(&line[..n]);
+                }
+                y += 1;
+            }
+            png::InterlaceInfo::Adam7(pass) => {
+                png::expand_interlaced_row(&mut gray, w, &line, pass, 8);
+            }
+        }
     }
-    // Transparent paper is white paper: composite on white (dropping alpha made it black).
-    let la = img.into_luma_alpha8();
-    let (w, h) = la.dimensions();
-    let gray = la
-        .pixels()
-        .map(|p| {
-            let (v, a) = (p.0[0] as u32, p.0[1] as u32);
-            ((v * a + 255 * (255 - a) + 127) / 255) as u8
-        })
-        .collect();
-    GrayImage::from_raw(w, h, gray).ok_or_else(|| InputError::Decode("bad PNG buffer".into()))
+    GrayImage::from_raw(w as u32, h as u32, gray)
+        .ok_or_else(|| InputError::Decode("bad PNG buffer".into()))
+}
+
+/// What the PNG decoder may allocate besides the page: a row of the widest page in RGBA16
+/// (65,536 × 8 bytes) twice over, the inflate state, and the ancillary chunks kept.
+const PNG_DECODER_BYTES: usize = 8 << 20;
+
+/// A gray value with its opacity, laid on white paper.
+fn on_white(v: u8, a: u8) -> u8 {
+    let (v, a) = (v as u32, a as u32);
+    ((v * a + 255 * (255 - a) + 127) / 255) as u8
 }
 
 fn tiff_decoder<R: std::io::Read + std::io::Seek>(
     reader: R,
 ) -> Result<tiff::decoder::Decoder<R>, InputError> {
     let mut limits = tiff::decoder::Limits::default();
-    limits.decoding_buffer_size = (MAX_PIXELS * 4) as usize;
+    limits.decoding_buffer_size = MAX_DECODED_BYTES;
     tiff::decoder::Decoder::new(reader)
         .map(|d| d.with_limits(limits))
         .map_err(|e| InputError::Decode(e.to_string()))

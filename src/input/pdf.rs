@@ -39,8 +39,13 @@ use image::GrayImage;
 pub struct Limits {
     /// Largest accepted image, in pixels (width × height), checked before any allocation.
     pub max_pixels: u64,
-    /// Largest accepted decoded size of any one stream (content streams, compressed data).
+    /// Largest accepted decoded size of any one image stream (its inflated samples).
     pub max_stream_bytes: usize,
+    /// Largest accepted decoded size of a page's drawing instructions (its content streams
+    /// and the forms it draws, together) and of any other non-image stream. A scanner's page
+    /// content is a few dozen bytes, a page of 10,000 tiles under 1 MB; a content stream that
+    /// inflates to 190 MB took 407 MB to be found blank.
+    pub max_content_bytes: usize,
 }
 
 impl Default for Limits {
@@ -49,8 +54,20 @@ impl Default for Limits {
             // An A3 page at 600 DPI is about 70 M pixels; A4 at 600 DPI about 35 M.
             max_pixels: 60_000_000,
             max_stream_bytes: 200 * 1024 * 1024,
+            max_content_bytes: 8 << 20,
         }
     }
+}
+
+/// What [`PdfDocument::page_size`] can tell before a page is decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageSize {
+    /// The page image's declared width × height.
+    Pixels(u64),
+    /// The page has an image whose size is not declared ahead (an inline image).
+    Unknown,
+    /// The page cannot give an image: reading it stops before any is decoded.
+    NoImage,
 }
 
 /// The whole file is unusable.
@@ -201,6 +218,40 @@ impl PdfDocument {
             Ok(result) => result,
             Err(_) => Err(decode_err("internal error while decoding this page")),
         }
+    }
+
+    /// The size of the image page `index` (0-based) would be read from, found by walking its
+    /// drawing instructions without decoding any image: what reading the page will cost.
+    pub fn page_size(&self, index: usize) -> PageSize {
+        catch_unwind(AssertUnwindSafe(|| {
+            let limits = Limits::default();
+            let pages = self.pdf.pages();
+            let Some(page) = pages.get(index) else {
+                return PageSize::NoImage;
+            };
+            let mut walk = Walk::new(&limits, visible_box(page));
+            let Ok(content) = page_content(page, &limits) else {
+                return PageSize::NoImage;
+            };
+            if walk
+                .run(&content, page.resources(), Affine::IDENTITY, 0)
+                .is_err()
+            {
+                return PageSize::NoImage;
+            }
+            match choose_image(&walk) {
+                Ok(Choice::One(i)) => {
+                    walk.placements[i].size.map_or(PageSize::Unknown, |(w, h)| {
+                        PageSize::Pixels(u64::from(w) * u64::from(h))
+                    })
+                }
+                Ok(Choice::Tiles(grid)) => {
+                    PageSize::Pixels(u64::from(grid.width) * u64::from(grid.height))
+                }
+                Err(_) => PageSize::NoImage,
+            }
+        }))
+        .unwrap_or(PageSize::NoImage)
     }
 
     fn page_image_inner(&self, index: usize, limits: &Limits) -> PageResult<GrayImage> {
@@ -621,7 +672,7 @@ impl<'a, 'l> Walk<'a, 'l> {
         depth: usize,
     ) -> PageResult<()> {
         self.content_bytes = self.content_bytes.saturating_add(content.len());
-        if self.content_bytes > self.limits.max_stream_bytes {
+        if self.content_bytes > self.limits.max_content_bytes {
             return Err(unsupported("page content is larger than the stream limit"));
         }
         let mut ctm = base;
@@ -782,7 +833,7 @@ fn page_content(page: &Page<'_>, limits: &Limits) -> PageResult<Vec<u8>> {
     for s in &streams {
         let data = decode_stream(s, limits)
             .map_err(|e| decode_err(format!("page content stream: {e}")))?;
-        if out.len().saturating_add(data.len()) > limits.max_stream_bytes {
+        if out.len().saturating_add(data.len()) > limits.max_content_bytes {
             return Err(unsupported("page content is larger than the stream limit"));
         }
         out.extend_from_slice(&data);
@@ -1330,7 +1381,7 @@ fn decode_stream<'a>(stream: &Stream<'a>, limits: &Limits) -> Result<Cow<'a, [u8
         return Err("an image codec filter on a non-image stream".into());
     }
     let raw = stream.raw_data();
-    apply_chain(raw, &chain, limits.max_stream_bytes, None)
+    apply_chain(raw, &chain, limits.max_content_bytes, None)
 }
 
 /// Runs the general-purpose filters of `chain` over `data`. Every output is bounded by

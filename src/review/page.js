@@ -166,7 +166,9 @@
   // a formula gets a leading apostrophe (the reader takes it off again).
   function cell(v) {
     var s = String(v == null ? '' : v);
-    if (/^[=+\-@\t\r]/.test(s)) s = "'" + s;
+    // A name that already starts with ' and a formula character gets one more ', as in
+    // output::neutralise, so the reader gives the name back whole.
+    if (/^'*[=+\-@\t\r]/.test(s)) s = "'" + s;
     if (/[",\r\n]/.test(s)) s = '"' + s.replace(/"/g, '""') + '"';
     return s;
   }
@@ -178,7 +180,10 @@
       var e = state.ballots[row];
       var card = document.getElementById('b' + row);
       if (!card || !decided(e)) return;
+      // The ballot by what it is (form, unit, serial; its file's content for a page whose
+      // code was not read), so the decision survives a rescan or renamed files.
       var who = [card.getAttribute('data-source'), card.getAttribute('data-page'),
+        card.getAttribute('data-sha'), card.getAttribute('data-form'),
         card.getAttribute('data-unit'), card.getAttribute('data-serial')];
       var sels = card.querySelectorAll('select.ans');
       for (var i = 0; i < sels.length; i++) {

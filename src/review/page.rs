@@ -327,10 +327,14 @@ fn ballot_card(h: &mut String, input: &PageInput, rank: usize, entry: &Entry) {
     let img = entry.image.as_ref();
     let _ = write!(
         h,
-        "<section class=\"ballot st-{status}\" id=\"b{row}\" data-row=\"{row}\" data-source=\"{source}\" data-page=\"{page}\" data-unit=\"{unit}\" data-serial=\"{serial}\" data-img=\"{file}\"",
+        "<section class=\"ballot st-{status}\" id=\"b{row}\" data-row=\"{row}\" data-source=\"{source}\" data-page=\"{page}\" data-sha=\"{sha}\" data-form=\"{form}\" data-unit=\"{unit}\" data-serial=\"{serial}\" data-img=\"{file}\"",
         status = r.status.as_str(),
-        source = e(&r.source),
+        // A CR in a file name would reach the script as LF (HTML folds line ends in
+        // attributes), and the exported name would no longer be the file's.
+        source = e(&r.source).replace('\r', "&#13;"),
         page = r.page,
+        sha = e(&r.file_sha256),
+        form = e(r.payload.as_ref().map_or("", |p| p.form.as_str())),
         unit = e(&unit),
         serial = e(&serial),
         file = e(img.map_or("", |i| i.file.as_str())),
