@@ -264,8 +264,9 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn child_scan_peak_mb(input: &Path, out: &Path) -> anyhow::Result<f64> {
     let exe = std::env::current_exe()?;
     let bin = exe.with_file_name("ballotscan");
+    // In English: the figure is read back from the summary's words.
     let output = Command::new(&bin)
-        .arg("scan")
+        .args(["--lang", "en", "scan"])
         .arg(input)
         .arg("--out")
         .arg(out)
