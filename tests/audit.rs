@@ -433,7 +433,7 @@ fn the_report_is_provisional_while_a_ballot_waits_and_final_refuses_until_review
         "KẾT QUẢ TẠM THỜI",
         "Còn 1 phiếu đang chờ kiểm tra",
         // Three ballots are far fewer than 30 answers: shown, not ranked.
-        "chưa đủ phiếu để xếp hạng",
+        "<td class=\"name\">chưa đủ phiếu để xếp hạng</td>",
         // Question texts, the yes/no question included, and option labels.
         "Thủ tục hành chính được niêm yết công khai, đầy đủ, dễ hiểu.",
         "Ông/Bà có phải đi lại nhiều lần để hoàn thiện hồ sơ không?",
@@ -494,10 +494,13 @@ fn the_report_is_provisional_while_a_ballot_waits_and_final_refuses_until_review
             "English report.html lacks {needle:?}"
         );
     }
+    // The legend explains the words; no unit's assessment cell says them.
     assert!(
-        !html.contains("too few answers to rank"),
+        !html.contains("<td class=\"name\">too few answers to rank</td>"),
         "--min-answers 1 ranks every unit"
     );
+    // P-ANBIEN: 2 of 4 satisfied, 95 % interval 15.0–85.0 %: it cannot be called below 80 %.
+    assert!(html.contains("<td class=\"name\">possibly below the threshold</td>"));
 }
 
 #[test]
