@@ -165,45 +165,57 @@ impl Flow {
         let total: f64 = widths.iter().sum();
         let cols: Vec<f64> = widths.iter().map(|w| w / total * WIDTH).collect();
         let size = 8.5;
-        let layout = |cells: &[String], weight: Weight| -> (Vec<Vec<String>>, f64) {
-            let wrapped: Vec<Vec<String>> = cells
-                .iter()
-                .zip(&cols)
-                .map(|(c, w)| wrap(c, size, weight, w - 2.0 * PAD))
-                .collect();
-            let n = wrapped.iter().map(Vec::len).max().unwrap_or(1).max(1);
-            (wrapped, n as f64 * line_height(size) + 2.0 * PAD)
-        };
-        let (head, head_h) = layout(header, Weight::Bold);
-        let draw_row =
-            |flow: &mut Flow, cells: &[Vec<String>], h: f64, weight: Weight, is_head: bool| {
-                let mut x = MARGIN_LEFT;
-                let y = flow.y;
-                for (i, lines) in cells.iter().enumerate() {
-                    let align = if is_head {
-                        Align::Centre
-                    } else {
-                        aligns.get(i).copied().unwrap_or(Align::Left)
-                    };
-                    flow.lines_in(
-                        lines,
-                        x + PAD,
-                        cols[i] - 2.0 * PAD,
-                        y + PAD,
-                        size,
-                        weight,
-                        align,
-                    );
-                    flow.frame(x, y, cols[i], h, LINE);
-                    x += cols[i];
-                }
-                flow.y += h;
+        // Headings a little smaller, so one-word headings fit their column.
+        let head_size = 7.5;
+        // A cell's leading spaces (a unit's depth under its parent) become an indent of
+        // 1.5 mm each; wrapping would otherwise drop them.
+        let layout =
+            |cells: &[String], weight: Weight, size: f64| -> (Vec<(f64, Vec<String>)>, f64) {
+                let wrapped: Vec<(f64, Vec<String>)> = cells
+                    .iter()
+                    .zip(&cols)
+                    .map(|(c, w)| {
+                        let indent = (c.len() - c.trim_start_matches(' ').len()) as f64 * 1.5;
+                        let indent = indent.min(w / 3.0);
+                        (indent, wrap(c, size, weight, w - 2.0 * PAD - indent))
+                    })
+                    .collect();
+                let n = wrapped.iter().map(|c| c.1.len()).max().unwrap_or(1).max(1);
+                (wrapped, n as f64 * line_height(size) + 2.0 * PAD)
             };
+        let (head, head_h) = layout(header, Weight::Bold, head_size);
+        let draw_row = |flow: &mut Flow,
+                        cells: &[(f64, Vec<String>)],
+                        h: f64,
+                        weight: Weight,
+                        is_head: bool| {
+            let mut x = MARGIN_LEFT;
+            let y = flow.y;
+            for (i, (indent, lines)) in cells.iter().enumerate() {
+                let align = if is_head {
+                    Align::Centre
+                } else {
+                    aligns.get(i).copied().unwrap_or(Align::Left)
+                };
+                flow.lines_in(
+                    lines,
+                    x + PAD + indent,
+                    cols[i] - 2.0 * PAD - indent,
+                    y + PAD,
+                    if is_head { head_size } else { size },
+                    weight,
+                    align,
+                );
+                flow.frame(x, y, cols[i], h, LINE);
+                x += cols[i];
+            }
+            flow.y += h;
+        };
         self.need(head_h + line_height(size) * 2.0);
         draw_row(self, &head, head_h, Weight::Bold, true);
         for (cells, bold) in rows {
             let weight = if *bold { Weight::Bold } else { Weight::Regular };
-            let (wrapped, h) = layout(cells, weight);
+            let (wrapped, h) = layout(cells, weight, size);
             if self.y + h > PAGE_H - MARGIN_BOTTOM {
                 self.new_page();
                 draw_row(self, &head, head_h, Weight::Bold, true);
@@ -331,7 +343,7 @@ pub fn report_pages(summary: &Summary, info: &ReportInfo) -> Vec<Vec<Shape>> {
     .iter()
     .map(|k| t(k))
     .collect();
-    let mut widths = vec![34.0, 9.0, 9.0, 9.0, 9.0, 9.0, 9.0];
+    let mut widths = vec![30.0, 10.0, 10.0, 10.0, 10.0, 10.0, 10.0];
     if with_returns {
         header.extend(
             [
@@ -342,7 +354,7 @@ pub fn report_pages(summary: &Summary, info: &ReportInfo) -> Vec<Vec<Shape>> {
             .iter()
             .map(|k| t(k)),
         );
-        widths.extend([9.0, 9.0, 10.0]);
+        widths.extend([10.0, 10.0, 11.0]);
     }
     let mut aligns = vec![Align::Left];
     aligns.extend(std::iter::repeat_n(Align::Right, widths.len() - 1));
@@ -426,7 +438,7 @@ pub fn report_pages(summary: &Summary, info: &ReportInfo) -> Vec<Vec<Shape>> {
         })
         .collect();
     f.table(
-        &[6.0, 34.0, 10.0, 10.0, 14.0, 8.0, 20.0],
+        &[8.0, 30.0, 12.0, 15.0, 16.0, 8.0, 20.0],
         &[
             Align::Centre,
             Align::Left,
