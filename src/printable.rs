@@ -424,6 +424,10 @@ img.comment{max-width:100%;border:1px solid #000;margin:1mm 0}
     let questions = info.questions();
     h.push_str(&format!("<h2>{}</h2>\n", e("report.section_questions")));
     for (n, q) in &questions {
+        // A written-comment question has no options to count: its images are listed below.
+        if q.options.is_empty() {
+            continue;
+        }
         let ids: Vec<&str> = q
             .options
             .iter()

@@ -469,6 +469,10 @@ pub fn report_pages(summary: &Summary, info: &ReportInfo) -> Vec<Vec<Shape>> {
     );
     let questions = info.questions();
     for (n, q) in &questions {
+        // A written-comment question has no options to count: its images are listed below.
+        if q.options.is_empty() {
+            continue;
+        }
         let count = |id: &str| {
             info.totals
                 .get(&(q.id.clone(), id.to_string()))
