@@ -12,6 +12,7 @@ use anyhow::{bail, Context};
 
 use crate::ballot::{self, Answer, BoxRead, QuestionRead, Status};
 use crate::form::Form;
+use crate::i18n::{text, Lang};
 use crate::marks::{BoxScore, Fill, MarkState};
 use crate::output::{self, CsvTable};
 use crate::payload::Payload;
@@ -1012,12 +1013,29 @@ pub struct TallyRequest<'a> {
     pub out: &'a Path,
     /// Satisfaction rate (percent) below which the report highlights a unit.
     pub threshold: f64,
+    /// Rated answers a unit needs before the report ranks or flags it.
+    pub min_answers: u64,
+    /// Refuse to write anything while ballots still wait for review.
+    pub final_only: bool,
+    /// The report's language; `None` for the language the (first) scan spoke.
+    pub lang: Option<Lang>,
+    /// Issuing agency for the report's letterhead.
+    pub agency: Option<&'a str>,
+    /// Survey period as the clerk writes it.
+    pub period: Option<&'a str>,
+    /// The report's date; `None` for today.
+    pub date: Option<crate::printable::Date>,
 }
 
 pub struct TallyReport {
     pub pages: usize,
     pub decisions_applied: usize,
     pub by_status: BTreeMap<Status, usize>,
+    /// Ballots still waiting for review: while above 0 the results are provisional.
+    pub pending: u64,
+    /// The language the report was written in (and the console speaks).
+    pub lang: Lang,
+    pub comments: usize,
 }
 
 /// Re-tallies one or more scan folders with the auditors' decisions: the final result.
@@ -1044,11 +1062,10 @@ pub fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
     let mut forms: Vec<Form> = Vec::new();
     let mut registry = None;
     let mut records = Vec::new();
-    // The first scan's language, as `review` does.
-    let mut lang = None;
+    let mut scan_lang = None;
     for dir in req.scan_dirs {
         let settings = ScanSettings::load(dir)?;
-        lang.get_or_insert(settings.lang);
+        scan_lang.get_or_insert(settings.lang);
         for f in settings.forms()? {
             if !forms.iter().any(|g| g.id == f.id && g.version == f.version) {
                 forms.push(f);
@@ -1069,14 +1086,28 @@ pub fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
         read_decisions(p, |d| check.add(&records, &forms, d))?;
     }
     let trail = check.apply(&mut records, &forms)?;
+    let lang = req.lang.or(scan_lang).unwrap_or_default();
+    // Review status covers undecided duplicate conflicts too (every copy waits in review).
+    let pending = records
+        .iter()
+        .filter(|r| r.status == Status::Review)
+        .count() as u64;
+    if req.final_only && pending > 0 {
+        // Dropping `out` removes the staging folder: nothing is written.
+        bail!(text(lang, "tally.not_final", &[("n", &pending)]));
+    }
     let dir = out.staging();
+    let comments = copy_comments(req.scan_dirs, &dir.join("comments"))?;
     let ballots = report::tally_ballots(&records);
+    let mut reconciliation_bytes = None;
     let returns = if req.issued.is_empty() {
         None
     } else {
         let issued = load_issued(req.issued)?;
         let rec = reconcile(&records, &issued);
-        reconciliation_csv(&rec, &registry).write(&dir.join("reconciliation.csv"))?;
+        let bytes = reconciliation_csv(&rec, &registry).into_bytes();
+        output::write_atomic(&dir.join("reconciliation.csv"), &bytes)?;
+        reconciliation_bytes = Some(bytes);
         Some(
             rec.iter()
                 .map(|(u, r)| (u.clone(), (r.issued as u64, r.returned as u64)))
@@ -1085,22 +1116,47 @@ pub fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
     };
     report::ballots_csv(&records).write(&dir.join("ballots.csv"))?;
     report::answers_csv(&records).write(&dir.join("answers.csv"))?;
-    crate::tally::tallies_csv(&ballots, &forms, &registry, lang.unwrap_or_default())
-        .write(&dir.join("tallies.csv"))?;
-    let summary = crate::tally::summarize(&ballots, &forms, &registry, returns.as_ref());
+    let tally = crate::tally::Tally::of(&ballots, &forms, &registry);
+    let tallies_bytes = tally.tallies_table(&forms, &registry, lang).into_bytes();
+    output::write_atomic(&dir.join("tallies.csv"), &tallies_bytes)?;
+    let summary = tally.summary(&forms, &registry, returns.as_ref());
     crate::tally::summary_table(&summary).write(&dir.join("summary.csv"))?;
-    trail_csv(&trail).write(&dir.join("audit-trail.csv"))?;
-    let title = forms
-        .first()
-        .map_or("ballotscan".to_string(), |f| f.title.clone());
+    let trail_bytes = trail_csv(&trail).into_bytes();
+    output::write_atomic(&dir.join("audit-trail.csv"), &trail_bytes)?;
+    let totals = tally.totals();
+    let info = crate::printable::ReportInfo {
+        lang,
+        agency: req.agency.unwrap_or_default(),
+        period: req.period.unwrap_or_default(),
+        date: req.date.unwrap_or_else(crate::printable::Date::today),
+        threshold: req.threshold,
+        min_answers: req.min_answers,
+        pending,
+        forms: &forms,
+        totals: &totals,
+        comments: &comments,
+    };
     output::write_atomic(
         &dir.join("report.html"),
-        crate::printable::report_html(&summary, req.threshold, &title).as_bytes(),
+        crate::printable::report_html(&summary, &info).as_bytes(),
     )?;
-    let chart = crate::printable::satisfaction_chart(&summary, req.threshold);
+    output::write_atomic(
+        &dir.join("report.pdf"),
+        &crate::report_pdf::report_pdf(&summary, &info)?,
+    )?;
+    let chart = crate::printable::satisfaction_chart(&summary, req.threshold, lang);
     let mut png = Vec::new();
     chart.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)?;
     output::write_atomic(&dir.join("satisfaction.png"), &png)?;
+    let xlsx = crate::workbook::ketqua_xlsx(&crate::workbook::WorkbookInput {
+        info: &info,
+        summary: &summary,
+        registry: &registry,
+        tallies_csv: &tallies_bytes,
+        reconciliation_csv: reconciliation_bytes.as_deref(),
+        trail_csv: &trail_bytes,
+    })?;
+    output::write_atomic(&dir.join("ketqua.xlsx"), &xlsx)?;
     out.commit()?;
     drop(locks);
     let mut by_status = BTreeMap::new();
@@ -1111,7 +1167,55 @@ pub fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
         pages: records.len(),
         decisions_applied: trail.len(),
         by_status,
+        pending,
+        lang,
+        comments: comments.len(),
     })
+}
+
+/// Copies the written comment areas of every scan folder (`comments/<unit>-<serial>-<question>.png`)
+/// into the results, so the report shows them without reaching back into the scan folders.
+fn copy_comments(
+    scan_dirs: &[PathBuf],
+    to: &Path,
+) -> anyhow::Result<Vec<crate::printable::Comment>> {
+    let mut out = Vec::new();
+    for dir in scan_dirs {
+        let Ok(entries) = std::fs::read_dir(dir.join("comments")) else {
+            continue;
+        };
+        let mut names: Vec<String> = entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect();
+        names.sort();
+        for name in names {
+            let Some(stem) = name.strip_suffix(".png") else {
+                continue;
+            };
+            // The unit code may itself hold '-', the serial and question never do.
+            let mut parts = stem.rsplitn(3, '-');
+            let (Some(question), Some(serial), Some(unit)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            std::fs::create_dir_all(to)
+                .with_context(|| format!("cannot create {}", to.display()))?;
+            let bytes = std::fs::read(dir.join("comments").join(&name))
+                .with_context(|| format!("cannot read comments/{name} in {}", dir.display()))?;
+            output::write_atomic(&to.join(&name), &bytes)?;
+            out.push(crate::printable::Comment {
+                unit: unit.to_string(),
+                serial: serial.to_string(),
+                question: question.to_string(),
+                file: format!("comments/{name}"),
+            });
+        }
+    }
+    out.sort();
+    out.dedup_by(|a, b| a.file == b.file);
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -47,6 +47,23 @@ enum Command {
         /// Satisfaction rate (%) below which the report highlights a unit.
         #[arg(long, default_value_t = 80.0)]
         threshold: f64,
+        /// Rated answers a unit needs before the report ranks it or calls it below the
+        /// threshold; units with fewer are shown but marked as too few to rank.
+        #[arg(long, default_value_t = 30)]
+        min_answers: u64,
+        /// Write the final report only: refuse (and write nothing) while any ballot still
+        /// waits for review.
+        #[arg(long = "final")]
+        final_only: bool,
+        /// Issuing agency printed at the top of the report.
+        #[arg(long)]
+        agency: Option<String>,
+        /// Survey period printed under the report's title, e.g. "01/10/2026 - 31/10/2026".
+        #[arg(long)]
+        period: Option<String>,
+        /// The report's date (YYYY-MM-DD); default today.
+        #[arg(long, value_parser = parse_date)]
+        date: Option<ballotscan::printable::Date>,
         #[arg(long)]
         out: PathBuf,
     },
@@ -189,6 +206,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             issued,
             units,
             threshold,
+            min_answers,
+            final_only,
+            agency,
+            period,
+            date,
             out,
         } => {
             let r = ballotscan::audit::tally(&ballotscan::audit::TallyRequest {
@@ -198,22 +220,41 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 units: units.as_deref(),
                 out: &out,
                 threshold,
+                min_answers,
+                final_only,
+                lang,
+                agency: agency.as_deref(),
+                period: period.as_deref(),
+                date,
             })?;
+            let lang = r.lang;
             let list: Vec<String> = r
                 .by_status
                 .iter()
-                .map(|(s, n)| format!("{} {n}", s.as_str()))
+                .map(|(s, n)| format!("{} {n}", text(lang, &format!("status.{}", s.as_str()), &[])))
                 .collect();
             eprintln!(
-                "ballotscan: {} pages from {} scan folders, {} decisions applied: {}",
-                r.pages,
-                scans.len(),
-                r.decisions_applied,
-                list.join(", ")
+                "{}",
+                text(
+                    lang,
+                    "tally.done",
+                    &[
+                        ("pages", &r.pages),
+                        ("scans", &scans.len()),
+                        ("decisions", &r.decisions_applied),
+                        ("list", &list.join(", ")),
+                    ]
+                )
             );
+            if r.pending > 0 {
+                eprintln!("{}", text(lang, "tally.provisional", &[("n", &r.pending)]));
+            }
+            if r.comments > 0 {
+                eprintln!("{}", text(lang, "tally.comments", &[("n", &r.comments)]));
+            }
             eprintln!(
-                "  results in {} (report.html, summary.csv, audit-trail.csv)",
-                out.display()
+                "{}",
+                text(lang, "tally.results_in", &[("dir", &out.display())])
             );
             Ok(())
         }
@@ -521,6 +562,11 @@ impl Drop for Utf8Console {
             unsafe { windows_sys::Win32::System::Console::SetConsoleOutputCP(self.previous) };
         }
     }
+}
+
+fn parse_date(s: &str) -> Result<ballotscan::printable::Date, String> {
+    ballotscan::printable::Date::parse(s)
+        .ok_or_else(|| format!("{s:?} is not a date: write it as YYYY-MM-DD"))
 }
 
 fn main() -> ExitCode {

@@ -126,6 +126,18 @@ impl Tally {
     }
 }
 
+impl Tally {
+    /// Counted ballots per (question, option or BLANK/MULTI) over every unit, and ballots in
+    /// review per question under "REVIEW": the whole batch's answer to each question.
+    pub fn totals(&self) -> BTreeMap<(String, String), u64> {
+        let mut out = BTreeMap::new();
+        for ((_, q, o), n) in &self.counts {
+            *out.entry((q.clone(), o.clone())).or_default() += n;
+        }
+        out
+    }
+}
+
 /// `tallies.csv` of ballots held in memory (see [`Tally::tallies_table`]).
 pub fn tallies_csv(
     ballots: &[TallyBallot],
@@ -381,6 +393,98 @@ pub fn summary_table(summary: &Summary) -> CsvTable {
     table
 }
 
+/// The two-sided 95 % normal quantile (z for the Wilson interval).
+pub const Z95: f64 = 1.959_963_984_540_054;
+
+/// The Wilson score interval of `successes` out of `n` (as shares 0..1) at normal quantile
+/// `z`; `None` when there are no answers. Used instead of the plain ±z·√(p(1-p)/n) because
+/// that one collapses to a zero-width interval at 0 % or 100 % and leaves 0..1 on small units.
+pub fn wilson(successes: u64, n: u64, z: f64) -> Option<(f64, f64)> {
+    if n == 0 {
+        return None;
+    }
+    let (n, p) = (n as f64, successes as f64 / n as f64);
+    let z2 = z * z;
+    let denom = 1.0 + z2 / n;
+    let centre = (p + z2 / (2.0 * n)) / denom;
+    let half = z / denom * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    Some(((centre - half).max(0.0), (centre + half).min(1.0)))
+}
+
+/// Where a unit stands against the threshold, judged on its whole 95 % interval.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Standing {
+    /// No rated answers at all.
+    NoAnswers,
+    /// Fewer answers than `--min-answers`: shown, never ranked or flagged.
+    TooFew,
+    /// The whole interval lies below the threshold.
+    Below,
+    /// The interval straddles the threshold: the data cannot tell.
+    PossiblyBelow,
+    /// The whole interval is at or above the threshold.
+    AtOrAbove,
+}
+
+impl Standing {
+    /// `overall` is (satisfied, rated answers); `threshold` in percent.
+    pub fn of(overall: (u64, u64), threshold: f64, min_answers: u64) -> Standing {
+        let Some((lo, hi)) = wilson(overall.0, overall.1, Z95) else {
+            return Standing::NoAnswers;
+        };
+        let t = threshold / 100.0;
+        if overall.1 < min_answers {
+            Standing::TooFew
+        } else if hi < t {
+            Standing::Below
+        } else if lo < t {
+            Standing::PossiblyBelow
+        } else {
+            Standing::AtOrAbove
+        }
+    }
+
+    /// The stable identifier written in machine-readable places.
+    pub fn code(self) -> &'static str {
+        match self {
+            Standing::NoAnswers => "no_answers",
+            Standing::TooFew => "too_few_answers",
+            Standing::Below => "below",
+            Standing::PossiblyBelow => "possibly_below",
+            Standing::AtOrAbove => "at_or_above",
+        }
+    }
+}
+
+/// Ranks of the units that may be ranked (at least `min_answers` rated answers) among the
+/// units of the same level (a commune against communes, not against its own district),
+/// 1 = highest overall rate; equal rates share a rank. Keyed by unit code.
+pub fn ranks(summary: &Summary, min_answers: u64) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    let depths: BTreeSet<usize> = summary.rows.iter().map(|r| r.depth).collect();
+    for depth in depths {
+        let mut rated: Vec<(&str, u64, u64)> = summary
+            .rows
+            .iter()
+            .filter(|r| r.depth == depth && !r.unit.is_empty())
+            .filter(|r| r.overall.1 > 0 && r.overall.1 >= min_answers)
+            .map(|r| (r.unit.as_str(), r.overall.0, r.overall.1))
+            .collect();
+        // Compared as fractions a/b > c/d ⇔ a·d > c·b, so equal rates tie exactly.
+        rated.sort_by(|a, b| (b.1 * a.2).cmp(&(a.1 * b.2)));
+        let mut prev: Option<(u64, u64, usize)> = None;
+        for (i, &(unit, s, n)) in rated.iter().enumerate() {
+            let rank = match prev {
+                Some((ps, pn, k)) if ps * n == s * pn => k,
+                _ => i + 1,
+            };
+            prev = Some((s, n, rank));
+            out.insert(unit.to_string(), rank);
+        }
+    }
+    out
+}
+
 /// A rate as a percentage with one decimal; empty when there is nothing to rate.
 pub fn percent(part: u64, whole: u64) -> String {
     if whole == 0 {
@@ -452,5 +556,78 @@ mod tests {
         let en = String::from_utf8(tallies_csv(&ballots, &forms, &reg, Lang::En).into_bytes())
             .expect("utf8");
         assert!(en.contains(",BLANK,no answer,0"), "{en}");
+    }
+
+    #[test]
+    fn wilson_interval_matches_statsmodels() {
+        // Reference: statsmodels 0.15.0,
+        // proportion_confint(k, n, alpha=0.05, method="wilson"), printed to 10 decimals.
+        let cases: [(u64, u64, f64, f64); 8] = [
+            (0, 10, 0.0, 0.2775327999),
+            (10, 10, 0.7224672001, 1.0),
+            (1, 2, 0.0945312057, 0.9054687943),
+            (26, 57, 0.3337260558, 0.5840931402),
+            (81, 163, 0.4211352328, 0.5728710531),
+            (24, 30, 0.6269430359, 0.9049489282),
+            (5, 20, 0.1118617014, 0.4687008776),
+            (160, 200, 0.7391448134, 0.8495479907),
+        ];
+        for (k, n, lo, hi) in cases {
+            let (l, h) = wilson(k, n, Z95).expect("answers");
+            assert!(
+                (l - lo).abs() < 1e-9 && (h - hi).abs() < 1e-9,
+                "{k}/{n}: got {l} .. {h}, statsmodels {lo} .. {hi}"
+            );
+        }
+        assert_eq!(wilson(0, 0, Z95), None);
+    }
+
+    #[test]
+    fn a_unit_is_below_only_when_its_whole_interval_is() {
+        // 24/30 = 80 % with interval 62.7–90.5 %: straddles a 75 % threshold.
+        assert_eq!(Standing::of((24, 30), 75.0, 30), Standing::PossiblyBelow);
+        // 81/163 = 49.7 %, interval 42.1–57.3 %: wholly below 80 %, wholly above 40 %.
+        assert_eq!(Standing::of((81, 163), 80.0, 30), Standing::Below);
+        assert_eq!(Standing::of((81, 163), 40.0, 30), Standing::AtOrAbove);
+        // 0/10 would be "below" on its numbers, but 10 answers are too few to judge.
+        assert_eq!(Standing::of((0, 10), 80.0, 30), Standing::TooFew);
+        assert_eq!(Standing::of((0, 10), 80.0, 10), Standing::Below);
+        assert_eq!(Standing::of((0, 0), 80.0, 0), Standing::NoAnswers);
+    }
+
+    #[test]
+    fn only_units_with_enough_answers_are_ranked_among_their_peers() {
+        let row = |unit: &str, depth: usize, overall: (u64, u64)| SummaryRow {
+            unit: unit.into(),
+            name: unit.into(),
+            parent: String::new(),
+            depth,
+            pages: 0,
+            counted: 0,
+            invalid: 0,
+            review: 0,
+            rejected: 0,
+            duplicate: 0,
+            rates: vec![],
+            overall,
+            returns: None,
+        };
+        let summary = Summary {
+            rated: vec![],
+            rows: vec![
+                row("CITY", 0, (100, 150)),
+                row("A", 1, (40, 50)),
+                row("B", 1, (1, 1)),
+                row("C", 1, (32, 40)),
+                row("D", 1, (27, 60)),
+            ],
+        };
+        let r = ranks(&summary, 30);
+        // A and C are both 80 %: they share first place; D is third; B (one answer) unranked.
+        assert_eq!(r.get("A"), Some(&1));
+        assert_eq!(r.get("C"), Some(&1));
+        assert_eq!(r.get("D"), Some(&3));
+        assert_eq!(r.get("B"), None);
+        assert_eq!(r.get("CITY"), Some(&1));
     }
 }

@@ -116,6 +116,7 @@ fn tally_with(st: &Station, decisions: &Path, out: &Path) {
     bin()
         .arg("tally")
         .arg(&st.scan)
+        .args(["--date", "2026-11-30"])
         .arg("--decisions")
         .arg(decisions)
         .arg("--out")
@@ -200,6 +201,8 @@ fn decisions_are_applied_with_a_trail_and_the_retally_is_reproducible() {
         "summary.csv",
         "audit-trail.csv",
         "report.html",
+        "report.pdf",
+        "ketqua.xlsx",
         "satisfaction.png",
     ] {
         assert_eq!(
@@ -338,4 +341,330 @@ fn stations_merge_with_duplicates_caught_across_folders_and_returns_reconciled()
     );
     let html = std::fs::read_to_string(out.join("report.html")).expect("report");
     assert!(html.contains("P-ANBIEN") && html.contains("satisfaction.png"));
+    // The copy of ballot 2 waits in review: the report says so.
+    assert!(html.contains("KẾT QUẢ TẠM THỜI"), "{html}");
+    let book = workbook(&out.join("ketqua.xlsx"));
+    let sheet = book
+        .iter()
+        .find(|(name, _)| name == "Đối chiếu phát - thu")
+        .map(|(_, rows)| rows)
+        .expect("reconciliation sheet");
+    for (csv_row, xl_row) in rec.iter().zip(&sheet[1..]) {
+        assert_eq!(csv_row, xl_row, "reconciliation sheet = reconciliation.csv");
+    }
+    assert_eq!(sheet.len(), rec.len() + 1);
+}
+
+/// Every sheet of a workbook as (name, rows of cells), read back by calamine. Whole numbers
+/// come back as "12" (as the CSVs write them), other numbers as Rust prints them.
+fn workbook(path: &Path) -> Vec<(String, Vec<Vec<String>>)> {
+    use calamine::{open_workbook, Data, Reader, Xlsx};
+    let mut book: Xlsx<_> = open_workbook(path).expect("ketqua.xlsx opens");
+    let names = book.sheet_names().to_vec();
+    names
+        .into_iter()
+        .map(|name| {
+            let range = book.worksheet_range(&name).expect("sheet");
+            let rows = range
+                .rows()
+                .map(|r| {
+                    r.iter()
+                        .map(|c| match c {
+                            Data::Float(f) if f.fract() == 0.0 => format!("{}", *f as i64),
+                            Data::Float(f) => f.to_string(),
+                            Data::Int(i) => i.to_string(),
+                            Data::String(s) => s.clone(),
+                            Data::Empty => String::new(),
+                            other => other.to_string(),
+                        })
+                        .collect()
+                })
+                .collect();
+            (name, rows)
+        })
+        .collect()
+}
+
+fn sheet<'a>(book: &'a [(String, Vec<Vec<String>>)], name: &str) -> &'a [Vec<String>] {
+    book.iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, rows)| rows.as_slice())
+        .unwrap_or_else(|| {
+            let names: Vec<&String> = book.iter().map(|(n, _)| n).collect();
+            panic!("no sheet {name:?} in {names:?}")
+        })
+}
+
+fn official_tally(st: &Station, extra: &[&str], out: &Path) -> assert_cmd::assert::Assert {
+    bin()
+        .arg("tally")
+        .arg(&st.scan)
+        .args([
+            "--agency",
+            "Công an thành phố Hải Phòng",
+            "--period",
+            "01/10/2026 - 31/10/2026",
+            "--date",
+            "2026-11-30",
+        ])
+        .args(extra)
+        .arg("--out")
+        .arg(out)
+        .assert()
+}
+
+#[test]
+fn the_report_is_provisional_while_a_ballot_waits_and_final_refuses_until_review_is_done() {
+    let st = station();
+    // Ballot 3 waits for review (a doubtful speck on q2).
+    let out = st.root.join("provisional");
+    let run = official_tally(&st, &[], &out).success();
+    let console = String::from_utf8_lossy(&run.get_output().stderr).to_string();
+    assert!(
+        console.contains("KẾT QUẢ TẠM THỜI: còn 1 phiếu chờ kiểm tra"),
+        "{console}"
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).expect("report");
+    for needle in [
+        "<html lang=\"vi\">",
+        "BÁO CÁO KẾT QUẢ KHẢO SÁT MỨC ĐỘ HÀI LÒNG",
+        "Công an thành phố Hải Phòng",
+        "Kỳ khảo sát: 01/10/2026 - 31/10/2026",
+        "Ngày 30 tháng 11 năm 2026",
+        "KẾT QUẢ TẠM THỜI",
+        "Còn 1 phiếu đang chờ kiểm tra",
+        // Three ballots are far fewer than 30 answers: shown, not ranked.
+        "<td class=\"name\">chưa đủ phiếu để xếp hạng</td>",
+        // Question texts, the yes/no question included, and option labels.
+        "Thủ tục hành chính được niêm yết công khai, đầy đủ, dễ hiểu.",
+        "Ông/Bà có phải đi lại nhiều lần để hoàn thiện hồ sơ không?",
+        "Rất hài lòng",
+        "Công an phường An Biên",
+        "NGƯỜI LẬP BIỂU",
+        "THỦ TRƯỞNG ĐƠN VỊ",
+        "@page{size:A4",
+    ] {
+        assert!(html.contains(needle), "report.html lacks {needle:?}");
+    }
+    assert!(
+        !html.contains("PHIẾU KHẢO SÁT"),
+        "the report has its own title, not the ballot's"
+    );
+    assert!(!html.contains(">q1<"), "questions by text, not id");
+
+    // --final: refused, nothing written, the reason in the clerk's language.
+    let refused = st.root.join("refused");
+    let run = official_tally(&st, &["--final"], &refused).failure();
+    let e = String::from_utf8_lossy(&run.get_output().stderr).to_string();
+    assert!(
+        e.contains("chưa thể lập báo cáo chính thức: còn 1 phiếu chờ kiểm tra"),
+        "{e}"
+    );
+    assert!(!refused.exists(), "nothing written when --final refuses");
+
+    // Once review is decided, --final writes a report with no provisional banner.
+    let src3 = source_of(&st.scan, "000003");
+    let dec = st.root.join("decisions.csv");
+    decisions(
+        &dec,
+        &[&format!("{src3},1,P-ANBIEN,000003,q2,BLANK,A,dust")],
+    );
+    let fin = st.root.join("final");
+    official_tally(
+        &st,
+        &["--final", "--decisions", dec.to_str().expect("utf8")],
+        &fin,
+    )
+    .success();
+    let html = std::fs::read_to_string(fin.join("report.html")).expect("report");
+    assert!(!html.contains("KẾT QUẢ TẠM THỜI"));
+
+    // English when asked.
+    let en = st.root.join("en");
+    official_tally(&st, &["--lang", "en", "--min-answers", "1"], &en).success();
+    let html = std::fs::read_to_string(en.join("report.html")).expect("report");
+    for needle in [
+        "<html lang=\"en\">",
+        "PROVISIONAL RESULTS",
+        "1 ballots are still waiting for review",
+        "PREPARED BY",
+        "Survey period: 01/10/2026 - 31/10/2026",
+    ] {
+        assert!(
+            html.contains(needle),
+            "English report.html lacks {needle:?}"
+        );
+    }
+    // The legend explains the words; no unit's assessment cell says them.
+    assert!(
+        !html.contains("<td class=\"name\">too few answers to rank</td>"),
+        "--min-answers 1 ranks every unit"
+    );
+    // P-ANBIEN: 2 of 4 satisfied, 95 % interval 15.0–85.0 %: it cannot be called below 80 %.
+    assert!(html.contains("<td class=\"name\">possibly below the threshold</td>"));
+}
+
+#[test]
+fn the_workbook_reads_back_equal_to_the_csvs_of_the_same_run() {
+    let st = station();
+    let src3 = source_of(&st.scan, "000003");
+    let dec = st.root.join("decisions.csv");
+    decisions(
+        &dec,
+        &[&format!(
+            "{src3},1,P-ANBIEN,000003,q2,BLANK,Nguyễn Văn A,dust"
+        )],
+    );
+    let out = st.root.join("book");
+    official_tally(&st, &["--decisions", dec.to_str().expect("utf8")], &out).success();
+    let book = workbook(&out.join("ketqua.xlsx"));
+    let names: Vec<&str> = book.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "Thông tin",
+            "Tổng hợp theo đơn vị",
+            "Kết quả từng câu",
+            "Nhật ký kiểm tra"
+        ]
+    );
+
+    // Summary: every unit of summary.csv with the same counts and rate.
+    let summary = rows(&out.join("summary.csv"));
+    let xl = sheet(&book, "Tổng hợp theo đơn vị");
+    assert_eq!(xl[0][0], "Mã đơn vị");
+    assert_eq!(xl.len(), summary.len() + 1);
+    let n = summary[0].len();
+    for (csv_row, xl_row) in summary.iter().zip(&xl[1..]) {
+        assert_eq!(&xl_row[..9], &csv_row[..9], "unit, name, parent, counts");
+        // rated_answers is the CSV's last column (no --issued here).
+        assert_eq!(xl_row[9], csv_row[n - 1], "rated answers of {}", csv_row[0]);
+        let csv_rate = &csv_row[n - 2];
+        if csv_rate.is_empty() {
+            assert_eq!(xl_row[11], "");
+        } else {
+            let xl_rate: f64 = xl_row[11].parse().expect("rate is a number");
+            let csv_rate: f64 = csv_rate.parse().expect("csv rate");
+            assert!(
+                (xl_rate * 100.0 - csv_rate).abs() < 0.051,
+                "{xl_row:?} vs {csv_row:?}"
+            );
+            let lo: f64 = xl_row[12].parse().expect("interval low");
+            let hi: f64 = xl_row[13].parse().expect("interval high");
+            assert!(lo <= xl_rate && xl_rate <= hi, "{xl_row:?}");
+        }
+    }
+    // P-ANBIEN: ballots 1 (5, 4), 2 (1, 2), 3 (4, blank) → 3 of 5 rated answers satisfied,
+    // Wilson 95 % 23.07 %–88.24 % (statsmodels proportion_confint(3, 5, method="wilson")).
+    let anbien = xl.iter().find(|r| r[0] == "P-ANBIEN").expect("P-ANBIEN");
+    assert_eq!((anbien[9].as_str(), anbien[10].as_str()), ("5", "3"));
+    let lo: f64 = anbien[12].parse().expect("lo");
+    let hi: f64 = anbien[13].parse().expect("hi");
+    assert!(
+        (lo - 0.2307).abs() < 1e-4 && (hi - 0.8824).abs() < 1e-4,
+        "{lo} {hi}"
+    );
+    assert_eq!(anbien[14], "", "5 answers are too few to rank");
+    assert!(
+        anbien[15].contains("chưa đủ phiếu để xếp hạng"),
+        "{anbien:?}"
+    );
+
+    // Tallies: the CSV's ids and counts, with the question's text and the option's label.
+    let tallies = rows(&out.join("tallies.csv"));
+    let xl = sheet(&book, "Kết quả từng câu");
+    assert_eq!(xl.len(), tallies.len() + 1);
+    for (csv_row, xl_row) in tallies.iter().zip(&xl[1..]) {
+        assert_eq!(
+            [&xl_row[0], &xl_row[2], &xl_row[4], &xl_row[6]],
+            [&csv_row[0], &csv_row[1], &csv_row[2], &csv_row[3]]
+        );
+    }
+    let row = xl
+        .iter()
+        .find(|r| r[0] == "P-ANBIEN" && r[2] == "q1" && r[4] == "5")
+        .expect("q1 option 5");
+    assert_eq!(row[1], "Công an phường An Biên");
+    assert!(row[3].starts_with("Nơi tiếp đón, chỗ ngồi chờ"), "{row:?}");
+    assert_eq!((row[5].as_str(), row[6].as_str()), ("Rất hài lòng", "1"));
+
+    // Audit trail: the CSV row for row.
+    let trail = rows(&out.join("audit-trail.csv"));
+    let xl = sheet(&book, "Nhật ký kiểm tra");
+    assert_eq!(xl.len(), trail.len() + 1);
+    for (csv_row, xl_row) in trail.iter().zip(&xl[1..]) {
+        assert_eq!(csv_row, xl_row);
+    }
+    let info = sheet(&book, "Thông tin");
+    assert!(info
+        .iter()
+        .any(|r| r.iter().any(|c| c.starts_with("KẾT QUẢ CHÍNH THỨC"))));
+}
+
+#[test]
+fn the_pdf_report_is_a4_with_its_text_inside_the_margins() {
+    if std::process::Command::new("pdftotext")
+        .arg("-v")
+        .output()
+        .is_err()
+    {
+        panic!("pdftotext is missing: install poppler-utils (.ci/run does)");
+    }
+    let st = station();
+    let out = st.root.join("pdf");
+    official_tally(&st, &[], &out).success();
+    let pdf = out.join("report.pdf");
+    let info = std::process::Command::new("pdfinfo")
+        .arg(&pdf)
+        .output()
+        .expect("pdfinfo");
+    let info = String::from_utf8_lossy(&info.stdout).to_string();
+    assert!(info.contains("595.276 x 841.89"), "A4: {info}");
+    let txt = std::process::Command::new("pdftotext")
+        .args(["-layout"])
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext");
+    let txt = String::from_utf8_lossy(&txt.stdout).to_string();
+    for needle in [
+        "BÁO CÁO KẾT QUẢ KHẢO SÁT",
+        "CÔNG AN THÀNH PHỐ HẢI PHÒNG",
+        "KẾT QUẢ TẠM THỜI",
+        "chưa đủ phiếu để xếp hạng",
+        "niêm yết công khai",
+        "NGƯỜI LẬP BIỂU",
+        "THỦ TRƯỞNG ĐƠN VỊ",
+    ] {
+        assert!(txt.contains(needle), "report.pdf lacks {needle:?}:\n{txt}");
+    }
+    // Every word's box inside the margins (25 mm left, 15 mm right, 20 mm top and bottom).
+    let bbox = std::process::Command::new("pdftotext")
+        .arg("-bbox")
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext -bbox");
+    let bbox = String::from_utf8_lossy(&bbox.stdout).to_string();
+    let pt = |mm: f64| mm * 72.0 / 25.4;
+    let mut words = 0;
+    for line in bbox.lines().filter(|l| l.trim_start().starts_with("<word")) {
+        let attr = |name: &str| -> f64 {
+            let at = line.find(&format!("{name}=\"")).expect("attribute") + name.len() + 2;
+            line[at..line[at..].find('"').expect("quote") + at]
+                .parse()
+                .expect("number")
+        };
+        let (x0, y0, x1, y1) = (attr("xMin"), attr("yMin"), attr("xMax"), attr("yMax"));
+        assert!(
+            x0 >= pt(25.0) - 0.5 && x1 <= 595.276 - pt(15.0) + 0.5,
+            "word outside the side margins: {line}"
+        );
+        assert!(
+            y0 >= pt(20.0) - 2.0 && y1 <= 841.89 - pt(20.0) + 2.0,
+            "word outside the top/bottom margins: {line}"
+        );
+        words += 1;
+    }
+    assert!(words > 100, "only {words} words in report.pdf");
 }
