@@ -8,7 +8,7 @@ use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, FormatBorder, Workbo
 
 use crate::i18n::{text, Lang};
 use crate::output::unneutralise;
-use crate::printable::{option_label, standing_words, ReportInfo};
+use crate::printable::{standing_words, ReportInfo};
 use crate::registry::Registry;
 use crate::tally::{ranks, wilson, Standing, Summary, Z95};
 
@@ -299,7 +299,6 @@ pub fn ketqua_xlsx(input: &WorkbookInput) -> anyhow::Result<Vec<u8>> {
     // Tallies with the question's text and the option's label beside the ids.
     {
         let (_, rows) = csv_rows(input.tallies_csv)?;
-        let questions = info.questions();
         let ws = wb.add_worksheet();
         ws.set_name(text(lang, "workbook.sheet_tallies", &[]))
             .map_err(xl)?;
@@ -315,15 +314,12 @@ pub fn ketqua_xlsx(input: &WorkbookInput) -> anyhow::Result<Vec<u8>> {
         let headings: Vec<String> = cols.iter().map(|(id, _)| heading(lang, id)).collect();
         let widths: Vec<f64> = cols.iter().map(|c| c.1).collect();
         header_row(ws, &f, &headings, &widths)?;
+        // tallies.csv already carries the text and label beside the ids (TALLIES_HEADER).
         for (i, row) in rows.iter().enumerate() {
-            let [unit, qid, opt, count] = row.as_slice() else {
-                anyhow::bail!("tallies.csv row {} has {} cells, not 4", i + 2, row.len());
+            let [unit, qid, question_text, opt, label, count] = row.as_slice() else {
+                anyhow::bail!("tallies.csv row {} has {} cells, not 6", i + 2, row.len());
             };
             let r = i as u32 + 1;
-            let q = questions
-                .iter()
-                .find(|(_, q)| &q.id == qid)
-                .map(|(_, q)| *q);
             ws.write_string(r, 0, unit).map_err(xl)?;
             ws.write_string(
                 r,
@@ -332,15 +328,10 @@ pub fn ketqua_xlsx(input: &WorkbookInput) -> anyhow::Result<Vec<u8>> {
             )
             .map_err(xl)?;
             ws.write_string(r, 2, qid).map_err(xl)?;
-            ws.write_string_with_format(r, 3, q.map_or("", |q| q.text.as_str()), &f.wrap)
+            ws.write_string_with_format(r, 3, question_text, &f.wrap)
                 .map_err(xl)?;
             ws.write_string(r, 4, opt).map_err(xl)?;
-            ws.write_string(
-                r,
-                5,
-                q.map_or_else(|| opt.clone(), |q| option_label(lang, q, opt)),
-            )
-            .map_err(xl)?;
+            ws.write_string(r, 5, label).map_err(xl)?;
             write_cell(ws, r, 6, count)?;
         }
     }
