@@ -28,7 +28,7 @@ goto het
 
 :loi
 echo.
-echo CO LOI: doc dong "error" o tren. Ket qua cu trong %KETQUA% van giu nguyen.
+echo CO LOI: doc dong "ballotscan: loi" o tren. Ket qua cu trong %KETQUA% van giu nguyen.
 echo Xem muc "Khi co loi" trong HUONG-DAN-WINDOWS.md.
 
 :het

@@ -28,7 +28,7 @@ goto het
 
 :loi
 echo.
-echo CO LOI: doc dong "error" o tren (tep va dong can sua). Chua co gi bi thay doi.
+echo CO LOI: doc dong "ballotscan: loi" o tren (tep va dong can sua). Chua co gi bi thay doi.
 
 :het
 echo.
