@@ -110,6 +110,10 @@ pub struct BoxScore {
     /// The sharpest change of paper brightness along the ring, between neighbouring 1.4 mm
     /// stretches, in units of print contrast: a shadow's edge crossing the box.
     pub ring_step: f64,
+    /// How far the ink inside the box reaches: the diagonal of the smallest rectangle holding
+    /// every clearly inked cell (mm). A tick, a cross or a pencil line spans most of the box;
+    /// a dot or a speck of toner does not.
+    pub ink_span_mm: f64,
 }
 
 impl BoxScore {
@@ -126,6 +130,7 @@ impl BoxScore {
             ring_texture: 0.0,
             ring_stroke: 0.0,
             ring_step: 0.0,
+            ink_span_mm: f64::INFINITY,
         }
     }
 
@@ -573,6 +578,8 @@ pub fn score_box(img: &GrayImage, h: &Homography, rect: &RectMm) -> BoxScore {
         surroundings.paper_inside(i0 - m - dx..i1 - m - dx, j0 - m - dy..j1 - m - dy);
     let width = (i1 - i0) as usize;
     let (mut total, mut window_total, mut count, mut masked) = (0.0, 0.0, 0usize, 0usize);
+    // Bounds of the clearly inked cells: (min i, max i, min j, max j).
+    let mut inked: Option<(i64, i64, i64, i64)> = None;
     for j in j0..j1 {
         for i in i0..i1 {
             // Cell centre in mm, relative to the found box's top-left corner.
@@ -584,7 +591,14 @@ pub fn score_box(img: &GrayImage, h: &Homography, rect: &RectMm) -> BoxScore {
             }
             let value = sample(i, j);
             let paper = paper_inside[(j - j0) as usize * width + (i - i0) as usize];
-            total += ink_level(paper, paper_contrast, value);
+            let level = ink_level(paper, paper_contrast, value);
+            if level >= 0.5 {
+                inked = Some(match inked {
+                    None => (i, i, j, j),
+                    Some((a, b, c, d)) => (a.min(i), b.max(i), c.min(j), d.max(j)),
+                });
+            }
+            total += level;
             window_total += ink(value);
             count += 1;
         }
@@ -596,6 +610,9 @@ pub fn score_box(img: &GrayImage, h: &Homography, rect: &RectMm) -> BoxScore {
     };
     let masked_share = masked as f64 / (masked + count).max(1) as f64;
     let shift_mm = (dx as f64 * CELL_MM, dy as f64 * CELL_MM);
+    let ink_span_mm = inked.map_or(0.0, |(a, b, c, d)| {
+        ((b - a + 1) as f64).hypot((d - c + 1) as f64) * CELL_MM
+    });
     BoxScore {
         fill: Fill(fill),
         window_fill: Fill(window_fill),
@@ -606,6 +623,7 @@ pub fn score_box(img: &GrayImage, h: &Homography, rect: &RectMm) -> BoxScore {
         ring_texture,
         ring_stroke,
         ring_step,
+        ink_span_mm,
     }
 }
 
@@ -798,6 +816,39 @@ mod tests {
                 "{dpi}: {}",
                 score.fill
             );
+        }
+    }
+
+    #[test]
+    fn a_speck_spans_little_of_the_box_and_a_line_spans_most_of_it() {
+        for dpi in [150.0, 200.0, 300.0] {
+            let s = dpi / 25.4;
+            let (blank, rect) = blank_box_image(dpi, 0.0);
+            // A pen's dot 1.5 mm across, inside the box: enough ink to pass the marked
+            // threshold on its own, as a real speck did (0.066 on a counted ballot).
+            let mut dot = blank.clone();
+            let (cx, cy) = ((rect.x + 2.5) * s, (rect.y + 4.0) * s);
+            for (x, y, p) in dot.enumerate_pixels_mut() {
+                if (x as f64 + 0.5 - cx).hypot(y as f64 + 0.5 - cy) < 0.75 * s {
+                    p.0[0] = 60;
+                }
+            }
+            let d = score_box(&dot, &Homography::at_dpi(dpi), &rect);
+            assert!(d.fill.0 >= 0.06, "{dpi}: {d:?}");
+            assert!((1.0..3.0).contains(&d.ink_span_mm), "{dpi}: {d:?}");
+            // A thin pencil stroke across the whole box, no more ink than the dot.
+            let mut line = blank.clone();
+            let y0 = ((rect.y + 3.3) * s) as u32;
+            for y in y0..y0 + (0.4 * s).ceil() as u32 {
+                for x in ((rect.x + 0.5) * s) as u32..((rect.right() - 0.5) * s) as u32 {
+                    line.put_pixel(x, y, image::Luma([120]));
+                }
+            }
+            let l = score_box(&line, &Homography::at_dpi(dpi), &rect);
+            assert!(l.ink_span_mm >= 4.5, "{dpi}: {l:?}");
+            // A clean box has no ink to span.
+            let b = score_box(&blank, &Homography::at_dpi(dpi), &rect);
+            assert_eq!(b.ink_span_mm, 0.0, "{dpi}: {b:?}");
         }
     }
 

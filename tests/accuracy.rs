@@ -294,3 +294,22 @@ fn regression_cut_fiducials_and_blurred_codes_in_photos_are_read() {
         assert_eq!(a.errors, 0, "{profile} {unit} {serial}: {:#?}", a.worst);
     }
 }
+
+/// Regression from `bench accuracy --seed 1` (bad-scanner): a cross that a 1-bit scan thinned
+/// to a trace (fill 0.028, just under the empty threshold, every other box of the row 0.000)
+/// was read BLANK on a counted ballot: a silent error. It now goes to review.
+#[test]
+fn regression_a_cross_thinned_to_a_trace_by_a_1_bit_scan_goes_to_review() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("trace");
+    let a = one_ballot(&out, "bad-scanner", "2001", "X-ANDONG", "3");
+    assert_eq!(a.ballots_unread, 0, "the page was not read");
+    assert_eq!(a.silent_errors, 0, "{:#?}", a.worst);
+    let truth = std::fs::read_to_string(out.join("truth.csv")).expect("truth");
+    assert!(truth.contains("q1,1,,1=marginal:cross"), "{truth}");
+    let answers = std::fs::read_to_string(out.join("result/answers.csv")).expect("answers");
+    assert!(
+        answers.lines().any(|l| l.contains(",q1,REVIEW,")),
+        "{answers}"
+    );
+}
