@@ -167,23 +167,47 @@ const MAX_RING_STEP: f64 = 0.15;
 /// default empty threshold (0.03).
 const MAX_RING_TEXTURE: f64 = 0.03;
 
-/// Replaces one or two neighbouring stretches of a side that are darker than the stretches on
-/// both sides of them by more than `spike` with those stretches' mean: a thick pen stroke
-/// overshooting the box darkens a stretch or two, while shading — a shadow's edge, a band —
-/// changes the side's brightness over a longer run, or steps once and stays.
-fn despike(side: &mut [f64; 7], spike: f64) {
+/// Replaces one or two neighbouring stretches of the ring that are darker than the stretches
+/// on both sides of them with those stretches' mean, when the dip is a pen stroke: deeper than
+/// `spike`, or shallower but holding a sample twice `spike` darker than the paper beside it
+/// (a pen's core, where a stroke covers only part of the stretch and leaves its upper quartile
+/// a little dark). Shading — a shadow's edge, a band — changes the ring's brightness softly,
+/// over a longer run, or steps once and stays. The ring is walked as the closed loop it is
+/// (top, right, bottom, left), so a stroke leaving the box through a corner — a cross's arms,
+/// a tick's tail — is a spike like any other. `cores`: each stretch's darkest sample.
+fn despike(sides: [&mut [f64; 7]; 4], cores: [&[f64; 7]; 4], spike: f64) {
+    let loop_of = |s: [&[f64; 7]; 4]| -> Vec<f64> {
+        let mut ring: Vec<f64> = s[0].to_vec();
+        ring.extend(s[1].iter());
+        ring.extend(s[2].iter().rev());
+        ring.extend(s[3].iter().rev());
+        ring
+    };
+    let [top, right, bottom, left] = sides;
+    // Clockwise: top left→right, right top→bottom, bottom right→left, left bottom→top.
+    let mut ring = loop_of([&*top, &*right, &*bottom, &*left]);
+    let core = loop_of(cores);
+    let shallow = spike / 4.0;
+    let n = ring.len();
     for width in [1usize, 2] {
-        for k in 1..7 - width {
-            let (before, after) = (side[k - 1], side[k + width]);
+        for k in 0..n {
+            let (before, after) = (ring[(k + n - 1) % n], ring[(k + width) % n]);
             let darkest_neighbour = before.min(after);
-            if side[k..k + width]
-                .iter()
-                .all(|&v| v < darkest_neighbour - spike)
-            {
+            let dip = |depth: f64| (k..k + width).all(|i| ring[i % n] < darkest_neighbour - depth);
+            let pen_core = (k..k + width).any(|i| core[i % n] < darkest_neighbour - 1.5 * spike);
+            if dip(spike) || (dip(shallow) && pen_core) {
                 let mean = (before + after) / 2.0;
-                side[k..k + width].iter_mut().for_each(|v| *v = mean);
+                (k..k + width).for_each(|i| ring[i % n] = mean);
             }
         }
+    }
+    top.copy_from_slice(&ring[0..7]);
+    right.copy_from_slice(&ring[7..14]);
+    for (k, v) in bottom.iter_mut().rev().enumerate() {
+        *v = ring[14 + k];
+    }
+    for (k, v) in left.iter_mut().rev().enumerate() {
+        *v = ring[21 + k];
     }
 }
 
@@ -237,7 +261,7 @@ impl Surroundings {
     ) -> Surroundings {
         let near = -(Self::GAP + Self::DEPTH);
         let far = side + Self::GAP;
-        let stretch = |vertical: bool, across0: i64, s: usize| -> (f64, f64) {
+        let stretch = |vertical: bool, across0: i64, s: usize| -> (f64, f64, f64) {
             let along0 = near + s as i64 * Self::STRETCH;
             let mut all = [0f64; (Self::STRETCH * Self::DEPTH) as usize];
             let mut k = 0;
@@ -255,7 +279,7 @@ impl Surroundings {
             // A stretch that a streak or fold line covers says nothing about the paper: it
             // is filled in from the rest of the ring below.
             if k < all.len() / 3 {
-                return (f64::NAN, f64::NAN);
+                return (f64::NAN, f64::NAN, f64::NAN);
             }
             let vals = &mut all[..k];
             // A pen stroke crossing the stretch darkens a third of it at most: the upper
@@ -264,12 +288,14 @@ impl Surroundings {
                 .select_nth_unstable_by((k - 1) * 3 / 4, f64::total_cmp)
                 .1;
             let texture = vals.iter().map(|&v| ink(paper, v)).sum::<f64>() / vals.len() as f64;
-            (paper, texture)
+            let darkest = vals.iter().copied().fold(f64::INFINITY, f64::min);
+            (paper, texture, darkest)
         };
         let mut side_texture = 0f64;
         let mut stretch_inks: Vec<f64> = Vec::with_capacity(28);
-        let mut one_side = |vertical: bool, across0: i64| -> [f64; 7] {
-            let measured: [(f64, f64); 7] = std::array::from_fn(|s| stretch(vertical, across0, s));
+        let mut one_side = |vertical: bool, across0: i64| -> ([f64; 7], [f64; 7]) {
+            let measured: [(f64, f64, f64); 7] =
+                std::array::from_fn(|s| stretch(vertical, across0, s));
             // A pen stroke overshooting the box crosses one or two stretches of a side; a band,
             // speckle or a mottled shadow covers most of it.
             let mut t: Vec<f64> = measured
@@ -282,12 +308,12 @@ impl Surroundings {
             if let Some(&median) = t.get(t.len() / 2) {
                 side_texture = side_texture.max(median);
             }
-            measured.map(|m| m.0)
+            (measured.map(|m| m.0), measured.map(|m| m.2))
         };
-        let mut top = one_side(false, near);
-        let mut bottom = one_side(false, far);
-        let mut left = one_side(true, near);
-        let mut right = one_side(true, far);
+        let (mut top, top_core) = one_side(false, near);
+        let (mut bottom, bottom_core) = one_side(false, far);
+        let (mut left, left_core) = one_side(true, near);
+        let (mut right, right_core) = one_side(true, far);
         let texture = side_texture;
         stretch_inks.sort_by(f64::total_cmp);
         let stroke = match (
@@ -312,8 +338,12 @@ impl Surroundings {
             for v in side.iter_mut().filter(|v| v.is_nan()) {
                 *v = fallback;
             }
-            despike(side, spike);
         }
+        despike(
+            [&mut top, &mut right, &mut bottom, &mut left],
+            [&top_core, &right_core, &bottom_core, &left_core],
+            spike,
+        );
         let all = || top.iter().chain(&bottom).chain(&left).chain(&right);
         let step = [&top, &bottom, &left, &right]
             .iter()
@@ -850,6 +880,47 @@ mod tests {
             let b = score_box(&blank, &Homography::at_dpi(dpi), &rect);
             assert_eq!(b.ink_span_mm, 0.0, "{dpi}: {b:?}");
         }
+    }
+
+    #[test]
+    fn a_pencil_line_running_on_past_the_box_is_a_mark_and_a_soft_band_is_not() {
+        // As in the independent corpus: a 0.8 mm pencil line drawn slanting across the box and
+        // on past it. Where it crosses the ring, blurred, it darkens the paper's upper quartile
+        // by a quarter of the print contrast — too shallow for a stroke by depth alone — and
+        // the box went to review as "shading" (a quarter of the definite marks sent to review).
+        let dpi = 200.0;
+        let s = dpi / 25.4;
+        let (blank, rect) = blank_box_image(dpi, 0.0);
+        let mut line = blank.clone();
+        let c = rect.center();
+        let (dx, dy) = (30f64.to_radians().cos(), 30f64.to_radians().sin());
+        for (x, y, p) in line.enumerate_pixels_mut() {
+            let (px, py) = ((x as f64 + 0.5) / s - c.x, (y as f64 + 0.5) / s - c.y);
+            if (-px * dy + py * dx).abs() < 0.4 && (px * dx + py * dy).abs() < 6.5 {
+                p.0[0] = 110;
+            }
+        }
+        // The scanner's blur spreads the stroke's edge over the ring's paper.
+        let line = imageproc::filter::gaussian_blur_f32(&line, 1.5);
+        let l = score_box(&line, &Homography::at_dpi(dpi), &rect);
+        assert!(!l.surroundings_unusable(), "{l:?}");
+        assert_eq!(
+            Thresholds::default().classify(l.fill),
+            MarkState::Marked,
+            "{l:?}"
+        );
+        // A soft shadow band of the same width and place, as dark as light pencil at its
+        // middle but with no dark core: the paper model must follow it, never call it ink.
+        let mut band = blank.clone();
+        let mid = rect.y + 3.5;
+        shade(&mut band, dpi, 0.35, &|_, y| {
+            (-0.5 * ((y - mid) / 0.6).powi(2)).exp()
+        });
+        let b = score_box(&band, &Homography::at_dpi(dpi), &rect);
+        assert!(
+            b.surroundings_unusable() || Thresholds::default().classify(b.fill) == MarkState::Empty,
+            "{b:?}"
+        );
     }
 
     #[test]
