@@ -27,6 +27,7 @@ pub mod marks;
 pub mod output;
 pub mod payload;
 pub mod printable;
+pub mod reason;
 pub mod registry;
 pub mod render;
 pub mod report;

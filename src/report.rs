@@ -119,7 +119,7 @@ pub fn ballot_row(r: &PageRecord) -> [String; 15] {
         r.source.clone(),
         r.page.to_string(),
         r.status.as_str().to_string(),
-        r.reasons.join(";"),
+        crate::reason::Reason::join(&r.reasons, ";"),
         p.map_or(String::new(), |p| p.form.clone()),
         p.map_or(String::new(), |p| p.version.to_string()),
         p.map_or(String::new(), |p| p.unit.clone()),
@@ -194,7 +194,8 @@ pub fn answers_csv(records: &[PageRecord]) -> CsvTable {
 pub struct ScanOutcome {
     pub pages: usize,
     pub by_status: BTreeMap<Status, usize>,
-    pub by_reason: BTreeMap<String, usize>,
+    /// By code, in the order of the codes' text (as the console lists them).
+    pub by_reason: BTreeMap<&'static str, usize>,
     pub times: crate::scan::StageTimes,
     pub write_time: std::time::Duration,
 }
@@ -205,7 +206,7 @@ impl ScanOutcome {
         *self.by_status.entry(r.status).or_default() += 1;
         if r.status != Status::Counted {
             for reason in &r.reasons {
-                *self.by_reason.entry(reason.clone()).or_default() += 1;
+                *self.by_reason.entry(reason.as_str()).or_default() += 1;
             }
         }
     }

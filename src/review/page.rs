@@ -16,6 +16,7 @@ use crate::ballot::{Answer, Status};
 use crate::form::{Form, QuestionKind};
 use crate::i18n::{decimal, text, Lang};
 use crate::marks::Thresholds;
+use crate::reason::Reason;
 use crate::registry::Registry;
 use crate::scan::PageRecord;
 
@@ -354,7 +355,7 @@ fn ballot_card(h: &mut String, input: &PageInput, rank: usize, entry: &Entry) {
         text(lang, "review.row_of", &[("row", &row)]),
         r.status.as_str(),
         text(lang, &format!("status.{}", r.status.as_str()), &[]),
-        e(&r.reasons.join("; ")),
+        e(&Reason::join(&r.reasons, "; ")),
     );
     if let Some(p) = &r.payload {
         let name = input
@@ -402,8 +403,8 @@ fn ballot_card(h: &mut String, input: &PageInput, rank: usize, entry: &Entry) {
             let _ = write!(
                 h,
                 "<li><code>{}</code> {}</li>",
-                e(code),
-                e(&crate::i18n::reason(lang, code))
+                e(code.as_str()),
+                e(&crate::i18n::reason(lang, *code))
             );
         }
         h.push_str("</ul>\n");
@@ -442,9 +443,8 @@ fn ballot_card(h: &mut String, input: &PageInput, rank: usize, entry: &Entry) {
             .enumerate()
             .find(|(_, f)| &f.id == id && f.version == *v)
     });
-    // Decisions on answers only change readable ballots (see audit::redecide): a rejected page
-    // or a copy of a file already read stays what it is, so only the verdict is offered there.
-    let readable = r.status != Status::Rejected && !r.reasons.iter().any(|x| x == "duplicate_file");
+    // Only the verdict is offered where decisions on answers would change nothing.
+    let readable = crate::audit::answers_open_to_decisions(r);
     match form {
         Some((fi, form)) if readable => {
             for q in &form.questions {
