@@ -941,28 +941,6 @@ pub fn trail_csv(trail: &[TrailEntry]) -> CsvTable {
     t
 }
 
-/// Issued serials per unit, from `issued.csv` files written by `generate`.
-pub fn load_issued(paths: &[PathBuf]) -> anyhow::Result<BTreeMap<String, BTreeSet<u32>>> {
-    let mut out: BTreeMap<String, BTreeSet<u32>> = BTreeMap::new();
-    for p in paths {
-        let (h, rows) = output::read_csv(p).map_err(anyhow::Error::msg)?;
-        let names: Vec<&str> = h.iter().collect();
-        if names != crate::generate::ISSUED_HEADER {
-            bail!("{} is not an issued.csv (header {:?})", p.display(), names);
-        }
-        for (i, r) in rows.iter().enumerate() {
-            let unit = output::unneutralise(r.get(2).unwrap_or("")).to_string();
-            let serial: u32 = r
-                .get(3)
-                .unwrap_or("")
-                .parse()
-                .with_context(|| format!("{}:{}: bad serial", p.display(), i + 2))?;
-            out.entry(unit).or_default().insert(serial);
-        }
-    }
-    Ok(out)
-}
-
 /// `1-5,8,10-12`: serials as compact ranges.
 pub fn ranges(serials: &BTreeSet<u32>) -> String {
     let mut parts = Vec::new();
@@ -1169,7 +1147,7 @@ pub fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
     let returns = if req.issued.is_empty() {
         None
     } else {
-        let issued = load_issued(req.issued)?;
+        let issued = crate::issued::serials_by_unit(req.issued)?;
         let rec = reconcile(&records, &issued);
         let bytes = reconciliation_csv(&rec, &registry).into_bytes();
         output::write_atomic(&dir.join("reconciliation.csv"), &bytes)?;

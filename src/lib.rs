@@ -21,6 +21,7 @@ pub mod generate;
 pub mod geometry;
 pub mod i18n;
 pub mod input;
+pub mod issued;
 pub mod layout;
 pub mod locate;
 pub mod marks;
