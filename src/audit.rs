@@ -50,90 +50,49 @@ pub const WHOLE_BALLOT: &str = "*";
 
 /// Loads the pages of one scan folder from its `ballots.csv` and `answers.csv`.
 pub fn load_scan(dir: &Path) -> anyhow::Result<Vec<PageRecord>> {
-    let (bh, brows) = output::read_csv(&dir.join("ballots.csv")).map_err(anyhow::Error::msg)?;
-    let col = |h: &csv::StringRecord, name: &str| -> anyhow::Result<usize> {
-        h.iter()
-            .position(|c| c == name)
-            .with_context(|| format!("{}: no column {name:?}", dir.display()))
-    };
-    let c = |name: &str| col(&bh, name);
-    let (cs, cp, cst, cr, cf, cv, cu, cse, cdu, csha, cd) = (
-        c("source")?,
-        c("page")?,
-        c("status")?,
-        c("reasons")?,
-        c("form")?,
-        c("version")?,
-        c("unit")?,
-        c("serial")?,
-        c("duplicate_of")?,
-        c("file_sha256")?,
-        c("detail")?,
-    );
-    // Optional, so folders written before the columns existed still load.
-    let cmm = bh.iter().position(|c| c == "min_margin");
-    let (crot, cfit, cfid) = (
-        bh.iter().position(|c| c == "rotation_deg"),
-        bh.iter().position(|c| c == "fit_error_mm"),
-        bh.iter().position(|c| c == "fiducials"),
-    );
-    let get =
-        |r: &csv::StringRecord, i: usize| output::unneutralise(r.get(i).unwrap_or("")).to_string();
+    let rows = crate::scan_files::read_ballots(dir)?;
     let mut records: Vec<PageRecord> = Vec::new();
-    for (n, r) in brows.iter().enumerate() {
-        let source = get(r, cs);
-        let page: usize = get(r, cp)
+    for (n, r) in rows.into_iter().enumerate() {
+        let page: usize = r
+            .page
             .parse()
             .with_context(|| format!("{}/ballots.csv:{}: bad page", dir.display(), n + 2))?;
-        let status = Status::parse(&get(r, cst))
+        let status = Status::parse(&r.status)
             .with_context(|| format!("{}/ballots.csv:{}: bad status", dir.display(), n + 2))?;
-        let (form, version, unit, serial) = (get(r, cf), get(r, cv), get(r, cu), get(r, cse));
-        let payload = if unit.is_empty() {
+        let payload = if r.unit.is_empty() {
             None
         } else {
             Some(Payload {
-                form: form.clone(),
-                version: version.parse().unwrap_or(0),
-                unit,
-                serial: serial.parse().unwrap_or(0),
+                form: r.form.clone(),
+                version: r.version.parse().unwrap_or(0),
+                unit: r.unit,
+                serial: r.serial.parse().unwrap_or(0),
                 signature: None,
             })
         };
-        let form_key = payload.as_ref().map(|p| (form.clone(), p.version));
-        let reasons = get(r, cr);
-        let dup = get(r, cdu);
-        let mut rec = PageRecord::new(&source, page);
+        let form_key = payload.as_ref().map(|p| (r.form, p.version));
+        let mut rec = PageRecord::new(&r.source, page);
         rec.status = status;
-        rec.reasons = Reason::parse_list(&reasons).with_context(|| {
+        rec.reasons = Reason::parse_list(&r.reasons).with_context(|| {
             format!(
                 "{}/ballots.csv:{}: bad reasons (written by a newer ballotscan?)",
                 dir.display(),
                 n + 2
             )
         })?;
-        rec.detail = get(r, cd);
+        rec.detail = r.detail;
         rec.payload = payload;
         rec.form = form_key;
-        rec.min_margin = cmm.and_then(|i| get(r, i).parse().ok());
+        rec.min_margin = r.min_margin.parse().ok();
         // Kept so that a tally reproduces the scan's rows (formatted alike, they print alike).
-        rec.rotation_deg = crot.and_then(|i| get(r, i).parse().ok());
-        rec.fit_error_mm = cfit.and_then(|i| get(r, i).parse().ok());
-        rec.fiducials_found = cfid.and_then(|i| get(r, i).parse().ok());
-        rec.file_sha256 = get(r, csha);
-        rec.duplicate_of = (!dup.is_empty()).then_some(dup);
+        rec.rotation_deg = r.rotation_deg.parse().ok();
+        rec.fit_error_mm = r.fit_error_mm.parse().ok();
+        rec.fiducials_found = r.fiducials.parse().ok();
+        rec.file_sha256 = r.file_sha256;
+        rec.duplicate_of = (!r.duplicate_of.is_empty()).then_some(r.duplicate_of);
         records.push(rec);
     }
-    let (ah, arows) = output::read_csv(&dir.join("answers.csv")).map_err(anyhow::Error::msg)?;
-    let (a_s, a_p, a_q, a_a) = (
-        col(&ah, "source")?,
-        col(&ah, "page")?,
-        col(&ah, "question")?,
-        col(&ah, "answer")?,
-    );
-    let (a_st, a_sc) = (
-        ah.iter().position(|c| c == "states"),
-        ah.iter().position(|c| c == "scores"),
-    );
+    let answers = crate::scan_files::read_answers(dir)?;
     // Pages are keyed by their row, not their name: the same folder given twice, or two
     // names that print alike, give several rows with one `source#page`. answers.csv lists
     // each page's questions together, in ballots.csv order, so a page's answers belong to
@@ -148,9 +107,9 @@ pub fn load_scan(dir: &Path) -> anyhow::Result<Vec<PageRecord>> {
         }
     }
     let mut current: Option<usize> = None;
-    for (n, r) in arows.iter().enumerate() {
-        let key = (get(r, a_s), get(r, a_p).parse().unwrap_or(0));
-        let question = get(r, a_q);
+    for (n, r) in answers.into_iter().enumerate() {
+        let key = (r.source, r.page.parse().unwrap_or(0));
+        let question = r.question;
         let same_page = current.is_some_and(|i| {
             records[i].source == key.0
                 && records[i].page == key.1
@@ -175,11 +134,8 @@ pub fn load_scan(dir: &Path) -> anyhow::Result<Vec<PageRecord>> {
             current = Some(i);
         }
         let Some(i) = current else { continue };
-        let answer = Answer::from_text(&get(r, a_a));
-        let boxes = boxes_read(
-            &a_st.map(|c| get(r, c)).unwrap_or_default(),
-            &a_sc.map(|c| get(r, c)).unwrap_or_default(),
-        );
+        let answer = Answer::from_text(&r.answer);
+        let boxes = boxes_read(&r.states, &r.scores);
         // A scan sends a question to review for one of two reasons: a box between the
         // thresholds, or else a solid box beside another mark (ballot::decide_question).
         let review_reason = (answer == Answer::Review).then(|| {
@@ -1158,8 +1114,8 @@ pub fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
                 .collect::<BTreeMap<_, _>>(),
         )
     };
-    report::ballots_csv(&records).write(&dir.join("ballots.csv"))?;
-    report::answers_csv(&records).write(&dir.join("answers.csv"))?;
+    crate::scan_files::ballots_csv(&records).write(&dir.join("ballots.csv"))?;
+    crate::scan_files::answers_csv(&records).write(&dir.join("answers.csv"))?;
     let tally = crate::tally::Tally::of(&ballots, &forms, &registry);
     let tallies_bytes = tally.tallies_table(&forms, &registry, lang).into_bytes();
     output::write_atomic(&dir.join("tallies.csv"), &tallies_bytes)?;

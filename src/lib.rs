@@ -36,6 +36,7 @@ pub mod report_pdf;
 pub mod results;
 pub mod review;
 pub mod scan;
+pub mod scan_files;
 pub mod synth;
 pub mod tally;
 pub mod workbook;
