@@ -148,40 +148,29 @@ pub struct AnswerRow {
     pub scores: String,
 }
 
-/// The columns a row type cannot do without (the others default to empty).
-const BALLOTS_REQUIRED: [&str; 11] = [
-    "source",
-    "page",
-    "status",
-    "reasons",
-    "form",
-    "version",
-    "unit",
-    "serial",
-    "duplicate_of",
-    "file_sha256",
-    "detail",
-];
-const ANSWERS_REQUIRED: [&str; 4] = ["source", "page", "question", "answer"];
+/// Columns a folder may lack (written before they existed): read as empty.
+const BALLOTS_OPTIONAL: [&str; 4] = ["rotation_deg", "fit_error_mm", "fiducials", "min_margin"];
+const ANSWERS_OPTIONAL: [&str; 4] = ["unit", "serial", "states", "scores"];
 
 /// Reads `dir/ballots.csv` by column name.
 pub fn read_ballots(dir: &std::path::Path) -> anyhow::Result<Vec<BallotRow>> {
-    read_rows(dir, "ballots.csv", &BALLOTS_REQUIRED)
+    read_rows(dir, "ballots.csv", &BALLOTS_HEADER, &BALLOTS_OPTIONAL)
 }
 
 /// Reads `dir/answers.csv` by column name.
 pub fn read_answers(dir: &std::path::Path) -> anyhow::Result<Vec<AnswerRow>> {
-    read_rows(dir, "answers.csv", &ANSWERS_REQUIRED)
+    read_rows(dir, "answers.csv", &ANSWERS_HEADER, &ANSWERS_OPTIONAL)
 }
 
 fn read_rows<T: serde::de::DeserializeOwned>(
     dir: &std::path::Path,
     file: &str,
-    required: &[&str],
+    columns: &[&str],
+    optional: &[&str],
 ) -> anyhow::Result<Vec<T>> {
     use anyhow::Context;
     let (header, rows) = crate::output::read_csv(&dir.join(file)).map_err(anyhow::Error::msg)?;
-    for name in required {
+    for name in columns.iter().filter(|c| !optional.contains(c)) {
         if !header.iter().any(|c| c == *name) {
             anyhow::bail!("{}: no column {name:?}", dir.display());
         }
@@ -196,4 +185,38 @@ fn read_rows<T: serde::de::DeserializeOwned>(
                 .with_context(|| format!("{}/{file}:{}: bad row", dir.display(), i + 2))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_are_read_by_column_name_whatever_the_order_and_old_columns_may_be_missing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // Columns in another order, without the four added later; a neutralised cell.
+        std::fs::write(
+            dir.path().join("ballots.csv"),
+            "\u{feff}detail,source,page,status,reasons,form,version,unit,serial,duplicate_of,file_sha256\n\
+             why,'=a.png,1,review,ambiguous_mark,CSAT,2,P-ANBIEN,000007,,abc\n",
+        )
+        .expect("write");
+        let rows = read_ballots(dir.path()).expect("reads");
+        assert_eq!(rows.len(), 1);
+        let r = &rows[0];
+        assert_eq!(
+            (r.source.as_str(), r.page.as_str(), r.status.as_str()),
+            ("=a.png", "1", "review")
+        );
+        assert_eq!((r.serial.as_str(), r.detail.as_str()), ("000007", "why"));
+        assert_eq!((r.min_margin.as_str(), r.fiducials.as_str()), ("", ""));
+
+        std::fs::write(
+            dir.path().join("answers.csv"),
+            "source,page,answer\na.png,1,3\n",
+        )
+        .expect("write");
+        let err = read_answers(dir.path()).expect_err("no question column");
+        assert!(err.to_string().ends_with("no column \"question\""), "{err}");
+    }
 }
