@@ -5,7 +5,8 @@
 //! Scanning: [`input`] (files, TIFF and PDF pages) → [`locate`] (QR, fiducials, page
 //! transform) → [`marks`] (checkbox scoring) → [`ballot`] (answers and verdicts) →
 //! [`duplicates`] → [`tally`] and [`report`] (CSVs, written by [`output`] into a [`results`]
-//! folder swapped in whole), orchestrated by [`scan`]. Auditing: [`review`] (annotated images and a decision page for the flagged
+//! folder swapped in whole; [`scan_files`] holds ballots.csv and answers.csv, [`issued`]
+//! issued.csv), orchestrated by [`scan`]; [`reason`] is the reason codes. Auditing: [`review`] (annotated images and a decision page for the flagged
 //! ballots) → [`audit`] (decisions applied, re-tally).
 
 // The message catalogues (locales/*.yml), compiled in; see `i18n`.
