@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::audit::{DECISIONS_HEADER, WHOLE_BALLOT};
+use crate::audit::{Decision, DECISIONS_HEADER, WHOLE_BALLOT};
 use crate::ballot::{Answer, Status};
 use crate::form::{Form, QuestionKind};
 use crate::i18n::{decimal, text, Lang};
@@ -187,15 +187,18 @@ fn forms_legend(h: &mut String, input: &PageInput) {
                     e(&o.label)
                 );
             }
+            // The values are what decisions.csv carries (crate::audit::Decision).
             let _ = write!(
                 h,
-                "<option value=\"BLANK\">{}</option>",
+                "<option value=\"{}\">{}</option>",
+                Decision::Blank,
                 text(lang, "review.option_blank", &[])
             );
             if q.kind == QuestionKind::Single {
                 let _ = write!(
                     h,
-                    "<option value=\"MULTI\">{}</option>",
+                    "<option value=\"{}\">{}</option>",
+                    Decision::Multi,
                     text(lang, "review.option_multi", &[])
                 );
             }
@@ -516,10 +519,12 @@ fn ballot_card(h: &mut String, input: &PageInput, rank: usize, entry: &Entry) {
     }
     let _ = writeln!(
         h,
-        "<div class=\"verdict-row\"><select class=\"verdict\" aria-label=\"{}\"><option value=\"\">{}</option><option value=\"ACCEPT\">{}</option><option value=\"REJECT\">{}</option></select><input class=\"note\" type=\"text\" placeholder=\"{}\" aria-label=\"{}\"></div>",
+        "<div class=\"verdict-row\"><select class=\"verdict\" aria-label=\"{}\"><option value=\"\">{}</option><option value=\"{}\">{}</option><option value=\"{}\">{}</option></select><input class=\"note\" type=\"text\" placeholder=\"{}\" aria-label=\"{}\"></div>",
         text(lang, "review.verdict_label", &[]),
         text(lang, "review.verdict_none", &[]),
+        Decision::Accept,
         text(lang, "review.verdict_accept", &[]),
+        Decision::Reject,
         text(lang, "review.verdict_reject", &[]),
         text(lang, "review.note_placeholder", &[]),
         text(lang, "review.note_label", &[]),
