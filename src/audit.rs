@@ -16,6 +16,7 @@ use crate::i18n::{text, Lang};
 use crate::marks::{BoxScore, Fill, MarkState};
 use crate::output::{self, CsvTable};
 use crate::payload::Payload;
+use crate::reason::Reason;
 use crate::registry::Registry;
 use crate::scan::PageRecord;
 
@@ -49,88 +50,49 @@ pub const WHOLE_BALLOT: &str = "*";
 
 /// Loads the pages of one scan folder from its `ballots.csv` and `answers.csv`.
 pub fn load_scan(dir: &Path) -> anyhow::Result<Vec<PageRecord>> {
-    let (bh, brows) = output::read_csv(&dir.join("ballots.csv")).map_err(anyhow::Error::msg)?;
-    let col = |h: &csv::StringRecord, name: &str| -> anyhow::Result<usize> {
-        h.iter()
-            .position(|c| c == name)
-            .with_context(|| format!("{}: no column {name:?}", dir.display()))
-    };
-    let c = |name: &str| col(&bh, name);
-    let (cs, cp, cst, cr, cf, cv, cu, cse, cdu, csha, cd) = (
-        c("source")?,
-        c("page")?,
-        c("status")?,
-        c("reasons")?,
-        c("form")?,
-        c("version")?,
-        c("unit")?,
-        c("serial")?,
-        c("duplicate_of")?,
-        c("file_sha256")?,
-        c("detail")?,
-    );
-    // Optional, so folders written before the columns existed still load.
-    let cmm = bh.iter().position(|c| c == "min_margin");
-    let (crot, cfit, cfid) = (
-        bh.iter().position(|c| c == "rotation_deg"),
-        bh.iter().position(|c| c == "fit_error_mm"),
-        bh.iter().position(|c| c == "fiducials"),
-    );
-    let get =
-        |r: &csv::StringRecord, i: usize| output::unneutralise(r.get(i).unwrap_or("")).to_string();
+    let rows = crate::scan_files::read_ballots(dir)?;
     let mut records: Vec<PageRecord> = Vec::new();
-    for (n, r) in brows.iter().enumerate() {
-        let source = get(r, cs);
-        let page: usize = get(r, cp)
+    for (n, r) in rows.into_iter().enumerate() {
+        let page: usize = r
+            .page
             .parse()
             .with_context(|| format!("{}/ballots.csv:{}: bad page", dir.display(), n + 2))?;
-        let status = Status::parse(&get(r, cst))
+        let status = Status::parse(&r.status)
             .with_context(|| format!("{}/ballots.csv:{}: bad status", dir.display(), n + 2))?;
-        let (form, version, unit, serial) = (get(r, cf), get(r, cv), get(r, cu), get(r, cse));
-        let payload = if unit.is_empty() {
+        let payload = if r.unit.is_empty() {
             None
         } else {
             Some(Payload {
-                form: form.clone(),
-                version: version.parse().unwrap_or(0),
-                unit,
-                serial: serial.parse().unwrap_or(0),
+                form: r.form.clone(),
+                version: r.version.parse().unwrap_or(0),
+                unit: r.unit,
+                serial: r.serial.parse().unwrap_or(0),
                 signature: None,
             })
         };
-        let form_key = payload.as_ref().map(|p| (form.clone(), p.version));
-        let reasons = get(r, cr);
-        let dup = get(r, cdu);
-        let mut rec = PageRecord::new(&source, page);
+        let form_key = payload.as_ref().map(|p| (r.form, p.version));
+        let mut rec = PageRecord::new(&r.source, page);
         rec.status = status;
-        rec.reasons = if reasons.is_empty() {
-            Vec::new()
-        } else {
-            reasons.split(';').map(str::to_string).collect()
-        };
-        rec.detail = get(r, cd);
+        rec.reasons = Reason::parse_list(&r.reasons).with_context(|| {
+            format!(
+                "{}/ballots.csv:{}: bad reasons (written by a newer ballotscan?)",
+                dir.display(),
+                n + 2
+            )
+        })?;
+        rec.detail = r.detail;
         rec.payload = payload;
         rec.form = form_key;
-        rec.min_margin = cmm.and_then(|i| get(r, i).parse().ok());
+        rec.min_margin = r.min_margin.parse().ok();
         // Kept so that a tally reproduces the scan's rows (formatted alike, they print alike).
-        rec.rotation_deg = crot.and_then(|i| get(r, i).parse().ok());
-        rec.fit_error_mm = cfit.and_then(|i| get(r, i).parse().ok());
-        rec.fiducials_found = cfid.and_then(|i| get(r, i).parse().ok());
-        rec.file_sha256 = get(r, csha);
-        rec.duplicate_of = (!dup.is_empty()).then_some(dup);
+        rec.rotation_deg = r.rotation_deg.parse().ok();
+        rec.fit_error_mm = r.fit_error_mm.parse().ok();
+        rec.fiducials_found = r.fiducials.parse().ok();
+        rec.file_sha256 = r.file_sha256;
+        rec.duplicate_of = (!r.duplicate_of.is_empty()).then_some(r.duplicate_of);
         records.push(rec);
     }
-    let (ah, arows) = output::read_csv(&dir.join("answers.csv")).map_err(anyhow::Error::msg)?;
-    let (a_s, a_p, a_q, a_a) = (
-        col(&ah, "source")?,
-        col(&ah, "page")?,
-        col(&ah, "question")?,
-        col(&ah, "answer")?,
-    );
-    let (a_st, a_sc) = (
-        ah.iter().position(|c| c == "states"),
-        ah.iter().position(|c| c == "scores"),
-    );
+    let answers = crate::scan_files::read_answers(dir)?;
     // Pages are keyed by their row, not their name: the same folder given twice, or two
     // names that print alike, give several rows with one `source#page`. answers.csv lists
     // each page's questions together, in ballots.csv order, so a page's answers belong to
@@ -145,9 +107,9 @@ pub fn load_scan(dir: &Path) -> anyhow::Result<Vec<PageRecord>> {
         }
     }
     let mut current: Option<usize> = None;
-    for (n, r) in arows.iter().enumerate() {
-        let key = (get(r, a_s), get(r, a_p).parse().unwrap_or(0));
-        let question = get(r, a_q);
+    for (n, r) in answers.into_iter().enumerate() {
+        let key = (r.source, r.page.parse().unwrap_or(0));
+        let question = r.question;
         let same_page = current.is_some_and(|i| {
             records[i].source == key.0
                 && records[i].page == key.1
@@ -172,18 +134,15 @@ pub fn load_scan(dir: &Path) -> anyhow::Result<Vec<PageRecord>> {
             current = Some(i);
         }
         let Some(i) = current else { continue };
-        let answer = Answer::from_text(&get(r, a_a));
-        let boxes = boxes_read(
-            &a_st.map(|c| get(r, c)).unwrap_or_default(),
-            &a_sc.map(|c| get(r, c)).unwrap_or_default(),
-        );
+        let answer = Answer::from_text(&r.answer);
+        let boxes = boxes_read(&r.states, &r.scores);
         // A scan sends a question to review for one of two reasons: a box between the
         // thresholds, or else a solid box beside another mark (ballot::decide_question).
         let review_reason = (answer == Answer::Review).then(|| {
             if boxes.is_empty() || boxes.iter().any(|b| b.state == MarkState::Ambiguous) {
-                "ambiguous_mark"
+                Reason::AmbiguousMark
             } else {
-                "possible_correction"
+                Reason::PossibleCorrection
             }
         });
         records[i].questions.push(QuestionRead {
@@ -231,12 +190,9 @@ fn boxes_read(states: &str, scores: &str) -> Vec<BoxRead> {
             if option != option2 {
                 return None;
             }
-            let state = match *state {
-                "empty" => MarkState::Empty,
-                "ambiguous" => MarkState::Ambiguous,
-                "marked" => MarkState::Marked,
-                _ => return None,
-            };
+            let state = [MarkState::Empty, MarkState::Ambiguous, MarkState::Marked]
+                .into_iter()
+                .find(|s| s.as_str() == *state)?;
             Some(BoxRead {
                 option: option.to_string(),
                 state,
@@ -247,8 +203,10 @@ fn boxes_read(states: &str, scores: &str) -> Vec<BoxRead> {
     boxes.unwrap_or_default()
 }
 
+/// One row of a decisions file, as written: [`DecisionCheck::add`] checks it against the
+/// ballot it names and turns its `decision` text into a [`Decision`].
 #[derive(Clone, Debug, PartialEq)]
-pub struct Decision {
+pub struct DecisionRow {
     pub source: String,
     pub page: usize,
     /// Empty in files of the old format, and for hand-written rows that name the ballot by
@@ -259,7 +217,7 @@ pub struct Decision {
     pub serial: String,
     pub question: String,
     /// An option id (or ids joined by `;`), BLANK or MULTI for a question; ACCEPT or REJECT
-    /// for the whole ballot.
+    /// for the whole ballot (see [`Decision`]).
     pub decision: String,
     pub auditor: String,
     pub note: String,
@@ -270,8 +228,78 @@ pub struct Decision {
     pub origin: String,
 }
 
+/// What an auditor decided, read from a row's `question` and `decision`: a verdict on the
+/// whole ballot (`question` = `*`), or a question's answer as a person reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// `ACCEPT`: the ballot counts as read, without its ballot-level doubts (`poor_alignment`,
+    /// `unknown_unit`). A page the scanner rejected cannot be accepted.
+    Accept,
+    /// `REJECT`: the ballot is not counted (`auditor_rejected`).
+    Reject,
+    /// These options (ids joined by `;`; one for a single-choice question). Whether the
+    /// question has them is checked against its form, not here.
+    Options(Vec<String>),
+    /// `BLANK`: no answer.
+    Blank,
+    /// `MULTI`: several marks, not counted.
+    Multi,
+}
+
+impl Decision {
+    /// Reads the `decision` cell of a row for `question`. Option ids are not checked here
+    /// (that needs the ballot's form), so a question's decision always reads.
+    pub fn parse(question: &str, text: &str) -> Result<Decision, String> {
+        if question == WHOLE_BALLOT {
+            return match text {
+                "ACCEPT" => Ok(Decision::Accept),
+                "REJECT" => Ok(Decision::Reject),
+                _ => Err(format!(
+                    "a whole-ballot decision is ACCEPT or REJECT, not {text:?}"
+                )),
+            };
+        }
+        Ok(match text {
+            "BLANK" => Decision::Blank,
+            "MULTI" => Decision::Multi,
+            _ => Decision::Options(text.split(';').map(str::to_string).collect()),
+        })
+    }
+
+    /// The answer it gives its question; `None` for a verdict on the whole ballot.
+    pub fn answer(&self) -> Option<Answer> {
+        match self {
+            Decision::Accept | Decision::Reject => None,
+            Decision::Options(ids) => Some(Answer::Chosen(ids.clone())),
+            Decision::Blank => Some(Answer::Blank),
+            Decision::Multi => Some(Answer::Multi),
+        }
+    }
+}
+
+/// As written in decisions.csv and the audit trail.
+impl std::fmt::Display for Decision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Decision::Accept => f.write_str("ACCEPT"),
+            Decision::Reject => f.write_str("REJECT"),
+            Decision::Options(ids) => f.write_str(&ids.join(";")),
+            Decision::Blank => f.write_str("BLANK"),
+            Decision::Multi => f.write_str("MULTI"),
+        }
+    }
+}
+
+/// Whether decisions on a page's answers can still change it: the one rule for the audit
+/// (which refuses such decisions elsewhere and re-decides only these pages) and the review
+/// page (which offers answers only here). A rejected page or a copy of a file already read
+/// stays what it is; only a whole-ballot verdict applies to it.
+pub fn answers_open_to_decisions(r: &PageRecord) -> bool {
+    r.status != Status::Rejected && !r.reasons.contains(&Reason::DuplicateFile)
+}
+
 /// Reads a decisions file whole (see [`read_decisions`], which `tally` uses to stream it).
-pub fn load_decisions(path: &Path) -> anyhow::Result<Vec<Decision>> {
+pub fn load_decisions(path: &Path) -> anyhow::Result<Vec<DecisionRow>> {
     let mut out = Vec::new();
     read_decisions(path, |d| {
         out.push(d);
@@ -288,7 +316,7 @@ const MAX_DECISION_FIELD: usize = 64 << 10;
 /// never held in memory (a 195 MB file took 2 GB read whole).
 pub fn read_decisions(
     path: &Path,
-    mut each: impl FnMut(Decision) -> anyhow::Result<()>,
+    mut each: impl FnMut(DecisionRow) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     use std::io::{BufRead, BufReader};
     let file = std::fs::File::open(path)
@@ -355,7 +383,7 @@ pub fn read_decisions(
                 .map_or(String::new(), |v| output::unneutralise(v).to_string())
         };
         let typed = |n: &str| exact(n).trim().to_string();
-        each(Decision {
+        each(DecisionRow {
             page: typed("page")
                 .parse()
                 .with_context(|| format!("{origin}: bad page number"))?,
@@ -426,7 +454,7 @@ impl BallotIndex {
 
     /// The page a decision names. `Ok(None)`: no page matches (the decision was made on
     /// other scans); an error: several do and nothing in the decision tells them apart.
-    fn find(&self, records: &[PageRecord], d: &Decision) -> anyhow::Result<Option<usize>> {
+    fn find(&self, records: &[PageRecord], d: &DecisionRow) -> anyhow::Result<Option<usize>> {
         let describe = |c: &[usize]| {
             c.iter()
                 .map(|&i| records[i].page_ref())
@@ -482,7 +510,7 @@ impl BallotIndex {
         let narrowers: [&dyn Fn(&PageRecord) -> bool; 3] = [
             &|r| !d.file_sha256.is_empty() && r.file_sha256 == d.file_sha256 && r.page == d.page,
             &|r| r.source == d.source && r.page == d.page,
-            &|r| r.reasons.iter().all(|x| x != "duplicate_file"),
+            &|r| !r.reasons.contains(&Reason::DuplicateFile),
         ];
         for keep in narrowers {
             if candidates.len() <= 1 {
@@ -516,7 +544,7 @@ impl BallotIndex {
 /// Applies decisions to the pages, then re-decides statuses and duplicates across all of them.
 pub fn apply_decisions(
     records: &mut [PageRecord],
-    decisions: &[Decision],
+    decisions: &[DecisionRow],
     forms: &[Form],
 ) -> anyhow::Result<Vec<TrailEntry>> {
     let mut check = DecisionCheck::new(records);
@@ -530,7 +558,7 @@ pub fn apply_decisions(
 /// decides, one per page and question, and the decisions that match no page.
 pub struct DecisionCheck {
     index: BallotIndex,
-    chosen: BTreeMap<(usize, String), Decision>,
+    chosen: BTreeMap<(usize, String), (DecisionRow, Decision)>,
     unmatched: Vec<String>,
 }
 
@@ -551,7 +579,7 @@ impl DecisionCheck {
         &mut self,
         records: &[PageRecord],
         forms: &[Form],
-        d: Decision,
+        d: DecisionRow,
     ) -> anyhow::Result<()> {
         let Some(i) = self.index.find(records, &d)? else {
             // Listed together at the end, so the auditor sees every one at once.
@@ -578,17 +606,20 @@ impl DecisionCheck {
             );
         }
         let rejected = r.status == Status::Rejected;
-        let copy_of_file = r.reasons.iter().any(|x| x == "duplicate_file");
-        if d.question == WHOLE_BALLOT && d.decision == "ACCEPT" && rejected {
+        let copy_of_file = r.reasons.contains(&Reason::DuplicateFile);
+        let whole = d.question == WHOLE_BALLOT;
+        // Not refused yet: the checks below come first, in this order, as they always did.
+        let decision = Decision::parse(&d.question, &d.decision);
+        if decision == Ok(Decision::Accept) && rejected {
             bail!(
                 "{}: {}#{} was rejected by the scanner ({}): it cannot be accepted as read; scan the sheet again",
                 d.origin,
                 d.source,
                 d.page,
-                r.reasons.join(";")
+                Reason::join(&r.reasons, ";")
             );
         }
-        if d.question != WHOLE_BALLOT && (rejected || copy_of_file) {
+        if !whole && !answers_open_to_decisions(r) {
             bail!(
                 "{}: {}#{} is {}: its answers are not counted, so they cannot be decided (only ACCEPT or REJECT{})",
                 d.origin,
@@ -614,15 +645,8 @@ impl DecisionCheck {
                 );
             }
         }
-        if d.question == WHOLE_BALLOT {
-            if !matches!(d.decision.as_str(), "ACCEPT" | "REJECT") {
-                bail!(
-                    "{}: a whole-ballot decision is ACCEPT or REJECT, not {:?}",
-                    d.origin,
-                    d.decision
-                );
-            }
-        } else {
+        let decision = decision.map_err(|e| anyhow::anyhow!("{}: {e}", d.origin))?;
+        if !whole {
             let form = r
                 .form
                 .as_ref()
@@ -646,8 +670,7 @@ impl DecisionCheck {
                     q.id
                 );
             }
-            if !matches!(d.decision.as_str(), "BLANK" | "MULTI") {
-                let ids: Vec<&str> = d.decision.split(';').collect();
+            if let Decision::Options(ids) = &decision {
                 if ids.len() > 1 && q.kind == crate::form::QuestionKind::Single {
                     bail!(
                         "{}: question {} takes one option; use MULTI for an over-marked answer",
@@ -656,7 +679,7 @@ impl DecisionCheck {
                     );
                 }
                 for id in ids {
-                    if !q.options.iter().any(|o| o.id == id) {
+                    if !q.options.iter().any(|o| &o.id == id) {
                         bail!(
                             "{}: question {} has no option {id:?} (options: {}, or BLANK, MULTI)",
                             d.origin,
@@ -672,14 +695,14 @@ impl DecisionCheck {
             }
         }
         match chosen.get(&(i, d.question.clone())) {
-            Some(prev) if prev.decision != d.decision => {
+            Some((prev, prev_decision)) if *prev_decision != decision => {
                 bail!(
                 "{} and {} decide {}#{} question {} differently ({} vs {}): settle it and keep one",
                 prev.origin, d.origin, d.source, d.page, d.question, prev.decision, d.decision
             )
             }
             _ => {
-                chosen.insert((i, d.question.clone()), d);
+                chosen.insert((i, d.question.clone()), (d, decision));
             }
         }
 
@@ -711,7 +734,7 @@ impl DecisionCheck {
         let mut trail = Vec::new();
         let mut accepted = BTreeSet::new();
         let mut rejected = BTreeSet::new();
-        for ((i, q), d) in &chosen {
+        for ((i, q), (d, decision)) in &chosen {
             let r = &mut records[*i];
             let (unit, serial) = r
                 .payload
@@ -720,16 +743,16 @@ impl DecisionCheck {
                     (p.unit.clone(), p.serial_text())
                 });
             let before;
-            if q == WHOLE_BALLOT {
-                before = r.status.as_str().to_string();
-                if d.decision == "REJECT" {
-                    rejected.insert(*i);
-                } else {
-                    accepted.insert(*i);
+            match decision.answer() {
+                None => {
+                    before = r.status.as_str().to_string();
+                    if *decision == Decision::Reject {
+                        rejected.insert(*i);
+                    } else {
+                        accepted.insert(*i);
+                    }
                 }
-            } else {
-                let answer = Answer::from_text(&d.decision);
-                match r.questions.iter_mut().find(|x| &x.question == q) {
+                Some(answer) => match r.questions.iter_mut().find(|x| &x.question == q) {
                     Some(x) => {
                         before = x.answer.to_text();
                         x.answer = answer;
@@ -744,7 +767,7 @@ impl DecisionCheck {
                             review_reason: None,
                         });
                     }
-                }
+                },
             }
             trail.push(TrailEntry {
                 source: r.source.clone(),
@@ -753,7 +776,7 @@ impl DecisionCheck {
                 serial,
                 question: q.clone(),
                 before,
-                after: d.decision.clone(),
+                after: decision.to_string(),
                 auditor: d.auditor.clone(),
                 note: d.note.clone(),
             });
@@ -769,11 +792,11 @@ impl DecisionCheck {
 /// what rejecting one copy is for.)
 fn refuse_rejecting_one_of_identical_copies(
     records: &[PageRecord],
-    chosen: &BTreeMap<(usize, String), Decision>,
+    chosen: &BTreeMap<(usize, String), (DecisionRow, Decision)>,
 ) -> anyhow::Result<()> {
     let rejected: BTreeSet<usize> = chosen
         .iter()
-        .filter(|((_, q), d)| q == WHOLE_BALLOT && d.decision == "REJECT")
+        .filter(|(_, (_, decision))| *decision == Decision::Reject)
         .map(|((i, _), _)| *i)
         .collect();
     let answers = |r: &PageRecord| -> Vec<(String, String)> {
@@ -786,7 +809,7 @@ fn refuse_rejecting_one_of_identical_copies(
         a
     };
     for &i in &rejected {
-        let (r, d) = (&records[i], &chosen[&(i, WHOLE_BALLOT.to_string())]);
+        let (r, (d, _)) = (&records[i], &chosen[&(i, WHOLE_BALLOT.to_string())]);
         let Some(p) = &r.payload else { continue };
         let mine = answers(r);
         let copies: Vec<String> = records
@@ -830,11 +853,10 @@ pub fn redecide(
     for (i, r) in records.iter_mut().enumerate() {
         if rejected.contains(&i) {
             r.status = Status::Rejected;
-            r.reasons = vec!["auditor_rejected".into()];
+            r.reasons = vec![Reason::AuditorRejected];
             continue;
         }
-        let readable =
-            r.reasons.iter().all(|x| x != "duplicate_file") && r.status != Status::Rejected;
+        let readable = answers_open_to_decisions(r);
         let Some(form) = r
             .form
             .as_ref()
@@ -847,8 +869,8 @@ pub fn redecide(
         }
         // Ballot-level doubts stay until a person accepts the ballot as a whole.
         let keep_flags = !accepted.contains(&i);
-        let poor = keep_flags && r.reasons.iter().any(|x| x == "poor_alignment");
-        let unknown = keep_flags && r.reasons.iter().any(|x| x == "unknown_unit");
+        let poor = keep_flags && r.reasons.contains(&Reason::PoorAlignment);
+        let unknown = keep_flags && r.reasons.contains(&Reason::UnknownUnit);
         let (status, reasons) = ballot::decide_ballot(form, &r.questions, poor, unknown);
         r.status = status;
         r.reasons = reasons;
@@ -873,28 +895,6 @@ pub fn trail_csv(trail: &[TrailEntry]) -> CsvTable {
         ]);
     }
     t
-}
-
-/// Issued serials per unit, from `issued.csv` files written by `generate`.
-pub fn load_issued(paths: &[PathBuf]) -> anyhow::Result<BTreeMap<String, BTreeSet<u32>>> {
-    let mut out: BTreeMap<String, BTreeSet<u32>> = BTreeMap::new();
-    for p in paths {
-        let (h, rows) = output::read_csv(p).map_err(anyhow::Error::msg)?;
-        let names: Vec<&str> = h.iter().collect();
-        if names != crate::generate::ISSUED_HEADER {
-            bail!("{} is not an issued.csv (header {:?})", p.display(), names);
-        }
-        for (i, r) in rows.iter().enumerate() {
-            let unit = output::unneutralise(r.get(2).unwrap_or("")).to_string();
-            let serial: u32 = r
-                .get(3)
-                .unwrap_or("")
-                .parse()
-                .with_context(|| format!("{}:{}: bad serial", p.display(), i + 2))?;
-            out.entry(unit).or_default().insert(serial);
-        }
-    }
-    Ok(out)
 }
 
 /// `1-5,8,10-12`: serials as compact ranges.
@@ -938,7 +938,7 @@ pub fn reconcile(
             *dups.entry(p.unit.clone()).or_default() += 1;
         }
         // A forged serial is not a returned ballot.
-        if r.reasons.iter().any(|x| x == "bad_signature") {
+        if r.reasons.contains(&Reason::BadSignature) {
             continue;
         }
         seen.entry(p.unit.clone()).or_default().insert(p.serial);
@@ -1103,7 +1103,7 @@ pub fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
     let returns = if req.issued.is_empty() {
         None
     } else {
-        let issued = load_issued(req.issued)?;
+        let issued = crate::issued::serials_by_unit(req.issued)?;
         let rec = reconcile(&records, &issued);
         let bytes = reconciliation_csv(&rec, &registry).into_bytes();
         output::write_atomic(&dir.join("reconciliation.csv"), &bytes)?;
@@ -1114,8 +1114,8 @@ pub fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
                 .collect::<BTreeMap<_, _>>(),
         )
     };
-    report::ballots_csv(&records).write(&dir.join("ballots.csv"))?;
-    report::answers_csv(&records).write(&dir.join("answers.csv"))?;
+    crate::scan_files::ballots_csv(&records).write(&dir.join("ballots.csv"))?;
+    crate::scan_files::answers_csv(&records).write(&dir.join("answers.csv"))?;
     let tally = crate::tally::Tally::of(&ballots, &forms, &registry);
     let tallies_bytes = tally.tallies_table(&forms, &registry, lang).into_bytes();
     output::write_atomic(&dir.join("tallies.csv"), &tallies_bytes)?;

@@ -6,6 +6,7 @@
 
 use crate::form::{Form, QuestionKind};
 use crate::marks::{BoxScore, MarkState, Thresholds};
+use crate::reason::Reason;
 
 /// Above this a box is heavily inked: next to another mark on a single-choice question it may
 /// be a crossed-out answer (people black out the box they regret, and a scan's blur or a
@@ -146,17 +147,17 @@ pub struct QuestionRead {
     pub boxes: Vec<BoxRead>,
     /// Why the answer is REVIEW, when it is.
     #[serde(skip)]
-    pub review_reason: Option<&'static str>,
+    pub review_reason: Option<Reason>,
 }
 
 /// Decides one question from its boxes' states.
-pub fn decide_question(kind: QuestionKind, boxes: &[BoxRead]) -> (Answer, Option<&'static str>) {
+pub fn decide_question(kind: QuestionKind, boxes: &[BoxRead]) -> (Answer, Option<Reason>) {
     let marked: Vec<&BoxRead> = boxes
         .iter()
         .filter(|b| b.state == MarkState::Marked)
         .collect();
     if boxes.iter().any(|b| b.state == MarkState::Ambiguous) {
-        return (Answer::Review, Some("ambiguous_mark"));
+        return (Answer::Review, Some(Reason::AmbiguousMark));
     }
     match kind {
         QuestionKind::Multi => {
@@ -180,7 +181,7 @@ pub fn decide_question(kind: QuestionKind, boxes: &[BoxRead]) -> (Answer, Option
                     .filter(|b| b.score.fill.0 >= SOLID_FILL)
                     .count();
                 if solid > 0 {
-                    return (Answer::Review, Some("possible_correction"));
+                    return (Answer::Review, Some(Reason::PossibleCorrection));
                 }
                 let strongest = marked.iter().map(|b| b.score.fill.0).fold(0.0, f64::max);
                 let all_clear = marked
@@ -192,7 +193,7 @@ pub fn decide_question(kind: QuestionKind, boxes: &[BoxRead]) -> (Answer, Option
                 if all_clear && !whole_row {
                     (Answer::Multi, None)
                 } else {
-                    (Answer::Review, Some("background_in_row"))
+                    (Answer::Review, Some(Reason::BackgroundInRow))
                 }
             }
         },
@@ -276,11 +277,11 @@ pub fn decide_ballot(
     questions: &[QuestionRead],
     poor_alignment: bool,
     unknown_unit: bool,
-) -> (Status, Vec<String>) {
-    let mut reasons: Vec<String> = Vec::new();
-    fn push(reasons: &mut Vec<String>, r: &str) {
-        if !reasons.iter().any(|x| x == r) {
-            reasons.push(r.to_string());
+) -> (Status, Vec<Reason>) {
+    let mut reasons: Vec<Reason> = Vec::new();
+    fn push(reasons: &mut Vec<Reason>, r: Reason) {
+        if !reasons.contains(&r) {
+            reasons.push(r);
         }
     }
     for q in questions {
@@ -289,14 +290,14 @@ pub fn decide_ballot(
         }
     }
     if poor_alignment {
-        push(&mut reasons, "poor_alignment");
+        push(&mut reasons, Reason::PoorAlignment);
     }
     if unknown_unit {
-        push(&mut reasons, "unknown_unit");
+        push(&mut reasons, Reason::UnknownUnit);
     }
     let needs_review = !reasons.is_empty();
     if questions.iter().any(|q| q.answer == Answer::Multi) {
-        push(&mut reasons, "multi_mark");
+        push(&mut reasons, Reason::MultiMark);
     }
     let countable = questions.iter().filter(|q| q.answer.is_countable()).count();
     if needs_review {
@@ -308,9 +309,9 @@ pub fn decide_ballot(
             .iter()
             .all(|q| q.answer == Answer::Blank || q.answer.is_comment())
         {
-            "blank_ballot"
+            Reason::BlankBallot
         } else {
-            "no_countable_answer"
+            Reason::NoCountableAnswer
         };
         push(&mut reasons, why);
         return (Status::Invalid, reasons);
@@ -415,11 +416,11 @@ mod tests {
         );
         assert_eq!(
             decide_question(Single, &[b("1", 0.95), b("2", 0.3)]),
-            (Answer::Review, Some("possible_correction"))
+            (Answer::Review, Some(Reason::PossibleCorrection))
         );
         assert_eq!(
             decide_question(Single, &[b("1", 0.4), b("2", 0.045)]),
-            (Answer::Review, Some("ambiguous_mark"))
+            (Answer::Review, Some(Reason::AmbiguousMark))
         );
     }
 
@@ -436,17 +437,17 @@ mod tests {
         // A fold's shadow along the row: one real mark, the other boxes weak and alike.
         assert_eq!(
             decide_question(Single, &row(&[0.117, 0.329, 0.14, 0.133, 0.118])),
-            (Answer::Review, Some("background_in_row"))
+            (Answer::Review, Some(Reason::BackgroundInRow))
         );
         // A strong mark beside a weak one that is above the marked threshold.
         assert_eq!(
             decide_question(Single, &row(&[0.0, 0.45, 0.0, 0.08, 0.0])),
-            (Answer::Review, Some("background_in_row"))
+            (Answer::Review, Some(Reason::BackgroundInRow))
         );
         // Every box of the row marked alike: a shaded row.
         assert_eq!(
             decide_question(Single, &row(&[0.2, 0.24, 0.21, 0.22, 0.2])),
-            (Answer::Review, Some("background_in_row"))
+            (Answer::Review, Some(Reason::BackgroundInRow))
         );
         // Two clear marks on clean paper are a real over-marked question.
         assert_eq!(
@@ -459,7 +460,7 @@ mod tests {
         for fills in [[0.0, 0.306, 0.593, 0.0, 0.0], [0.0, 0.99, 1.0, 0.0, 0.0]] {
             assert_eq!(
                 decide_question(Single, &row(&fills)),
-                (Answer::Review, Some("possible_correction"))
+                (Answer::Review, Some(Reason::PossibleCorrection))
             );
         }
     }

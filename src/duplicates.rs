@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use sha2::{Digest, Sha256};
 
 use crate::ballot::Status;
+use crate::reason::Reason;
 use crate::scan::PageRecord;
 
 /// What the whole batch says about one page. `first` is the page number in the batch
@@ -176,20 +177,20 @@ impl Verdicts {
         match finding {
             Finding::SameFile { .. } => {
                 r.status = Status::Duplicate;
-                r.reasons = vec!["duplicate_file".into()];
+                r.reasons = vec![Reason::DuplicateFile];
                 r.detail = format!("the same file content as {first_source}");
                 r.duplicate_of = Some(first_source);
             }
             Finding::SameBallot { .. } => {
                 r.status = Status::Duplicate;
-                r.reasons = vec!["duplicate".into()];
+                r.reasons = vec![Reason::Duplicate];
                 r.detail = format!("the same ballot, with the same answers, as {first_ref}");
                 r.duplicate_of = Some(first_ref);
             }
             Finding::Conflict { first, copies } => {
                 r.status = Status::Review;
-                if !r.reasons.iter().any(|x| x == "duplicate_conflict") {
-                    r.reasons.push("duplicate_conflict".into());
+                if !r.reasons.contains(&Reason::DuplicateConflict) {
+                    r.reasons.push(Reason::DuplicateConflict);
                 }
                 if i != first {
                     r.duplicate_of = Some(first_ref);
@@ -246,29 +247,29 @@ mod tests {
             page("d.png", 1, "s3", 2, "3"),
         ];
         mark_duplicates(&mut records);
-        let got: Vec<(Status, String, Option<String>)> = records
+        let got: Vec<(Status, Vec<Reason>, Option<String>)> = records
             .iter()
-            .map(|r| (r.status, r.reasons.join(";"), r.duplicate_of.clone()))
+            .map(|r| (r.status, r.reasons.clone(), r.duplicate_of.clone()))
             .collect();
         assert_eq!(
             got,
             vec![
                 // Pages of one file share its hash without being copies of each other.
-                (Status::Counted, String::new(), None),
-                (Status::Review, "duplicate_conflict".into(), None),
+                (Status::Counted, Vec::new(), None),
+                (Status::Review, vec![Reason::DuplicateConflict], None),
                 (
                     Status::Duplicate,
-                    "duplicate_file".into(),
+                    vec![Reason::DuplicateFile],
                     Some("a.tif".into())
                 ),
                 (
                     Status::Duplicate,
-                    "duplicate".into(),
+                    vec![Reason::Duplicate],
                     Some("a.tif#1".into())
                 ),
                 (
                     Status::Review,
-                    "duplicate_conflict".into(),
+                    vec![Reason::DuplicateConflict],
                     Some("a.tif#2".into())
                 ),
             ]

@@ -6,13 +6,12 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::form::Form;
+use crate::issued::{self, IssuedBallot};
 use crate::layout::Layout;
-use crate::output::{self, CsvTable};
+use crate::output;
 use crate::payload::{Payload, SigningKey};
 use crate::registry::Registry;
 use crate::render::{self, raster};
-
-pub const ISSUED_HEADER: [&str; 4] = ["form", "version", "unit", "serial"];
 
 pub struct Request<'a> {
     pub form: &'a Form,
@@ -34,14 +33,6 @@ pub struct Report {
     pub pngs: Vec<PathBuf>,
 }
 
-/// The largest serial ever issued to `unit` according to `issued.csv` rows.
-fn issued_serials(rows: &[csv::StringRecord], unit: &str) -> Vec<u32> {
-    rows.iter()
-        .filter(|r| r.get(2).map(output::unneutralise) == Some(unit))
-        .filter_map(|r| r.get(3).and_then(|s| s.parse().ok()))
-        .collect()
-}
-
 pub fn generate(req: &Request) -> anyhow::Result<Report> {
     use anyhow::{bail, Context};
     let unit = req.registry.get(req.unit).with_context(|| {
@@ -60,20 +51,16 @@ pub fn generate(req: &Request) -> anyhow::Result<Report> {
     // continue after its last serial.
     let _lock = crate::results::lock_print_folder(req.out_dir)?;
     let issued_path = req.out_dir.join("issued.csv");
-    let existing = if issued_path.exists() {
-        let (header, rows) = output::read_csv(&issued_path).map_err(anyhow::Error::msg)?;
-        if header.iter().collect::<Vec<_>>() != ISSUED_HEADER {
-            bail!(
-                "{} does not look like an issued.csv (header {:?}); use another --out folder",
-                issued_path.display(),
-                header.iter().collect::<Vec<_>>()
-            );
-        }
-        rows
+    let mut issued = if issued_path.exists() {
+        issued::read(&issued_path)?
     } else {
         Vec::new()
     };
-    let already = issued_serials(&existing, &unit.code);
+    let already: Vec<u32> = issued
+        .iter()
+        .filter(|b| b.unit == unit.code)
+        .map(|b| b.serial)
+        .collect();
     let first = match req.first_serial {
         Some(f) => f,
         None => already.iter().max().map_or(1, |m| m + 1),
@@ -108,19 +95,8 @@ pub fn generate(req: &Request) -> anyhow::Result<Report> {
     // The serials are recorded before any file is printed: a run killed half-way leaves
     // serials issued but unprinted (reported missing by `tally --issued`), never printed
     // ballots whose serials the next run would issue again.
-    let mut table = CsvTable::new(&ISSUED_HEADER);
-    for r in &existing {
-        table.row(r.iter().map(output::unneutralise));
-    }
-    for p in &payloads {
-        table.row([
-            p.form.clone(),
-            p.version.to_string(),
-            p.unit.clone(),
-            p.serial_text(),
-        ]);
-    }
-    table.write(&issued_path)?;
+    issued.extend(payloads.iter().map(IssuedBallot::of));
+    issued::table(&issued).write(&issued_path)?;
 
     let mut pngs = Vec::new();
     if let Some(dpi) = req.png_dpi {

@@ -5,7 +5,8 @@
 //! Scanning: [`input`] (files, TIFF and PDF pages) → [`locate`] (QR, fiducials, page
 //! transform) → [`marks`] (checkbox scoring) → [`ballot`] (answers and verdicts) →
 //! [`duplicates`] → [`tally`] and [`report`] (CSVs, written by [`output`] into a [`results`]
-//! folder swapped in whole), orchestrated by [`scan`]. Auditing: [`review`] (annotated images and a decision page for the flagged
+//! folder swapped in whole; [`scan_files`] holds ballots.csv and answers.csv, [`issued`]
+//! issued.csv), orchestrated by [`scan`]; [`reason`] is the reason codes. Auditing: [`review`] (annotated images and a decision page for the flagged
 //! ballots) → [`audit`] (decisions applied, re-tally).
 
 // The message catalogues (locales/*.yml), compiled in; see `i18n`.
@@ -21,12 +22,14 @@ pub mod generate;
 pub mod geometry;
 pub mod i18n;
 pub mod input;
+pub mod issued;
 pub mod layout;
 pub mod locate;
 pub mod marks;
 pub mod output;
 pub mod payload;
 pub mod printable;
+pub mod reason;
 pub mod registry;
 pub mod render;
 pub mod report;
@@ -34,6 +37,7 @@ pub mod report_pdf;
 pub mod results;
 pub mod review;
 pub mod scan;
+pub mod scan_files;
 pub mod synth;
 pub mod tally;
 pub mod workbook;

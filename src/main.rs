@@ -11,6 +11,7 @@ use ballotscan::i18n::{text, Lang};
 use ballotscan::marks::Thresholds;
 use ballotscan::payload::SigningKey;
 use ballotscan::registry::Registry;
+use ballotscan::synth::ballots::FileFormat;
 use ballotscan::{generate, report, scan};
 
 #[derive(Parser)]
@@ -82,8 +83,10 @@ enum Command {
         /// Ballots per unit.
         #[arg(long, default_value_t = 10)]
         count: u32,
-        /// Degradation profile: clean, office-scanner, bad-scanner or phone-photo.
-        #[arg(long, default_value = "office-scanner")]
+        /// Degradation profile: clean, office-scanner, bad-scanner, phone-photo, or one of the
+        /// simulator's families (folded, photocopy…).
+        #[arg(long, default_value = "office-scanner",
+              value_parser = clap::builder::PossibleValuesParser::new(ballotscan::synth::degrade::PROFILES))]
         profile: String,
         /// Random seed: the same seed gives the same files.
         #[arg(long, default_value_t = 1)]
@@ -92,8 +95,8 @@ enum Command {
         #[arg(long)]
         dpi: Option<f64>,
         /// auto (as the profile scans), jpeg, png, tiff or pdf (all pages in one multi-page file).
-        #[arg(long, default_value = "auto")]
-        format: String,
+        #[arg(long, value_enum, default_value_t = FileFormat::Auto)]
+        format: FileFormat,
         /// JPEG quality (1–100) instead of the profile's.
         #[arg(long)]
         quality: Option<u8>,
@@ -300,19 +303,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             units_file,
             key,
         } => {
-            use ballotscan::synth::ballots::{self, FileFormat};
+            use ballotscan::synth::ballots;
             // Version 1: the simulator's corpora and accuracy figures are made of it.
             let form = load_form(form.as_ref(), Form::default_form)?;
             let registry = load_units(units_file.as_ref())?;
             let key = load_key(key.as_ref())?;
-            let format = match format.as_str() {
-                "auto" => FileFormat::Auto,
-                "jpeg" | "jpg" => FileFormat::Jpeg,
-                "png" => FileFormat::Png,
-                "tiff" | "tif" => FileFormat::MultiPageTiff,
-                "pdf" => FileFormat::Pdf,
-                other => anyhow::bail!("--format {other:?}: use auto, jpeg, png, tiff or pdf"),
-            };
             if let Some(d) = dpi {
                 if !(100.0..=600.0).contains(&d) {
                     anyhow::bail!("--dpi must be from 100 to 600");

@@ -22,7 +22,7 @@ pub const PREFIX: &str = "BS1";
 /// Hex digits of the truncated HMAC (48 bits: a forger's guess succeeds once in 2.8·10¹⁴).
 const SIGNATURE_HEX_LEN: usize = 12;
 /// Serials are printed with at least this many digits.
-const SERIAL_DIGITS: usize = 6;
+pub const SERIAL_DIGITS: usize = 6;
 /// Longer payloads are refused before any other work: a hostile QR code could hold kilobytes.
 const MAX_LEN: usize = 160;
 

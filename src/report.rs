@@ -9,9 +9,10 @@ use std::path::Path;
 use crate::ballot::Status;
 use crate::duplicates::Duplicates;
 use crate::form::Form;
-use crate::output::{CsvTable, WriteError};
+use crate::output::WriteError;
 use crate::registry::Registry;
 use crate::scan::PageRecord;
+use crate::scan_files::{answer_rows, ballot_row, ANSWERS_HEADER, BALLOTS_HEADER};
 use crate::tally::{summary_table, Tally, TallyBallot};
 
 /// How a scan was run, saved as `scan.json` beside its results so that `review` and `tally`
@@ -86,115 +87,14 @@ impl ScanSettings {
     }
 }
 
-pub const BALLOTS_HEADER: [&str; 15] = [
-    "source",
-    "page",
-    "status",
-    "reasons",
-    "form",
-    "version",
-    "unit",
-    "serial",
-    "rotation_deg",
-    "fit_error_mm",
-    "fiducials",
-    "min_margin",
-    "duplicate_of",
-    "file_sha256",
-    "detail",
-];
-
-pub const ANSWERS_HEADER: [&str; 8] = [
-    "source", "page", "unit", "serial", "question", "answer", "states", "scores",
-];
-
-fn opt_f(v: Option<f64>, decimals: usize) -> String {
-    v.map_or(String::new(), |x| format!("{x:.decimals$}"))
-}
-
-/// The `ballots.csv` row of one page.
-pub fn ballot_row(r: &PageRecord) -> [String; 15] {
-    let p = r.payload.as_ref();
-    [
-        r.source.clone(),
-        r.page.to_string(),
-        r.status.as_str().to_string(),
-        r.reasons.join(";"),
-        p.map_or(String::new(), |p| p.form.clone()),
-        p.map_or(String::new(), |p| p.version.to_string()),
-        p.map_or(String::new(), |p| p.unit.clone()),
-        p.map_or(String::new(), |p| p.serial_text()),
-        opt_f(r.rotation_deg, 1),
-        opt_f(r.fit_error_mm, 3),
-        r.fiducials_found.map_or(String::new(), |n| n.to_string()),
-        opt_f(r.min_margin, 3),
-        r.duplicate_of.clone().unwrap_or_default(),
-        r.file_sha256.clone(),
-        r.detail.clone(),
-    ]
-}
-
-pub fn ballots_csv(records: &[PageRecord]) -> CsvTable {
-    let mut t = CsvTable::new(&BALLOTS_HEADER);
-    for r in records {
-        t.row(ballot_row(r));
-    }
-    t
-}
-
-/// The `answers.csv` rows of one page (none when its QR code was not read).
-pub fn answer_rows(r: &PageRecord) -> Vec<[String; 8]> {
-    let Some(p) = &r.payload else {
-        return Vec::new();
-    };
-    r.questions
-        .iter()
-        .map(|q| {
-            let states: Vec<String> = q
-                .boxes
-                .iter()
-                .map(|b| format!("{}={}", b.option, b.state.as_str()))
-                .collect();
-            let mut scores: Vec<String> = q
-                .boxes
-                .iter()
-                .map(|b| format!("{}={}", b.option, b.score.fill))
-                .collect();
-            // A writing area has no boxes: its score is the ink counted as writing.
-            if let Some((_, ink)) = r.comment_ink.iter().find(|(id, _)| *id == q.question) {
-                scores.push(format!("ink_mm2={ink:.1}"));
-            }
-            [
-                r.source.clone(),
-                r.page.to_string(),
-                p.unit.clone(),
-                p.serial_text(),
-                q.question.clone(),
-                q.answer.to_text(),
-                states.join(" "),
-                scores.join(" "),
-            ]
-        })
-        .collect()
-}
-
-pub fn answers_csv(records: &[PageRecord]) -> CsvTable {
-    let mut t = CsvTable::new(&ANSWERS_HEADER);
-    for r in records {
-        for row in answer_rows(r) {
-            t.row(row);
-        }
-    }
-    t
-}
-
 /// What a scan leaves to say on the console: pages by status and flagged pages by reason,
 /// time per stage, and how long writing the outputs took.
 #[derive(Clone, Debug, Default)]
 pub struct ScanOutcome {
     pub pages: usize,
     pub by_status: BTreeMap<Status, usize>,
-    pub by_reason: BTreeMap<String, usize>,
+    /// By code, in the order of the codes' text (as the console lists them).
+    pub by_reason: BTreeMap<&'static str, usize>,
     pub times: crate::scan::StageTimes,
     pub write_time: std::time::Duration,
 }
@@ -205,7 +105,7 @@ impl ScanOutcome {
         *self.by_status.entry(r.status).or_default() += 1;
         if r.status != Status::Counted {
             for reason in &r.reasons {
-                *self.by_reason.entry(reason.clone()).or_default() += 1;
+                *self.by_reason.entry(reason.as_str()).or_default() += 1;
             }
         }
     }

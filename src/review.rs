@@ -31,6 +31,7 @@ use crate::input;
 use crate::layout::{PAGE_H, PAGE_W};
 use crate::marks::{self, MarkState, Thresholds};
 use crate::output;
+use crate::reason::Reason;
 use crate::report::ScanSettings;
 use crate::scan::{self, PageRecord};
 
@@ -212,10 +213,6 @@ pub fn run(dir: &Path, lang: Option<crate::i18n::Lang>) -> anyhow::Result<Summar
     })
 }
 
-/// Reasons that mean the scan never had a page image: no image is expected then, and its
-/// absence is not worth a warning.
-const NO_IMAGE_REASONS: [&str; 3] = ["unreadable_file", "not_an_image", "image_too_large"];
-
 /// The flagged pages of one file: opened once, pages drawn in parallel.
 fn review_file(
     source: &str,
@@ -226,7 +223,8 @@ fn review_file(
 ) -> anyhow::Result<Vec<Entry>> {
     let no_image_expected = |i: usize| {
         let r = &records[i];
-        r.status == Status::Rejected && r.reasons.iter().any(|x| NO_IMAGE_REASONS.contains(&&**x))
+        // The scan never had a page image: its absence is not worth a warning.
+        r.status == Status::Rejected && r.reasons.iter().any(|x| x.has_no_image())
     };
     let opened = match input::open(Path::new(source)) {
         Ok(f) => f,
@@ -507,13 +505,13 @@ fn state_colour(state: MarkState) -> Rgb<u8> {
     }
 }
 
-fn answer_text(a: &Answer, review_reason: Option<&str>) -> (String, Rgb<u8>) {
+fn answer_text(a: &Answer, review_reason: Option<Reason>) -> (String, Rgb<u8>) {
     match a {
         Answer::Chosen(ids) => (format!("→ {}", ids.join(";")), MARKED),
         Answer::Blank => ("BLANK".into(), EMPTY),
         Answer::Multi => ("MULTI".into(), OVER_MARKED),
         Answer::Review => match review_reason {
-            Some("possible_correction") => ("REVIEW (fix?)".into(), AMBIGUOUS),
+            Some(Reason::PossibleCorrection) => ("REVIEW (fix?)".into(), AMBIGUOUS),
             _ => ("REVIEW".into(), AMBIGUOUS),
         },
         // Writing areas have no boxes to draw beside (annotate skips them).
@@ -543,7 +541,7 @@ pub fn plain(img: &GrayImage, r: &PageRecord) -> RgbImage {
     let head_px = 16.0;
     let body_px = 12.0;
     let mut lines = vec![(
-        format!("{}: {}", r.status.as_str(), r.reasons.join("; ")),
+        format!("{}: {}", r.status.as_str(), Reason::join(&r.reasons, "; ")),
         head_px,
         Weight::Bold,
         OVER_MARKED,
@@ -783,10 +781,10 @@ fn draw_text(
 mod tests {
     use super::*;
 
-    fn record(status: Status, reasons: &[&str], margin: Option<f64>) -> PageRecord {
+    fn record(status: Status, reasons: &[Reason], margin: Option<f64>) -> PageRecord {
         let mut r = PageRecord::new("x", 1);
         r.status = status;
-        r.reasons = reasons.iter().map(|s| s.to_string()).collect();
+        r.reasons = reasons.to_vec();
         r.min_margin = margin;
         r
     }
@@ -794,14 +792,14 @@ mod tests {
     #[test]
     fn most_doubtful_first_and_plainly_counted_left_out() {
         let records = vec![
-            record(Status::Rejected, &["no_qr"], None),
+            record(Status::Rejected, &[Reason::NoQr], None),
             record(Status::Counted, &[], Some(0.2)),
-            record(Status::Review, &["poor_alignment"], Some(0.1)),
-            record(Status::Duplicate, &["duplicate"], Some(0.3)),
-            record(Status::Counted, &["multi_mark"], Some(0.3)),
-            record(Status::Review, &["ambiguous_mark"], Some(0.0)),
-            record(Status::Invalid, &["blank_ballot"], Some(0.02)),
-            record(Status::Review, &["unknown_unit"], None),
+            record(Status::Review, &[Reason::PoorAlignment], Some(0.1)),
+            record(Status::Duplicate, &[Reason::Duplicate], Some(0.3)),
+            record(Status::Counted, &[Reason::MultiMark], Some(0.3)),
+            record(Status::Review, &[Reason::AmbiguousMark], Some(0.0)),
+            record(Status::Invalid, &[Reason::BlankBallot], Some(0.02)),
+            record(Status::Review, &[Reason::UnknownUnit], None),
         ];
         assert_eq!(review_order(&records), vec![5, 2, 7, 6, 3, 0, 4]);
     }

@@ -20,6 +20,7 @@ use crate::layout::Layout;
 use crate::locate;
 use crate::marks::{self, Thresholds};
 use crate::payload::{Payload, SignatureCheck, SigningKey};
+use crate::reason::Reason;
 use crate::registry::Registry;
 
 /// Above this fit error (mm) the page is still read, but a person checks it: boxes may be off
@@ -85,7 +86,7 @@ pub struct PageRecord {
     /// 1-based page number within the file.
     pub page: usize,
     pub status: Status,
-    pub reasons: Vec<String>,
+    pub reasons: Vec<Reason>,
     /// A sentence for people, when the reason codes need one (rejections).
     pub detail: String,
     pub payload: Option<Payload>,
@@ -113,18 +114,15 @@ pub struct PageRecord {
 }
 
 impl PageRecord {
-    /// A page about which nothing is known yet but where it came from.
+    /// A page about which nothing is known yet but where it came from: rejected, with no
+    /// reason until it is read.
     pub fn new(source: &str, page: usize) -> PageRecord {
-        PageRecord::rejected(source, page, "", String::new())
-    }
-
-    fn rejected(source: &str, page: usize, code: &str, detail: String) -> PageRecord {
         PageRecord {
             source: source.to_string(),
             page,
             status: Status::Rejected,
-            reasons: vec![code.to_string()],
-            detail,
+            reasons: Vec::new(),
+            detail: String::new(),
             payload: None,
             form: None,
             rotation_deg: None,
@@ -139,6 +137,12 @@ impl PageRecord {
             comment_ink: Vec::new(),
             times: StageTimes::default(),
         }
+    }
+
+    fn rejected(source: &str, page: usize, code: Reason, detail: String) -> PageRecord {
+        let mut rec = PageRecord::new(source, page);
+        reject(&mut rec, code, detail);
+        rec
     }
 
     /// `source#page`, how one page is named in `duplicate_of` and in messages.
@@ -158,7 +162,7 @@ pub fn read_page(img: &GrayImage, cfg: &Config, rec: &mut PageRecord) {
         } else {
             "no QR code found: not a ballot, or the code is torn, covered or badly blurred"
         };
-        reject(rec, "no_qr", detail.into());
+        reject(rec, Reason::NoQr, detail.into());
         return;
     };
     let payload = match Payload::parse(&qr.bytes) {
@@ -166,7 +170,7 @@ pub fn read_page(img: &GrayImage, cfg: &Config, rec: &mut PageRecord) {
         Err(e) => {
             reject(
                 rec,
-                "bad_payload",
+                Reason::BadPayload,
                 format!("the QR code is not a ballot's: {e}"),
             );
             return;
@@ -178,7 +182,7 @@ pub fn read_page(img: &GrayImage, cfg: &Config, rec: &mut PageRecord) {
         SignatureCheck::Missing => {
             reject(
                 rec,
-                "bad_signature",
+                Reason::BadSignature,
                 "the ballot is unsigned but a signing key was given: a forged or foreign ballot"
                     .into(),
             );
@@ -187,7 +191,7 @@ pub fn read_page(img: &GrayImage, cfg: &Config, rec: &mut PageRecord) {
         SignatureCheck::Invalid => {
             reject(
                 rec,
-                "bad_signature",
+                Reason::BadSignature,
                 "the serial's signature does not match: a forged or altered ballot".into(),
             );
             return;
@@ -196,7 +200,7 @@ pub fn read_page(img: &GrayImage, cfg: &Config, rec: &mut PageRecord) {
     let Some((form, layout)) = cfg.form(&payload.form, payload.version) else {
         reject(
             rec,
-            "unknown_form",
+            Reason::UnknownForm,
             format!(
                 "form {} version {} is not among the loaded forms (give its definition with --forms)",
                 payload.form, payload.version
@@ -213,7 +217,7 @@ pub fn read_page(img: &GrayImage, cfg: &Config, rec: &mut PageRecord) {
     let alignment = match aligned {
         Ok(a) => a,
         Err(e) => {
-            reject(rec, "alignment_failed", e.to_string());
+            reject(rec, Reason::AlignmentFailed, e.to_string());
             return;
         }
     };
@@ -261,9 +265,9 @@ pub fn read_page(img: &GrayImage, cfg: &Config, rec: &mut PageRecord) {
     }
 }
 
-fn reject(rec: &mut PageRecord, code: &str, detail: String) {
+fn reject(rec: &mut PageRecord, code: Reason, detail: String) {
     rec.status = Status::Rejected;
-    rec.reasons = vec![code.to_string()];
+    rec.reasons = vec![code];
     rec.detail = detail;
 }
 
@@ -379,7 +383,7 @@ pub fn scan_walk(
         on_page(PageRecord::rejected(
             &source_name(p),
             1,
-            "unreadable_file",
+            Reason::UnreadableFile,
             why.clone(),
         ));
     }

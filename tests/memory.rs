@@ -154,7 +154,7 @@ fn a_pdf_content_stream_inflating_past_the_limit_is_refused_without_being_held()
     let opened = input::from_bytes(pdf_with_content(40 * MB)).expect("a PDF");
     let (page, peak) = peak_of(|| input::decode_page(&opened, 0));
     let err = page.expect_err("refused");
-    assert_eq!(err.code(), "decode_error", "{err}");
+    assert_eq!(err.code(), ballotscan::reason::Reason::DecodeError, "{err}");
     assert!(err.to_string().contains("limit"), "{err}");
     assert!(peak < 32 * MB, "refusing it took {} MB", peak / MB);
     // A page that cannot give an image reserves next to nothing.

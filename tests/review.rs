@@ -10,6 +10,7 @@ use std::path::Path;
 use ballotscan::ballot::{Answer, QuestionRead, Status};
 use ballotscan::form::Form;
 use ballotscan::payload::Payload;
+use ballotscan::reason::Reason;
 use ballotscan::registry::Registry;
 use ballotscan::review::{self, page, Crop, Entry, PageImage};
 use ballotscan::scan::PageRecord;
@@ -272,7 +273,7 @@ fn synthetic(n: usize) -> (Vec<PageRecord>, Vec<Entry>) {
             i % 50 + 1,
         );
         r.status = status;
-        r.reasons = vec!["ambiguous_mark".into()];
+        r.reasons = vec![Reason::AmbiguousMark];
         r.detail = "a sentence for people".into();
         r.payload = Some(Payload::new("CSAT", 1, "P-ANBIEN", i as u32 + 1));
         r.form = Some(("CSAT".into(), 1));

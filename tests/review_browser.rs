@@ -12,6 +12,7 @@ use std::process::Command;
 
 use ballotscan::audit;
 use ballotscan::ballot::{Answer, Status};
+use ballotscan::reason::Reason;
 use ballotscan::report::ScanSettings;
 use support::*;
 
@@ -154,7 +155,7 @@ fn an_auditors_clicks_export_exactly_the_decisions_the_audit_accepts() {
     assert_eq!(faint.status, Status::Counted, "{:?}", faint.reasons);
     let rejected = &records[row_of("h-unknown-unit.jpg") - 1];
     assert_eq!(rejected.status, Status::Rejected);
-    assert_eq!(rejected.reasons, vec!["auditor_rejected".to_string()]);
+    assert_eq!(rejected.reasons, vec![Reason::AuditorRejected]);
 
     // And through the command line: the final tally applies both and keeps the trail.
     bin()

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use image::GrayImage;
 
+use crate::reason::Reason;
+
 pub mod pdf;
 
 /// Pages larger than this many pixels are refused: an A4 page at 600 DPI is 35 Mpx.
@@ -179,17 +181,17 @@ pub enum InputError {
     #[error("the image claims {width} × {height} pixels, more than a scanned page can have")]
     TooLarge { width: u64, height: u64 },
     #[error("{0}")]
-    Pdf(String, &'static str),
+    Pdf(String, Reason),
 }
 
 impl InputError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Reason {
         match self {
-            InputError::Unreadable(_) => "unreadable_file",
-            InputError::Empty | InputError::NotAnImage => "not_an_image",
-            InputError::Decode(_) => "decode_error",
-            InputError::TooLarge { .. } => "image_too_large",
-            InputError::Pdf(_, code) => code,
+            InputError::Unreadable(_) => Reason::UnreadableFile,
+            InputError::Empty | InputError::NotAnImage => Reason::NotAnImage,
+            InputError::Decode(_) => Reason::DecodeError,
+            InputError::TooLarge { .. } => Reason::ImageTooLarge,
+            InputError::Pdf(_, code) => *code,
         }
     }
 }
@@ -532,7 +534,10 @@ fn from_file_bytes_inner(bytes: FileBytes) -> Result<OpenedFile, InputError> {
                 .map_err(|e| InputError::Pdf(e.to_string(), e.reason_code()))?;
             let n = doc.page_count();
             if n == 0 {
-                return Err(InputError::Pdf("the PDF has no pages".into(), "bad_pdf"));
+                return Err(InputError::Pdf(
+                    "the PDF has no pages".into(),
+                    Reason::BadPdf,
+                ));
             }
             pdf_doc = Some(doc);
             n
@@ -588,7 +593,10 @@ fn decode_page_inner(file: &OpenedFile, index: usize) -> Result<GrayImage, Input
                     },
                 )
                 .map_err(|e| InputError::Pdf(e.to_string(), e.reason_code())),
-            None => Err(InputError::Pdf("the PDF was not parsed".into(), "bad_pdf")),
+            None => Err(InputError::Pdf(
+                "the PDF was not parsed".into(),
+                Reason::BadPdf,
+            )),
         },
     }
 }
@@ -970,7 +978,7 @@ mod tests {
         assert!(read == data, "the pieces were not put back in order");
         // Truncated since its size was taken: refused, not read half (nor a SIGBUS).
         let short = read_file(&file, data.len() as u64 + 100).expect_err("refused");
-        assert_eq!(short.code(), "unreadable_file");
+        assert_eq!(short.code(), Reason::UnreadableFile);
         assert!(short.to_string().contains("changed size"), "{short}");
     }
 
@@ -1006,7 +1014,7 @@ mod tests {
         let cut = &jpeg[..jpeg.len() * 2 / 3];
         assert_eq!(
             decode_jpeg(cut).expect_err("refused").code(),
-            "decode_error"
+            Reason::DecodeError
         );
     }
 
@@ -1068,7 +1076,7 @@ mod tests {
         let f = from_bytes(bytes).expect("png");
         assert_eq!(
             decode_page(&f, 0).expect_err("refused").code(),
-            "decode_error"
+            Reason::DecodeError
         );
     }
 
@@ -1100,7 +1108,7 @@ mod tests {
             from_bytes(b"just text named .png".to_vec())
                 .err()
                 .map(|e| e.code()),
-            Some("not_an_image")
+            Some(Reason::NotAnImage)
         );
     }
 
@@ -1118,7 +1126,7 @@ mod tests {
         png.extend_from_slice(&crc.to_be_bytes());
         let f = from_bytes(png).expect("a PNG");
         let err = decode_page(&f, 0).expect_err("refused");
-        assert_eq!(err.code(), "image_too_large", "{err}");
+        assert_eq!(err.code(), Reason::ImageTooLarge, "{err}");
     }
 
     fn crc32(data: &[u8]) -> u32 {

@@ -33,6 +33,8 @@ use hayro_syntax::page::{Page, Resources, Rotation};
 use hayro_syntax::{LoadPdfError, Pdf};
 use image::GrayImage;
 
+use crate::reason::Reason;
+
 /// Resource limits for decoding one page. Inputs are untrusted; these keep a hostile or broken
 /// file from exhausting memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,10 +86,10 @@ pub enum PdfError {
 
 impl PdfError {
     /// Stable machine-readable code for reports.
-    pub fn reason_code(&self) -> &'static str {
+    pub fn reason_code(&self) -> Reason {
         match self {
-            PdfError::Encrypted => "encrypted_pdf",
-            PdfError::Malformed(_) => "bad_pdf",
+            PdfError::Encrypted => Reason::EncryptedPdf,
+            PdfError::Malformed(_) => Reason::BadPdf,
         }
     }
 }
@@ -117,12 +119,12 @@ pub enum PdfPageError {
 
 impl PdfPageError {
     /// Stable machine-readable code for reports.
-    pub fn reason_code(&self) -> &'static str {
+    pub fn reason_code(&self) -> Reason {
         match self {
-            PdfPageError::NotAScannedPage(_) => "not_a_scanned_page",
-            PdfPageError::Unsupported(_) => "unsupported_pdf_image",
-            PdfPageError::TooLarge { .. } => "image_too_large",
-            PdfPageError::Decode(_) => "decode_error",
+            PdfPageError::NotAScannedPage(_) => Reason::NotAScannedPage,
+            PdfPageError::Unsupported(_) => Reason::UnsupportedPdfImage,
+            PdfPageError::TooLarge { .. } => Reason::ImageTooLarge,
+            PdfPageError::Decode(_) => Reason::DecodeError,
         }
     }
 }
@@ -2783,15 +2785,18 @@ mod tests {
 
     #[test]
     fn reason_codes_are_stable() {
-        assert_eq!(PdfError::Encrypted.reason_code(), "encrypted_pdf");
-        assert_eq!(PdfError::Malformed(String::new()).reason_code(), "bad_pdf");
+        assert_eq!(PdfError::Encrypted.reason_code(), Reason::EncryptedPdf);
+        assert_eq!(
+            PdfError::Malformed(String::new()).reason_code(),
+            Reason::BadPdf
+        );
         assert_eq!(
             PdfPageError::NotAScannedPage(String::new()).reason_code(),
-            "not_a_scanned_page"
+            Reason::NotAScannedPage
         );
         assert_eq!(
             PdfPageError::Unsupported(String::new()).reason_code(),
-            "unsupported_pdf_image"
+            Reason::UnsupportedPdfImage
         );
         assert_eq!(
             PdfPageError::TooLarge {
@@ -2799,11 +2804,11 @@ mod tests {
                 height: 1
             }
             .reason_code(),
-            "image_too_large"
+            Reason::ImageTooLarge
         );
         assert_eq!(
             PdfPageError::Decode(String::new()).reason_code(),
-            "decode_error"
+            Reason::DecodeError
         );
     }
 

@@ -11,11 +11,12 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::audit::{DECISIONS_HEADER, WHOLE_BALLOT};
+use crate::audit::{Decision, DECISIONS_HEADER, WHOLE_BALLOT};
 use crate::ballot::{Answer, Status};
 use crate::form::{Form, QuestionKind};
 use crate::i18n::{decimal, text, Lang};
 use crate::marks::Thresholds;
+use crate::reason::Reason;
 use crate::registry::Registry;
 use crate::scan::PageRecord;
 
@@ -186,15 +187,18 @@ fn forms_legend(h: &mut String, input: &PageInput) {
                     e(&o.label)
                 );
             }
+            // The values are what decisions.csv carries (crate::audit::Decision).
             let _ = write!(
                 h,
-                "<option value=\"BLANK\">{}</option>",
+                "<option value=\"{}\">{}</option>",
+                Decision::Blank,
                 text(lang, "review.option_blank", &[])
             );
             if q.kind == QuestionKind::Single {
                 let _ = write!(
                     h,
-                    "<option value=\"MULTI\">{}</option>",
+                    "<option value=\"{}\">{}</option>",
+                    Decision::Multi,
                     text(lang, "review.option_multi", &[])
                 );
             }
@@ -354,7 +358,7 @@ fn ballot_card(h: &mut String, input: &PageInput, rank: usize, entry: &Entry) {
         text(lang, "review.row_of", &[("row", &row)]),
         r.status.as_str(),
         text(lang, &format!("status.{}", r.status.as_str()), &[]),
-        e(&r.reasons.join("; ")),
+        e(&Reason::join(&r.reasons, "; ")),
     );
     if let Some(p) = &r.payload {
         let name = input
@@ -402,8 +406,8 @@ fn ballot_card(h: &mut String, input: &PageInput, rank: usize, entry: &Entry) {
             let _ = write!(
                 h,
                 "<li><code>{}</code> {}</li>",
-                e(code),
-                e(&crate::i18n::reason(lang, code))
+                e(code.as_str()),
+                e(&crate::i18n::reason(lang, *code))
             );
         }
         h.push_str("</ul>\n");
@@ -442,9 +446,8 @@ fn ballot_card(h: &mut String, input: &PageInput, rank: usize, entry: &Entry) {
             .enumerate()
             .find(|(_, f)| &f.id == id && f.version == *v)
     });
-    // Decisions on answers only change readable ballots (see audit::redecide): a rejected page
-    // or a copy of a file already read stays what it is, so only the verdict is offered there.
-    let readable = r.status != Status::Rejected && !r.reasons.iter().any(|x| x == "duplicate_file");
+    // Only the verdict is offered where decisions on answers would change nothing.
+    let readable = crate::audit::answers_open_to_decisions(r);
     match form {
         Some((fi, form)) if readable => {
             for q in &form.questions {
@@ -516,10 +519,12 @@ fn ballot_card(h: &mut String, input: &PageInput, rank: usize, entry: &Entry) {
     }
     let _ = writeln!(
         h,
-        "<div class=\"verdict-row\"><select class=\"verdict\" aria-label=\"{}\"><option value=\"\">{}</option><option value=\"ACCEPT\">{}</option><option value=\"REJECT\">{}</option></select><input class=\"note\" type=\"text\" placeholder=\"{}\" aria-label=\"{}\"></div>",
+        "<div class=\"verdict-row\"><select class=\"verdict\" aria-label=\"{}\"><option value=\"\">{}</option><option value=\"{}\">{}</option><option value=\"{}\">{}</option></select><input class=\"note\" type=\"text\" placeholder=\"{}\" aria-label=\"{}\"></div>",
         text(lang, "review.verdict_label", &[]),
         text(lang, "review.verdict_none", &[]),
+        Decision::Accept,
         text(lang, "review.verdict_accept", &[]),
+        Decision::Reject,
         text(lang, "review.verdict_reject", &[]),
         text(lang, "review.note_placeholder", &[]),
         text(lang, "review.note_label", &[]),

@@ -29,13 +29,16 @@ const DEFINITE: [(MarkStyle, u32); 7] = [
     (MarkStyle::Partial, 1),
 ];
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How the simulated pages are written (`synth --format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum FileFormat {
     /// What the profile says (JPEG or PNG).
     Auto,
+    #[value(alias = "jpg")]
     Jpeg,
     Png,
     /// All pages of the run in one multi-page TIFF.
+    #[value(name = "tiff", alias = "tif")]
     MultiPageTiff,
     /// All pages of the run in one PDF, one JPEG image per page, as office scanners write it.
     Pdf,

@@ -14,6 +14,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use crate::ballot::Status;
 use crate::output;
 
 #[derive(Clone, Debug, Default)]
@@ -188,10 +189,10 @@ pub fn compare_by_profile(
             (g(a_ans), g(a_st), g(a_sc)),
         );
     }
-    let mut status: BTreeMap<(String, String), (String, String)> = BTreeMap::new();
+    let mut status: BTreeMap<(String, String), (Option<Status>, String)> = BTreeMap::new();
     for r in &ballots {
         let g = |i: usize| r.get(i).unwrap_or("").to_string();
-        status.insert((name(&g(b_s)), g(b_p)), (g(b_st), g(b_r)));
+        status.insert((name(&g(b_s)), g(b_p)), (Status::parse(&g(b_st)), g(b_r)));
     }
 
     let mut by_profile: BTreeMap<String, Accuracy> = BTreeMap::new();
@@ -230,9 +231,9 @@ pub fn compare_by_profile(
         let right = *answer == expected || acceptable.contains(answer) || answer == "REVIEW";
         if !right {
             acc.question_errors += 1;
-            let st = status.get(&page_key).map_or("", |s| s.0.as_str());
+            let st = status.get(&page_key).and_then(|s| s.0);
             let what = format!(
-                "{}#{} {}: read {answer}, expected {expected}{} on a {st} ballot — {marks} ({states})",
+                "{}#{} {}: read {answer}, expected {expected}{} on a {} ballot — {marks} ({states})",
                 key.0,
                 key.1,
                 key.2,
@@ -241,8 +242,9 @@ pub fn compare_by_profile(
                 } else {
                     format!(" or {}", acceptable.join("/"))
                 },
+                st.map_or("", Status::as_str),
             );
-            if matches!(st, "counted" | "invalid") {
+            if matches!(st, Some(Status::Counted | Status::Invalid)) {
                 acc.silent_errors += 1;
                 page.2 = true;
                 acc.worst.push((SILENT_RANK, format!("SILENT {what}")));
@@ -329,13 +331,13 @@ pub fn compare_by_profile(
             acc.ballots_with_silent_errors += 1;
         }
         match status.get(page_key) {
-            Some((st, reasons)) if st == "rejected" => {
+            Some((Some(Status::Rejected), reasons)) => {
                 let first = reasons.split(';').next().unwrap_or("").trim();
                 let reason = if first.is_empty() { "no_reason" } else { first };
                 *acc.rejected.entry(reason.to_string()).or_default() += 1;
                 acc.rejected_pages.push(page_key.clone());
             }
-            Some((st, _)) if st == "review" => {
+            Some((Some(Status::Review), _)) => {
                 acc.pages_to_review += 1;
                 if !may_review {
                     acc.needless_review += 1;
