@@ -1,6 +1,7 @@
 //! The `generate` command: print-ready ballots for one unit, with unique serials recorded in
 //! `issued.csv` so that returned ballots can later be reconciled against what was handed out.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -12,7 +13,69 @@ use crate::payload::{Payload, SigningKey};
 use crate::registry::Registry;
 use crate::render::{self, raster};
 
-pub const ISSUED_HEADER: [&str; 4] = ["form", "version", "unit", "serial"];
+/// `issued.csv`: one row per printed ballot. `reprint` is `yes` on the rows `--reprint`
+/// adds (the same serial printed again), empty on a serial's first printing.
+pub const ISSUED_HEADER: [&str; 5] = ["form", "version", "unit", "serial", "reprint"];
+
+/// The header before reprints were recorded; still read, and rewritten with the new column.
+const OLD_ISSUED_HEADER: [&str; 4] = ["form", "version", "unit", "serial"];
+
+/// One row of `issued.csv`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Issued {
+    pub form: String,
+    pub version: u32,
+    pub unit: String,
+    pub serial: u32,
+    pub reprint: bool,
+}
+
+/// Reads an `issued.csv` written by `generate` (either header; `,` or `;` separated).
+pub fn read_issued(path: &Path) -> anyhow::Result<Vec<Issued>> {
+    use anyhow::Context;
+    let (header, rows) = output::read_csv(path).map_err(crate::failure::input)?;
+    let names: Vec<&str> = header.iter().collect();
+    if names != ISSUED_HEADER && names != OLD_ISSUED_HEADER {
+        return Err(crate::failure::input(format!(
+            "{} is not an issued.csv written by `ballotscan generate` (header {names:?}, expected {})",
+            path.display(),
+            ISSUED_HEADER.join(",")
+        )));
+    }
+    rows.iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let cell = |n: usize| output::unneutralise(r.get(n).unwrap_or("")).trim();
+            let number = |n: usize, what: &str| {
+                cell(n)
+                    .parse::<u32>()
+                    .map_err(|_| crate::failure::input(format!("bad {what} {:?}", cell(n))))
+                    .with_context(|| format!("{}:{}", path.display(), i + 2))
+            };
+            Ok(Issued {
+                form: cell(0).to_string(),
+                version: number(1, "version")?,
+                unit: cell(2).to_string(),
+                serial: number(3, "serial")?,
+                reprint: cell(4) == "yes",
+            })
+        })
+        .collect()
+}
+
+fn write_issued(path: &Path, rows: &[Issued]) -> Result<(), output::WriteError> {
+    let mut table = CsvTable::new(&ISSUED_HEADER);
+    for r in rows {
+        table.row([
+            r.form.clone(),
+            r.version.to_string(),
+            r.unit.clone(),
+            format!("{:06}", r.serial),
+            if r.reprint { "yes" } else { "" }.to_string(),
+        ]);
+    }
+    table.write(path)
+}
 
 pub struct Request<'a> {
     pub form: &'a Form,
@@ -24,33 +87,27 @@ pub struct Request<'a> {
     pub out_dir: &'a Path,
     /// Also write one PNG per ballot at this DPI.
     pub png_dpi: Option<u32>,
+    /// Print these already-issued serials again (same payload and signature) instead of
+    /// issuing new ones; `count` and `first_serial` are then not used.
+    pub reprint: Option<&'a BTreeSet<u32>>,
+    /// The language of messages for the person printing.
+    pub lang: crate::i18n::Lang,
 }
 
 #[derive(Debug)]
 pub struct Report {
+    /// Ballots printed.
+    pub count: usize,
     pub first_serial: u32,
     pub last_serial: u32,
     pub pdf: PathBuf,
     pub pngs: Vec<PathBuf>,
 }
 
-/// The largest serial ever issued to `unit` according to `issued.csv` rows.
-fn issued_serials(rows: &[csv::StringRecord], unit: &str) -> Vec<u32> {
-    rows.iter()
-        .filter(|r| r.get(2).map(output::unneutralise) == Some(unit))
-        .filter_map(|r| r.get(3).and_then(|s| s.parse().ok()))
-        .collect()
-}
-
 pub fn generate(req: &Request) -> anyhow::Result<Report> {
     use anyhow::{bail, Context};
-    let unit = req.registry.get(req.unit).with_context(|| {
-        format!(
-            "unit {:?} is not in the units registry; use one of its codes (see --units)",
-            req.unit
-        )
-    })?;
-    if req.count == 0 {
+    let unit = req.registry.require(req.unit, req.lang)?;
+    if req.count == 0 && req.reprint.is_none() {
         bail!("--count must be at least 1");
     }
     if let Some(dpi) = req.png_dpi.filter(|d| !(150..=600).contains(d)) {
@@ -60,39 +117,49 @@ pub fn generate(req: &Request) -> anyhow::Result<Report> {
     // continue after its last serial.
     let _lock = crate::results::lock_print_folder(req.out_dir)?;
     let issued_path = req.out_dir.join("issued.csv");
-    let existing = if issued_path.exists() {
-        let (header, rows) = output::read_csv(&issued_path).map_err(anyhow::Error::msg)?;
-        if header.iter().collect::<Vec<_>>() != ISSUED_HEADER {
-            bail!(
-                "{} does not look like an issued.csv (header {:?}); use another --out folder",
-                issued_path.display(),
-                header.iter().collect::<Vec<_>>()
-            );
-        }
-        rows
+    let mut issued = if issued_path.exists() {
+        read_issued(&issued_path).context("use another --out folder")?
     } else {
         Vec::new()
     };
-    let already = issued_serials(&existing, &unit.code);
-    let first = match req.first_serial {
-        Some(f) => f,
-        None => already.iter().max().map_or(1, |m| m + 1),
+    let already: BTreeSet<u32> = issued
+        .iter()
+        .filter(|r| r.unit == unit.code)
+        .map(|r| r.serial)
+        .collect();
+    let serials: Vec<u32> = match req.reprint {
+        Some(reprint) => {
+            check_reprint(req, &unit.code, reprint, &issued, &issued_path)?;
+            reprint.iter().copied().collect()
+        }
+        None => {
+            let first = match req.first_serial {
+                Some(f) => f,
+                None => already.iter().max().map_or(1, |m| m + 1),
+            };
+            let last = first
+                .checked_add(req.count - 1)
+                .filter(|&l| l <= 999_999_999)
+                .context("serials would exceed 999999999")?;
+            if let Some(s) = already.iter().find(|&&s| (first..=last).contains(&s)) {
+                bail!(
+                    "serial {s:06} was already issued to {} according to {}: serials must stay unique within a unit (leave out --first-serial to continue after the last one, or print it again with --reprint {s})",
+                    unit.code,
+                    issued_path.display()
+                );
+            }
+            (first..=last).collect()
+        }
     };
-    let last = first
-        .checked_add(req.count - 1)
-        .filter(|&l| l <= 999_999_999)
-        .context("serials would exceed 999999999")?;
-    if let Some(s) = already.iter().find(|&&s| (first..=last).contains(&s)) {
-        bail!(
-            "serial {s:06} was already issued to {} according to {}: serials must stay unique within a unit (leave out --first-serial to continue after the last one)",
-            unit.code,
-            issued_path.display()
-        );
-    }
+    let (first, last) = match (serials.first(), serials.last()) {
+        (Some(&f), Some(&l)) => (f, l),
+        _ => bail!("no serials to print"),
+    };
 
     let layout = Layout::new(req.form)?;
-    let payloads: Vec<Payload> = (first..=last)
-        .map(|s| {
+    let payloads: Vec<Payload> = serials
+        .iter()
+        .map(|&s| {
             let p = Payload::new(&req.form.id, req.form.version, &unit.code, s);
             match req.key {
                 Some(k) => p.signed(k),
@@ -108,19 +175,14 @@ pub fn generate(req: &Request) -> anyhow::Result<Report> {
     // The serials are recorded before any file is printed: a run killed half-way leaves
     // serials issued but unprinted (reported missing by `tally --issued`), never printed
     // ballots whose serials the next run would issue again.
-    let mut table = CsvTable::new(&ISSUED_HEADER);
-    for r in &existing {
-        table.row(r.iter().map(output::unneutralise));
-    }
-    for p in &payloads {
-        table.row([
-            p.form.clone(),
-            p.version.to_string(),
-            p.unit.clone(),
-            p.serial_text(),
-        ]);
-    }
-    table.write(&issued_path)?;
+    issued.extend(payloads.iter().map(|p| Issued {
+        form: p.form.clone(),
+        version: p.version,
+        unit: p.unit.clone(),
+        serial: p.serial,
+        reprint: req.reprint.is_some(),
+    }));
+    write_issued(&issued_path, &issued)?;
 
     let mut pngs = Vec::new();
     if let Some(dpi) = req.png_dpi {
@@ -144,11 +206,17 @@ pub fn generate(req: &Request) -> anyhow::Result<Report> {
             .collect::<Result<_, _>>()?;
     }
 
+    // A reprint gets its own file: the first printing's PDF stays what was printed then.
     let pdf = req.out_dir.join(format!(
-        "ballots-{}-{}-{}.pdf",
+        "ballots-{}-{:06}-{:06}{}.pdf",
         unit.code,
-        payloads[0].serial_text(),
-        payloads[payloads.len() - 1].serial_text()
+        first,
+        last,
+        if req.reprint.is_some() {
+            "-reprint"
+        } else {
+            ""
+        }
     ));
     output::write_atomic(&pdf, &render::pdf::write_pdf(&pages)?)?;
 
@@ -156,9 +224,70 @@ pub fn generate(req: &Request) -> anyhow::Result<Report> {
     output::write_atomic(&req.out_dir.join("layout.json"), &json)?;
 
     Ok(Report {
+        count: payloads.len(),
         first_serial: first,
         last_serial: last,
         pdf,
         pngs,
     })
+}
+
+/// A reprint prints only what was issued, on the form it was issued on, and never a voided
+/// serial (whose ballot must not come back counted).
+fn check_reprint(
+    req: &Request,
+    unit: &str,
+    reprint: &BTreeSet<u32>,
+    issued: &[Issued],
+    issued_path: &Path,
+) -> anyhow::Result<()> {
+    use crate::i18n::text;
+    let lang = req.lang;
+    let never: BTreeSet<u32> = reprint
+        .iter()
+        .copied()
+        .filter(|s| !issued.iter().any(|r| r.unit == unit && r.serial == *s))
+        .collect();
+    if !never.is_empty() {
+        return Err(crate::failure::input(text(
+            lang,
+            "reprint.not_issued",
+            &[
+                ("unit", &unit),
+                ("serials", &crate::audit::ranges(&never)),
+                ("file", &issued_path.display()),
+            ],
+        )));
+    }
+    for &s in reprint {
+        let first = issued
+            .iter()
+            .find(|r| r.unit == unit && r.serial == s && !r.reprint)
+            .or_else(|| issued.iter().find(|r| r.unit == unit && r.serial == s));
+        if let Some(r) = first.filter(|r| r.form != req.form.id || r.version != req.form.version) {
+            return Err(crate::failure::input(text(
+                lang,
+                "reprint.other_form",
+                &[
+                    ("serial", &format!("{s:06}")),
+                    ("form", &format!("{} v{}", r.form, r.version)),
+                    ("given", &format!("{} v{}", req.form.id, req.form.version)),
+                ],
+            )));
+        }
+    }
+    let voided = crate::voided::read_beside(issued_path)?;
+    let hit: BTreeSet<u32> = voided
+        .iter()
+        .filter(|v| v.unit == unit && reprint.contains(&v.serial))
+        .map(|v| v.serial)
+        .collect();
+    if !hit.is_empty() {
+        return Err(crate::failure::input(text(
+            lang,
+            "reprint.voided",
+            &[("unit", &unit), ("serials", &crate::audit::ranges(&hit))],
+        )));
+    }
+    Ok(())
 }
