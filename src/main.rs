@@ -98,6 +98,10 @@ enum Command {
         /// Worker threads (default: all cores). Results are identical for any value.
         #[arg(long)]
         threads: Option<usize>,
+        /// voided.csv written by `ballotscan void`: ballots of those serials are rejected
+        /// (voided_serial), never counted.
+        #[arg(long)]
+        voided: Vec<PathBuf>,
     },
     /// Write the review page of a scan: each flagged ballot's image and its decisions to record.
     Review {
@@ -501,22 +505,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             empty_below,
             marked_above,
             threads,
+            voided,
         } => {
-            failure::require_existing(
-                lang.unwrap_or_default(),
-                inputs
-                    .iter()
-                    .chain(forms.as_ref())
-                    .chain(units.as_ref())
-                    .chain(key.as_ref()),
-            )?;
-            let forms_dir = forms;
-            let forms = match &forms_dir {
-                Some(dir) => form::load_dir(dir)?,
-                None => Form::standard_forms(),
-            };
-            let registry = load_units(units.as_ref())?;
-            let key = load_key(key.as_ref())?;
+            // The command line first: a usage mistake is reported before missing paths.
             if !(0.0..=1.0).contains(&empty_below)
                 || !(0.0..=1.0).contains(&marked_above)
                 || empty_below >= marked_above
@@ -525,6 +516,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     "thresholds must satisfy 0 ≤ --empty-below < --marked-above ≤ 1 (got {empty_below} and {marked_above})"
                 )));
             }
+            failure::require_existing(
+                lang.unwrap_or_default(),
+                inputs
+                    .iter()
+                    .chain(forms.as_ref())
+                    .chain(units.as_ref())
+                    .chain(key.as_ref())
+                    .chain(&voided),
+            )?;
+            let forms_dir = forms;
+            let forms = match &forms_dir {
+                Some(dir) => form::load_dir(dir)?,
+                None => Form::standard_forms(),
+            };
+            let registry = load_units(units.as_ref())?;
+            let key = load_key(key.as_ref())?;
             let thresholds = Thresholds {
                 empty: empty_below,
                 marked: marked_above,
@@ -535,7 +542,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     .build_global()
                     .context("cannot set up the worker threads")?;
             }
-            let cfg = scan::Config::new(forms, registry, key, thresholds)?;
+            let mut cfg = scan::Config::new(forms, registry, key, thresholds)?;
+            cfg.voided = ballotscan::voided::load(&voided)?;
             // Walked once: the same list sizes the progress bar and is scanned.
             let walk = ballotscan::input::walk_inputs(&inputs, Some(&out));
             let files = &walk.files;
@@ -557,6 +565,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let mut settings =
                 report::ScanSettings::new(absolute(&forms_dir), absolute(&units), &cfg.thresholds);
             settings.lang = lang.unwrap_or_default();
+            settings.voided = voided
+                .iter()
+                .map(|p| absolute(&Some(p.clone())).unwrap_or(p.clone()))
+                .collect();
             let start = std::time::Instant::now();
             let outcome = report::scan_walk_to_dir(
                 &out,

@@ -29,6 +29,9 @@ pub struct ScanSettings {
     /// told otherwise. Folders written before it existed read as Vietnamese, the default.
     #[serde(default)]
     pub lang: crate::i18n::Lang,
+    /// `voided.csv` files given with `--voided`; left out of scan.json when none were.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub voided: Vec<std::path::PathBuf>,
 }
 
 pub const SETTINGS_FORMAT: &str = "ballotscan-scan/1";
@@ -46,6 +49,7 @@ impl ScanSettings {
             empty_below: thresholds.empty,
             marked_above: thresholds.marked,
             lang: crate::i18n::Lang::default(),
+            voided: Vec::new(),
         }
     }
 

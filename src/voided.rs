@@ -4,9 +4,9 @@
 //! `ballotscan void` records them in `voided.csv`, in the print folder beside the
 //! `issued.csv` they were issued in: the serials a unit may return and the serials it must not
 //! are then kept, locked and backed up together. `tally --issued print/issued.csv` reads the
-//! `voided.csv` beside each `issued.csv` it is given; a voided serial's ballot that comes back
-//! is rejected with the reason `voided_serial`, and reconciliation lists voided serials apart
-//! from missing ones.
+//! `voided.csv` beside each `issued.csv` it is given, and `scan --voided print/voided.csv` reads
+//! the files named; a voided serial's ballot that comes back is rejected with the reason
+//! `voided_serial`, and reconciliation lists voided serials apart from missing ones.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -98,6 +98,17 @@ pub fn load_for_issued(issued: &[PathBuf]) -> anyhow::Result<(SerialsByUnit, Vec
         }
     }
     Ok((out, files))
+}
+
+/// Voided serials per unit from `voided.csv` files given by name (`scan --voided`).
+pub fn load(paths: &[PathBuf]) -> anyhow::Result<SerialsByUnit> {
+    let mut out = SerialsByUnit::new();
+    for p in paths {
+        for v in read_voided(p)? {
+            out.entry(v.unit).or_default().insert(v.serial);
+        }
+    }
+    Ok(out)
 }
 
 /// What `ballotscan void` needs.

@@ -212,6 +212,34 @@ fn a_voided_serial_is_never_counted_and_reconciliation_lists_it() {
         ]]
     );
 
+    // A scan told of the voided serials rejects them at once (and the review page lists them).
+    let scan2 = dir.path().join("scan2");
+    bin()
+        .arg("scan")
+        .arg(&scans)
+        .arg("--voided")
+        .arg(print.join("voided.csv"))
+        .arg("--out")
+        .arg(&scan2)
+        .assert()
+        .success();
+    let scanned = read_rows(&scan2.join("ballots.csv"));
+    let statuses: Vec<(&str, &str, &str)> = scanned
+        .iter()
+        .map(|r| (r[7].as_str(), r[2].as_str(), r[3].as_str()))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("000001", "counted", ""),
+            ("000002", "rejected", "voided_serial"),
+            ("000003", "counted", ""),
+            ("000004", "counted", ""),
+        ]
+    );
+    let settings = std::fs::read_to_string(scan2.join("scan.json")).expect("scan.json");
+    assert!(settings.contains("voided.csv"), "{settings}");
+
     // The same print folder saved by Excel with ';' separators reconciles the same.
     let excel = dir.path().join("excel");
     std::fs::create_dir_all(&excel).expect("mkdir");
