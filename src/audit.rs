@@ -1085,6 +1085,9 @@ pub struct TallyReport {
     /// Serials they void, and ballots of those serials that came back (rejected).
     pub voided_serials: usize,
     pub voided_rejected: usize,
+    /// Question ids whose text or options differ between the forms tallied, with those
+    /// forms: counted under one id all the same (see `tally::differing_questions`).
+    pub differing_questions: Vec<(String, String)>,
 }
 
 /// Re-tallies one or more scan folders with the auditors' decisions: the final result.
@@ -1169,6 +1172,7 @@ pub fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
     report::ballots_csv(&records).write(&dir.join("ballots.csv"))?;
     report::answers_csv(&records).write(&dir.join("answers.csv"))?;
     let tally = crate::tally::Tally::of(&ballots, &forms, &registry);
+    let differing_questions = crate::tally::differing_questions(&forms, &tally.forms_used());
     let tallies_bytes = tally.tallies_table(&forms, &registry, lang).into_bytes();
     output::write_atomic(&dir.join("tallies.csv"), &tallies_bytes)?;
     let summary = tally.summary(&forms, &registry, returns.as_ref());
@@ -1225,6 +1229,7 @@ pub fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
         voided_files,
         voided_serials: voided.values().map(BTreeSet::len).sum(),
         voided_rejected,
+        differing_questions,
     })
 }
 

@@ -303,6 +303,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if r.pending > 0 {
                 eprintln!("{}", text(lang, "tally.provisional", &[("n", &r.pending)]));
             }
+            for (question, forms) in &r.differing_questions {
+                eprintln!(
+                    "{}",
+                    text(
+                        lang,
+                        "tally.questions_differ",
+                        &[("question", question), ("forms", forms)]
+                    )
+                );
+            }
             for f in &r.voided_files {
                 eprintln!(
                     "{}",
