@@ -326,7 +326,10 @@ pub fn read_decisions(
     if input.fill_buf()?.starts_with("\u{feff}".as_bytes()) {
         input.consume(3);
     }
-    let mut rdr = csv::ReaderBuilder::new().from_reader(input);
+    let delimiter = output::delimiter_of(input.fill_buf()?);
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .from_reader(input);
     let header = rdr
         .headers()
         .map_err(|e| anyhow::anyhow!("{}: bad header: {e}", path.display()))?
@@ -897,6 +900,27 @@ pub fn trail_csv(trail: &[TrailEntry]) -> CsvTable {
     t
 }
 
+/// Rejects every ballot whose unit and serial were voided (`ballotscan void`), whatever it
+/// was read or decided as: a voided serial is never counted. Returns how many were rejected.
+pub fn reject_voided(
+    records: &mut [PageRecord],
+    voided: &BTreeMap<String, BTreeSet<u32>>,
+) -> usize {
+    let mut n = 0;
+    for r in records.iter_mut() {
+        let Some(p) = &r.payload else { continue };
+        if !voided.get(&p.unit).is_some_and(|s| s.contains(&p.serial)) {
+            continue;
+        }
+        r.status = Status::Rejected;
+        if !r.reasons.contains(&Reason::VoidedSerial) {
+            r.reasons.push(Reason::VoidedSerial);
+        }
+        n += 1;
+    }
+    n
+}
+
 /// `1-5,8,10-12`: serials as compact ranges.
 pub fn ranges(serials: &BTreeSet<u32>) -> String {
     let mut parts = Vec::new();
@@ -923,12 +947,24 @@ pub struct Reconciliation {
     pub missing: BTreeSet<u32>,
     pub not_issued: BTreeSet<u32>,
     pub duplicates: usize,
+    /// Issued serials voided with `ballotscan void`: never counted, not expected back.
+    pub voided: BTreeSet<u32>,
+    /// Voided serials whose ballot came back anyway (rejected as `voided_serial`).
+    pub voided_returned: BTreeSet<u32>,
+}
+
+impl Reconciliation {
+    /// Issued serials that may come back and count: issued less voided.
+    pub fn expected(&self) -> usize {
+        self.issued - self.voided.len()
+    }
 }
 
 /// Per unit: what was issued, what came back, what is missing, what was never issued.
 pub fn reconcile(
     records: &[PageRecord],
     issued: &BTreeMap<String, BTreeSet<u32>>,
+    voided: &BTreeMap<String, BTreeSet<u32>>,
 ) -> BTreeMap<String, Reconciliation> {
     let mut seen: BTreeMap<String, BTreeSet<u32>> = BTreeMap::new();
     let mut dups: BTreeMap<String, usize> = BTreeMap::new();
@@ -950,19 +986,31 @@ pub fn reconcile(
             let empty = BTreeSet::new();
             let iss = issued.get(&u).unwrap_or(&empty);
             let got = seen.get(&u).unwrap_or(&empty);
+            // Only issued serials can be voided (`void` checks), so this is a subset of `iss`.
+            let void: BTreeSet<u32> = voided
+                .get(&u)
+                .unwrap_or(&empty)
+                .intersection(iss)
+                .copied()
+                .collect();
+            let live: BTreeSet<u32> = iss.difference(&void).copied().collect();
             let rec = Reconciliation {
                 issued: iss.len(),
-                returned: got.intersection(iss).count(),
-                missing: iss.difference(got).copied().collect(),
+                returned: got.intersection(&live).count(),
+                missing: live.difference(got).copied().collect(),
                 not_issued: got.difference(iss).copied().collect(),
                 duplicates: dups.get(&u).copied().unwrap_or(0),
+                voided_returned: void.intersection(got).copied().collect(),
+                voided: void,
             };
             (u, rec)
         })
         .collect()
 }
 
-pub const RECONCILIATION_HEADER: [&str; 10] = [
+/// `return_rate` is returned over issued less voided; the voided columns come last so that
+/// files read by position before they existed still read.
+pub const RECONCILIATION_HEADER: [&str; 13] = [
     "unit",
     "name",
     "issued",
@@ -973,6 +1021,9 @@ pub const RECONCILIATION_HEADER: [&str; 10] = [
     "not_issued",
     "not_issued_serials",
     "duplicates",
+    "voided",
+    "voided_serials",
+    "voided_returned_serials",
 ];
 
 pub fn reconciliation_csv(rec: &BTreeMap<String, Reconciliation>, registry: &Registry) -> CsvTable {
@@ -992,12 +1043,15 @@ pub fn reconciliation_csv(rec: &BTreeMap<String, Reconciliation>, registry: &Reg
                 .map_or("(not in the units registry)".into(), |x| x.name.clone()),
             r.issued.to_string(),
             r.returned.to_string(),
-            crate::tally::percent(r.returned as u64, r.issued as u64),
+            crate::tally::percent(r.returned as u64, r.expected() as u64),
             r.missing.len().to_string(),
             ranges(&r.missing),
             r.not_issued.len().to_string(),
             ranges(&r.not_issued),
             r.duplicates.to_string(),
+            r.voided.len().to_string(),
+            ranges(&r.voided),
+            ranges(&r.voided_returned),
         ]);
     }
     t
@@ -1036,6 +1090,14 @@ pub struct TallyReport {
     /// The language the report was written in (and the console speaks).
     pub lang: Lang,
     pub comments: usize,
+    /// The `voided.csv` files read beside the `issued.csv` files given.
+    pub voided_files: Vec<PathBuf>,
+    /// Serials they void, and ballots of those serials that came back (rejected).
+    pub voided_serials: usize,
+    pub voided_rejected: usize,
+    /// Question ids whose text or options differ between the forms tallied, with those
+    /// forms: counted under one id all the same (see `tally::differing_questions`).
+    pub differing_questions: Vec<(String, String)>,
 }
 
 /// Re-tallies one or more scan folders with the auditors' decisions: the final result.
@@ -1086,6 +1148,9 @@ pub fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
         read_decisions(p, |d| check.add(&records, &forms, d))?;
     }
     let trail = check.apply(&mut records, &forms)?;
+    // After the decisions: no decision can count a voided serial.
+    let (voided, voided_files) = crate::voided::load_for_issued(req.issued)?;
+    let voided_rejected = reject_voided(&mut records, &voided);
     let lang = req.lang.or(scan_lang).unwrap_or_default();
     // Review status covers undecided duplicate conflicts too (every copy waits in review).
     let pending = records
@@ -1104,19 +1169,20 @@ pub fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
         None
     } else {
         let issued = crate::issued::serials_by_unit(req.issued)?;
-        let rec = reconcile(&records, &issued);
+        let rec = reconcile(&records, &issued, &voided);
         let bytes = reconciliation_csv(&rec, &registry).into_bytes();
         output::write_atomic(&dir.join("reconciliation.csv"), &bytes)?;
         reconciliation_bytes = Some(bytes);
         Some(
             rec.iter()
-                .map(|(u, r)| (u.clone(), (r.issued as u64, r.returned as u64)))
+                .map(|(u, r)| (u.clone(), (r.expected() as u64, r.returned as u64)))
                 .collect::<BTreeMap<_, _>>(),
         )
     };
     crate::scan_files::ballots_csv(&records).write(&dir.join("ballots.csv"))?;
     crate::scan_files::answers_csv(&records).write(&dir.join("answers.csv"))?;
     let tally = crate::tally::Tally::of(&ballots, &forms, &registry);
+    let differing_questions = crate::tally::differing_questions(&forms, &tally.forms_used());
     let tallies_bytes = tally.tallies_table(&forms, &registry, lang).into_bytes();
     output::write_atomic(&dir.join("tallies.csv"), &tallies_bytes)?;
     let summary = tally.summary(&forms, &registry, returns.as_ref());
@@ -1170,6 +1236,10 @@ pub fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
         pending,
         lang,
         comments: comments.len(),
+        voided_files,
+        voided_serials: voided.values().map(BTreeSet::len).sum(),
+        voided_rejected,
+        differing_questions,
     })
 }
 
@@ -1227,5 +1297,32 @@ mod tests {
         let s: BTreeSet<u32> = [1, 2, 3, 5, 7, 8, 9, 12].into_iter().collect();
         assert_eq!(ranges(&s), "1-3,5,7-9,12");
         assert_eq!(ranges(&BTreeSet::new()), "");
+    }
+
+    #[test]
+    fn a_semicolon_decisions_file_from_excel_is_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("decisions.csv");
+        std::fs::write(
+            &path,
+            "\u{feff}source;page;file_sha256;form;unit;serial;question;decision;auditor;note\r\n\
+             scans/a.png;1;ab12;CSAT;P-ANBIEN;000002;q3;\"4;5\";Nguyễn Văn A;đã xem, rõ\r\n",
+        )
+        .expect("write");
+        let mut read = Vec::new();
+        read_decisions(&path, |d| {
+            read.push(d);
+            Ok(())
+        })
+        .expect("reads");
+        assert_eq!(read.len(), 1);
+        let d = &read[0];
+        assert_eq!(
+            (d.unit.as_str(), d.serial.as_str(), d.question.as_str()),
+            ("P-ANBIEN", "000002", "q3")
+        );
+        assert_eq!(d.decision, "4;5");
+        assert_eq!(d.note, "đã xem, rõ");
+        assert!(d.by_identity);
     }
 }

@@ -354,7 +354,10 @@ mod tests {
         // As in the synth corpus: a 1.3 mm speck scoring 0.066 alone on a question was read as
         // the answer on a counted ballot.
         let speck = [scored("1", 0.0, 0.0), scored("5", 0.066, 1.6)];
-        assert_eq!(read_q1(&speck), (Answer::Review, Some(Reason::AmbiguousMark)));
+        assert_eq!(
+            read_q1(&speck),
+            (Answer::Review, Some(Reason::AmbiguousMark))
+        );
         // The same ink spread across the box is a light stroke: a vote.
         let line = [scored("1", 0.0, 0.0), scored("5", 0.066, 6.2)];
         assert_eq!(read_q1(&line).0, Answer::Chosen(vec!["5".into()]));
@@ -379,7 +382,10 @@ mod tests {
             scored("2", 0.0, 0.0),
             scored("3", 0.0, 0.0),
         ];
-        assert_eq!(read_q1(&trace), (Answer::Review, Some(Reason::AmbiguousMark)));
+        assert_eq!(
+            read_q1(&trace),
+            (Answer::Review, Some(Reason::AmbiguousMark))
+        );
         // Paper noise alike over the row is blank.
         let noise = [
             scored("1", 0.028, 5.0),

@@ -1,6 +1,7 @@
 //! The `generate` command: print-ready ballots for one unit, with unique serials recorded in
 //! `issued.csv` so that returned ballots can later be reconciled against what was handed out.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -23,10 +24,17 @@ pub struct Request<'a> {
     pub out_dir: &'a Path,
     /// Also write one PNG per ballot at this DPI.
     pub png_dpi: Option<u32>,
+    /// Print these already-issued serials again (same payload and signature) instead of
+    /// issuing new ones; `count` and `first_serial` are then not used.
+    pub reprint: Option<&'a BTreeSet<u32>>,
+    /// The language of messages for the person printing.
+    pub lang: crate::i18n::Lang,
 }
 
 #[derive(Debug)]
 pub struct Report {
+    /// Ballots printed.
+    pub count: usize,
     pub first_serial: u32,
     pub last_serial: u32,
     pub pdf: PathBuf,
@@ -35,13 +43,8 @@ pub struct Report {
 
 pub fn generate(req: &Request) -> anyhow::Result<Report> {
     use anyhow::{bail, Context};
-    let unit = req.registry.get(req.unit).with_context(|| {
-        format!(
-            "unit {:?} is not in the units registry; use one of its codes (see --units)",
-            req.unit
-        )
-    })?;
-    if req.count == 0 {
+    let unit = req.registry.require(req.unit, req.lang)?;
+    if req.count == 0 && req.reprint.is_none() {
         bail!("--count must be at least 1");
     }
     if let Some(dpi) = req.png_dpi.filter(|d| !(150..=600).contains(d)) {
@@ -56,30 +59,44 @@ pub fn generate(req: &Request) -> anyhow::Result<Report> {
     } else {
         Vec::new()
     };
-    let already: Vec<u32> = issued
+    let already: BTreeSet<u32> = issued
         .iter()
-        .filter(|b| b.unit == unit.code)
-        .map(|b| b.serial)
+        .filter(|r| r.unit == unit.code)
+        .map(|r| r.serial)
         .collect();
-    let first = match req.first_serial {
-        Some(f) => f,
-        None => already.iter().max().map_or(1, |m| m + 1),
+    let serials: Vec<u32> = match req.reprint {
+        Some(reprint) => {
+            check_reprint(req, &unit.code, reprint, &issued, &issued_path)?;
+            reprint.iter().copied().collect()
+        }
+        None => {
+            let first = match req.first_serial {
+                Some(f) => f,
+                None => already.iter().max().map_or(1, |m| m + 1),
+            };
+            let last = first
+                .checked_add(req.count - 1)
+                .filter(|&l| l <= 999_999_999)
+                .context("serials would exceed 999999999")?;
+            if let Some(s) = already.iter().find(|&&s| (first..=last).contains(&s)) {
+                bail!(
+                    "serial {s:06} was already issued to {} according to {}: serials must stay unique within a unit (leave out --first-serial to continue after the last one, or print it again with --reprint {s})",
+                    unit.code,
+                    issued_path.display()
+                );
+            }
+            (first..=last).collect()
+        }
     };
-    let last = first
-        .checked_add(req.count - 1)
-        .filter(|&l| l <= 999_999_999)
-        .context("serials would exceed 999999999")?;
-    if let Some(s) = already.iter().find(|&&s| (first..=last).contains(&s)) {
-        bail!(
-            "serial {s:06} was already issued to {} according to {}: serials must stay unique within a unit (leave out --first-serial to continue after the last one)",
-            unit.code,
-            issued_path.display()
-        );
-    }
+    let (first, last) = match (serials.first(), serials.last()) {
+        (Some(&f), Some(&l)) => (f, l),
+        _ => bail!("no serials to print"),
+    };
 
     let layout = Layout::new(req.form)?;
-    let payloads: Vec<Payload> = (first..=last)
-        .map(|s| {
+    let payloads: Vec<Payload> = serials
+        .iter()
+        .map(|&s| {
             let p = Payload::new(&req.form.id, req.form.version, &unit.code, s);
             match req.key {
                 Some(k) => p.signed(k),
@@ -95,7 +112,10 @@ pub fn generate(req: &Request) -> anyhow::Result<Report> {
     // The serials are recorded before any file is printed: a run killed half-way leaves
     // serials issued but unprinted (reported missing by `tally --issued`), never printed
     // ballots whose serials the next run would issue again.
-    issued.extend(payloads.iter().map(IssuedBallot::of));
+    issued.extend(payloads.iter().map(|p| IssuedBallot {
+        reprint: req.reprint.is_some(),
+        ..IssuedBallot::of(p)
+    }));
     issued::table(&issued).write(&issued_path)?;
 
     let mut pngs = Vec::new();
@@ -120,11 +140,17 @@ pub fn generate(req: &Request) -> anyhow::Result<Report> {
             .collect::<Result<_, _>>()?;
     }
 
+    // A reprint gets its own file: the first printing's PDF stays what was printed then.
     let pdf = req.out_dir.join(format!(
-        "ballots-{}-{}-{}.pdf",
+        "ballots-{}-{:06}-{:06}{}.pdf",
         unit.code,
-        payloads[0].serial_text(),
-        payloads[payloads.len() - 1].serial_text()
+        first,
+        last,
+        if req.reprint.is_some() {
+            "-reprint"
+        } else {
+            ""
+        }
     ));
     output::write_atomic(&pdf, &render::pdf::write_pdf(&pages)?)?;
 
@@ -132,9 +158,72 @@ pub fn generate(req: &Request) -> anyhow::Result<Report> {
     output::write_atomic(&req.out_dir.join("layout.json"), &json)?;
 
     Ok(Report {
+        count: payloads.len(),
         first_serial: first,
         last_serial: last,
         pdf,
         pngs,
     })
+}
+
+/// A reprint prints only what was issued, on the form it was issued on, and never a voided
+/// serial (whose ballot must not come back counted).
+fn check_reprint(
+    req: &Request,
+    unit: &str,
+    reprint: &BTreeSet<u32>,
+    issued: &[IssuedBallot],
+    issued_path: &Path,
+) -> anyhow::Result<()> {
+    use crate::i18n::text;
+    let lang = req.lang;
+    let never: BTreeSet<u32> = reprint
+        .iter()
+        .copied()
+        .filter(|s| !issued.iter().any(|r| r.unit == unit && r.serial == *s))
+        .collect();
+    if !never.is_empty() {
+        return Err(crate::failure::input(text(
+            lang,
+            "reprint.not_issued",
+            &[
+                ("unit", &unit),
+                ("serials", &crate::audit::ranges(&never)),
+                ("file", &issued_path.display()),
+            ],
+        )));
+    }
+    for &s in reprint {
+        let first = issued
+            .iter()
+            .find(|r| r.unit == unit && r.serial == s && !r.reprint)
+            .or_else(|| issued.iter().find(|r| r.unit == unit && r.serial == s));
+        if let Some(r) =
+            first.filter(|r| r.form != req.form.id || r.version != req.form.version.to_string())
+        {
+            return Err(crate::failure::input(text(
+                lang,
+                "reprint.other_form",
+                &[
+                    ("serial", &format!("{s:06}")),
+                    ("form", &format!("{} v{}", r.form, r.version)),
+                    ("given", &format!("{} v{}", req.form.id, req.form.version)),
+                ],
+            )));
+        }
+    }
+    let voided = crate::voided::read_beside(issued_path)?;
+    let hit: BTreeSet<u32> = voided
+        .iter()
+        .filter(|v| v.unit == unit && reprint.contains(&v.serial))
+        .map(|v| v.serial)
+        .collect();
+    if !hit.is_empty() {
+        return Err(crate::failure::input(text(
+            lang,
+            "reprint.voided",
+            &[("unit", &unit), ("serials", &crate::audit::ranges(&hit))],
+        )));
+    }
+    Ok(())
 }

@@ -1,16 +1,21 @@
-//! `issued.csv`: the ballots `generate` handed out, one row per serial
-//! (`form,version,unit,serial`). Written by `generate` (continuing an existing file) and read
-//! by it and by `tally --issued`, here only, by column name into [`IssuedBallot`] rows.
+//! `issued.csv`: the ballots `generate` handed out, one row per printing
+//! (`form,version,unit,serial,reprint`; `reprint` is `yes` on the rows `generate --reprint`
+//! adds — the same serial printed again — and empty on a serial's first printing). Written by
+//! `generate` (continuing an existing file) and read by it, by `void` and by `tally --issued`,
+//! here only, by column name into [`IssuedBallot`] rows. Files from before reprints were
+//! recorded (four columns) are still read, and continued with the new column.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 
 use crate::output::{self, CsvTable};
 use crate::payload::Payload;
 
-pub const HEADER: [&str; 4] = ["form", "version", "unit", "serial"];
+pub const HEADER: [&str; 5] = ["form", "version", "unit", "serial", "reprint"];
+/// The header before reprints were recorded.
+const OLD_HEADER: [&str; 4] = ["form", "version", "unit", "serial"];
 
 /// One ballot handed out: a row of `issued.csv`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
@@ -20,15 +25,25 @@ pub struct IssuedBallot {
     pub version: String,
     pub unit: String,
     pub serial: u32,
+    /// A serial printed again (`generate --reprint`), not a new one.
+    #[serde(default, deserialize_with = "yes")]
+    pub reprint: bool,
+}
+
+fn yes<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    let s = <String as serde::Deserialize>::deserialize(d)?;
+    Ok(s.trim() == "yes")
 }
 
 impl IssuedBallot {
+    /// A serial's first printing.
     pub fn of(p: &Payload) -> IssuedBallot {
         IssuedBallot {
             form: p.form.clone(),
             version: p.version.to_string(),
             unit: p.unit.clone(),
             serial: p.serial,
+            reprint: false,
         }
     }
 }
@@ -36,15 +51,14 @@ impl IssuedBallot {
 /// Reads an `issued.csv`; a file with another header, or a row whose serial is not a number,
 /// is refused (naming the line): a serial silently skipped could be issued twice.
 pub fn read(path: &Path) -> anyhow::Result<Vec<IssuedBallot>> {
-    let (header, rows) = output::read_csv(path).map_err(anyhow::Error::msg)?;
+    let (header, rows) = output::read_csv(path).map_err(crate::failure::input)?;
     let names: Vec<&str> = header.iter().collect();
-    if names != HEADER {
-        bail!(
-            "{} is not an issued.csv (header {:?}, not {})",
+    if names != HEADER && names != OLD_HEADER {
+        return Err(crate::failure::input(format!(
+            "{} is not an issued.csv written by `ballotscan generate` (header {names:?}, expected {})",
             path.display(),
-            names,
             HEADER.join(",")
-        );
+        )));
     }
     rows.iter()
         .enumerate()
@@ -70,6 +84,7 @@ pub fn table(rows: &[IssuedBallot]) -> CsvTable {
                 r.serial,
                 width = crate::payload::SERIAL_DIGITS
             ),
+            if r.reprint { "yes" } else { "" }.to_string(),
         ]);
     }
     t
@@ -99,16 +114,30 @@ mod tests {
         let rows = vec![
             IssuedBallot::of(&Payload::new("CSAT", 2, "P-ANBIEN", 7)),
             IssuedBallot::of(&Payload::new("CSAT", 2, "-X", 123_456)),
+            IssuedBallot {
+                reprint: true,
+                ..IssuedBallot::of(&Payload::new("CSAT", 2, "P-ANBIEN", 7))
+            },
         ];
         let bytes = table(&rows).into_bytes();
         assert_eq!(
             String::from_utf8_lossy(&bytes),
-            "\u{feff}form,version,unit,serial\nCSAT,2,P-ANBIEN,000007\nCSAT,2,'-X,123456\n"
+            "\u{feff}form,version,unit,serial,reprint\nCSAT,2,P-ANBIEN,000007,\nCSAT,2,'-X,123456,\nCSAT,2,P-ANBIEN,000007,yes\n"
         );
         std::fs::write(&path, &bytes).expect("write");
         assert_eq!(read(&path).expect("reads"), rows);
         let by_unit = serials_by_unit(&[path]).expect("reads");
         assert_eq!(by_unit["-X"], BTreeSet::from([123_456]));
+    }
+
+    #[test]
+    fn a_file_from_before_reprints_were_recorded_still_reads() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("issued.csv");
+        std::fs::write(&path, "form,version,unit,serial\nCSAT,2,A,000001\n").expect("write");
+        let rows = read(&path).expect("reads");
+        assert_eq!(rows.len(), 1);
+        assert_eq!((rows[0].serial, rows[0].reprint), (1, false));
     }
 
     #[test]

@@ -12,10 +12,13 @@
 // The message catalogues (locales/*.yml), compiled in; see `i18n`.
 rust_i18n::i18n!("locales", fallback = "en");
 
+pub mod args;
 pub mod audit;
 pub mod ballot;
 pub mod comments;
+pub mod console;
 pub mod duplicates;
+pub mod failure;
 pub mod fonts;
 pub mod form;
 pub mod generate;
@@ -40,4 +43,5 @@ pub mod scan;
 pub mod scan_files;
 pub mod synth;
 pub mod tally;
+pub mod voided;
 pub mod workbook;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use ballotscan::failure::{self, Failure};
 use ballotscan::form::{self, Form};
 use ballotscan::i18n::{text, Lang};
 use ballotscan::marks::Thresholds;
@@ -18,7 +19,8 @@ use ballotscan::{generate, report, scan};
 #[command(
     name = "ballotscan",
     version,
-    about = "Printed ballots in, exact per-unit tallies out"
+    about = "Printed ballots in, exact per-unit tallies out",
+    after_help = EXIT_STATUS_HELP
 )]
 struct Cli {
     #[command(subcommand)]
@@ -29,8 +31,84 @@ struct Cli {
     lang: Option<Lang>,
 }
 
+/// The statuses of `ballotscan::failure`, for `--help` (and the README's "Exit status").
+const EXIT_STATUS_HELP: &str = "Exit status: 0 done (however many ballots were flagged), \
+1 refused or failed (the message says why), 2 command-line mistake, \
+3 input mistake (a path that does not exist, a file that cannot be read, an unknown unit), \
+4 a result could not be written (full disk, no permission).";
+
 #[derive(Subcommand)]
 enum Command {
+    /// Print ballots for one unit: a PDF with unique serials, recorded in issued.csv.
+    Generate {
+        /// Unit code from the units registry.
+        #[arg(long)]
+        unit: String,
+        /// How many ballots.
+        #[arg(long, default_value_t = 10)]
+        count: u32,
+        /// Output folder (created if missing). An existing issued.csv there is continued.
+        #[arg(long)]
+        out: PathBuf,
+        /// Form definition (TOML). Default: the newest embedded standard form (CSAT v2).
+        #[arg(long)]
+        form: Option<PathBuf>,
+        /// Units registry (CSV: code,name,parent). Default: the embedded registry.
+        #[arg(long)]
+        units: Option<PathBuf>,
+        /// Sign serials with the key in this file (keep it secret).
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// First serial; default: after the last one in OUT/issued.csv for this unit.
+        #[arg(long)]
+        first_serial: Option<u32>,
+        /// Print these already-issued serials again (e.g. 5-7 after a printer jam): the same
+        /// QR codes (give the same --key), marked as reprints in issued.csv, no new serials.
+        #[arg(long, value_parser = ballotscan::args::serials_arg, conflicts_with_all = ["first_serial", "count"])]
+        reprint: Option<std::collections::BTreeSet<u32>>,
+        /// Also write one PNG per ballot.
+        #[arg(long)]
+        png: bool,
+        /// DPI of the PNGs (150–600).
+        #[arg(long, default_value_t = 200)]
+        dpi: u32,
+    },
+    /// Read scanned ballots (files or folders) and write per-unit tallies to OUT.
+    Scan {
+        /// Image files (PNG, JPEG, TIFF incl. multi-page) and folders (searched recursively).
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// Output folder for ballots.csv, answers.csv, tallies.csv and summary.csv.
+        #[arg(long)]
+        out: PathBuf,
+        /// Folder of form definitions (*.toml). Default: the embedded standard form.
+        #[arg(long)]
+        forms: Option<PathBuf>,
+        /// Units registry (CSV: code,name,parent). Default: the embedded registry.
+        #[arg(long)]
+        units: Option<PathBuf>,
+        /// Check serial signatures with the key in this file; unsigned or forged ballots are rejected.
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// Fill score at or below which a box is empty.
+        #[arg(long, default_value_t = Thresholds::default().empty, value_parser = ballotscan::args::decimal_arg)]
+        empty_below: f64,
+        /// Fill score at or above which a box is marked (between the two: review).
+        #[arg(long, default_value_t = Thresholds::default().marked, value_parser = ballotscan::args::decimal_arg)]
+        marked_above: f64,
+        /// Worker threads (default: all cores). Results are identical for any value.
+        #[arg(long)]
+        threads: Option<usize>,
+        /// voided.csv written by `ballotscan void`: ballots of those serials are rejected
+        /// (voided_serial), never counted.
+        #[arg(long)]
+        voided: Vec<PathBuf>,
+    },
+    /// Write the review page of a scan: each flagged ballot's image and its decisions to record.
+    Review {
+        /// Output folder of `scan`.
+        dir: PathBuf,
+    },
     /// Final tally: merge scan folders, apply auditors' decisions, reconcile, report.
     Tally {
         /// Output folders of `ballotscan scan` (several scanning stations merge into one result).
@@ -46,7 +124,7 @@ enum Command {
         #[arg(long)]
         units: Option<PathBuf>,
         /// Satisfaction rate (%) below which the report highlights a unit.
-        #[arg(long, default_value_t = 80.0)]
+        #[arg(long, default_value_t = 80.0, value_parser = ballotscan::args::decimal_arg)]
         threshold: f64,
         /// Rated answers a unit needs before the report ranks it or calls it below the
         /// threshold; units with fewer are shown but marked as too few to rank.
@@ -68,14 +146,37 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Compare a scan of a synthetic batch with its truth.csv, box by box.
-    Check {
-        /// truth.csv written by `synth`.
-        truth: PathBuf,
-        /// Output folder of `scan`.
-        scan: PathBuf,
+    /// Void issued serials (spoiled, lost, stolen): they are never counted if they come back.
+    Void {
+        /// Unit code from the units registry.
+        #[arg(long)]
+        unit: String,
+        /// Serials to void: 5, 5-7 or 5-7,12.
+        #[arg(long, value_parser = ballotscan::args::serials_arg)]
+        serials: std::collections::BTreeSet<u32>,
+        /// Why, for the record (kept in voided.csv).
+        #[arg(long)]
+        reason: String,
+        /// The print folder (generate's --out) holding issued.csv; voided.csv is written there.
+        #[arg(long)]
+        out: PathBuf,
+        /// Units registry (CSV: code,name,parent). Default: the embedded registry.
+        #[arg(long)]
+        units: Option<PathBuf>,
     },
-    /// Simulate filled and scanned ballots (with truth.csv) to test a scanner set-up or the tool.
+    /// List the units of the registry (embedded, or --units FILE) as a tree: code and name.
+    Units {
+        /// Units registry (CSV: code,name,parent). Default: the embedded registry.
+        #[arg(long)]
+        units: Option<PathBuf>,
+    },
+    /// List the forms (embedded, or --forms DIR): id, version, questions and options.
+    Forms {
+        /// Folder of form definitions (*.toml). Default: the embedded standard forms.
+        #[arg(long)]
+        forms: Option<PathBuf>,
+    },
+    /// Testing: simulate filled and scanned ballots (with truth.csv) for a scanner set-up.
     Synth {
         /// Unit codes (repeat the flag, or separate with commas).
         #[arg(long = "unit", value_delimiter = ',', required = true)]
@@ -92,7 +193,7 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Fixed DPI (default: 150, 200 or 300 at random per page).
-        #[arg(long)]
+        #[arg(long, value_parser = ballotscan::args::decimal_arg)]
         dpi: Option<f64>,
         /// auto (as the profile scans), jpeg, png, tiff or pdf (all pages in one multi-page file).
         #[arg(long, value_enum, default_value_t = FileFormat::Auto)]
@@ -116,67 +217,12 @@ enum Command {
         #[arg(long)]
         key: Option<PathBuf>,
     },
-    /// Read scanned ballots (files or folders) and write per-unit tallies to OUT.
-    Scan {
-        /// Image files (PNG, JPEG, TIFF incl. multi-page) and folders (searched recursively).
-        #[arg(required = true)]
-        inputs: Vec<PathBuf>,
-        /// Output folder for ballots.csv, answers.csv, tallies.csv and summary.csv.
-        #[arg(long)]
-        out: PathBuf,
-        /// Folder of form definitions (*.toml). Default: the embedded standard form.
-        #[arg(long)]
-        forms: Option<PathBuf>,
-        /// Units registry (CSV: code,name,parent). Default: the embedded registry.
-        #[arg(long)]
-        units: Option<PathBuf>,
-        /// Check serial signatures with the key in this file; unsigned or forged ballots are rejected.
-        #[arg(long)]
-        key: Option<PathBuf>,
-        /// Fill score at or below which a box is empty.
-        #[arg(long, default_value_t = Thresholds::default().empty)]
-        empty_below: f64,
-        /// Fill score at or above which a box is marked (between the two: review).
-        #[arg(long, default_value_t = Thresholds::default().marked)]
-        marked_above: f64,
-        /// Worker threads (default: all cores). Results are identical for any value.
-        #[arg(long)]
-        threads: Option<usize>,
-    },
-    /// Write DIR/review/: an annotated image per flagged ballot and index.html to record decisions.
-    Review {
+    /// Testing: compare a scan of a synthetic batch with its truth.csv, box by box.
+    Check {
+        /// truth.csv written by `synth`.
+        truth: PathBuf,
         /// Output folder of `scan`.
-        dir: PathBuf,
-    },
-    /// Print ballots for one unit: a PDF, optional PNGs, issued.csv and layout.json.
-    Generate {
-        /// Unit code from the units registry.
-        #[arg(long)]
-        unit: String,
-        /// How many ballots.
-        #[arg(long, default_value_t = 10)]
-        count: u32,
-        /// Output folder (created if missing). An existing issued.csv there is continued.
-        #[arg(long)]
-        out: PathBuf,
-        /// Form definition (TOML). Default: the newest embedded standard form (CSAT v2).
-        #[arg(long)]
-        form: Option<PathBuf>,
-        /// Units registry (CSV: code,name,parent). Default: the embedded registry.
-        #[arg(long)]
-        units: Option<PathBuf>,
-        /// Sign serials with the key in this file (keep it secret).
-        #[arg(long)]
-        key: Option<PathBuf>,
-        /// First serial; default: after the last one in OUT/issued.csv for this unit.
-        #[arg(long)]
-        first_serial: Option<u32>,
-        /// Also write one PNG per ballot.
-        #[arg(long)]
-        png: bool,
-        /// DPI of the PNGs (150–600).
-        #[arg(long, default_value_t = 200)]
-        dpi: u32,
+        scan: PathBuf,
     },
 }
 
@@ -216,6 +262,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             date,
             out,
         } => {
+            failure::require_existing(
+                lang.unwrap_or_default(),
+                scans
+                    .iter()
+                    .chain(&decisions)
+                    .chain(&issued)
+                    .chain(units.as_ref()),
+            )?;
             let r = ballotscan::audit::tally(&ballotscan::audit::TallyRequest {
                 scan_dirs: &scans,
                 decisions: &decisions,
@@ -252,6 +306,30 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if r.pending > 0 {
                 eprintln!("{}", text(lang, "tally.provisional", &[("n", &r.pending)]));
             }
+            for (question, forms) in &r.differing_questions {
+                eprintln!(
+                    "{}",
+                    text(
+                        lang,
+                        "tally.questions_differ",
+                        &[("question", question), ("forms", forms)]
+                    )
+                );
+            }
+            for f in &r.voided_files {
+                eprintln!(
+                    "{}",
+                    text(
+                        lang,
+                        "tally.voided",
+                        &[
+                            ("file", &f.display()),
+                            ("serials", &r.voided_serials),
+                            ("returned", &r.voided_rejected),
+                        ]
+                    )
+                );
+            }
             if r.comments > 0 {
                 eprintln!("{}", text(lang, "tally.comments", &[("n", &r.comments)]));
             }
@@ -287,6 +365,93 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 _ => {}
             }
             Ok(())
+        }
+        Command::Void {
+            unit,
+            serials,
+            reason,
+            out,
+            units,
+        } => {
+            let lang = lang.unwrap_or_default();
+            failure::require_existing(lang, [&out].into_iter().chain(&units))?;
+            let registry = load_units(units.as_ref())?;
+            let path = ballotscan::voided::void(&ballotscan::voided::Request {
+                registry: &registry,
+                unit: &unit,
+                serials: &serials,
+                reason: &reason,
+                print_dir: &out,
+                lang,
+            })?;
+            eprintln!(
+                "{}",
+                text(
+                    lang,
+                    "void.done",
+                    &[
+                        ("n", &serials.len()),
+                        ("unit", &unit),
+                        ("serials", &ballotscan::audit::ranges(&serials)),
+                        ("file", &path.display()),
+                    ]
+                )
+            );
+            Ok(())
+        }
+        Command::Units { units } => {
+            let lang = lang.unwrap_or_default();
+            failure::require_existing(lang, &units)?;
+            let registry = load_units(units.as_ref())?;
+            let source = match &units {
+                Some(p) => p.display().to_string(),
+                None => text(lang, "units.embedded", &[]),
+            };
+            let mut lines = vec![text(
+                lang,
+                "units.listing",
+                &[("n", &registry.units.len()), ("source", &source)],
+            )];
+            let tree = registry.tree();
+            // Names in one column, after the deepest indented code.
+            let width = tree
+                .iter()
+                .map(|(depth, u)| 2 * depth + u.code.chars().count())
+                .max()
+                .unwrap_or(0);
+            for (depth, u) in tree {
+                let code = format!("{}{}", "  ".repeat(depth), u.code);
+                lines.push(format!("{code:<width$}  {}", u.name));
+            }
+            print_lines(&lines)
+        }
+        Command::Forms { forms } => {
+            let lang = lang.unwrap_or_default();
+            failure::require_existing(lang, &forms)?;
+            let (list, source) = match &forms {
+                Some(dir) => (form::load_dir(dir)?, dir.display().to_string()),
+                None => (Form::standard_forms(), text(lang, "forms.embedded", &[])),
+            };
+            let mut lines = vec![text(
+                lang,
+                "forms.listing",
+                &[("n", &list.len()), ("source", &source)],
+            )];
+            for f in &list {
+                lines.push(format!("{} v{}  {}", f.id, f.version, f.title));
+                for q in &f.questions {
+                    lines.push(format!("  {}  {}", q.id, q.text));
+                    if !q.options.is_empty() {
+                        let options: Vec<String> = q
+                            .options
+                            .iter()
+                            .map(|o| format!("{} {}", o.id, o.label))
+                            .collect();
+                        lines.push(format!("      {}", options.join(" · ")));
+                    }
+                }
+            }
+            print_lines(&lines)
         }
         Command::Synth {
             units,
@@ -345,7 +510,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             empty_below,
             marked_above,
             threads,
+            voided,
         } => {
+            // The command line first: a usage mistake is reported before missing paths.
+            if !(0.0..=1.0).contains(&empty_below)
+                || !(0.0..=1.0).contains(&marked_above)
+                || empty_below >= marked_above
+            {
+                return Err(failure::usage(format!(
+                    "thresholds must satisfy 0 ≤ --empty-below < --marked-above ≤ 1 (got {empty_below} and {marked_above})"
+                )));
+            }
+            failure::require_existing(
+                lang.unwrap_or_default(),
+                inputs
+                    .iter()
+                    .chain(forms.as_ref())
+                    .chain(units.as_ref())
+                    .chain(key.as_ref())
+                    .chain(&voided),
+            )?;
             let forms_dir = forms;
             let forms = match &forms_dir {
                 Some(dir) => form::load_dir(dir)?,
@@ -353,14 +537,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let registry = load_units(units.as_ref())?;
             let key = load_key(key.as_ref())?;
-            if !(0.0..=1.0).contains(&empty_below)
-                || !(0.0..=1.0).contains(&marked_above)
-                || empty_below >= marked_above
-            {
-                anyhow::bail!(
-                    "thresholds must satisfy 0 ≤ --empty-below < --marked-above ≤ 1 (got {empty_below} and {marked_above})"
-                );
-            }
             let thresholds = Thresholds {
                 empty: empty_below,
                 marked: marked_above,
@@ -371,7 +547,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     .build_global()
                     .context("cannot set up the worker threads")?;
             }
-            let cfg = scan::Config::new(forms, registry, key, thresholds)?;
+            let mut cfg = scan::Config::new(forms, registry, key, thresholds)?;
+            cfg.voided = ballotscan::voided::load(&voided)?;
             // Walked once: the same list sizes the progress bar and is scanned.
             let walk = ballotscan::input::walk_inputs(&inputs, Some(&out));
             let files = &walk.files;
@@ -393,6 +570,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let mut settings =
                 report::ScanSettings::new(absolute(&forms_dir), absolute(&units), &cfg.thresholds);
             settings.lang = lang.unwrap_or_default();
+            settings.voided = voided
+                .iter()
+                .map(|p| absolute(&Some(p.clone())).unwrap_or(p.clone()))
+                .collect();
             let start = std::time::Instant::now();
             let outcome = report::scan_walk_to_dir(
                 &out,
@@ -429,9 +610,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Review { dir } => {
+            failure::require_existing(lang.unwrap_or_default(), [&dir])?;
             let done = ballotscan::review::run(&dir, lang)?;
-            for w in &done.warnings {
-                eprintln!("{}", text(done.lang, "console.warning", &[("text", w)]));
+            for w in ballotscan::console::collapse_warnings(done.lang, &done.warnings) {
+                eprintln!("{}", text(done.lang, "console.warning", &[("text", &w)]));
             }
             eprintln!(
                 "{}",
@@ -455,9 +637,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             units,
             key,
             first_serial,
+            reprint,
             png,
             dpi,
         } => {
+            let lang = lang.unwrap_or_default();
+            failure::require_existing(lang, form.iter().chain(&units).chain(&key))?;
             let form = load_form(form.as_ref(), Form::newest_standard)?;
             let registry = load_units(units.as_ref())?;
             let key = load_key(key.as_ref())?;
@@ -470,24 +655,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 key: key.as_ref(),
                 out_dir: &out,
                 png_dpi: png.then_some(dpi),
+                reprint: reprint.as_ref(),
+                lang,
             })
             .context("generate failed")?;
             let pngs = if report.pngs.is_empty() {
                 String::new()
             } else {
-                text(
-                    lang.unwrap_or_default(),
-                    "console.generated_pngs",
-                    &[("n", &report.pngs.len())],
-                )
+                text(lang, "console.generated_pngs", &[("n", &report.pngs.len())])
             };
             eprintln!(
                 "{}{pngs}",
                 text(
-                    lang.unwrap_or_default(),
-                    "console.generated",
+                    lang,
+                    if reprint.is_some() {
+                        "console.reprinted"
+                    } else {
+                        "console.generated"
+                    },
                     &[
-                        ("count", &count),
+                        ("count", &report.count),
                         ("unit", &unit),
                         ("first", &format!("{:06}", report.first_serial)),
                         ("last", &format!("{:06}", report.last_serial)),
@@ -559,6 +746,20 @@ impl Drop for Utf8Console {
     }
 }
 
+/// Lines to stdout (a listing can be piped or redirected); a closed pipe (`| more` quit
+/// early) is no error.
+fn print_lines(lines: &[String]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    for l in lines {
+        match writeln!(out, "{l}") {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            r => r?,
+        }
+    }
+    Ok(())
+}
+
 fn parse_date(s: &str) -> Result<ballotscan::printable::Date, String> {
     ballotscan::printable::Date::parse(s)
         .ok_or_else(|| format!("{s:?} is not a date: write it as YYYY-MM-DD"))
@@ -584,7 +785,7 @@ fn main() -> ExitCode {
                 "{}",
                 text(lang, "console.error", &[("text", &format!("{e:#}"))])
             );
-            ExitCode::from(2)
+            ExitCode::from(Failure::of(&e).exit_status())
         }
     }
 }

@@ -157,7 +157,9 @@ pub fn read_csv(path: &Path) -> Result<(csv::StringRecord, Vec<csv::StringRecord
     let text = String::from_utf8(bytes)
         .map_err(|_| format!("{} is not UTF-8: save it as \"CSV UTF-8\"", path.display()))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let mut rdr = csv::ReaderBuilder::new().from_reader(text.as_bytes());
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(delimiter_of(text.as_bytes()))
+        .from_reader(text.as_bytes());
     let header = rdr
         .headers()
         .map_err(|e| format!("{}: bad header: {e}", path.display()))?
@@ -170,6 +172,29 @@ pub fn read_csv(path: &Path) -> Result<(csv::StringRecord, Vec<csv::StringRecord
         })?);
     }
     Ok((header, rows))
+}
+
+/// The separator of a CSV a person gives, from its header line: `;` when the header has more
+/// semicolons than commas (Excel writes `;` where the system's list separator is `;`, as in
+/// a Vietnamese Windows whose decimal separator is the comma), else `,`. Quoted text is not
+/// counted, so a header cell `"a;b"` does not decide it.
+pub fn delimiter_of(start: &[u8]) -> u8 {
+    let start = start.strip_prefix("\u{feff}".as_bytes()).unwrap_or(start);
+    let (mut commas, mut semicolons, mut quoted) = (0usize, 0usize, false);
+    for &b in start {
+        match b {
+            b'"' => quoted = !quoted,
+            b'\n' | b'\r' if !quoted => break,
+            b',' if !quoted => commas += 1,
+            b';' if !quoted => semicolons += 1,
+            _ => {}
+        }
+    }
+    if semicolons > commas {
+        b';'
+    } else {
+        b','
+    }
 }
 
 /// Undoes [`neutralise`] when reading our own files back.
@@ -208,6 +233,26 @@ mod tests {
         let text = format!("{:#}", anyhow::Error::from(err));
         let os = std::io::Error::from_raw_os_error(20).to_string();
         assert_eq!(text.matches(&os).count(), 1, "{text}");
+    }
+
+    #[test]
+    fn a_semicolon_csv_from_excel_is_read_like_a_comma_csv() {
+        assert_eq!(delimiter_of(b"code;name;parent\r\nA;a,b;\r\n"), b';');
+        assert_eq!(delimiter_of(b"code,name,parent\nA,\"a;b;c\",\n"), b',');
+        assert_eq!(delimiter_of("\u{feff}\"x;y\",b\n".as_bytes()), b',');
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("issued.csv");
+        std::fs::write(
+            &p,
+            "\u{feff}form;version;unit;serial\r\nCSAT;2;P-ANBIEN;000005\r\n",
+        )
+        .expect("write");
+        let (header, rows) = read_csv(&p).expect("reads");
+        assert_eq!(
+            header.iter().collect::<Vec<_>>(),
+            ["form", "version", "unit", "serial"]
+        );
+        assert_eq!(rows[0].get(3), Some("000005"));
     }
 
     #[test]

@@ -42,11 +42,13 @@ pub enum Reason {
     DuplicateFile,
     // Set by `tally`: an auditor's `REJECT`.
     AuditorRejected,
+    // Set by `scan --voided` or `tally`: a serial voided with `ballotscan void`.
+    VoidedSerial,
 }
 
 impl Reason {
     /// Every reason, in the README table's order.
-    pub const ALL: [Reason; 25] = [
+    pub const ALL: [Reason; 26] = [
         Reason::UnreadableFile,
         Reason::NotAnImage,
         Reason::DecodeError,
@@ -72,6 +74,7 @@ impl Reason {
         Reason::Duplicate,
         Reason::DuplicateFile,
         Reason::AuditorRejected,
+        Reason::VoidedSerial,
     ];
 
     /// The code as files and people's tools see it.
@@ -102,6 +105,7 @@ impl Reason {
             Reason::Duplicate => "duplicate",
             Reason::DuplicateFile => "duplicate_file",
             Reason::AuditorRejected => "auditor_rejected",
+            Reason::VoidedSerial => "voided_serial",
         }
     }
 

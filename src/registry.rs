@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use crate::form::{is_valid_id, nfc};
+use crate::i18n::{text, Lang};
 
 pub const DEFAULT_UNITS_CSV: &str = include_str!("../fixtures/units.csv");
 
@@ -61,6 +62,7 @@ impl Registry {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let mut rdr = csv::ReaderBuilder::new()
             .trim(csv::Trim::All)
+            .delimiter(crate::output::delimiter_of(text.as_bytes()))
             .from_reader(text.as_bytes());
         let headers = rdr
             .headers()
@@ -133,6 +135,79 @@ impl Registry {
         self.index.get(code).map(|&i| &self.units[i])
     }
 
+    /// The unit with this code, or an input mistake that names the closest codes and names
+    /// ("did you mean …") and the command that lists them all.
+    pub fn require(&self, code: &str, lang: Lang) -> anyhow::Result<&Unit> {
+        if let Some(u) = self.get(code) {
+            return Ok(u);
+        }
+        let near = self.suggest(code);
+        let message = if near.is_empty() {
+            text(lang, "units.unknown", &[("code", &code)])
+        } else {
+            let list: Vec<String> = near
+                .iter()
+                .map(|u| format!("{} ({})", u.code, u.name))
+                .collect();
+            text(
+                lang,
+                "units.unknown_did_you_mean",
+                &[("code", &code), ("list", &list.join(", "))],
+            )
+        };
+        Err(crate::failure::input(message))
+    }
+
+    /// Up to three units whose code or name is close to what was typed: by edit distance on
+    /// the code (case ignored) and on the name (case and diacritics ignored, so "an bien"
+    /// finds "Công an phường An Biên"), closest first, ties in registry order.
+    pub fn suggest(&self, typed: &str) -> Vec<&Unit> {
+        let code = typed.trim().to_uppercase();
+        let folded = fold(typed);
+        if folded.is_empty() {
+            return Vec::new();
+        }
+        let mut scored: Vec<(usize, usize, &Unit)> = Vec::new();
+        for (i, u) in self.units.iter().enumerate() {
+            let by_code = edit_distance(&code, &u.code.to_uppercase());
+            let name = fold(&u.name);
+            // A name is long: what was typed may be the distinctive end of it ("an bien").
+            let by_name = if folded.chars().count() >= 4 && name.contains(&folded) {
+                0
+            } else {
+                edit_distance(&folded, &name)
+            };
+            let d = by_code.min(by_name);
+            // One typo in four characters, and at least two in any code.
+            let allowed = (code.chars().count() / 4).max(2);
+            if d <= allowed {
+                scored.push((d, i, u));
+            }
+        }
+        scored.sort_by_key(|&(d, i, _)| (d, i));
+        scored.into_iter().take(3).map(|(_, _, u)| u).collect()
+    }
+
+    /// Every unit with its depth, each followed by its children (registry order among
+    /// siblings): the order `ballotscan units` lists them in.
+    pub fn tree(&self) -> Vec<(usize, &Unit)> {
+        fn visit<'a>(
+            r: &'a Registry,
+            parent: Option<&str>,
+            depth: usize,
+            out: &mut Vec<(usize, &'a Unit)>,
+        ) {
+            for u in r.units.iter().filter(|u| u.parent.as_deref() == parent) {
+                out.push((depth, u));
+                visit(r, Some(&u.code), depth + 1, out);
+            }
+        }
+        let mut out = Vec::with_capacity(self.units.len());
+        // Parsing refused loops and unknown parents, so every unit is reached from a root once.
+        visit(self, None, 0, &mut out);
+        out
+    }
+
     /// The unit itself, then its parent, grandparent… up to the root.
     pub fn ancestry<'a>(&'a self, code: &'a str) -> Vec<&'a str> {
         let mut out = vec![code];
@@ -146,6 +221,34 @@ impl Registry {
         }
         out
     }
+}
+
+/// Lower case without diacritics (and đ as d): how a name is compared with what was typed
+/// on a keyboard that may have no Vietnamese input method.
+fn fold(s: &str) -> String {
+    use unicode_normalization::{char::is_combining_mark, UnicodeNormalization};
+    s.trim()
+        .nfd()
+        .filter(|c| !is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .map(|c| if c == 'đ' { 'd' } else { c })
+        .collect()
+}
+
+/// Levenshtein distance in characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let substitute = diagonal + usize::from(ca != cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitute.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
 }
 
 #[cfg(test)]
@@ -169,5 +272,58 @@ mod tests {
         assert!(e.message.contains("not in the registry"));
         let e = Registry::parse("code,name,parent\nA,a,B\nB,b,A\n", "u.csv").unwrap_err();
         assert!(e.message.contains("loop"), "{e}");
+    }
+
+    #[test]
+    fn a_mistyped_unit_code_or_name_suggests_the_unit_meant() {
+        let r = Registry::default_units();
+        let codes = |typed: &str| -> Vec<String> {
+            r.suggest(typed).iter().map(|u| u.code.clone()).collect()
+        };
+        assert_eq!(codes("P-ANBEIN")[0], "P-ANBIEN");
+        assert_eq!(codes("p-anbien")[0], "P-ANBIEN");
+        assert_eq!(codes("an bien"), vec!["P-ANBIEN"]);
+        assert_eq!(codes("Công an phường Cát Dài")[0], "P-CATDAI");
+        assert!(codes("ZZZZZZZZ").is_empty());
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+    }
+
+    #[test]
+    fn an_unknown_unit_is_an_input_mistake_naming_the_closest_one() {
+        let r = Registry::default_units();
+        let e = r.require("P-ANBEIN", Lang::En).expect_err("unknown");
+        let msg = e.to_string();
+        assert!(msg.contains("P-ANBIEN (Công an phường An Biên)"), "{msg}");
+        assert!(msg.contains("ballotscan units"), "{msg}");
+        assert_eq!(crate::failure::Failure::of(&e).exit_status(), 3);
+        assert_eq!(
+            r.require("P-ANBIEN", Lang::En)
+                .map(|u| u.code.as_str())
+                .ok(),
+            Some("P-ANBIEN")
+        );
+    }
+
+    #[test]
+    fn the_tree_lists_each_unit_once_under_its_parent() {
+        let r = Registry::default_units();
+        let tree = r.tree();
+        assert_eq!(tree.len(), r.units.len());
+        let at = |code: &str| tree.iter().position(|(_, u)| u.code == code).expect(code);
+        assert_eq!(tree[0], (0, r.get("CATP").expect("CATP")));
+        assert!(at("Q-LECHAN") < at("P-ANBIEN") && at("P-ANBIEN") < at("Q-NGOQUYEN"));
+        assert_eq!(tree[at("P-ANBIEN")].0, 2);
+    }
+
+    #[test]
+    fn a_semicolon_registry_from_excel_reads() {
+        let r = Registry::parse(
+            "\u{feff}code;name;parent\r\nA;Công an A;\r\nB;b;A\r\n",
+            "u.csv",
+        )
+        .expect("reads");
+        assert_eq!(r.ancestry("B"), vec!["B", "A"]);
+        assert_eq!(r.get("A").map(|u| u.name.as_str()), Some("Công an A"));
     }
 }

@@ -30,6 +30,9 @@ pub struct ScanSettings {
     /// told otherwise. Folders written before it existed read as Vietnamese, the default.
     #[serde(default)]
     pub lang: crate::i18n::Lang,
+    /// `voided.csv` files given with `--voided`; left out of scan.json when none were.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub voided: Vec<std::path::PathBuf>,
 }
 
 pub const SETTINGS_FORMAT: &str = "ballotscan-scan/1";
@@ -47,18 +50,20 @@ impl ScanSettings {
             empty_below: thresholds.empty,
             marked_above: thresholds.marked,
             lang: crate::i18n::Lang::default(),
+            voided: Vec::new(),
         }
     }
 
     pub fn load(dir: &Path) -> anyhow::Result<ScanSettings> {
         use anyhow::Context;
         let path = dir.join("scan.json");
-        let bytes = std::fs::read(&path).with_context(|| {
-            format!(
-                "cannot read {}: is {} the output folder of `ballotscan scan`?",
+        // A folder that is not a scan's is a mistake in what was given: an input failure.
+        let bytes = std::fs::read(&path).map_err(|e| {
+            crate::failure::input(format!(
+                "cannot read {} ({e}): is {} the output folder of `ballotscan scan`?",
                 path.display(),
                 dir.display()
-            )
+            ))
         })?;
         let s: ScanSettings = serde_json::from_slice(&bytes)
             .with_context(|| format!("{} is not a ballotscan scan.json", path.display()))?;
@@ -154,12 +159,12 @@ fn check_free_space(dir: &Path, files: usize) -> anyhow::Result<()> {
 fn enough_space(dir: &Path, free: u64, files: usize) -> anyhow::Result<()> {
     let need = RESULT_BYTES_FIXED + RESULT_BYTES_PER_FILE * files as u64;
     if free < need {
-        anyhow::bail!(
+        return Err(crate::failure::output(format!(
             "the disk of {} has {} MB free, and the results of {files} files need up to {} MB: free some space or give another --out; nothing was read or written",
             dir.display(),
             free >> 20,
             need.div_ceil(1 << 20)
-        );
+        )));
     }
     Ok(())
 }
@@ -204,7 +209,7 @@ pub fn scan_walk_to_dir(
             .iter()
             .map(|(p, why)| format!("{}: {why}", p.display()))
             .collect();
-        anyhow::bail!(
+        return Err(crate::failure::input(format!(
             "no files to scan in {}{}; nothing was written to {}",
             inputs
                 .iter()
@@ -217,7 +222,7 @@ pub fn scan_walk_to_dir(
                 format!(" ({})", why.join("; "))
             },
             dir.display()
-        );
+        )));
     }
     check_free_space(dir, walk.files.len())?;
     let folder = crate::results::ResultsFolder::begin(dir)?;

@@ -92,8 +92,8 @@ pub struct Summary {
     pub flagged: usize,
     pub images: usize,
     pub index_html: PathBuf,
-    /// `source#page: warning`, for the console.
-    pub warnings: Vec<String>,
+    /// `(source#page, warning)`, for the console (which collapses repeats).
+    pub warnings: Vec<(String, String)>,
     /// The language the page was written in, for the console's words about it.
     pub lang: crate::i18n::Lang,
 }
@@ -201,7 +201,7 @@ pub fn run(dir: &Path, lang: Option<crate::i18n::Lang>) -> anyhow::Result<Summar
         .iter()
         .flat_map(|e| {
             let at = records[e.index].page_ref();
-            e.warnings.iter().map(move |w| format!("{at}: {w}"))
+            e.warnings.iter().map(move |w| (at.clone(), w.clone()))
         })
         .collect();
     Ok(Summary {

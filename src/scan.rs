@@ -32,6 +32,9 @@ pub struct Config {
     pub registry: Registry,
     pub key: Option<SigningKey>,
     pub thresholds: Thresholds,
+    /// Serials voided with `ballotscan void` (`scan --voided`): their ballots are rejected
+    /// as `voided_serial` once read.
+    pub voided: crate::voided::SerialsByUnit,
 }
 
 impl Config {
@@ -50,6 +53,7 @@ impl Config {
             registry,
             key,
             thresholds,
+            voided: Default::default(),
         })
     }
 
@@ -262,6 +266,20 @@ pub fn read_page(img: &GrayImage, cfg: &Config, rec: &mut PageRecord) {
     rec.reasons = reasons;
     if unknown_unit {
         rec.detail = format!("unit {} is not in the units registry", payload.unit);
+    }
+    // Read in full (the answers stay visible to an auditor), never counted.
+    if cfg
+        .voided
+        .get(&payload.unit)
+        .is_some_and(|s| s.contains(&payload.serial))
+    {
+        rec.status = Status::Rejected;
+        rec.reasons.push(crate::reason::Reason::VoidedSerial);
+        rec.detail = format!(
+            "serial {} of {} was voided (ballotscan void)",
+            payload.serial_text(),
+            payload.unit
+        );
     }
 }
 

@@ -138,6 +138,52 @@ impl Tally {
     }
 }
 
+impl Tally {
+    /// The forms (id, version) of the ballots tallied.
+    pub fn forms_used(&self) -> BTreeSet<(String, u32)> {
+        self.unit_forms.values().flatten().cloned().collect()
+    }
+}
+
+/// Question ids that the forms used define differently (another text, other options), each
+/// with the forms (`CSAT v1`) that define it. `tallies.csv` and `summary.csv` count a
+/// question by its id alone, so such a question's counts mix two questions: the console says
+/// so rather than let it pass silently.
+pub fn differing_questions(
+    forms: &[Form],
+    used: &BTreeSet<(String, u32)>,
+) -> Vec<(String, String)> {
+    let mut by_id: BTreeMap<&str, Vec<(&Form, &crate::form::Question)>> = BTreeMap::new();
+    for f in forms
+        .iter()
+        .filter(|f| used.contains(&(f.id.clone(), f.version)))
+    {
+        for q in f.questions.iter().filter(|q| q.is_choice()) {
+            by_id.entry(q.id.as_str()).or_default().push((f, q));
+        }
+    }
+    let same = |a: &crate::form::Question, b: &crate::form::Question| {
+        a.text == b.text
+            && a.kind == b.kind
+            && a.options.len() == b.options.len()
+            && a.options
+                .iter()
+                .zip(&b.options)
+                .all(|(x, y)| x.id == y.id && x.label == y.label)
+    };
+    by_id
+        .into_iter()
+        .filter(|(_, defs)| defs.iter().any(|(_, q)| !same(defs[0].1, q)))
+        .map(|(id, defs)| {
+            let names: Vec<String> = defs
+                .iter()
+                .map(|(f, _)| format!("{} v{}", f.id, f.version))
+                .collect();
+            (id.to_string(), names.join(", "))
+        })
+        .collect()
+}
+
 /// `tallies.csv` of ballots held in memory (see [`Tally::tallies_table`]).
 pub fn tallies_csv(
     ballots: &[TallyBallot],
@@ -497,6 +543,27 @@ pub fn percent(part: u64, whole: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_question_defined_differently_by_two_versions_is_named() {
+        let v1 = Form::default_form();
+        let mut v3 = Form::default_form();
+        v3.version = 3;
+        let q7 = v3.questions.iter_mut().find(|q| q.id == "q7").expect("q7");
+        q7.text = "Cán bộ có yêu cầu nộp thêm giấy tờ ngoài quy định không?".into();
+        let forms = vec![v1, Form::standard_v2(), v3];
+        let used = |versions: &[u32]| -> BTreeSet<(String, u32)> {
+            versions.iter().map(|&v| ("CSAT".to_string(), v)).collect()
+        };
+        // The standard versions 1 and 2 ask the same questions: nothing to say.
+        assert_eq!(differing_questions(&forms, &used(&[1, 2])), vec![]);
+        assert_eq!(
+            differing_questions(&forms, &used(&[1, 2, 3])),
+            vec![("q7".to_string(), "CSAT v1, CSAT v2, CSAT v3".to_string())]
+        );
+        // A version not among the ballots tallied does not count.
+        assert_eq!(differing_questions(&forms, &used(&[2])), vec![]);
+    }
 
     fn ballot(unit: &str, status: Status, q1: &str) -> TallyBallot {
         TallyBallot {

@@ -156,7 +156,8 @@ fn issued_serials(dir: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(dir.join("issued.csv")).expect("issued.csv");
     text.lines()
         .skip(1)
-        .map(|l| l.rsplit(',').next().unwrap_or("").to_string())
+        // form,version,unit,serial,reprint
+        .map(|l| l.split(',').nth(3).unwrap_or("").to_string())
         .collect()
 }
 
@@ -219,13 +220,14 @@ fn generating_again_continues_the_serials_and_never_reissues() {
 fn unknown_unit_is_a_clear_error() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = bin()
-        .args(["generate", "--unit", "NOPE", "--out"])
+        .args(["--lang", "en", "generate", "--unit", "NOPE", "--out"])
         .arg(dir.path())
         .assert()
-        .failure();
+        .failure()
+        .code(3);
     let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert!(
-        err.contains("\"NOPE\" is not in the units registry"),
+        err.contains("unit NOPE is not in the units registry; `ballotscan units` lists its codes"),
         "{err}"
     );
 }

@@ -303,16 +303,24 @@ fn an_empty_input_set_fails_and_keeps_the_previous_results() {
     let before = std::fs::read(out.join("ballots.csv")).expect("read");
     let empty = dir.path().join("unmounted-share");
     std::fs::create_dir(&empty).expect("mkdir");
-    for args in [vec![empty.clone()], vec![dir.path().join("no-such-folder")]] {
+    // A missing folder is named as missing (tests/mistakes.rs), before anything is read.
+    for (args, says) in [
+        (vec![empty.clone()], "no files to scan"),
+        (
+            vec![dir.path().join("no-such-folder")],
+            "no-such-folder does not exist",
+        ),
+    ] {
         let r = bin()
-            .arg("scan")
+            .args(["--lang", "en", "scan"])
             .args(&args)
             .arg("--out")
             .arg(&out)
             .assert()
-            .failure();
+            .failure()
+            .code(3);
         let err = String::from_utf8_lossy(&r.get_output().stderr).to_string();
-        assert!(err.contains("no files to scan"), "{err}");
+        assert!(err.contains(says), "{err}");
         assert_eq!(
             std::fs::read(out.join("ballots.csv")).expect("read"),
             before

@@ -250,7 +250,7 @@ fn review_of_a_folder_that_is_not_a_scan_says_what_to_do() {
         .arg(dir.path())
         .assert()
         .failure()
-        .code(2);
+        .code(3);
     let stderr = String::from_utf8_lossy(&run.get_output().stderr).into_owned();
     assert!(stderr.contains("ballotscan scan"), "{stderr}");
 }
