@@ -2302,12 +2302,14 @@ fn join_tiff2pdf_jpeg(data: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// Writes CCITT rows straight into an 8-bit buffer.
-struct CcittSink {
-    out: Vec<u8>,
-    width: usize,
-    rows: usize,
-    max_rows: usize,
-    black: u8,
+pub(super) struct CcittSink {
+    pub(super) out: Vec<u8>,
+    pub(super) width: usize,
+    /// Rows written so far; the next row goes to `out` at this row.
+    pub(super) rows: usize,
+    /// Rows past this one are dropped (a fax strip that holds more rows than it should).
+    pub(super) max_rows: usize,
+    pub(super) black: u8,
 }
 
 impl hayro_ccitt::Decoder for CcittSink {
