@@ -823,3 +823,108 @@ fn decisions_name_their_ballot_across_stations_renames_and_rescans() {
     assert!(err.contains("1 decision names no ballot"), "{err}");
     assert!(err.contains("P-ANBIEN 000002"), "{err}");
 }
+
+/// A PDF of JPEG pages, one per entry of `kids`: `Some(jpeg)` is a page, `None` a page-tree
+/// entry that names an object the file does not have.
+fn pdf_of_jpeg_pages(kids: &[Option<Vec<u8>>]) -> Vec<u8> {
+    let mut objects: Vec<Vec<u8>> = vec![Vec::new(), Vec::new()];
+    let mut refs = Vec::new();
+    for kid in kids {
+        let Some(jpeg) = kid else {
+            refs.push("999 0 R".to_string());
+            continue;
+        };
+        let decoded = image::load_from_memory(jpeg).expect("jpeg");
+        let (page, content, img) = (objects.len() + 1, objects.len() + 2, objects.len() + 3);
+        refs.push(format!("{page} 0 R"));
+        // A4 in points, the scan drawn over the whole page.
+        objects.push(
+            format!(
+                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /XObject \
+                 << /Im0 {img} 0 R >> >> /Contents {content} 0 R >>"
+            )
+            .into_bytes(),
+        );
+        let draw = b"q 595 0 0 842 0 0 cm /Im0 Do Q";
+        let mut c = format!("<< /Length {} >>\nstream\n", draw.len()).into_bytes();
+        c.extend_from_slice(draw);
+        c.extend_from_slice(b"\nendstream");
+        objects.push(c);
+        let mut i = format!(
+            "<< /Type /XObject /Subtype /Image /Width {} /Height {} /ColorSpace /DeviceGray \
+             /BitsPerComponent 8 /Filter /DCTDecode /Length {} >>\nstream\n",
+            decoded.width(),
+            decoded.height(),
+            jpeg.len()
+        )
+        .into_bytes();
+        i.extend_from_slice(jpeg);
+        i.extend_from_slice(b"\nendstream");
+        objects.push(i);
+    }
+    objects[0] = b"<< /Type /Catalog /Pages 2 0 R >>".to_vec();
+    objects[1] = format!(
+        "<< /Type /Pages /Kids [{}] /Count {} >>",
+        refs.join(" "),
+        kids.len()
+    )
+    .into_bytes();
+    let mut out = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (n, body) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n", n + 1).as_bytes());
+        out.extend_from_slice(body);
+        out.extend_from_slice(b"\nendobj\n");
+    }
+    let xref = out.len();
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
+    for o in offsets {
+        out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+#[test]
+fn a_pdf_with_a_missing_middle_page_keeps_every_ballot_at_its_own_page_number() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).expect("mkdir");
+    let jpeg = |serial: u32| {
+        let img = ballot("P-ANBIEN", serial, &answers(), None, 150.0);
+        let mut bytes = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 85)
+            .encode_image(&img)
+            .expect("jpeg");
+        bytes
+    };
+    let pdf = pdf_of_jpeg_pages(&[Some(jpeg(1)), None, Some(jpeg(3)), Some(jpeg(4))]);
+    std::fs::write(input.join("stack.pdf"), pdf).expect("write");
+    scan_in_to_out(dir.path());
+    let rows: Vec<(String, String, String, String)> =
+        read_rows(&dir.path().join("out/ballots.csv"))
+            .into_iter()
+            .map(|r| (r[1].clone(), r[2].clone(), r[3].clone(), r[7].clone()))
+            .collect();
+    let row = |page: &str, status: &str, reason: &str, serial: &str| {
+        (page.into(), status.into(), reason.into(), serial.into())
+    };
+    assert_eq!(
+        rows,
+        [
+            row("1", "counted", "", "000001"),
+            row("2", "rejected", "decode_error", ""),
+            row("3", "counted", "", "000003"),
+            row("4", "counted", "", "000004"),
+        ]
+    );
+}
