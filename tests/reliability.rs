@@ -951,3 +951,125 @@ fn tally_of_a_scan_folder_that_does_not_exist_says_so_and_writes_nothing() {
         .collect();
     assert!(written.is_empty(), "{written:?}");
 }
+
+/// Every entry of `dir` (hidden ones too) with its bytes, sorted by name; none for a missing
+/// folder.
+fn folder_contents(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let Ok(list) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut all: Vec<(String, Vec<u8>)> = list
+        .flatten()
+        .map(|e| {
+            let bytes = std::fs::read(e.path()).unwrap_or_default();
+            (e.file_name().to_string_lossy().into_owned(), bytes)
+        })
+        .collect();
+    all.sort();
+    all
+}
+
+/// Starts `ballotscan ARGS review out` in `dir` and kills it once it has written at least one
+/// review image (into `out/review/` or its staging folder beside it).
+fn kill_review_while_it_writes_images(dir: &Path, args: &[&str]) {
+    let out = dir.join("out");
+    let exe = assert_cmd::cargo::cargo_bin("ballotscan");
+    let mut child = std::process::Command::new(exe)
+        .current_dir(dir)
+        .args(args)
+        .args(["review", "out"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let has_image = |d: &Path| {
+        std::fs::read_dir(d)
+            .map(|l| {
+                l.flatten()
+                    .any(|e| e.file_name().to_string_lossy().ends_with(".jpg"))
+            })
+            .unwrap_or(false)
+    };
+    let writing = || {
+        std::fs::read_dir(&out).expect("ls").flatten().any(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            (n == "review" || n.starts_with(".review.new-")) && has_image(&e.path())
+        })
+    };
+    let started = std::time::Instant::now();
+    while !writing() && started.elapsed() < HANG_GUARD {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().expect("kill");
+    let status = child.wait().expect("wait");
+    assert!(
+        !status.success(),
+        "the review finished before it was killed"
+    );
+}
+
+#[test]
+fn a_review_killed_while_writing_images_leaves_the_previous_review_folder_whole() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).expect("mkdir");
+    // Blank ballots are invalid, so each gets a review image: enough pages that a kill lands
+    // while images are being written.
+    for s in 1..=30 {
+        save_jpeg(
+            &ballot("P-ANBIEN", s, &[], None, 200.0),
+            &input.join(format!("b{s:02}.jpg")),
+        );
+    }
+    scan_in_to_out(dir.path());
+    let review = dir.path().join("out/review");
+    // No review yet: a killed first review leaves none, not some images and no page.
+    kill_review_while_it_writes_images(dir.path(), &[]);
+    let left: Vec<String> = folder_contents(&review)
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert!(
+        left.is_empty(),
+        "a killed first review left a partial review/: {left:?}"
+    );
+    bin()
+        .current_dir(dir.path())
+        .args(["review", "out"])
+        .assert()
+        .success();
+    let complete = folder_contents(&review);
+    assert_eq!(complete.len(), 31, "30 images and index.html");
+    // A second review (in English, so its page differs) killed midway: the first stays whole.
+    kill_review_while_it_writes_images(dir.path(), &["--lang", "en"]);
+    let after = folder_contents(&review);
+    let names = |c: &[(String, Vec<u8>)]| c.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&after), names(&complete));
+    for ((name, now), (_, before)) in after.iter().zip(&complete) {
+        assert!(
+            now == before,
+            "{name} changed though the second review never finished"
+        );
+    }
+    // The next review clears what the killed ones left and replaces the folder whole.
+    bin()
+        .current_dir(dir.path())
+        .args(["--lang", "en", "review", "out"])
+        .assert()
+        .success();
+    let replaced = folder_contents(&review);
+    assert_eq!(replaced.len(), 31);
+    let page = &replaced
+        .iter()
+        .find(|(n, _)| n == "index.html")
+        .expect("page")
+        .1;
+    assert!(String::from_utf8_lossy(page).contains("lang=\"en\""));
+    let leftovers: Vec<String> = std::fs::read_dir(dir.path().join("out"))
+        .expect("ls")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
