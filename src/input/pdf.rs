@@ -207,15 +207,23 @@ impl PdfDocument {
             return Err(PdfError::Malformed("the PDF has no pages".into()));
         }
         let found = pdf.pages().len();
-        let slots = catch_unwind(AssertUnwindSafe(|| page_slots(&pdf)))
+        let mut slots = catch_unwind(AssertUnwindSafe(|| page_slots(&pdf)))
             .ok()
             .flatten()
             // The walk must agree with the pages hayro found (it falls back to searching every
             // object when the tree is unreadable): else the pages are taken as found, no holes.
             .filter(|s| s.iter().filter(|s| matches!(s, Slot::Page(_))).count() == found)
             .unwrap_or_else(|| (0..found).map(Slot::Page).collect());
+        // Pages missing at the end (a file cut short) need no place kept: they join the one
+        // row for the pages that cannot be found, as a /Count larger than the tree does.
+        let trailing = slots
+            .iter()
+            .rev()
+            .take_while(|s| **s == Slot::Missing)
+            .count();
+        slots.truncate(slots.len() - trailing);
         let declared = catch_unwind(AssertUnwindSafe(|| declared_page_count(&pdf))).unwrap_or(0);
-        let missing_pages = declared.saturating_sub(slots.len());
+        let missing_pages = declared.saturating_sub(slots.len()).max(trailing);
         Ok(PdfDocument {
             pdf,
             slots,
