@@ -864,6 +864,34 @@ mod tests {
         );
     }
 
+    /// A TIFF of `n` one-pixel gray pages, page `i` of value `i % 256`.
+    fn tiny_pages_tiff(n: usize) -> Vec<u8> {
+        use ::tiff::encoder::{colortype, TiffEncoder};
+        let mut bytes = Vec::new();
+        let mut enc = TiffEncoder::new(std::io::Cursor::new(&mut bytes)).expect("encoder");
+        for i in 0..n {
+            enc.write_image::<colortype::Gray8>(1, 1, &[(i % 256) as u8])
+                .expect("page");
+        }
+        drop(enc);
+        bytes
+    }
+
+    #[test]
+    fn every_page_of_a_long_tiff_is_found_and_past_the_limit_one_row_says_so() {
+        // Pages after 10,000 were once dropped without a row (issue #12 point 6).
+        let f = from_bytes(tiny_pages_tiff(10_001)).expect("tiff");
+        assert_eq!(f.pages, 10_001);
+        let last = decode_page(&f, 10_000).expect("the last page decodes");
+        assert_eq!(last.as_raw(), &vec![(10_000 % 256) as u8]);
+        // Past MAX_TIFF_PAGES the rest is one failing row that says what was not read.
+        let f = from_bytes(tiny_pages_tiff(MAX_TIFF_PAGES + 2)).expect("tiff");
+        assert_eq!(f.pages, MAX_TIFF_PAGES + 1);
+        let rest = decode_page(&f, MAX_TIFF_PAGES).expect_err("not read");
+        assert_eq!(rest.code(), "decode_error");
+        assert!(rest.to_string().contains("were not read"), "{rest}");
+    }
+
     #[test]
     fn an_rgb16_tiff_reads_as_its_gray_page() {
         use ::tiff::encoder::{colortype, TiffEncoder};
