@@ -868,12 +868,13 @@ mod tests {
     fn tiny_pages_tiff(n: usize) -> Vec<u8> {
         use ::tiff::encoder::{colortype, TiffEncoder};
         let mut bytes = Vec::new();
-        let mut enc = TiffEncoder::new(std::io::Cursor::new(&mut bytes)).expect("encoder");
-        for i in 0..n {
-            enc.write_image::<colortype::Gray8>(1, 1, &[(i % 256) as u8])
-                .expect("page");
+        {
+            let mut enc = TiffEncoder::new(std::io::Cursor::new(&mut bytes)).expect("encoder");
+            for i in 0..n {
+                enc.write_image::<colortype::Gray8>(1, 1, &[(i % 256) as u8])
+                    .expect("page");
+            }
         }
-        drop(enc);
         bytes
     }
 
