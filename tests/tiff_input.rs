@@ -145,6 +145,12 @@ fn a_palette_page_reads_through_its_colour_map() {
 }
 
 #[test]
+fn a_tiled_page_whose_edge_tiles_run_past_it_reads_as_its_ballot() {
+    // 1240 × 1754 in 512 × 512 tiles: each tile is put at its place, the padding dropped.
+    reads_as_the_source_ballot(&fixture("tiled-gray.tif"));
+}
+
+#[test]
 fn a_600_dpi_a4_page_in_16_bit_rgb_reads_strip_by_strip() {
     // 4961 × 7016 pixels: 209 MB of samples, more than any page may decode into at once (128
     // MiB); its strips are read one at a time into the 35 MB gray page.
