@@ -1103,15 +1103,30 @@ pub struct TallyReport {
 /// Re-tallies one or more scan folders with the auditors' decisions: the final result.
 pub fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
     use crate::report::{self, ScanSettings};
+    // Every scan folder is found before the results folder is touched: a mistyped name
+    // writes nothing, not even a lock file.
+    let mut scan_dirs = Vec::new();
+    for d in req.scan_dirs {
+        let dir = match crate::results::canonical(d) {
+            Ok(dir) => dir,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+                "the scan folder {} does not exist: give the --out folder of `ballotscan scan`",
+                d.display()
+            ),
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!(
+                    "cannot open the scan folder {}: give the --out folder of `ballotscan scan`",
+                    d.display()
+                )
+                })
+            }
+        };
+        scan_dirs.push((d, dir));
+    }
     let out = crate::results::ResultsFolder::begin(req.out)?;
     let mut locks = Vec::new();
-    for d in req.scan_dirs {
-        let dir = crate::results::canonical(d).with_context(|| {
-            format!(
-                "cannot open the scan folder {}: give the --out folder of `ballotscan scan`",
-                d.display()
-            )
-        })?;
+    for (d, dir) in scan_dirs {
         if dir.starts_with(out.path()) || out.path().starts_with(&dir) {
             bail!(
                 "--out {} is, holds or lies inside the scan folder {}: write the tally elsewhere",

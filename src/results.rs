@@ -12,6 +12,9 @@
 //! Files in `OUT` that a run does not write (a saved `decisions.csv`, notes) are moved into
 //! the new folder; a previous run's `review/` images are not (their rows may have changed).
 //!
+//! `review` replaces `OUT/review/` the same way ([`StagedFolder`], staged in
+//! `OUT/.review.new-PID`), under the results folder's lock.
+//!
 //! A lock file beside the folder, `.OUT.lock`, is held for the whole run, so two runs into
 //! one folder cannot mix their files: the second stops with an error. The lock is the
 //! system's (released when the process ends, even by a kill), so it never goes stale.
@@ -35,6 +38,13 @@ const WRITTEN: [&str; 10] = [
     "satisfaction.png",
     "review",
 ];
+
+/// Whether `name` in a results folder is one of the run's own (replaced by the next run) rather
+/// than the user's (kept): the files in [`WRITTEN`], temporary files, and what `review` leaves
+/// of a swap of `review/` that was interrupted.
+fn written_by_a_run(name: &str) -> bool {
+    WRITTEN.contains(&name) || name.starts_with(".tmp") || name.starts_with(".review.")
+}
 
 /// The lock on a results folder (or on `generate`'s output folder), held until dropped.
 #[derive(Debug)]
@@ -112,7 +122,10 @@ fn take_lock(lock_path: &Path, out: &Path, what: &str) -> anyhow::Result<FolderL
         .open(lock_path)
         .with_context(|| format!("cannot create the lock file {}", lock_path.display()))?;
     match file.try_lock() {
-        Ok(()) => Ok(FolderLock { _file: file }),
+        Ok(()) => {
+            hide(lock_path);
+            Ok(FolderLock { _file: file })
+        }
         Err(std::fs::TryLockError::WouldBlock) => bail!(
             "another ballotscan is {what} {}: wait for it to finish (two runs into one folder would mix their files)",
             out.display()
@@ -135,10 +148,8 @@ pub fn lock_print_folder(out: &Path) -> anyhow::Result<FolderLock> {
 /// [`ResultsFolder::commit`] swaps them in as a whole.
 #[derive(Debug)]
 pub struct ResultsFolder {
-    out: PathBuf,
-    staging: PathBuf,
-    parent: PathBuf,
-    name: String,
+    // Dropped first: a failed run's staging folder is removed while the lock is still held.
+    folder: StagedFolder,
     _lock: FolderLock,
 }
 
@@ -153,7 +164,59 @@ impl ResultsFolder {
             );
         }
         let lock = take_lock(&parent.join(format!(".{name}.lock")), &out, "writing into")?;
-        recover(&parent, &name)?;
+        let folder = StagedFolder::in_parent(parent, name, written_by_a_run)?;
+        Ok(ResultsFolder {
+            folder,
+            _lock: lock,
+        })
+    }
+
+    /// Where the new files are written.
+    pub fn staging(&self) -> &Path {
+        self.folder.staging()
+    }
+
+    /// The results folder itself (absolute).
+    pub fn path(&self) -> &Path {
+        self.folder.path()
+    }
+
+    /// Swaps the complete new set in for the previous one.
+    pub fn commit(self) -> anyhow::Result<()> {
+        self.folder.commit()
+    }
+}
+
+/// A folder replaced as a whole: its new content is written into a hidden sibling,
+/// `.NAME.new-PID`, and [`StagedFolder::commit`] swaps it in (see the module's comment). The
+/// caller holds the lock that keeps other runs out (a results folder's own, or for `review/`
+/// the lock of the results folder it lies in).
+#[derive(Debug)]
+pub struct StagedFolder {
+    out: PathBuf,
+    staging: PathBuf,
+    parent: PathBuf,
+    name: String,
+    /// Which names in the folder the writer makes (the rest are the user's and are kept).
+    ours: fn(&str) -> bool,
+}
+
+impl StagedFolder {
+    /// Stages a new `out`, which must lie in a folder that exists. `ours` tells the names
+    /// the writer makes from the user's own files, which are moved into the new folder.
+    /// Finishes or undoes an interrupted swap of `out` first.
+    pub fn begin(out: &Path, ours: fn(&str) -> bool) -> anyhow::Result<StagedFolder> {
+        let (_, parent, name) = resolve(out)?;
+        StagedFolder::in_parent(parent, name, ours)
+    }
+
+    fn in_parent(
+        parent: PathBuf,
+        name: String,
+        ours: fn(&str) -> bool,
+    ) -> anyhow::Result<StagedFolder> {
+        let out = parent.join(&name);
+        recover(&parent, &name, ours)?;
         if out.exists() && !out.is_dir() {
             bail!(
                 "{} is a file, not a folder: give another --out",
@@ -167,12 +230,13 @@ impl ResultsFolder {
         }
         std::fs::create_dir(&staging)
             .with_context(|| format!("cannot create {}", staging.display()))?;
-        Ok(ResultsFolder {
+        hide(&staging);
+        Ok(StagedFolder {
             out,
             staging,
             parent,
             name,
-            _lock: lock,
+            ours,
         })
     }
 
@@ -181,7 +245,7 @@ impl ResultsFolder {
         &self.staging
     }
 
-    /// The results folder itself (absolute).
+    /// The folder itself (absolute).
     pub fn path(&self) -> &Path {
         &self.out
     }
@@ -197,6 +261,7 @@ impl ResultsFolder {
         };
         if !self.out.exists() {
             std::fs::rename(&self.staging, &self.out).map_err(fail)?;
+            unhide(&self.out);
             sync_dir(&self.parent);
             return Ok(());
         }
@@ -215,12 +280,13 @@ impl ResultsFolder {
             }
             old
         };
+        unhide(&self.out);
         sync_dir(&self.parent);
-        retire(&old, &self.out)
+        retire(&old, &self.out, self.ours)
     }
 }
 
-impl Drop for ResultsFolder {
+impl Drop for StagedFolder {
     fn drop(&mut self) {
         // A run that failed leaves nothing behind; after a commit the staging name is gone
         // (or holds the previous set, which commit has already removed).
@@ -250,13 +316,13 @@ pub fn lock_for_reading(dir: &Path) -> anyhow::Result<Option<FolderLock>> {
         Err(e) => return Err(e),
     };
     if lock.is_some() {
-        recover(&parent, &name)?;
+        recover(&parent, &name, written_by_a_run)?;
     }
     Ok(lock)
 }
 
 /// Finishes or undoes a swap a killed run left half done, and removes its leftovers.
-fn recover(parent: &Path, name: &str) -> anyhow::Result<()> {
+fn recover(parent: &Path, name: &str, ours: fn(&str) -> bool) -> anyhow::Result<()> {
     let out = parent.join(name);
     let mut new = Vec::new();
     let mut old = Vec::new();
@@ -293,25 +359,25 @@ fn recover(parent: &Path, name: &str) -> anyhow::Result<()> {
                     out.display()
                 )
             })?;
+            unhide(&out);
             sync_dir(parent);
         }
     }
     for (_, p) in old.into_iter().chain(new) {
         if out.is_dir() {
-            retire(&p, &out)?;
+            retire(&p, &out, ours)?;
         }
     }
     Ok(())
 }
 
-/// Moves the user's own files from a retired results folder into `out`, then removes it.
-fn retire(old: &Path, out: &Path) -> anyhow::Result<()> {
+/// Moves the user's own files (those not `ours`) from a retired folder into `out`, then
+/// removes it.
+fn retire(old: &Path, out: &Path, ours: fn(&str) -> bool) -> anyhow::Result<()> {
     if let Ok(entries) = std::fs::read_dir(old) {
         for e in entries.flatten() {
             let n = e.file_name();
-            let ours = n
-                .to_str()
-                .is_some_and(|s| WRITTEN.contains(&s) || s.starts_with(".tmp"));
+            let ours = n.to_str().is_some_and(ours);
             let dest = out.join(&n);
             if !ours && std::fs::symlink_metadata(&dest).is_err() {
                 std::fs::rename(e.path(), &dest).with_context(|| {
@@ -356,6 +422,50 @@ fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
 fn exchange(_: &Path, _: &Path) -> std::io::Result<()> {
     Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
 }
+
+/// Marks a lock file or a staging folder hidden on Windows, where a leading dot does not hide
+/// it from a clerk browsing the folder (best effort: a name still works unhidden).
+#[cfg(windows)]
+fn hide(path: &Path) {
+    set_hidden(path, true);
+}
+
+/// A staging folder swapped in becomes the visible results folder.
+#[cfg(windows)]
+fn unhide(path: &Path) {
+    set_hidden(path, false);
+}
+
+#[cfg(windows)]
+fn set_hidden(path: &Path, hidden: bool) {
+    use std::os::windows::ffi::OsStrExt;
+    use windows_sys::Win32::Storage::FileSystem::{
+        GetFileAttributesW, SetFileAttributesW, FILE_ATTRIBUTE_HIDDEN, INVALID_FILE_ATTRIBUTES,
+    };
+    let wide: Vec<u16> = path.as_os_str().encode_wide().chain(Some(0)).collect();
+    // SAFETY: `wide` is a NUL-terminated UTF-16 path that outlives both calls.
+    unsafe {
+        let now = GetFileAttributesW(wide.as_ptr());
+        if now == INVALID_FILE_ATTRIBUTES {
+            return;
+        }
+        let want = if hidden {
+            now | FILE_ATTRIBUTE_HIDDEN
+        } else {
+            now & !FILE_ATTRIBUTE_HIDDEN
+        };
+        if want != now {
+            SetFileAttributesW(wide.as_ptr(), want);
+        }
+    }
+}
+
+/// Elsewhere the leading dot of the name hides it.
+#[cfg(not(windows))]
+fn hide(_: &Path) {}
+
+#[cfg(not(windows))]
+fn unhide(_: &Path) {}
 
 /// Makes renames and new files in `dir` durable before the next step (best effort: not every
 /// system can sync a folder).

@@ -161,9 +161,16 @@ pub fn run(dir: &Path, lang: Option<crate::i18n::Lang>) -> anyhow::Result<Summar
         .with_context(|| format!("cannot read {}", dir.join("ballots.csv").display()))?;
     let scan_key = hex(&Sha256::digest(&ballots_csv)[..8]);
     let cfg = scan::Config::new(forms.clone(), registry.clone(), None, thresholds)?;
-    let out = dir.join("review");
-    std::fs::create_dir_all(&out)
-        .with_context(|| format!("cannot create {}: is the folder writable?", out.display()))?;
+    // Written into a fresh folder and swapped in as a whole, like the results folder: a kill
+    // or a full disk midway leaves the previous review/ complete, never half of each.
+    let staged = crate::results::StagedFolder::begin(&dir.join("review"), written_by_review)
+        .with_context(|| {
+            format!(
+                "cannot write {}: is the folder writable?",
+                dir.join("review").display()
+            )
+        })?;
+    let out = staged.staging().to_path_buf();
 
     let order = review_order(&records);
     // One group per file, so a multi-page TIFF or PDF is read once for all its flagged pages.
@@ -183,7 +190,6 @@ pub fn run(dir: &Path, lang: Option<crate::i18n::Lang>) -> anyhow::Result<Summar
         }
     }
     let entries: Vec<Entry> = order.iter().filter_map(|i| entries.remove(i)).collect();
-    remove_stale_images(&out, &entries);
 
     let html = page::index_html(&page::PageInput {
         scan_dir: &dir.display().to_string(),
@@ -195,8 +201,9 @@ pub fn run(dir: &Path, lang: Option<crate::i18n::Lang>) -> anyhow::Result<Summar
         thresholds,
         lang,
     });
-    let index_html = out.join("index.html");
-    output::write_atomic(&index_html, html.as_bytes())?;
+    output::write_atomic(&out.join("index.html"), html.as_bytes())?;
+    let index_html = staged.path().join("index.html");
+    staged.commit()?;
     let warnings = entries
         .iter()
         .flat_map(|e| {
@@ -583,26 +590,13 @@ fn encode_jpeg(img: &RgbImage) -> anyhow::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Deletes images of an earlier run (`NNNN.jpg`) that this run did not write, so the folder
-/// never shows a page that is no longer flagged.
-fn remove_stale_images(out: &Path, entries: &[Entry]) {
-    let keep: std::collections::HashSet<&str> = entries
-        .iter()
-        .filter_map(|e| e.image.as_ref().map(|i| i.file.as_str()))
-        .collect();
-    let Ok(list) = std::fs::read_dir(out) else {
-        return;
-    };
-    for e in list.flatten() {
-        let name = e.file_name();
-        let Some(name) = name.to_str() else { continue };
-        let ours = name
-            .strip_suffix(".jpg")
-            .is_some_and(|stem| stem.len() >= 4 && stem.bytes().all(|b| b.is_ascii_digit()));
-        if ours && !keep.contains(name) {
-            let _ = std::fs::remove_file(e.path());
-        }
-    }
+/// Whether `name` in `review/` is one `review` writes (`index.html`, an image `NNNN.jpg`, a
+/// temporary file): replaced by the next run. Anything else there is the auditor's and is kept.
+fn written_by_review(name: &str) -> bool {
+    let image = name
+        .strip_suffix(".jpg")
+        .is_some_and(|stem| stem.len() >= 4 && stem.bytes().all(|b| b.is_ascii_digit()));
+    image || name == "index.html" || name.starts_with(".tmp")
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -1,7 +1,8 @@
 //! Mutation fuzzing of the file-level readers (issue #12): the committed sample scans — a
-//! multi-page TIFF (its IFD chain), a PNG, JPEGs and a scanner PDF — are damaged at random
-//! and scanned; every damaged file must give exactly one row per page it holds (or one row
-//! for the file), each with a status and a reason when it is not counted, and never a panic.
+//! multi-page TIFF (its IFD chain), a PNG, JPEGs, a scanner PDF, and fax and palette TIFF
+//! pages — are damaged at random and scanned; every damaged file must give exactly one row
+//! per page it holds (or one row for the file), each with a status and a reason when it is
+//! not counted, and never a panic.
 //! INPUT_FUZZ_CASES=5000 for a longer hunt.
 
 use std::path::Path;
@@ -19,6 +20,11 @@ const FIXTURES: &[&str] = &[
     "samples/a-P-ANBIEN-000001.jpg",
     "samples/i-truncated.jpg",
     "samples/f-scanner-batch.pdf",
+    // Fax pages (the CCITT decoder and the strip table) and a palette page (its colour map).
+    "tests/fixtures/tiff/ccitt-rle.tif",
+    "tests/fixtures/tiff/g3-2d.tif",
+    "tests/fixtures/tiff/g3-1d-fill-lsb.tif",
+    "tests/fixtures/tiff/palette.tif",
 ];
 
 /// Where a mutation lands: anywhere, or in the first or last KiB, where the headers, the

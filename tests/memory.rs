@@ -99,6 +99,51 @@ fn a_16_bit_rgba_png_is_decoded_row_by_row_into_its_gray_page() {
     );
 }
 
+#[test]
+fn a_16_bit_rgb_tiff_is_decoded_strip_by_strip_into_its_gray_page() {
+    let _one = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
+    // 3,000 × 3,000 RGB16 in strips of 1 MB: 54 MB of samples, 9 MB of gray. Decoded whole
+    // (as before), a 600 DPI A4 page of this kind needed 209 MB and was refused.
+    let (w, h) = (3000u32, 3000u32);
+    let ink = |x: u32, y: u32| (750..2250).contains(&x) && (750..2250).contains(&y);
+    let samples: Vec<u16> = (0..h)
+        .flat_map(|y| (0..w).map(move |x| (x, y)))
+        .flat_map(|(x, y)| {
+            if ink(x, y) {
+                [0, 0, 0]
+            } else {
+                [65535, 65000, 60000]
+            }
+        })
+        .collect();
+    let mut file = Vec::new();
+    tiff::encoder::TiffEncoder::new(std::io::Cursor::new(&mut file))
+        .expect("encoder")
+        .write_image::<tiff::encoder::colortype::RGB16>(w, h, &samples)
+        .expect("rgb16");
+    drop(samples);
+    let opened = input::from_bytes(file).expect("a TIFF");
+    let (page, peak) = peak_of(|| input::decode_page(&opened, 0));
+    let page = page.expect("decodes");
+    assert_eq!(page.dimensions(), (w, h));
+    for (x, y, p) in page.enumerate_pixels() {
+        let want = if ink(x, y) { 0 } else { 251 };
+        assert!(p.0[0].abs_diff(want) <= 1, "({x},{y}) is {}", p.0[0]);
+    }
+    // The gray page (9 MB) and one strip of samples (1 MB, held twice while it is decoded).
+    assert!(
+        peak < 9 * MB + 3 * MB,
+        "decoding took {} MB at its peak",
+        peak / MB
+    );
+    // What the scan reserves: the pixels three times over and one strip (167 rows of 18 KB).
+    let strip = (1_000_000u64).div_ceil(u64::from(w) * 6) * u64::from(w) * 6;
+    assert_eq!(
+        input::page_memory(&opened, 0),
+        u64::from(w * h) * input::READ_BYTES_PER_PIXEL + strip
+    );
+}
+
 /// A one-page PDF whose only content stream inflates to `len` bytes of spaces.
 fn pdf_with_content(len: usize) -> Vec<u8> {
     use std::io::Write;

@@ -639,6 +639,51 @@ fn a_page_count_that_lies_gives_one_row_for_all_the_missing_pages() {
     }
 }
 
+#[test]
+fn a_missing_middle_page_keeps_its_number_and_the_pages_after_it_keep_theirs() {
+    // Three pages; the page tree's second kid is a dangling reference (object 99 does not
+    // exist) or an object that is no dictionary. hayro skips it: page 3 would become page 2.
+    for second in ["99 0 R", "9 0 R"] {
+        let page_dict = |contents: u32, image: u32| {
+            format!(
+                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 100 100] /Resources << /XObject \
+                 << /Im0 {image} 0 R >> >> /Contents {contents} 0 R >>"
+            )
+            .into_bytes()
+        };
+        let image = |px: [u8; 4]| {
+            stream_object(
+                "/Type /XObject /Subtype /Image /Width 2 /Height 2 /ColorSpace /DeviceGray /BitsPerComponent 8",
+                &px,
+            )
+        };
+        let bytes = pdf_file(&[
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            format!("<< /Type /Pages /Kids [3 0 R {second} 4 0 R] /Count 3 >>").into_bytes(),
+            page_dict(5, 6),
+            page_dict(7, 8),
+            stream_object("", b"q 100 0 0 100 0 0 cm /Im0 Do Q"),
+            image([0, 255, 255, 0]),
+            stream_object("", b"q 100 0 0 100 0 0 cm /Im0 Do Q"),
+            image([255, 0, 0, 255]),
+            b"(a string, not a page)".to_vec(),
+        ]);
+        let doc = PdfDocument::parse(&bytes).expect("parses");
+        assert_eq!(doc.page_count(), 3, "{second}");
+        assert_eq!(page(&doc, 0).as_raw(), &vec![0, 255, 255, 0]);
+        let err = doc
+            .page_image(1, &Limits::default())
+            .expect_err("page 2 is missing")
+            .to_string();
+        assert!(err.contains("page 2 cannot be found"), "{second}: {err}");
+        assert_eq!(
+            page(&doc, 2).as_raw(),
+            &vec![255, 0, 0, 255],
+            "{second}: page 3 is read at its own number"
+        );
+    }
+}
+
 /// A stream object: its dictionary entries `dict` (without /Length) and its data.
 fn stream_object(dict: &str, data: &[u8]) -> Vec<u8> {
     [

@@ -831,3 +831,253 @@ fn decisions_name_their_ballot_across_stations_renames_and_rescans() {
     assert!(err.contains("1 decision names no ballot"), "{err}");
     assert!(err.contains("P-ANBIEN 000002"), "{err}");
 }
+
+/// A PDF of JPEG pages, one per entry of `kids`: `Some(jpeg)` is a page, `None` a page-tree
+/// entry that names an object the file does not have.
+fn pdf_of_jpeg_pages(kids: &[Option<Vec<u8>>]) -> Vec<u8> {
+    let mut objects: Vec<Vec<u8>> = vec![Vec::new(), Vec::new()];
+    let mut refs = Vec::new();
+    for kid in kids {
+        let Some(jpeg) = kid else {
+            refs.push("999 0 R".to_string());
+            continue;
+        };
+        let decoded = image::load_from_memory(jpeg).expect("jpeg");
+        let (page, content, img) = (objects.len() + 1, objects.len() + 2, objects.len() + 3);
+        refs.push(format!("{page} 0 R"));
+        // A4 in points, the scan drawn over the whole page.
+        objects.push(
+            format!(
+                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /XObject \
+                 << /Im0 {img} 0 R >> >> /Contents {content} 0 R >>"
+            )
+            .into_bytes(),
+        );
+        let draw = b"q 595 0 0 842 0 0 cm /Im0 Do Q";
+        let mut c = format!("<< /Length {} >>\nstream\n", draw.len()).into_bytes();
+        c.extend_from_slice(draw);
+        c.extend_from_slice(b"\nendstream");
+        objects.push(c);
+        let mut i = format!(
+            "<< /Type /XObject /Subtype /Image /Width {} /Height {} /ColorSpace /DeviceGray \
+             /BitsPerComponent 8 /Filter /DCTDecode /Length {} >>\nstream\n",
+            decoded.width(),
+            decoded.height(),
+            jpeg.len()
+        )
+        .into_bytes();
+        i.extend_from_slice(jpeg);
+        i.extend_from_slice(b"\nendstream");
+        objects.push(i);
+    }
+    objects[0] = b"<< /Type /Catalog /Pages 2 0 R >>".to_vec();
+    objects[1] = format!(
+        "<< /Type /Pages /Kids [{}] /Count {} >>",
+        refs.join(" "),
+        kids.len()
+    )
+    .into_bytes();
+    let mut out = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (n, body) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n", n + 1).as_bytes());
+        out.extend_from_slice(body);
+        out.extend_from_slice(b"\nendobj\n");
+    }
+    let xref = out.len();
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
+    for o in offsets {
+        out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+#[test]
+fn a_pdf_with_a_missing_middle_page_keeps_every_ballot_at_its_own_page_number() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).expect("mkdir");
+    let jpeg = |serial: u32| {
+        let img = ballot("P-ANBIEN", serial, &answers(), None, 150.0);
+        let mut bytes = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 85)
+            .encode_image(&img)
+            .expect("jpeg");
+        bytes
+    };
+    let pdf = pdf_of_jpeg_pages(&[Some(jpeg(1)), None, Some(jpeg(3)), Some(jpeg(4))]);
+    std::fs::write(input.join("stack.pdf"), pdf).expect("write");
+    scan_in_to_out(dir.path());
+    let rows: Vec<(String, String, String, String)> =
+        read_rows(&dir.path().join("out/ballots.csv"))
+            .into_iter()
+            .map(|r| (r[1].clone(), r[2].clone(), r[3].clone(), r[7].clone()))
+            .collect();
+    let row = |page: &str, status: &str, reason: &str, serial: &str| {
+        (page.into(), status.into(), reason.into(), serial.into())
+    };
+    assert_eq!(
+        rows,
+        [
+            row("1", "counted", "", "000001"),
+            row("2", "rejected", "decode_error", ""),
+            row("3", "counted", "", "000003"),
+            row("4", "counted", "", "000004"),
+        ]
+    );
+}
+#[test]
+fn tally_of_a_scan_folder_that_does_not_exist_says_so_and_writes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let r = bin()
+        .current_dir(dir.path())
+        .args(["--lang", "en", "tally", "nonexist", "--out", "x"])
+        .assert()
+        .failure();
+    let err = String::from_utf8_lossy(&r.get_output().stderr).to_string();
+    assert!(
+        err.contains("the scan folder nonexist does not exist"),
+        "{err}"
+    );
+    assert!(!err.contains("given as input"), "{err}");
+    // Every failure exits 2 today (the clerk's exit codes may give input errors their own).
+    assert_eq!(r.get_output().status.code(), Some(2));
+    let written: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("ls")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(written.is_empty(), "{written:?}");
+}
+
+/// Every entry of `dir` (hidden ones too) with its bytes, sorted by name; none for a missing
+/// folder.
+fn folder_contents(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let Ok(list) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut all: Vec<(String, Vec<u8>)> = list
+        .flatten()
+        .map(|e| {
+            let bytes = std::fs::read(e.path()).unwrap_or_default();
+            (e.file_name().to_string_lossy().into_owned(), bytes)
+        })
+        .collect();
+    all.sort();
+    all
+}
+
+/// Starts `ballotscan ARGS review out` in `dir` and kills it once it has written at least one
+/// review image (into `out/review/` or its staging folder beside it).
+fn kill_review_while_it_writes_images(dir: &Path, args: &[&str]) {
+    let out = dir.join("out");
+    let exe = assert_cmd::cargo::cargo_bin("ballotscan");
+    let mut child = std::process::Command::new(exe)
+        .current_dir(dir)
+        .args(args)
+        .args(["review", "out"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let has_image = |d: &Path| {
+        std::fs::read_dir(d)
+            .map(|l| {
+                l.flatten()
+                    .any(|e| e.file_name().to_string_lossy().ends_with(".jpg"))
+            })
+            .unwrap_or(false)
+    };
+    let writing = || {
+        std::fs::read_dir(&out).expect("ls").flatten().any(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            (n == "review" || n.starts_with(".review.new-")) && has_image(&e.path())
+        })
+    };
+    let started = std::time::Instant::now();
+    while !writing() && started.elapsed() < HANG_GUARD {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().expect("kill");
+    let status = child.wait().expect("wait");
+    assert!(
+        !status.success(),
+        "the review finished before it was killed"
+    );
+}
+
+#[test]
+fn a_review_killed_while_writing_images_leaves_the_previous_review_folder_whole() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).expect("mkdir");
+    // Blank ballots are invalid, so each gets a review image: enough pages that a kill lands
+    // while images are being written.
+    for s in 1..=30 {
+        save_jpeg(
+            &ballot("P-ANBIEN", s, &[], None, 200.0),
+            &input.join(format!("b{s:02}.jpg")),
+        );
+    }
+    scan_in_to_out(dir.path());
+    let review = dir.path().join("out/review");
+    // No review yet: a killed first review leaves none, not some images and no page.
+    kill_review_while_it_writes_images(dir.path(), &[]);
+    let left: Vec<String> = folder_contents(&review)
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert!(
+        left.is_empty(),
+        "a killed first review left a partial review/: {left:?}"
+    );
+    bin()
+        .current_dir(dir.path())
+        .args(["review", "out"])
+        .assert()
+        .success();
+    let complete = folder_contents(&review);
+    assert_eq!(complete.len(), 31, "30 images and index.html");
+    // A second review (in English, so its page differs) killed midway: the first stays whole.
+    kill_review_while_it_writes_images(dir.path(), &["--lang", "en"]);
+    let after = folder_contents(&review);
+    let names = |c: &[(String, Vec<u8>)]| c.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&after), names(&complete));
+    for ((name, now), (_, before)) in after.iter().zip(&complete) {
+        assert!(
+            now == before,
+            "{name} changed though the second review never finished"
+        );
+    }
+    // The next review clears what the killed ones left and replaces the folder whole.
+    bin()
+        .current_dir(dir.path())
+        .args(["--lang", "en", "review", "out"])
+        .assert()
+        .success();
+    let replaced = folder_contents(&review);
+    assert_eq!(replaced.len(), 31);
+    let page = &replaced
+        .iter()
+        .find(|(n, _)| n == "index.html")
+        .expect("page")
+        .1;
+    assert!(String::from_utf8_lossy(page).contains("lang=\"en\""));
+    let leftovers: Vec<String> = std::fs::read_dir(dir.path().join("out"))
+        .expect("ls")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

@@ -12,6 +12,9 @@ use image::GrayImage;
 use crate::reason::Reason;
 
 pub mod pdf;
+mod tiff;
+
+pub use self::tiff::MAX_TIFF_PAGES;
 
 /// Pages larger than this many pixels are refused: an A4 page at 600 DPI is 35 Mpx.
 pub const MAX_PIXELS: u64 = 60_000_000;
@@ -133,22 +136,9 @@ pub fn page_memory(file: &OpenedFile, index: usize) -> u64 {
             let Some(&at) = file.tiff.as_ref().and_then(|t| t.directories.get(index)) else {
                 return UNREADABLE;
             };
-            let Some(view) = TiffFromPage::new(bytes, at) else {
-                return UNREADABLE;
-            };
-            let Ok(mut dec) = tiff_decoder(view) else {
-                return UNREADABLE;
-            };
-            match (dec.dimensions(), dec.colortype()) {
-                (Ok((w, h)), Ok(colour)) => {
-                    let pixels = (w as u64).saturating_mul(h as u64);
-                    let samples = pixels
-                        .saturating_mul(colour.bit_depth() as u64)
-                        .saturating_mul(colour.num_samples() as u64)
-                        / 8;
-                    cost(pixels, samples)
-                }
-                _ => UNREADABLE,
+            match tiff::page_cost(bytes, at) {
+                Some((pixels, chunk)) => cost(pixels, chunk),
+                None => UNREADABLE,
             }
         }
         Format::Pdf => match file.pdf.as_ref().map(|d| d.page_size(index)) {
@@ -366,7 +356,7 @@ pub struct OpenedFile {
     /// A PDF is parsed once; its pages are then decoded in parallel.
     pdf: Option<pdf::PdfDocument>,
     /// A TIFF's directory chain is walked once; each page is then decoded from its own.
-    tiff: Option<TiffPages>,
+    tiff: Option<tiff::TiffPages>,
 }
 
 pub fn open(path: &Path) -> Result<OpenedFile, InputError> {
@@ -524,7 +514,7 @@ fn from_file_bytes_inner(bytes: FileBytes) -> Result<OpenedFile, InputError> {
     let pages = match format {
         Format::Png | Format::Jpeg => 1,
         Format::Tiff => {
-            let t = tiff_pages(&bytes)?;
+            let t = tiff::pages(&bytes)?;
             let n = t.pages();
             tiff = Some(t);
             n
@@ -571,7 +561,7 @@ fn decode_page_inner(file: &OpenedFile, index: usize) -> Result<GrayImage, Input
         Format::Png => decode_png(&file.bytes),
         Format::Tiff => match &file.tiff {
             Some(t) => match (t.directories.get(index), &t.bad) {
-                (Some(&at), _) => decode_tiff_page(&file.bytes, at),
+                (Some(&at), _) => tiff::decode_page(&file.bytes, at),
                 (None, Some(why)) if index == t.directories.len() => {
                     Err(InputError::Decode(why.clone()))
                 }
@@ -757,204 +747,6 @@ fn on_white(v: u8, a: u8) -> u8 {
     ((v * a + 255 * (255 - a) + 127) / 255) as u8
 }
 
-fn tiff_decoder<R: std::io::Read + std::io::Seek>(
-    reader: R,
-) -> Result<tiff::decoder::Decoder<R>, InputError> {
-    let mut limits = tiff::decoder::Limits::default();
-    limits.decoding_buffer_size = MAX_DECODED_BYTES;
-    tiff::decoder::Decoder::new(reader)
-        .map(|d| d.with_limits(limits))
-        .map_err(|e| InputError::Decode(e.to_string()))
-}
-
-/// More pages than any scanned stack holds in one file; past it a row says the rest was
-/// not read (the directory chain of a hostile file can be made as long as the file allows).
-pub const MAX_TIFF_PAGES: usize = 100_000;
-
-/// Where each page's directory (IFD) of a TIFF starts, found in one walk of the chain.
-struct TiffPages {
-    directories: Vec<u64>,
-    /// Why the walk stopped before the end: that directory gets a row of its own.
-    bad: Option<String>,
-}
-
-impl TiffPages {
-    fn pages(&self) -> usize {
-        self.directories.len() + usize::from(self.bad.is_some())
-    }
-}
-
-/// Walks a TIFF's directory chain once: the pages up to the first bad directory are read,
-/// the bad one gets its own row (the walk cannot go past it: the next link is in it).
-fn tiff_pages(bytes: &[u8]) -> Result<TiffPages, InputError> {
-    let mut dec = tiff_decoder(std::io::Cursor::new(bytes))?;
-    let mut directories = Vec::new();
-    let mut bad = None;
-    loop {
-        let Some(at) = dec.ifd_pointer() else {
-            bad = Some(format!(
-                "page {}: its directory cannot be located",
-                directories.len() + 1
-            ));
-            break;
-        };
-        directories.push(at.0);
-        if !dec.more_images() {
-            break;
-        }
-        if directories.len() == MAX_TIFF_PAGES {
-            bad = Some(format!(
-                "the file has more than {MAX_TIFF_PAGES} pages; pages after {MAX_TIFF_PAGES} were not read"
-            ));
-            break;
-        }
-        if let Err(e) = dec.next_image() {
-            bad = Some(format!(
-                "page {}: damaged page directory ({e}); the pages after it cannot be found",
-                directories.len() + 1
-            ));
-            break;
-        }
-    }
-    Ok(TiffPages { directories, bad })
-}
-
-/// A TIFF seen from one page's directory: the header's first-directory offset (bytes 4..8)
-/// is made to point at it, so that page is decoded without walking the chain to it again
-/// (walking from the start for every page cost quadratic time: 104 s for 10,000 pages).
-struct TiffFromPage<'a> {
-    bytes: &'a [u8],
-    header: [u8; 8],
-    pos: u64,
-}
-
-impl<'a> TiffFromPage<'a> {
-    fn new(bytes: &'a [u8], directory: u64) -> Option<TiffFromPage<'a>> {
-        let mut header: [u8; 8] = bytes.get(..8)?.try_into().ok()?;
-        let at = u32::try_from(directory).ok()?;
-        let offset = if header[0] == b'I' {
-            at.to_le_bytes()
-        } else {
-            at.to_be_bytes()
-        };
-        header[4..8].copy_from_slice(&offset);
-        Some(TiffFromPage {
-            bytes,
-            header,
-            pos: 0,
-        })
-    }
-}
-
-impl std::io::Read for TiffFromPage<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let pos = usize::try_from(self.pos).unwrap_or(usize::MAX);
-        let n = if pos < 8 {
-            let n = buf.len().min(8 - pos);
-            buf[..n].copy_from_slice(&self.header[pos..pos + n]);
-            n
-        } else {
-            let rest = self.bytes.get(pos..).unwrap_or(&[]);
-            let n = buf.len().min(rest.len());
-            buf[..n].copy_from_slice(&rest[..n]);
-            n
-        };
-        self.pos += n as u64;
-        Ok(n)
-    }
-}
-
-impl std::io::Seek for TiffFromPage<'_> {
-    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
-        let len = self.bytes.len() as i128;
-        let at = match to {
-            std::io::SeekFrom::Start(n) => n as i128,
-            std::io::SeekFrom::End(d) => len + d as i128,
-            std::io::SeekFrom::Current(d) => self.pos as i128 + d as i128,
-        };
-        self.pos = u64::try_from(at).map_err(|_| {
-            std::io::Error::new(std::io::ErrorKind::InvalidInput, "seek before the start")
-        })?;
-        Ok(self.pos)
-    }
-}
-
-fn decode_tiff_page(bytes: &[u8], directory: u64) -> Result<GrayImage, InputError> {
-    use tiff::decoder::DecodingResult;
-    use tiff::ColorType;
-    let view = TiffFromPage::new(bytes, directory)
-        .ok_or_else(|| InputError::Decode("the page directory lies beyond 4 GB".into()))?;
-    let mut dec = tiff_decoder(view)?;
-    let (w, h) = dec
-        .dimensions()
-        .map_err(|e| InputError::Decode(e.to_string()))?;
-    check_size(w as u64, h as u64)?;
-    let color = dec
-        .colortype()
-        .map_err(|e| InputError::Decode(e.to_string()))?;
-    let data = dec
-        .read_image()
-        .map_err(|e| InputError::Decode(e.to_string()))?;
-    let (w, h) = (w as usize, h as usize);
-    let mut out = vec![0u8; w * h];
-    let bad = || InputError::Decode(format!("unexpected TIFF sample layout {color:?}"));
-    match (color, data) {
-        (ColorType::Gray(1), DecodingResult::U8(buf)) => {
-            let stride = w.div_ceil(8);
-            if buf.len() < stride * h {
-                return Err(bad());
-            }
-            for y in 0..h {
-                for x in 0..w {
-                    let bit = (buf[y * stride + x / 8] >> (7 - x % 8)) & 1;
-                    out[y * w + x] = if bit == 1 { 255 } else { 0 };
-                }
-            }
-        }
-        (ColorType::Gray(8), DecodingResult::U8(buf)) if buf.len() >= w * h => {
-            out.copy_from_slice(&buf[..w * h]);
-        }
-        (ColorType::Gray(16), DecodingResult::U16(buf)) if buf.len() >= w * h => {
-            for (o, v) in out.iter_mut().zip(buf) {
-                *o = (v >> 8) as u8;
-            }
-        }
-        (ColorType::RGB(8) | ColorType::RGBA(8), DecodingResult::U8(buf)) => {
-            let n = if matches!(color, ColorType::RGB(_)) {
-                3
-            } else {
-                4
-            };
-            if buf.len() < w * h * n {
-                return Err(bad());
-            }
-            for (o, px) in out.iter_mut().zip(buf.chunks_exact(n)) {
-                *o = luma(px[0], px[1], px[2]);
-            }
-        }
-        (ColorType::RGB(16) | ColorType::RGBA(16), DecodingResult::U16(buf)) => {
-            let n = if matches!(color, ColorType::RGB(_)) {
-                3
-            } else {
-                4
-            };
-            if buf.len() < w * h * n {
-                return Err(bad());
-            }
-            for (o, px) in out.iter_mut().zip(buf.chunks_exact(n)) {
-                *o = luma((px[0] >> 8) as u8, (px[1] >> 8) as u8, (px[2] >> 8) as u8);
-            }
-        }
-        (ColorType::GrayA(8), DecodingResult::U8(buf)) if buf.len() >= w * h * 2 => {
-            for (o, px) in out.iter_mut().zip(buf.chunks_exact(2)) {
-                *o = px[0];
-            }
-        }
-        _ => return Err(bad()),
-    }
-    GrayImage::from_raw(w as u32, h as u32, out).ok_or_else(bad)
-}
-
 /// ITU-R BT.601 luma, as JPEG uses.
 fn luma(r: u8, g: u8, b: u8) -> u8 {
     ((299 * r as u32 + 587 * g as u32 + 114 * b as u32 + 500) / 1000) as u8
@@ -1080,9 +872,38 @@ mod tests {
         );
     }
 
+    /// A TIFF of `n` one-pixel gray pages, page `i` of value `i % 256`.
+    fn tiny_pages_tiff(n: usize) -> Vec<u8> {
+        use ::tiff::encoder::{colortype, TiffEncoder};
+        let mut bytes = Vec::new();
+        {
+            let mut enc = TiffEncoder::new(std::io::Cursor::new(&mut bytes)).expect("encoder");
+            for i in 0..n {
+                enc.write_image::<colortype::Gray8>(1, 1, &[(i % 256) as u8])
+                    .expect("page");
+            }
+        }
+        bytes
+    }
+
+    #[test]
+    fn every_page_of_a_long_tiff_is_found_and_past_the_limit_one_row_says_so() {
+        // Pages after 10,000 were once dropped without a row (issue #12 point 6).
+        let f = from_bytes(tiny_pages_tiff(10_001)).expect("tiff");
+        assert_eq!(f.pages, 10_001);
+        let last = decode_page(&f, 10_000).expect("the last page decodes");
+        assert_eq!(last.as_raw(), &vec![(10_000 % 256) as u8]);
+        // Past MAX_TIFF_PAGES the rest is one failing row that says what was not read.
+        let f = from_bytes(tiny_pages_tiff(MAX_TIFF_PAGES + 2)).expect("tiff");
+        assert_eq!(f.pages, MAX_TIFF_PAGES + 1);
+        let rest = decode_page(&f, MAX_TIFF_PAGES).expect_err("not read");
+        assert_eq!(rest.code(), crate::reason::Reason::DecodeError);
+        assert!(rest.to_string().contains("were not read"), "{rest}");
+    }
+
     #[test]
     fn an_rgb16_tiff_reads_as_its_gray_page() {
-        use tiff::encoder::{colortype, TiffEncoder};
+        use ::tiff::encoder::{colortype, TiffEncoder};
         let (w, h) = (32u32, 32u32);
         let ink = page(w, h);
         let mut rgb16 = Vec::new();

@@ -144,9 +144,22 @@ fn unsupported(msg: impl Into<String>) -> PdfPageError {
 /// pages can be decoded in parallel.
 pub struct PdfDocument {
     pdf: Pdf,
+    /// The document's pages in page-tree order: a page that can be read, or a hole where the
+    /// tree names a page that cannot be found (a dangling reference, a missing or broken
+    /// object). Holes keep their place, so the pages after one keep their numbers.
+    slots: Vec<Slot>,
     /// Pages the page tree declares (/Count) beyond those that could be read, in a damaged
     /// file. They are reported as broken rather than silently dropped from the batch.
     missing_pages: usize,
+}
+
+/// One entry of the page tree, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slot {
+    /// `pdf.pages()[i]`.
+    Page(usize),
+    /// A kid of the page tree that is no page dictionary.
+    Missing,
 }
 
 impl std::fmt::Debug for PdfDocument {
@@ -195,17 +208,66 @@ impl PdfDocument {
         if pdf.pages().is_empty() {
             return Err(PdfError::Malformed("the PDF has no pages".into()));
         }
+        let found = pdf.pages().len();
+        let mut slots = catch_unwind(AssertUnwindSafe(|| page_slots(&pdf)))
+            .ok()
+            .flatten()
+            // The walk must agree with the pages hayro found (it falls back to searching every
+            // object when the tree is unreadable): else the pages are taken as found, no holes.
+            .filter(|s| s.iter().filter(|s| matches!(s, Slot::Page(_))).count() == found)
+            .unwrap_or_else(|| (0..found).map(Slot::Page).collect());
+        // Pages missing at the end (a file cut short) need no place kept: they join the one
+        // row for the pages that cannot be found, as a /Count larger than the tree does.
+        let trailing = slots
+            .iter()
+            .rev()
+            .take_while(|s| **s == Slot::Missing)
+            .count();
+        slots.truncate(slots.len() - trailing);
         let declared = catch_unwind(AssertUnwindSafe(|| declared_page_count(&pdf))).unwrap_or(0);
-        let missing_pages = declared.saturating_sub(pdf.pages().len());
-        Ok(PdfDocument { pdf, missing_pages })
+        let missing_pages = declared.saturating_sub(slots.len()).max(trailing);
+        Ok(PdfDocument {
+            pdf,
+            slots,
+            missing_pages,
+        })
     }
 
-    /// Number of pages in the document: the pages that can be found, plus, in a damaged file
-    /// whose page tree declares more, one page standing for all the missing ones (it fails to
-    /// decode and says how many are missing). A /Count that lies must not give a row per
-    /// phantom page.
+    /// Number of pages in the document: the pages the page tree names, found or not (one
+    /// that cannot be found fails to decode at its own number), plus, in a damaged file whose
+    /// page tree declares more, one page standing for all the others (it fails to decode and
+    /// says how many are missing). A /Count that lies must not give a row per phantom page.
     pub fn page_count(&self) -> usize {
-        self.pdf.pages().len() + usize::from(self.missing_pages > 0)
+        self.slots.len() + usize::from(self.missing_pages > 0)
+    }
+
+    /// The readable page at row `index`, or why there is none.
+    fn page(&self, index: usize) -> PageResult<&Page<'_>> {
+        let pages = self.pdf.pages();
+        match self.slots.get(index) {
+            Some(&Slot::Page(i)) => pages
+                .get(i)
+                .ok_or_else(|| decode_err("internal error: a page went missing")),
+            Some(Slot::Missing) => Err(decode_err(format!(
+                "page {} cannot be found: the file is damaged (its page tree names an object \
+                 that is missing or is no page); the other pages keep their numbers",
+                index.saturating_add(1)
+            ))),
+            None if index < self.page_count() => {
+                let declared = self.slots.len() + self.missing_pages;
+                Err(decode_err(format!(
+                    "pages {}-{declared} cannot be found: the file is damaged (its page tree \
+                     declares {declared} pages, {} can be read)",
+                    index.saturating_add(1),
+                    pages.len()
+                )))
+            }
+            None => Err(decode_err(format!(
+                "page {} does not exist (the document has {} pages)",
+                index.saturating_add(1),
+                self.page_count()
+            ))),
+        }
     }
 
     /// Page `index` (0-based) as an 8-bit grayscale image, oriented as the page is displayed.
@@ -227,8 +289,7 @@ impl PdfDocument {
     pub fn page_size(&self, index: usize) -> PageSize {
         catch_unwind(AssertUnwindSafe(|| {
             let limits = Limits::default();
-            let pages = self.pdf.pages();
-            let Some(page) = pages.get(index) else {
+            let Ok(page) = self.page(index) else {
                 return PageSize::NoImage;
             };
             let mut walk = Walk::new(&limits, visible_box(page));
@@ -257,24 +318,7 @@ impl PdfDocument {
     }
 
     fn page_image_inner(&self, index: usize, limits: &Limits) -> PageResult<GrayImage> {
-        let pages = self.pdf.pages();
-        let page = pages.get(index).ok_or_else(|| {
-            decode_err(if index < self.page_count() {
-                let declared = pages.len() + self.missing_pages;
-                format!(
-                    "pages {}-{declared} cannot be found: the file is damaged (its page tree \
-                     declares {declared} pages, {} can be read)",
-                    index.saturating_add(1),
-                    pages.len()
-                )
-            } else {
-                format!(
-                    "page {} does not exist (the document has {} pages)",
-                    index.saturating_add(1),
-                    self.page_count()
-                )
-            })
-        })?;
+        let page = self.page(index)?;
         let page_box = visible_box(page);
         let mut walk = Walk::new(limits, page_box);
         let content = page_content(page, limits)?;
@@ -295,6 +339,57 @@ impl PdfDocument {
         let (col_dir, row_dir) = display_axes(ctm, page.rotation());
         Ok(orient(image, col_dir, row_dir))
     }
+}
+
+/// The page tree's kids in order, as hayro walks them (`resolve_pages` in hayro-syntax: depth
+/// first, each object visited once, a dictionary that is not /Pages taken as a page), with a
+/// [`Slot::Missing`] where a kid is no dictionary: a dangling reference or a missing or
+/// broken object, which hayro skips so the pages after it would move up one number. `None`
+/// when the tree itself cannot be read.
+fn page_slots(pdf: &Pdf) -> Option<Vec<Slot>> {
+    use hayro_syntax::object::MaybeRef;
+    let xref = pdf.xref();
+    let root = xref
+        .get::<Dict<'_>>(xref.root_id())?
+        .get::<Dict<'_>>(b"Pages")?;
+    let mut visited = std::collections::HashSet::new();
+    if let Some(id) = root.obj_id() {
+        visited.insert(id);
+    }
+    let mut slots = Vec::new();
+    let mut found = 0;
+    let mut stack = vec![root.get::<Array<'_>>(b"Kids")?.raw_iter()];
+    while let Some(kids) = stack.last_mut() {
+        let Some(kid) = kids.next() else {
+            stack.pop();
+            continue;
+        };
+        let dict = match kid {
+            MaybeRef::Ref(id) => {
+                if !visited.insert(id.into()) {
+                    // A page named twice, or a loop: hayro reads it once, so no row here.
+                    continue;
+                }
+                xref.get::<Dict<'_>>(id.into())
+            }
+            MaybeRef::NotRef(object) => object.into_dict(),
+        };
+        let Some(dict) = dict else {
+            slots.push(Slot::Missing);
+            continue;
+        };
+        if dict.get::<Name<'_>>(b"Type").as_deref() == Some(b"Pages".as_slice()) {
+            // A subtree whose pages cannot be listed is skipped as hayro skips it: the root's
+            // /Count still counts its pages, which then get the one row for the rest.
+            if let Some(kids) = dict.get::<Array<'_>>(b"Kids") {
+                stack.push(kids.raw_iter());
+            }
+        } else {
+            slots.push(Slot::Page(found));
+            found += 1;
+        }
+    }
+    Some(slots)
 }
 
 /// The root page tree's /Count.
@@ -2304,12 +2399,14 @@ fn join_tiff2pdf_jpeg(data: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// Writes CCITT rows straight into an 8-bit buffer.
-struct CcittSink {
-    out: Vec<u8>,
-    width: usize,
-    rows: usize,
-    max_rows: usize,
-    black: u8,
+pub(super) struct CcittSink {
+    pub(super) out: Vec<u8>,
+    pub(super) width: usize,
+    /// Rows written so far; the next row goes to `out` at this row.
+    pub(super) rows: usize,
+    /// Rows past this one are dropped (a fax strip that holds more rows than it should).
+    pub(super) max_rows: usize,
+    pub(super) black: u8,
 }
 
 impl hayro_ccitt::Decoder for CcittSink {
