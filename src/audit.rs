@@ -1109,6 +1109,12 @@ pub fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
     for d in req.scan_dirs {
         let dir = match crate::results::canonical(d) {
             Ok(dir) => dir,
+            // A swap killed between its two renames: finish it, then read the folder.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && crate::results::present(d) => {
+                drop(crate::results::lock_for_reading(d)?);
+                crate::results::canonical(d)
+                    .with_context(|| format!("cannot open the scan folder {}", d.display()))?
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
                 "the scan folder {} does not exist: give the --out folder of `ballotscan scan`",
                 d.display()

@@ -96,11 +96,28 @@ pub fn require_existing<'a>(
     lang: Lang,
     paths: impl IntoIterator<Item = &'a PathBuf>,
 ) -> anyhow::Result<()> {
+    require(lang, paths, |p| {
+        !std::fs::symlink_metadata(p).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+    })
+}
+
+/// [`require_existing`] for results folders (`review`, `tally`): a folder a killed run left
+/// between the two renames of its swap is there — the reader finishes the swap.
+pub fn require_results<'a>(
+    lang: Lang,
+    paths: impl IntoIterator<Item = &'a PathBuf>,
+) -> anyhow::Result<()> {
+    require(lang, paths, |p| crate::results::present(p))
+}
+
+fn require<'a>(
+    lang: Lang,
+    paths: impl IntoIterator<Item = &'a PathBuf>,
+    exists: impl Fn(&PathBuf) -> bool,
+) -> anyhow::Result<()> {
     let missing: Vec<String> = paths
         .into_iter()
-        .filter(|p| {
-            std::fs::symlink_metadata(p).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
-        })
+        .filter(|p| !exists(p))
         .map(|p| p.display().to_string())
         .collect();
     match missing.as_slice() {

@@ -262,13 +262,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             date,
             out,
         } => {
+            failure::require_results(lang.unwrap_or_default(), &scans)?;
             failure::require_existing(
                 lang.unwrap_or_default(),
-                scans
-                    .iter()
-                    .chain(&decisions)
-                    .chain(&issued)
-                    .chain(units.as_ref()),
+                decisions.iter().chain(&issued).chain(units.as_ref()),
             )?;
             let r = ballotscan::audit::tally(&ballotscan::audit::TallyRequest {
                 scan_dirs: &scans,
@@ -610,7 +607,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Review { dir } => {
-            failure::require_existing(lang.unwrap_or_default(), [&dir])?;
+            failure::require_results(lang.unwrap_or_default(), [&dir])?;
             let done = ballotscan::review::run(&dir, lang)?;
             for w in ballotscan::console::collapse_warnings(done.lang, &done.warnings) {
                 eprintln!("{}", text(done.lang, "console.warning", &[("text", &w)]));

@@ -296,6 +296,33 @@ impl Drop for StagedFolder {
     }
 }
 
+/// Whether a results folder is there to be read: the folder itself, or what a swap killed
+/// between its two renames left (the previous set moved away, with or without the complete
+/// new set beside it), which [`lock_for_reading`] puts back. A new set alone is a run killed
+/// while writing: incomplete, never read.
+pub fn present(dir: &Path) -> bool {
+    if std::fs::symlink_metadata(dir).is_ok() {
+        return true;
+    }
+    let (Some(parent), Some(name)) = (dir.parent(), dir.file_name().and_then(|n| n.to_str()))
+    else {
+        return false;
+    };
+    let parent = if parent.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        parent
+    };
+    let old_prefix = format!(".{name}.old-");
+    std::fs::read_dir(parent).is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(&old_prefix))
+        })
+    })
+}
+
 /// Locks an existing results folder for reading (`tally`, `review`), finishing an
 /// interrupted swap first. A folder on a read-only share is read without the lock.
 pub fn lock_for_reading(dir: &Path) -> anyhow::Result<Option<FolderLock>> {
@@ -531,6 +558,20 @@ mod tests {
         }
         assert_eq!(read(&out.join("ballots.csv")), "old");
         assert_eq!(std::fs::read_dir(dir.path()).expect("ls").count(), 2);
+    }
+
+    #[test]
+    fn a_folder_between_the_two_renames_of_a_swap_is_present() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("Ngày 1");
+        assert!(!present(&out));
+        // A run killed while writing: nothing complete to read.
+        std::fs::create_dir(dir.path().join(".Ngày 1.new-4242")).expect("mkdir");
+        assert!(!present(&out));
+        std::fs::create_dir(dir.path().join(".Ngày 1.old-4242")).expect("mkdir");
+        assert!(present(&out));
+        std::fs::create_dir(&out).expect("mkdir");
+        assert!(present(&out));
     }
 
     #[test]

@@ -877,29 +877,7 @@ fn pdf_of_jpeg_pages(kids: &[Option<Vec<u8>>]) -> Vec<u8> {
         kids.len()
     )
     .into_bytes();
-    let mut out = b"%PDF-1.4\n".to_vec();
-    let mut offsets = Vec::new();
-    for (n, body) in objects.iter().enumerate() {
-        offsets.push(out.len());
-        out.extend_from_slice(format!("{} 0 obj\n", n + 1).as_bytes());
-        out.extend_from_slice(body);
-        out.extend_from_slice(b"\nendobj\n");
-    }
-    let xref = out.len();
-    out.extend_from_slice(
-        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
-    );
-    for o in offsets {
-        out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
-    }
-    out.extend_from_slice(
-        format!(
-            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
-            objects.len() + 1
-        )
-        .as_bytes(),
-    );
-    out
+    support::pdf_file(&objects)
 }
 
 #[test]
@@ -1078,4 +1056,56 @@ fn a_review_killed_while_writing_images_leaves_the_previous_review_folder_whole(
         .filter(|n| n.starts_with('.'))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// A swap killed between its two renames (on systems without an atomic exchange) leaves no
+/// results folder, only the previous set and the complete new one under hidden names: `review`
+/// and `tally` of that folder finish the swap instead of saying it does not exist.
+#[test]
+fn review_and_tally_of_a_folder_between_the_two_renames_finish_the_swap() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("in")).expect("mkdir");
+    save_jpeg(
+        &ballot("P-ANBIEN", 1, &answers(), None, 200.0),
+        &dir.path().join("in/a.jpg"),
+    );
+    scan_in_to_out(dir.path());
+    let out = dir.path().join("out");
+    copy_dir(&out, &dir.path().join(".out.new-4242"));
+    std::fs::rename(&out, dir.path().join(".out.old-4242")).expect("rename");
+    bin()
+        .current_dir(dir.path())
+        .args(["review", "out"])
+        .assert()
+        .success();
+    assert!(out.join("ballots.csv").exists());
+    assert!(out.join("review/index.html").exists());
+    // The same for tally, killed after moving the previous set away but before the new set
+    // was complete: the previous set comes back.
+    std::fs::rename(&out, dir.path().join(".out.old-4243")).expect("rename");
+    bin()
+        .current_dir(dir.path())
+        .args(["tally", "out", "--out", "city"])
+        .assert()
+        .success();
+    assert!(dir.path().join("city/tallies.csv").exists());
+    let left: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("ls")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".new-") || n.contains(".old-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("ls").flatten() {
+        let target = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).expect("copy");
+        }
+    }
 }
