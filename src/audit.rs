@@ -136,15 +136,7 @@ pub fn load_scan(dir: &Path) -> anyhow::Result<Vec<PageRecord>> {
         let Some(i) = current else { continue };
         let answer = Answer::from_text(&r.answer);
         let boxes = boxes_read(&r.states, &r.scores);
-        // A scan sends a question to review for one of two reasons: a box between the
-        // thresholds, or else a solid box beside another mark (ballot::decide_question).
-        let review_reason = (answer == Answer::Review).then(|| {
-            if boxes.is_empty() || boxes.iter().any(|b| b.state == MarkState::Ambiguous) {
-                Reason::AmbiguousMark
-            } else {
-                Reason::PossibleCorrection
-            }
-        });
+        let review_reason = (answer == Answer::Review).then(|| recorded_review_reason(&boxes));
         records[i].questions.push(QuestionRead {
             question,
             review_reason,
@@ -171,6 +163,21 @@ pub fn load_scan(dir: &Path) -> anyhow::Result<Vec<PageRecord>> {
 
 /// The boxes of one question from answers.csv's `states` (`1=empty 2=marked`) and `scores`
 /// (`1=0.000 2=0.845`) cells; none when either is missing or they do not pair up.
+/// Why a scan sent a question to review, from its recorded boxes: a box between the
+/// thresholds, or else several marks that `ballot::decide_question` would not void as
+/// `MULTI` (a solid box beside another mark, or weak marks on a shaded row) — decided again
+/// by the same rule on the same fills and states, so a replay gives the scan's reason.
+fn recorded_review_reason(boxes: &[BoxRead]) -> Reason {
+    if boxes.is_empty() || boxes.iter().any(|b| b.state == MarkState::Ambiguous) {
+        return Reason::AmbiguousMark;
+    }
+    // Only a single-choice question goes to review without an ambiguous box.
+    match ballot::decide_question(crate::form::QuestionKind::Single, boxes) {
+        (Answer::Review, Some(reason)) => reason,
+        _ => Reason::PossibleCorrection,
+    }
+}
+
 fn boxes_read(states: &str, scores: &str) -> Vec<BoxRead> {
     let states: Vec<(&str, &str)> = states
         .split_whitespace()
@@ -1312,6 +1319,21 @@ fn copy_comments(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_replayed_question_keeps_the_reason_its_scan_gave() {
+        // One firm mark beside a weak one on a shaded row: the scan said `background_in_row`,
+        // a replay used to say `possible_correction`.
+        let shaded = boxes_read("1=marked 2=marked 3=empty", "1=0.300 2=0.070 3=0.000");
+        assert_eq!(recorded_review_reason(&shaded), Reason::BackgroundInRow);
+        let corrected = boxes_read("1=marked 2=marked 3=empty", "1=0.700 2=0.300 3=0.000");
+        assert_eq!(
+            recorded_review_reason(&corrected),
+            Reason::PossibleCorrection
+        );
+        let doubtful = boxes_read("1=ambiguous 2=empty", "1=0.040 2=0.000");
+        assert_eq!(recorded_review_reason(&doubtful), Reason::AmbiguousMark);
+    }
 
     #[test]
     fn ranges_are_compact() {
