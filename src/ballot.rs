@@ -261,12 +261,15 @@ fn doubt_faint_trace(boxes: &mut [BoxRead]) {
     if boxes.iter().any(|b| b.state != MarkState::Empty) {
         return;
     }
-    let mut order: Vec<usize> = (0..boxes.len()).collect();
-    order.sort_by(|&a, &b| boxes[b].score.fill.0.total_cmp(&boxes[a].score.fill.0));
-    let Some(&top) = order.first() else { return };
-    let next = order.get(1).map_or(0.0, |&i| boxes[i].score.fill.0);
-    let fill = boxes[top].score.fill.0;
-    if fill >= FAINT_TRACE_FILL && fill >= FAINT_TRACE_RATIO * next {
+    let fill = |i: usize| boxes[i].score.fill.0;
+    let Some(top) = (0..boxes.len()).max_by(|&a, &b| fill(a).total_cmp(&fill(b))) else {
+        return;
+    };
+    let next = (0..boxes.len())
+        .filter(|&i| i != top)
+        .map(fill)
+        .fold(0.0, f64::max);
+    if fill(top) >= FAINT_TRACE_FILL && fill(top) >= FAINT_TRACE_RATIO * next {
         boxes[top].state = MarkState::Ambiguous;
     }
 }

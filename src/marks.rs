@@ -176,15 +176,17 @@ const MAX_RING_TEXTURE: f64 = 0.03;
 /// (top, right, bottom, left), so a stroke leaving the box through a corner — a cross's arms,
 /// a tick's tail — is a spike like any other. `cores`: each stretch's darkest sample.
 fn despike(sides: [&mut [f64; 7]; 4], cores: [&[f64; 7]; 4], spike: f64) {
-    let loop_of = |s: [&[f64; 7]; 4]| -> Vec<f64> {
-        let mut ring: Vec<f64> = s[0].to_vec();
-        ring.extend(s[1].iter());
-        ring.extend(s[2].iter().rev());
-        ring.extend(s[3].iter().rev());
-        ring
+    // Clockwise: top left→right, right top→bottom, bottom right→left, left bottom→top. Held on
+    // the stack: this runs for every box of every page.
+    let loop_of = |s: [&[f64; 7]; 4]| -> [f64; 28] {
+        std::array::from_fn(|k| match k / 7 {
+            0 => s[0][k],
+            1 => s[1][k - 7],
+            2 => s[2][20 - k],
+            _ => s[3][27 - k],
+        })
     };
     let [top, right, bottom, left] = sides;
-    // Clockwise: top left→right, right top→bottom, bottom right→left, left bottom→top.
     let mut ring = loop_of([&*top, &*right, &*bottom, &*left]);
     let core = loop_of(cores);
     let shallow = spike / 4.0;
@@ -201,13 +203,11 @@ fn despike(sides: [&mut [f64; 7]; 4], cores: [&[f64; 7]; 4], spike: f64) {
             }
         }
     }
-    top.copy_from_slice(&ring[0..7]);
-    right.copy_from_slice(&ring[7..14]);
-    for (k, v) in bottom.iter_mut().rev().enumerate() {
-        *v = ring[14 + k];
-    }
-    for (k, v) in left.iter_mut().rev().enumerate() {
-        *v = ring[21 + k];
+    for k in 0..7 {
+        top[k] = ring[k];
+        right[k] = ring[7 + k];
+        bottom[6 - k] = ring[14 + k];
+        left[6 - k] = ring[21 + k];
     }
 }
 
