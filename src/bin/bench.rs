@@ -77,7 +77,7 @@ fn synth(
 
 fn config() -> anyhow::Result<scan::Config> {
     Ok(scan::Config::new(
-        vec![Form::default_form()],
+        Form::standard_forms(),
         Registry::default_units(),
         None,
         Thresholds::default(),
