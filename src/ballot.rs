@@ -218,6 +218,7 @@ pub fn read_questions(
                     state: box_state(s, thresholds),
                 })
                 .collect();
+            count_circled(&mut boxes);
             doubt_faint_trace(&mut boxes);
             let (answer, review_reason) = decide_question(q.kind, &boxes);
             QuestionRead {
@@ -252,6 +253,29 @@ fn box_state(s: &BoxScore, thresholds: &Thresholds) -> MarkState {
             MarkState::Ambiguous
         }
         state => state,
+    }
+}
+
+/// A box circled instead of marked inside is a vote, as a person reads it — but only when it
+/// is the row's one circle and every other box of the row is plainly empty, with clean paper
+/// around it. A circle beside a tick, or in a row whose paper is shaded or speckled, stays
+/// ambiguous: a person decides.
+fn count_circled(boxes: &mut [BoxRead]) {
+    let circled: Vec<usize> = (0..boxes.len())
+        .filter(|&i| boxes[i].score.circled && boxes[i].state == MarkState::Ambiguous)
+        .collect();
+    let [only] = circled[..] else {
+        return;
+    };
+    let rest_plainly_empty = boxes.iter().enumerate().all(|(i, b)| {
+        i == only
+            || (b.state == MarkState::Empty
+                && !b.score.circled
+                && !b.score.stroke_beside()
+                && !b.score.surroundings_unusable())
+    });
+    if rest_plainly_empty && boxes[only].score.masked_share <= MAX_MASKED_SHARE {
+        boxes[only].state = MarkState::Marked;
     }
 }
 
@@ -350,6 +374,55 @@ mod tests {
             .next()
             .expect("q1");
         (q.answer, q.review_reason)
+    }
+
+    /// A box circled by the citizen: empty inside, a pen line all around it in the ring.
+    fn circled(option: &str) -> (String, String, BoxScore) {
+        let (q, o, mut s) = scored(option, 0.0, 0.0);
+        s.ring_stroke = 0.4;
+        s.ring_dark = 0.7;
+        s.circled = true;
+        (q, o, s)
+    }
+
+    #[test]
+    fn a_circled_box_in_an_otherwise_empty_row_is_the_answer_and_anything_else_goes_to_a_person() {
+        let empty = |o: &str| scored(o, 0.0, 0.0);
+        assert_eq!(
+            read_q1(&[empty("1"), circled("2"), empty("3"), empty("4"), empty("5")]),
+            (Answer::Chosen(vec!["2".into()]), None)
+        );
+        // A circle and a tick: which did the citizen mean? A person decides.
+        let tick = scored("4", 0.2, 7.0);
+        assert_eq!(
+            read_q1(&[empty("1"), circled("2"), empty("3"), tick, empty("5")]).0,
+            Answer::Review
+        );
+        // Two circles, or a circle in a row whose other paper is shaded: a person decides.
+        assert_eq!(
+            read_q1(&[
+                empty("1"),
+                circled("2"),
+                circled("3"),
+                empty("4"),
+                empty("5")
+            ])
+            .0,
+            Answer::Review
+        );
+        let mut shaded = empty("5");
+        shaded.2.ring_dark = 0.7;
+        assert_eq!(
+            read_q1(&[empty("1"), circled("2"), empty("3"), empty("4"), shaded]).0,
+            Answer::Review
+        );
+        // The same ring without a closed line is a stroke beside an empty box: a person looks.
+        let mut stroke = circled("2");
+        stroke.2.circled = false;
+        assert_eq!(
+            read_q1(&[empty("1"), stroke, empty("3"), empty("4"), empty("5")]).0,
+            Answer::Review
+        );
     }
 
     #[test]

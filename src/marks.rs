@@ -114,6 +114,9 @@ pub struct BoxScore {
     /// every clearly inked cell (mm). A tick, a cross or a pencil line spans most of the box;
     /// a dot or a speck of toner does not.
     pub ink_span_mm: f64,
+    /// Whether one thin pen line runs all the way around the box, just outside its border:
+    /// the citizen circled the box instead of marking inside it (see [`circled`]).
+    pub circled: bool,
 }
 
 impl BoxScore {
@@ -131,6 +134,7 @@ impl BoxScore {
             ring_stroke: 0.0,
             ring_step: 0.0,
             ink_span_mm: f64::INFINITY,
+            circled: false,
         }
     }
 
@@ -643,7 +647,11 @@ pub fn score_box(img: &GrayImage, h: &Homography, rect: &RectMm) -> BoxScore {
     let ink_span_mm = inked.map_or(0.0, |(a, b, c, d)| {
         ((b - a + 1) as f64).hypot((d - c + 1) as f64) * CELL_MM
     });
+    // Only a box whose ring holds ink can have been circled; the rays cost ~500 samples.
+    let circled = (ring_stroke > MIN_RING_STROKE || ring_dark > MAX_RING_DARK)
+        && circled(img, h, &found, contrast);
     BoxScore {
+        circled,
         fill: Fill(fill),
         window_fill: Fill(window_fill),
         shift_mm,
@@ -655,6 +663,103 @@ pub fn score_box(img: &GrayImage, h: &Homography, rect: &RectMm) -> BoxScore {
         ring_step,
         ink_span_mm,
     }
+}
+
+/// Rays per side of the box looked along for a circle drawn around it: within 20° of the
+/// side's normal, where even a tight circle (one that cuts the box's corners) runs clear of
+/// the border.
+const CIRCLE_RAY_DEGREES: [f64; 5] = [-20.0, -10.0, 0.0, 10.0, 20.0];
+/// Rays that must cross the line, of 20, and of the five on each side: a hand-drawn loop may
+/// leave a gap where it starts and ends, or run into the border for a ray or two.
+const CIRCLE_MIN_RAYS: usize = 16;
+const CIRCLE_MIN_RAYS_PER_SIDE: usize = 3;
+/// Looked for from just outside the border (its blur) to this far beyond it: a circle around
+/// a 7 mm box is drawn 0.5–3 mm out, and the next box, row rule or heading is farther.
+const CIRCLE_FROM_MM: f64 = 0.5;
+const CIRCLE_TO_MM: f64 = 3.3;
+const CIRCLE_STEP_MM: f64 = 0.1;
+/// A pen line is at least this dark against the paper on both sides of it (print contrast):
+/// pencil reaches about half, a ballpoint more.
+const CIRCLE_MIN_DEPTH: f64 = 0.3;
+/// A pen line is narrow: its dark core (darker than halfway down) spans at most this much.
+const CIRCLE_MAX_CORE_MM: f64 = 1.2;
+/// Along a drawn loop the distance from the box changes smoothly: neighbouring rays (10°,
+/// under 1 mm apart) meet it at most this much nearer or farther. Scattered specks do not.
+const CIRCLE_MAX_JUMP_MM: f64 = 0.7;
+
+/// Whether one thin, dark, continuous line runs around the box just outside its border, on
+/// every side: a citizen who circles an option instead of ticking inside its box. Each ray
+/// from the box's centre must cross a line narrower than a pen stroke with lighter paper on
+/// both sides of it — a shadow, a band or a grey paper has no such narrow dip — and the line
+/// must be met at nearly the same distance on neighbouring rays. Used only where the rest of
+/// the row is plainly empty (see `crate::ballot`).
+fn circled(img: &GrayImage, h: &Homography, found: &RectMm, contrast: f64) -> bool {
+    let c = found.center();
+    let half = found.w.min(found.h) / 2.0;
+    let steps = ((CIRCLE_TO_MM - CIRCLE_FROM_MM) / CIRCLE_STEP_MM).round() as usize + 1;
+    let mut profile = vec![0f64; steps];
+    let mut crossings: Vec<Option<f64>> = Vec::with_capacity(20);
+    for side in 0..4 {
+        for offset in CIRCLE_RAY_DEGREES {
+            let angle = (side as f64 * 90.0 + offset).to_radians();
+            let (ux, uy) = (angle.cos(), angle.sin());
+            let edge = half / ux.abs().max(uy.abs());
+            for (k, v) in profile.iter_mut().enumerate() {
+                let t = edge + CIRCLE_FROM_MM + k as f64 * CIRCLE_STEP_MM;
+                let p = h.map(PointMm::new(c.x + t * ux, c.y + t * uy));
+                *v = bilinear(img, p.x, p.y) as f64;
+            }
+            crossings.push(
+                line_crossing(&profile, contrast)
+                    .map(|k| edge + CIRCLE_FROM_MM + k as f64 * CIRCLE_STEP_MM),
+            );
+        }
+    }
+    if crossings.iter().filter(|c| c.is_some()).count() < CIRCLE_MIN_RAYS {
+        return false;
+    }
+    // Neighbouring rays, all the way round (the last ray of a side is 50° from the first of
+    // the next, so only rays within a side are compared).
+    crossings.chunks(CIRCLE_RAY_DEGREES.len()).all(|side| {
+        side.windows(2).all(|w| match (w[0], w[1]) {
+            (Some(a), Some(b)) => (a - b).abs() <= CIRCLE_MAX_JUMP_MM,
+            _ => true,
+        }) && side.iter().filter(|c| c.is_some()).count() >= CIRCLE_MIN_RAYS_PER_SIDE
+    })
+}
+
+/// Where along a ray's brightness profile a pen line crosses it: the darkest sample, when it
+/// is `CIRCLE_MIN_DEPTH` of the print contrast darker than the lightest paper on each side of
+/// it and its dark core is narrow.
+fn line_crossing(profile: &[f64], contrast: f64) -> Option<usize> {
+    let (k, &darkest) = profile
+        .iter()
+        .enumerate()
+        .min_by(|a, b| a.1.total_cmp(b.1))?;
+    let core = (CIRCLE_MAX_CORE_MM / CIRCLE_STEP_MM).round() as usize;
+    // Paper on each side: the lightest sample beyond the core's reach, or the ray's end on
+    // the inner side (the line may run right beside the border's blur).
+    // The darkest sample at the ray's start is the border's blur running on, not a line:
+    // paper must be seen on both sides.
+    if k == 0 {
+        return None;
+    }
+    let inner = profile[..k].iter().copied().fold(f64::MIN, f64::max);
+    let outer = profile[k + 1..].iter().copied().fold(f64::MIN, f64::max);
+    let depth = inner.min(outer) - darkest;
+    if depth < CIRCLE_MIN_DEPTH * contrast {
+        return None;
+    }
+    let halfway = darkest + depth / 2.0;
+    let first = (0..=k).rev().take_while(|&i| profile[i] < halfway).last()?;
+    let last = (k..profile.len())
+        .take_while(|&i| profile[i] < halfway)
+        .last()?;
+    // The core must end inside the ray on the outer side: light paper beyond the line.
+    if last + 1 >= profile.len() || last - first + 1 > core {
+        return None;
+    }
+    Some(k)
 }
 
 /// How much of a sample is ink, 0..1: darkness relative to the local paper, in units of the
@@ -1054,6 +1159,77 @@ mod tests {
             "{score:?}"
         );
         assert!(score.stroke_beside(), "{score:?}");
+        // ... and a line that closes around the box: the citizen circled it.
+        assert!(score.circled, "{score:?}");
+        assert!(!clean.circled, "{clean:?}");
+    }
+
+    /// Draws a dark 0.5 mm pen line wherever `on_line(x_mm, y_mm)` holds.
+    fn pen(img: &mut GrayImage, dpi: f64, on_line: &dyn Fn(f64, f64) -> bool) {
+        let s = dpi / 25.4;
+        for (x, y, p) in img.enumerate_pixels_mut() {
+            if on_line((x as f64 + 0.5) / s, (y as f64 + 0.5) / s) {
+                p.0[0] = 40;
+            }
+        }
+    }
+
+    #[test]
+    fn only_a_line_closing_around_the_box_is_a_circle() {
+        let h = Homography::at_dpi(200.0);
+        let (blank, rect) = blank_box_image(200.0, 0.0);
+        let c = rect.center();
+        // An ellipse drawn by hand, wider than high, with a gap where the pen started.
+        let mut ellipse = blank.clone();
+        pen(&mut ellipse, 200.0, &|x, y| {
+            let (dx, dy) = ((x - c.x) / 1.1, y - c.y);
+            let r = dx.hypot(dy);
+            let gap = dy.atan2(dx).to_degrees();
+            (r - 4.9).abs() < 0.25 && !(40.0..55.0).contains(&gap)
+        });
+        let e = score_box(&ellipse, &h, &rect);
+        assert!(e.circled, "{e:?}");
+        // Lines along two sides only (a ruled row, a fold ridge above and below): not a circle.
+        let mut ruled = blank.clone();
+        pen(&mut ruled, 200.0, &|_, y| {
+            (y - (rect.y - 1.5)).abs() < 0.25 || (y - (rect.bottom() + 1.5)).abs() < 0.25
+        });
+        let r = score_box(&ruled, &h, &rect);
+        assert!(!r.circled, "{r:?}");
+        // A half circle (a tick's curved tail, a bracket): not a circle.
+        let mut half = blank.clone();
+        pen(&mut half, 200.0, &|x, y| {
+            ((x - c.x).hypot(y - c.y) - 5.0).abs() < 0.25 && x < c.x
+        });
+        let hf = score_box(&half, &h, &rect);
+        assert!(!hf.circled, "{hf:?}");
+        // A heavily blurred scan (the border's blur reaches into the ring) and a dark shadow
+        // all around: no narrow line with paper on both sides.
+        let mut dark = imageproc::filter::gaussian_blur_f32(&blank, 3.0);
+        shade(&mut dark, 200.0, 0.6, &|_, _| 1.0);
+        let d = score_box(&dark, &h, &rect);
+        assert!(!d.circled, "{d:?}");
+    }
+
+    #[test]
+    fn toner_specks_all_around_a_box_are_not_a_circle() {
+        use rand::{RngExt, SeedableRng};
+        let h = Homography::at_dpi(200.0);
+        let (blank, rect) = blank_box_image(200.0, 0.0);
+        for seed in 0..20 {
+            let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(seed);
+            let mut img = blank.clone();
+            // Dense specks of 2×2 pixels (0.25 mm), one in 40 places.
+            let (w, hgt) = img.dimensions();
+            for _ in 0..(w * hgt / 160) {
+                let (x, y) = (rng.random_range(0..w - 1), rng.random_range(0..hgt - 1));
+                for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+                    img.put_pixel(x + dx, y + dy, image::Luma([50]));
+                }
+            }
+            let s = score_box(&img, &h, &rect);
+            assert!(!s.circled, "seed {seed}: {s:?}");
+        }
     }
 
     #[test]
