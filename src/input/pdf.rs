@@ -53,8 +53,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            // An A3 page at 600 DPI is about 70 M pixels; A4 at 600 DPI about 35 M.
-            max_pixels: 60_000_000,
+            max_pixels: super::MAX_PIXELS,
             max_stream_bytes: 200 * 1024 * 1024,
             max_content_bytes: 8 << 20,
         }
@@ -2267,45 +2266,15 @@ fn decode_jpeg(
     decode: Option<&[f64]>,
     limits: &Limits,
 ) -> PageResult<GrayImage> {
-    use zune_jpeg::zune_core::bytestream::ZCursor;
-    use zune_jpeg::zune_core::colorspace::ColorSpace;
-    use zune_jpeg::zune_core::options::DecoderOptions;
-    use zune_jpeg::JpegDecoder;
+    use super::jpeg::ColorSpace;
 
-    // zune-jpeg fills a cut-off JPEG with gray instead of failing; a missing end-of-image
-    // marker is how a truncated scan shows, and a half-gray ballot must not be read.
-    let tail = data.get(data.len().saturating_sub(1024)..).unwrap_or(data);
-    if tail.windows(2).all(|p| p != [0xFF, 0xD9]) {
-        return Err(decode_err(
-            "JPEG data is truncated (no end-of-image marker)",
-        ));
-    }
-    let options = |cs: ColorSpace| {
-        DecoderOptions::default()
-            .set_strict_mode(false)
-            .set_max_width(usize::MAX)
-            .set_max_height(usize::MAX)
-            .jpeg_set_out_colorspace(cs)
-    };
-    let jpeg_err = |e: zune_jpeg::errors::DecodeErrors| decode_err(format!("JPEG: {e}"));
-
-    let mut dec = JpegDecoder::new_with_options(ZCursor::new(data), options(ColorSpace::Luma));
-    dec.decode_headers().map_err(jpeg_err)?;
-    let (jw, jh) = dec
-        .dimensions()
-        .ok_or_else(|| decode_err("JPEG without dimensions"))?;
-    let pixels = check_pixels(jw as u64, jh as u64, limits)?;
-    let input = dec
-        .input_colorspace()
-        .ok_or_else(|| decode_err("JPEG without a colour space"))?;
-    let (w, h) = (jw as u32, jh as u32);
+    let jpeg = super::jpeg::open(data, limits.max_pixels)?;
     let first_pair = decode.and_then(|d| Some((*d.first()?, *d.get(1)?)));
     let inverted = first_pair.is_some_and(|(a, b)| a > b);
 
-    let gray = match input {
-        // Luma only: chroma is never decoded or upsampled, the cheap path for scans.
+    let gray = match jpeg.coded {
         ColorSpace::Luma | ColorSpace::YCbCr => {
-            let mut px = dec.decode().map_err(jpeg_err)?;
+            let mut px = jpeg.decode(ColorSpace::Luma)?;
             if inverted {
                 px.iter_mut().for_each(|p| *p = 255 - *p);
             }
@@ -2313,26 +2282,24 @@ fn decode_jpeg(
         }
         ColorSpace::RGB | ColorSpace::YCCK => {
             // YCCK comes out as RGB already assuming Adobe's inverted CMYK; /Decode is ignored.
-            let mut dec =
-                JpegDecoder::new_with_options(ZCursor::new(data), options(ColorSpace::RGB));
-            let rgb = dec.decode().map_err(jpeg_err)?;
-            let mut px: Vec<u8> = rgb
+            let mut px: Vec<u8> = jpeg
+                .decode(ColorSpace::RGB)?
                 .chunks_exact(3)
                 .map(|p| luma(p[0], p[1], p[2]))
                 .collect();
-            if inverted && input == ColorSpace::RGB {
+            if inverted && jpeg.coded == ColorSpace::RGB {
                 px.iter_mut().for_each(|p| *p = 255 - *p);
             }
             px
         }
         ColorSpace::CMYK => {
-            let mut dec =
-                JpegDecoder::new_with_options(ZCursor::new(data), options(ColorSpace::CMYK));
-            let raw = dec.decode().map_err(jpeg_err)?;
             // PDF reads DCT CMYK samples as ink amounts. Adobe (Photoshop) JPEGs store them
             // inverted, and writers such as img2pdf then add /Decode [1 0 1 0 1 0 1 0].
             let map = SampleMap::new(Colour::Cmyk, 8, decode, false);
-            raw.chunks_exact(4).map(|p| map.gray(p)).collect()
+            jpeg.decode(ColorSpace::CMYK)?
+                .chunks_exact(4)
+                .map(|p| map.gray(p))
+                .collect()
         }
         other => {
             return Err(unsupported(format!(
@@ -2341,10 +2308,21 @@ fn decode_jpeg(
             )))
         }
     };
-    if gray.len() < pixels {
-        return Err(decode_err("JPEG decoded to fewer pixels than its size"));
+    GrayImage::from_raw(jpeg.width, jpeg.height, gray)
+        .ok_or_else(|| decode_err("JPEG buffer size mismatch"))
+}
+
+impl From<super::jpeg::JpegError> for PdfPageError {
+    fn from(e: super::jpeg::JpegError) -> PdfPageError {
+        match e {
+            super::jpeg::JpegError::Truncated | super::jpeg::JpegError::Decode(_) => {
+                PdfPageError::Decode(e.to_string())
+            }
+            super::jpeg::JpegError::TooLarge { width, height } => {
+                PdfPageError::TooLarge { width, height }
+            }
+        }
     }
-    GrayImage::from_raw(w, h, gray).ok_or_else(|| decode_err("JPEG buffer size mismatch"))
 }
 
 /// tiff2pdf (libtiff 4.5) passes a JPEG-compressed TIFF through by writing the TIFF's shared
