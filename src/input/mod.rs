@@ -11,6 +11,7 @@ use image::GrayImage;
 
 use crate::reason::Reason;
 
+mod jpeg;
 pub mod pdf;
 mod tiff;
 
@@ -601,60 +602,30 @@ fn check_size(width: u64, height: u64) -> Result<(), InputError> {
 /// JPEG straight to grayscale: the decoder skips colour conversion, which is most of the cost
 /// of decoding a colour scan.
 pub fn decode_jpeg(bytes: &[u8]) -> Result<GrayImage, InputError> {
-    use zune_jpeg::zune_core::bytestream::ZCursor;
-    use zune_jpeg::zune_core::colorspace::ColorSpace;
-    use zune_jpeg::zune_core::options::DecoderOptions;
-    // zune-jpeg fills a cut-off JPEG with gray instead of failing: a missing end-of-image
-    // marker is how a truncated scan shows, and a half-gray ballot must not be read (the PDF
-    // path refuses it alike).
-    let tail = bytes
-        .get(bytes.len().saturating_sub(1024)..)
-        .unwrap_or(bytes);
-    if tail.windows(2).all(|p| p != [0xFF, 0xD9]) {
-        return Err(InputError::Decode(
-            "JPEG data is truncated (no end-of-image marker)".into(),
-        ));
-    }
-    let options = |cs: ColorSpace| {
-        DecoderOptions::default()
-            .jpeg_set_out_colorspace(cs)
-            .set_max_width(1 << 16)
-            .set_max_height(1 << 16)
-            .set_strict_mode(false)
-    };
-    let mut dec =
-        zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options(ColorSpace::Luma));
-    dec.decode_headers()
-        .map_err(|e| InputError::Decode(format!("{e:?}")))?;
-    let (w, h) = dec
-        .dimensions()
-        .ok_or_else(|| InputError::Decode("no JPEG dimensions".into()))?;
-    check_size(w as u64, h as u64)?;
-    let pixels = match dec.input_colorspace() {
-        // Luma only: chroma is never decoded or upsampled, the cheap path for scans.
-        Some(ColorSpace::Luma | ColorSpace::YCbCr) | None => dec.decode(),
+    use jpeg::ColorSpace;
+    let jpeg = jpeg::open(bytes, MAX_PIXELS)?;
+    let pixels = match jpeg.coded {
+        ColorSpace::Luma | ColorSpace::YCbCr => jpeg.decode(ColorSpace::Luma)?,
         // CMYK and YCCK scans (and RGB without a YCbCr transform) through their colours.
-        Some(_) => {
-            let mut dec = zune_jpeg::JpegDecoder::new_with_options(
-                ZCursor::new(bytes),
-                options(ColorSpace::RGB),
-            );
-            dec.decode().map(|rgb| {
-                rgb.chunks_exact(3)
-                    .map(|p| luma(p[0], p[1], p[2]))
-                    .collect()
-            })
+        _ => jpeg
+            .decode(ColorSpace::RGB)?
+            .chunks_exact(3)
+            .map(|p| luma(p[0], p[1], p[2]))
+            .collect(),
+    };
+    GrayImage::from_raw(jpeg.width, jpeg.height, pixels)
+        .ok_or_else(|| InputError::Decode("bad JPEG buffer".into()))
+}
+
+impl From<jpeg::JpegError> for InputError {
+    fn from(e: jpeg::JpegError) -> InputError {
+        match e {
+            jpeg::JpegError::Truncated | jpeg::JpegError::Decode(_) => {
+                InputError::Decode(e.to_string())
+            }
+            jpeg::JpegError::TooLarge { width, height } => InputError::TooLarge { width, height },
         }
     }
-    .map_err(|e| InputError::Decode(format!("{e:?}")))?;
-    if pixels.len() != w * h {
-        return Err(InputError::Decode(format!(
-            "decoder returned {} bytes for {w}×{h} gray",
-            pixels.len()
-        )));
-    }
-    GrayImage::from_raw(w as u32, h as u32, pixels)
-        .ok_or_else(|| InputError::Decode("bad JPEG buffer".into()))
 }
 
 /// PNG straight to 8-bit gray, row by row: only the gray page and one decoded row are ever
@@ -733,6 +704,10 @@ fn decode_png(bytes: &[u8]) -> Result<GrayImage, InputError> {
             }
         }
     }
+    // Every row was there; the file must still reach its end marker (IEND). A file that
+    // ends early is refused whole: where it was cut cannot be told, and the same scan cut a
+    // little earlier would have lost its last rows.
+    reader.finish().map_err(decode)?;
     GrayImage::from_raw(w as u32, h as u32, gray)
         .ok_or_else(|| InputError::Decode("bad PNG buffer".into()))
 }

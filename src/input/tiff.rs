@@ -264,7 +264,7 @@ pub(super) fn decode_page(bytes: &[u8], directory: u64) -> Result<GrayImage, Inp
     } else {
         None
     };
-    decode_chunks(&mut dec, (w, h), palette.as_deref())
+    decode_chunks(&mut dec, bytes.len(), (w, h), palette.as_deref())
 }
 
 /// A palette page's colour map as the gray of each index.
@@ -304,6 +304,7 @@ fn palette_to_gray(dec: &mut Decoder<PageView<'_>>) -> Result<Vec<u8>, InputErro
 /// chunk's samples are held.
 fn decode_chunks(
     dec: &mut Decoder<PageView<'_>>,
+    file_len: usize,
     (w, h): (u32, u32),
     palette: Option<&[u8]>,
 ) -> Result<GrayImage, InputError> {
@@ -323,6 +324,7 @@ fn decode_chunks(
             (dec.tile_count().map_err(decode_err)?, w.div_ceil(cw.max(1)))
         }
     };
+    chunks_in_file(dec, file_len)?;
     let (cw, ch) = dec.chunk_dimensions();
     let (wu, hu) = (w as usize, h as usize);
     let mut out = vec![255u8; wu * hu];
@@ -345,6 +347,30 @@ fn decode_chunks(
         }
     }
     GrayImage::from_raw(w, h, out).ok_or_else(|| decode_err("bad TIFF buffer"))
+}
+
+/// Refuses a page any of whose strips or tiles the file ends before, before one is decoded: a
+/// file cut short (copied or saved before the scanner finished writing it) is never read in
+/// part, whatever its compression.
+fn chunks_in_file(dec: &mut Decoder<PageView<'_>>, file_len: usize) -> Result<(), InputError> {
+    let (offsets, counts) = match dec.get_chunk_type() {
+        ChunkType::Strip => (Tag::StripOffsets, Tag::StripByteCounts),
+        ChunkType::Tile => (Tag::TileOffsets, Tag::TileByteCounts),
+    };
+    let offsets = dec.get_tag_u64_vec(offsets).map_err(decode_err)?;
+    let counts = dec.get_tag_u64_vec(counts).map_err(decode_err)?;
+    let cut = offsets
+        .iter()
+        .zip(&counts)
+        .position(|(&at, &n)| at.checked_add(n).is_none_or(|end| end > file_len as u64));
+    match cut {
+        Some(i) => Err(decode_err(format!(
+            "the file ends before strip or tile {} of this page: it was cut short (saved or \
+             copied before the scanner finished?)",
+            i + 1
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Row `y` of a chunk `dw` pixels wide, as gray. `None` for a sample layout not read (or a
