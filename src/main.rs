@@ -472,7 +472,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let key = load_key(key.as_ref())?;
             if let Some(d) = dpi {
                 if !(100.0..=600.0).contains(&d) {
-                    anyhow::bail!("--dpi must be from 100 to 600");
+                    anyhow::bail!(text(
+                        lang.unwrap_or_default(),
+                        "cli.synth_bad_dpi",
+                        &[("dpi", &d)]
+                    ));
                 }
             }
             let report = ballots::run(&ballots::Request {
@@ -491,10 +495,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 prefix,
             })?;
             eprintln!(
-                "ballotscan: {} simulated pages in {} files, truth in {}",
-                report.pages,
-                report.files.len(),
-                out.join("truth.csv").display()
+                "{}",
+                text(
+                    lang.unwrap_or_default(),
+                    "cli.synth_done",
+                    &[
+                        ("pages", &report.pages),
+                        ("files", &report.files.len()),
+                        ("truth", &out.join("truth.csv").display()),
+                    ]
+                )
             );
             Ok(())
         }
@@ -514,8 +524,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 || !(0.0..=1.0).contains(&marked_above)
                 || empty_below >= marked_above
             {
-                return Err(failure::usage(format!(
-                    "thresholds must satisfy 0 ≤ --empty-below < --marked-above ≤ 1 (got {empty_below} and {marked_above})"
+                return Err(failure::usage(text(
+                    lang.unwrap_or_default(),
+                    "cli.bad_thresholds",
+                    &[("empty", &empty_below), ("marked", &marked_above)],
                 )));
             }
             failure::require_existing(
@@ -542,7 +554,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 rayon::ThreadPoolBuilder::new()
                     .num_threads(n.max(1))
                     .build_global()
-                    .context("cannot set up the worker threads")?;
+                    .with_context(|| text(lang.unwrap_or_default(), "cli.threads", &[]))?;
             }
             let mut cfg = scan::Config::new(forms, registry, key, thresholds)?;
             cfg.voided = ballotscan::voided::load(&voided)?;
@@ -554,9 +566,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 indicatif::ProgressDrawTarget::stderr(),
             );
             bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{bar:40} {pos}/{len} files, {msg} pages  {elapsed} (eta {eta})",
-                )
+                indicatif::ProgressStyle::with_template(&text(
+                    lang.unwrap_or_default(),
+                    "cli.progress",
+                    &[],
+                ))
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
             let pages = std::sync::atomic::AtomicUsize::new(0);
@@ -655,7 +669,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 reprint: reprint.as_ref(),
                 lang,
             })
-            .context("generate failed")?;
+            .with_context(|| text(lang, "cli.generate_failed", &[]))?;
             let pngs = if report.pngs.is_empty() {
                 String::new()
             } else {
@@ -758,12 +772,20 @@ fn print_lines(lines: &[String]) -> anyhow::Result<()> {
 }
 
 fn parse_date(s: &str) -> Result<ballotscan::printable::Date, String> {
-    ballotscan::printable::Date::parse(s)
-        .ok_or_else(|| format!("{s:?} is not a date: write it as YYYY-MM-DD"))
+    ballotscan::printable::Date::parse(s).ok_or_else(|| {
+        text(
+            ballotscan::args::lang_of_command_line(),
+            "cli.bad_date",
+            &[("value", &s)],
+        )
+    })
 }
 
 fn main() -> ExitCode {
     let _console = Utf8Console::switch();
+    // Before parsing: the flags' own mistakes, and those of forms and registries read deep in
+    // the library, are read by the same person as the rest.
+    ballotscan::i18n::set_spoken(ballotscan::args::lang_of_command_line());
     // Not `Cli::parse`, which exits the process itself (for --help too) before the console
     // is put back.
     let cli = match Cli::try_parse() {
