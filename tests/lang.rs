@@ -141,3 +141,134 @@ fn a_mistyped_report_date_is_a_usage_mistake_in_the_clerks_language() {
         "{en}"
     );
 }
+
+/// The catalogue's `help` block in `lang` (`vi` or `en`), as the binary reads it.
+fn help_catalogue(lang: &str) -> serde_yaml::Mapping {
+    let path = format!("{}/locales/{lang}.yml", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(path).expect("catalogue");
+    let all: serde_yaml::Value = serde_yaml::from_str(&text).expect("catalogue parses");
+    all["help"].as_mapping().expect("a help block").clone()
+}
+
+/// The stdout of `ballotscan ARGS` (with `env` set), which must succeed.
+fn help_of(args: &[&str], env: Option<(&str, &str)>) -> String {
+    let mut cmd = bin();
+    cmd.env_remove("BALLOTSCAN_LANG").args(args);
+    if let Some((k, v)) = env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{args:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The commands `--help` lists, first word of each line under `heading`, with their lines.
+fn listed_commands(help: &str, heading: &str) -> Vec<(String, String)> {
+    help.lines()
+        .skip_while(|l| *l != heading)
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| {
+            let (name, line) = l.trim().split_once(' ')?;
+            Some((name.to_string(), line.trim().to_string()))
+        })
+        .collect()
+}
+
+const ORDER_OF_THE_WORK: [&str; 10] = [
+    "generate", "scan", "review", "tally", "void", "units", "forms", "synth", "check", "help",
+];
+
+#[test]
+fn help_is_in_vietnamese_by_default_with_the_commands_in_the_order_of_the_work() {
+    let help = help_of(&["--help"], None);
+    let commands = listed_commands(&help, "Các lệnh:");
+    let names: Vec<&str> = commands.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ORDER_OF_THE_WORK, "{help}");
+    let vi = help_catalogue("vi");
+    for (name, line) in &commands[..9] {
+        assert_eq!(
+            Some(line.as_str()),
+            vi[name.as_str()]["about"].as_str(),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        commands[0].1,
+        "In phiếu cho một đơn vị: tệp PDF với số sê-ri không trùng, ghi lại vào issued.csv."
+    );
+    for words in [
+        "Cách dùng: ballotscan",
+        "Tùy chọn:",
+        "Xem hướng dẫn",
+        "Mã thoát: 0 hoàn tất",
+    ] {
+        assert!(help.contains(words), "{words}: {help}");
+    }
+    assert!(
+        !help.contains("Print ballots") && !help.contains("Exit status"),
+        "{help}"
+    );
+}
+
+#[test]
+fn help_is_in_english_with_lang_en_or_the_environment_variable() {
+    let by_flag = help_of(&["--lang", "en", "--help"], None);
+    let by_env = help_of(&["--help"], Some(("BALLOTSCAN_LANG", "en")));
+    assert_eq!(by_flag, by_env);
+    let commands = listed_commands(&by_flag, "Commands:");
+    assert_eq!(
+        commands[0],
+        (
+            "generate".to_string(),
+            "Print ballots for one unit: a PDF with unique serials, recorded in issued.csv."
+                .to_string()
+        )
+    );
+    assert!(by_flag.contains("Exit status: 0 done"), "{by_flag}");
+    assert!(!by_flag.contains("In phiếu"), "{by_flag}");
+    // The flag wins over the variable.
+    let flag_wins = help_of(&["--lang", "vi", "--help"], Some(("BALLOTSCAN_LANG", "en")));
+    assert!(flag_wins.contains("Các lệnh:"), "{flag_wins}");
+}
+
+#[test]
+fn every_commands_help_explains_every_flag_in_both_languages() {
+    for lang in ["vi", "en"] {
+        let catalogue = help_catalogue(lang);
+        for name in &ORDER_OF_THE_WORK[..9] {
+            let help = help_of(&["--lang", lang, name, "--help"], None);
+            let texts = catalogue[*name].as_mapping().expect("a block per command");
+            // Every text of the command's block is shown: its line and each flag's help
+            // (a flag renamed in the code but not in the catalogue would show the raw key).
+            for (key, text) in texts {
+                let text = text.as_str().expect("text");
+                assert!(help.contains(text), "{lang} {name} {key:?}: {help}");
+            }
+            assert!(
+                !help.contains("help."),
+                "{lang} {name}: a raw key in {help}"
+            );
+            let flags = help
+                .lines()
+                .map(str::trim_start)
+                .filter(|l| l.starts_with("--") || l.starts_with("-h,") || l.starts_with('<'))
+                .count();
+            // Each flag and argument of the block, plus --help and the global --lang.
+            assert_eq!(flags, texts.len() - 1 + 2, "{lang} {name}: {help}");
+        }
+    }
+}
+
+#[test]
+fn a_command_line_mistake_still_exits_2_in_both_languages() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for args in [
+        &["scan"][..],
+        &["--bogus"],
+        &["scan", "s", "--out", "o", "--threads", "all"],
+    ] {
+        let [(vi, _), (en, _)] = both(args, dir.path());
+        assert_eq!((vi, en), (2, 2), "{args:?}");
+    }
+}
