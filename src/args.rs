@@ -10,8 +10,18 @@ use crate::i18n::{text, Lang};
 /// is a mistake to point out, not millions of ballots to print.
 pub const MAX_SERIALS: usize = 10_000;
 
+/// The environment variable that chooses the language where `--lang` is not given: set once
+/// for an office's shortcut or batch file.
+pub const LANG_VARIABLE: &str = "BALLOTSCAN_LANG";
+
+/// The language [`LANG_VARIABLE`] chooses, if it is set to one.
+pub fn lang_of_environment() -> Option<Lang> {
+    std::env::var(LANG_VARIABLE).ok()?.parse().ok()
+}
+
 /// The language of the command line being parsed: flags are parsed before `run` knows it,
-/// and their errors are read by the same person.
+/// and their errors (and `--help`) are read by the same person. `--lang` as typed, else
+/// [`LANG_VARIABLE`], else Vietnamese.
 pub fn lang_of_command_line() -> Lang {
     let args: Vec<String> = std::env::args().collect();
     args.iter()
@@ -21,6 +31,7 @@ pub fn lang_of_command_line() -> Lang {
             Some(rest) => rest.strip_prefix('=').and_then(|v| v.parse().ok()),
             None => None,
         })
+        .or_else(lang_of_environment)
         .unwrap_or_default()
 }
 

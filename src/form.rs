@@ -9,6 +9,8 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+
+use crate::i18n::Msg;
 use toml::Spanned;
 use unicode_normalization::UnicodeNormalization;
 
@@ -141,7 +143,19 @@ impl Default for Rules {
 pub struct FormError {
     pub file: String,
     pub line: usize,
-    pub message: String,
+    pub message: Msg,
+}
+
+impl FormError {
+    /// The error in `lang`, with its place (`Display` speaks the run's language).
+    pub fn in_lang(&self, lang: crate::i18n::Lang) -> String {
+        format!(
+            "{}:{}: {}",
+            self.file,
+            self.line,
+            self.message.in_lang(lang)
+        )
+    }
 }
 
 // ---- the TOML as written ----
@@ -233,47 +247,41 @@ impl Form {
         let text = std::fs::read_to_string(path).map_err(|e| FormError {
             file: path.display().to_string(),
             line: 0,
-            message: format!("cannot read the form definition: {e}"),
+            message: Msg::new("form_error.unreadable", &[("error", &e)]),
         })?;
         Form::parse(&text, &path.display().to_string())
     }
 
     /// Parses and checks a definition. `file` only names it in errors.
     pub fn parse(text: &str, file: &str) -> Result<Form, FormError> {
-        let err = |span: Option<Range<usize>>, message: String| FormError {
+        let err = |span: Option<Range<usize>>, message: Msg| FormError {
             file: file.to_string(),
             line: span.map_or(0, |s| line_of(text, s.start)),
             message,
         };
         let raw: RawForm = toml::from_str(text).map_err(|e| {
             let msg = e.message().to_string();
-            err(
-                e.span(),
-                format!("{msg} (see the form format in the README)"),
-            )
+            err(e.span(), Msg::new("form_error.toml", &[("error", &msg)]))
         })?;
         let id = raw.id.get_ref().clone();
         if !is_valid_id(&id) {
             return Err(err(
                 Some(raw.id.span()),
-                format!("form id {id:?} must be 1–32 letters, digits, '-', '_' or '.'"),
+                Msg::new("form_error.bad_id", &[("id", &id)]),
             ));
         }
         let version = *raw.version.get_ref();
         if !(1..=65535).contains(&version) {
             return Err(err(
                 Some(raw.version.span()),
-                format!("version {version} must be a whole number from 1 to 65535"),
+                Msg::new("form_error.bad_version", &[("version", &version)]),
             ));
         }
         if raw.title.trim().is_empty() {
-            return Err(err(None, "the title is empty".into()));
+            return Err(err(None, Msg::new("form_error.no_title", &[])));
         }
         if raw.questions.is_empty() {
-            return Err(err(
-                None,
-                "the form has no questions: add at least one [[questions]] table".into(),
-            ));
+            return Err(err(None, Msg::new("form_error.no_questions", &[])));
         }
         let mut questions = Vec::new();
         let mut seen = HashSet::new();
@@ -281,40 +289,37 @@ impl Form {
             let span = q.span();
             let line = line_of(text, span.start);
             let q = q.get_ref();
-            let at = |m: String| FormError {
+            let at = |m: Msg| FormError {
                 file: file.to_string(),
                 line,
                 message: m,
             };
             if !is_valid_id(&q.id) {
-                return Err(at(format!(
-                    "question id {:?} must be 1–32 letters, digits, '-', '_' or '.'",
-                    q.id
-                )));
+                return Err(at(Msg::new("form_error.bad_question_id", &[("id", &q.id)])));
             }
             if !seen.insert(q.id.clone()) {
-                return Err(at(format!(
-                    "question id {:?} is used twice: every question needs its own id",
-                    q.id
-                )));
+                return Err(at(Msg::new("form_error.question_twice", &[("id", &q.id)])));
             }
             if q.text.trim().is_empty() {
-                return Err(at(format!("question {:?} has no text", q.id)));
+                return Err(at(Msg::new("form_error.no_text", &[("id", &q.id)])));
             }
             if q.kind == QuestionKind::Text {
                 if q.scale.is_some() || q.options.is_some() || q.satisfied.is_some() {
-                    return Err(at(format!(
-                        "question {:?} is a writing area (kind = \"text\"): it takes no `scale`, `options` or `satisfied`",
-                        q.id
+                    return Err(at(Msg::new(
+                        "form_error.text_with_options",
+                        &[("id", &q.id)],
                     )));
                 }
                 let height_mm = q.height_mm.unwrap_or(DEFAULT_TEXT_HEIGHT_MM);
                 if !TEXT_HEIGHT_RANGE_MM.contains(&height_mm) {
-                    return Err(at(format!(
-                        "height_mm = {height_mm} of question {:?} must be from {} to {} (millimetres of writing area)",
-                        q.id,
-                        TEXT_HEIGHT_RANGE_MM.start(),
-                        TEXT_HEIGHT_RANGE_MM.end()
+                    return Err(at(Msg::new(
+                        "form_error.bad_height",
+                        &[
+                            ("height", &height_mm),
+                            ("id", &q.id),
+                            ("min", TEXT_HEIGHT_RANGE_MM.start()),
+                            ("max", TEXT_HEIGHT_RANGE_MM.end()),
+                        ],
                     )));
                 }
                 questions.push(Question {
@@ -329,33 +334,27 @@ impl Form {
                 continue;
             }
             if q.height_mm.is_some() {
-                return Err(at(format!(
-                    "question {:?} has `height_mm`, which only a writing area (kind = \"text\") takes",
-                    q.id
-                )));
+                return Err(at(Msg::new("form_error.height_not_text", &[("id", &q.id)])));
             }
             let (options, satisfied) = match (&q.scale, &q.options) {
                 (Some(_), Some(_)) => {
-                    return Err(at(format!(
-                        "question {:?} has both `scale` and `options`: keep one",
-                        q.id
+                    return Err(at(Msg::new(
+                        "form_error.scale_and_options",
+                        &[("id", &q.id)],
                     )))
                 }
                 (Some(name), None) => {
                     let scale = raw.scales.get(name).ok_or_else(|| {
-                        at(format!(
-                            "question {:?} names scale {name:?}, which is not defined: add [scales.{name}]",
-                            q.id
+                        at(Msg::new(
+                            "form_error.unknown_scale",
+                            &[("id", &q.id), ("scale", name)],
                         ))
                     })?;
                     (scale.options.clone(), scale.satisfied.clone())
                 }
                 (None, Some(options)) => (options.clone(), Vec::new()),
                 (None, None) => {
-                    return Err(at(format!(
-                        "question {:?} has no options: give `options = [...]` or `scale = \"...\"`",
-                        q.id
-                    )))
+                    return Err(at(Msg::new("form_error.no_options", &[("id", &q.id)])))
                 }
             };
             let satisfied = q.satisfied.clone().unwrap_or(satisfied);
@@ -378,17 +377,14 @@ impl Form {
         }
         let choices = questions.iter().filter(|q| q.is_choice()).count();
         if choices == 0 {
-            return Err(err(
-                None,
-                "the form has only writing areas: add at least one question with boxes".into(),
-            ));
+            return Err(err(None, Msg::new("form_error.only_text", &[])));
         }
         if raw.rules.min_answered > choices {
             return Err(err(
                 None,
-                format!(
-                    "rules.min_answered = {} but the form has only {choices} questions with boxes",
-                    raw.rules.min_answered,
+                Msg::new(
+                    "form_error.min_answered",
+                    &[("min", &raw.rules.min_answered), ("choices", &choices)],
                 ),
             ));
         }
@@ -403,10 +399,13 @@ impl Form {
                 if !(*LAYOUTS.start() as i64..=*LAYOUTS.end() as i64).contains(&n) {
                     return Err(err(
                         Some(l.span()),
-                        format!(
-                            "layout = {n}: use {} (the first ballots' arrangement) or {} (the official ballot's)",
-                            LAYOUTS.start(),
-                            LAYOUTS.end()
+                        Msg::new(
+                            "form_error.bad_layout",
+                            &[
+                                ("n", &n),
+                                ("first", LAYOUTS.start()),
+                                ("last", LAYOUTS.end()),
+                            ],
                         ),
                     ));
                 }
@@ -432,21 +431,18 @@ impl Form {
     }
 }
 
-fn check_header(h: Header) -> Result<Header, String> {
+fn check_header(h: Header) -> Result<Header, Msg> {
     if h.agency.len() > 3 {
-        return Err(format!(
-            "header.agency has {} lines; at most 3 fit beside the motto",
-            h.agency.len()
+        return Err(Msg::new(
+            "form_error.agency_lines",
+            &[("n", &h.agency.len())],
         ));
     }
     if h.motto.len() > 2 {
-        return Err(format!(
-            "header.motto has {} lines; give the state's name and the motto (2 lines)",
-            h.motto.len()
-        ));
+        return Err(Msg::new("form_error.motto_lines", &[("n", &h.motto.len())]));
     }
     if h.agency.iter().chain(&h.motto).any(|l| l.trim().is_empty()) {
-        return Err("header: an agency or motto line is empty; leave it out instead".into());
+        return Err(Msg::new("form_error.empty_header_line", &[]));
     }
     let units = h
         .agency
@@ -458,8 +454,9 @@ fn check_header(h: Header) -> Result<Header, String> {
             .iter()
             .any(|l| l.contains(UNIT_PLACEHOLDER) && l.trim() != UNIT_PLACEHOLDER)
     {
-        return Err(format!(
-            "header.agency: {UNIT_PLACEHOLDER} stands alone on one line (the unit's name fills it)"
+        return Err(Msg::new(
+            "form_error.unit_placeholder",
+            &[("placeholder", &UNIT_PLACEHOLDER)],
         ));
     }
     Ok(Header {
@@ -469,50 +466,51 @@ fn check_header(h: Header) -> Result<Header, String> {
     })
 }
 
-fn check_options(qid: &str, options: &[AnswerOption], satisfied: &[String]) -> Result<(), String> {
+fn check_options(qid: &str, options: &[AnswerOption], satisfied: &[String]) -> Result<(), Msg> {
     if options.is_empty() {
-        return Err(format!("question {qid:?} has an empty list of options"));
+        return Err(Msg::new("form_error.empty_options", &[("id", &qid)]));
     }
     if options.len() > 12 {
-        return Err(format!(
-            "question {qid:?} has {} options; at most 12 fit across a page",
-            options.len()
+        return Err(Msg::new(
+            "form_error.too_many_options",
+            &[("id", &qid), ("n", &options.len())],
         ));
     }
     let mut ids = HashSet::new();
     for o in options {
         if !is_valid_id(&o.id) {
-            return Err(format!(
-                "option id {:?} of question {qid:?} must be 1–32 letters, digits, '-', '_' or '.'",
-                o.id
+            return Err(Msg::new(
+                "form_error.bad_option_id",
+                &[("option", &o.id), ("id", &qid)],
             ));
         }
         if matches!(
             o.id.as_str(),
             "BLANK" | "MULTI" | "REVIEW" | "WRITTEN" | "EMPTY" | "UNREADABLE"
         ) {
-            return Err(format!(
-                "option id {:?} of question {qid:?} is reserved for the scanner's verdicts",
-                o.id
+            return Err(Msg::new(
+                "form_error.reserved_option",
+                &[("option", &o.id), ("id", &qid)],
             ));
         }
         if !ids.insert(o.id.as_str()) {
-            return Err(format!(
-                "option id {:?} is used twice in question {qid:?}",
-                o.id
+            return Err(Msg::new(
+                "form_error.option_twice",
+                &[("option", &o.id), ("id", &qid)],
             ));
         }
         if o.label.trim().is_empty() {
-            return Err(format!(
-                "option {:?} of question {qid:?} has an empty label",
-                o.id
+            return Err(Msg::new(
+                "form_error.empty_label",
+                &[("option", &o.id), ("id", &qid)],
             ));
         }
     }
     for s in satisfied {
         if !ids.contains(s.as_str()) {
-            return Err(format!(
-                "`satisfied` of question {qid:?} names option {s:?}, which the question does not have"
+            return Err(Msg::new(
+                "form_error.unknown_satisfied",
+                &[("id", &qid), ("option", s)],
             ));
         }
     }
@@ -536,7 +534,7 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Form>, FormError> {
     let entries = std::fs::read_dir(dir).map_err(|e| FormError {
         file: dir.display().to_string(),
         line: 0,
-        message: format!("cannot read the forms folder: {e}"),
+        message: Msg::new("form_error.unreadable_dir", &[("error", &e)]),
     })?;
     let mut paths: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -547,7 +545,7 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Form>, FormError> {
         return Err(FormError {
             file: dir.display().to_string(),
             line: 0,
-            message: "no *.toml form definitions in this folder".into(),
+            message: Msg::new("form_error.empty_dir", &[]),
         });
     }
     let mut forms: Vec<Form> = Vec::new();
@@ -557,11 +555,13 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Form>, FormError> {
             return Err(FormError {
                 file: p.display().to_string(),
                 line: 1,
-                message: format!(
-                    "form {} version {} is defined twice in {}",
-                    f.id,
-                    f.version,
-                    dir.display()
+                message: Msg::new(
+                    "form_error.defined_twice",
+                    &[
+                        ("id", &f.id),
+                        ("version", &f.version),
+                        ("dir", &dir.display()),
+                    ],
                 ),
             });
         }
@@ -601,7 +601,7 @@ mod tests {
     fn parse_err(src: &str) -> String {
         match Form::parse(src, "x.toml") {
             Ok(_) => panic!("accepted: {src}"),
-            Err(e) => e.to_string(),
+            Err(e) => e.in_lang(crate::i18n::Lang::En),
         }
     }
 

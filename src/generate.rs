@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::form::Form;
+use crate::i18n::text;
 use crate::issued::{self, IssuedBallot};
 use crate::layout::Layout;
 use crate::output;
@@ -43,12 +44,13 @@ pub struct Report {
 
 pub fn generate(req: &Request) -> anyhow::Result<Report> {
     use anyhow::{bail, Context};
-    let unit = req.registry.require(req.unit, req.lang)?;
+    let lang = req.lang;
+    let unit = req.registry.require(req.unit, lang)?;
     if req.count == 0 && req.reprint.is_none() {
-        bail!("--count must be at least 1");
+        bail!(text(lang, "generate.zero_count", &[]));
     }
     if let Some(dpi) = req.png_dpi.filter(|d| !(150..=600).contains(d)) {
-        bail!("--dpi must be from 150 to 600 (got {dpi})");
+        bail!(text(lang, "generate.bad_dpi", &[("dpi", &dpi)]));
     }
     // Held until the serials are recorded: two runs reading the same issued.csv would both
     // continue after its last serial.
@@ -77,20 +79,25 @@ pub fn generate(req: &Request) -> anyhow::Result<Report> {
             let last = first
                 .checked_add(req.count - 1)
                 .filter(|&l| l <= 999_999_999)
-                .context("serials would exceed 999999999")?;
+                .with_context(|| text(lang, "generate.serials_too_high", &[]))?;
             if let Some(s) = already.iter().find(|&&s| (first..=last).contains(&s)) {
-                bail!(
-                    "serial {s:06} was already issued to {} according to {}: serials must stay unique within a unit (leave out --first-serial to continue after the last one, or print it again with --reprint {s})",
-                    unit.code,
-                    issued_path.display()
-                );
+                bail!(text(
+                    lang,
+                    "generate.already_issued",
+                    &[
+                        ("serial", &format!("{s:06}")),
+                        ("n", s),
+                        ("unit", &unit.code),
+                        ("file", &issued_path.display()),
+                    ]
+                ));
             }
             (first..=last).collect()
         }
     };
     let (first, last) = match (serials.first(), serials.last()) {
         (Some(&f), Some(&l)) => (f, l),
-        _ => bail!("no serials to print"),
+        _ => bail!(text(lang, "generate.no_serials", &[])),
     };
 
     let layout = Layout::new(req.form)?;
@@ -122,7 +129,7 @@ pub fn generate(req: &Request) -> anyhow::Result<Report> {
     if let Some(dpi) = req.png_dpi {
         let dir = req.out_dir.join("png");
         std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
+            .with_context(|| text(lang, "generate.cannot_create", &[("dir", &dir.display())]))?;
         pngs = pages
             .par_iter()
             .zip(&payloads)
@@ -175,7 +182,6 @@ fn check_reprint(
     issued: &[IssuedBallot],
     issued_path: &Path,
 ) -> anyhow::Result<()> {
-    use crate::i18n::text;
     let lang = req.lang;
     let never: BTreeSet<u32> = reprint
         .iter()

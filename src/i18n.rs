@@ -8,6 +8,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -80,6 +81,58 @@ pub fn reason(lang: Lang, code: crate::reason::Reason) -> String {
         .map_or_else(|| code.to_string(), Cow::into_owned)
 }
 
+/// The language of this run, for messages made deep in the library where no [`Lang`] is at
+/// hand (a mistake in a form definition or a units registry, read by code that other commands
+/// share). The binary sets it once from `--lang`; until then it is the default, Vietnamese.
+static SPOKEN: AtomicU8 = AtomicU8::new(0);
+
+/// Sets the language [`Msg`]s are shown in for the rest of the run.
+pub fn set_spoken(lang: Lang) {
+    SPOKEN.store(lang as u8, Ordering::Relaxed);
+}
+
+/// The language [`Msg`]s are shown in: the one [`set_spoken`] gave, else Vietnamese.
+pub fn spoken() -> Lang {
+    match SPOKEN.load(Ordering::Relaxed) {
+        1 => Lang::En,
+        _ => Lang::Vi,
+    }
+}
+
+/// A catalogue message with its values, put into words only when shown: in the run's
+/// language by `Display`, in any language by [`Msg::in_lang`] (which tests use).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Msg {
+    key: &'static str,
+    args: Vec<(&'static str, String)>,
+}
+
+impl Msg {
+    /// The message `key` with each `%{name}` to be replaced by its value.
+    pub fn new(key: &'static str, args: &[(&'static str, &dyn fmt::Display)]) -> Msg {
+        Msg {
+            key,
+            args: args.iter().map(|(n, v)| (*n, v.to_string())).collect(),
+        }
+    }
+
+    /// The message in `lang`.
+    pub fn in_lang(&self, lang: Lang) -> String {
+        let args: Vec<(&str, &dyn fmt::Display)> = self
+            .args
+            .iter()
+            .map(|(n, v)| (*n, v as &dyn fmt::Display))
+            .collect();
+        text(lang, self.key, &args)
+    }
+}
+
+impl fmt::Display for Msg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.in_lang(spoken()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,7 +202,7 @@ mod tests {
                     continue;
                 }
                 let src = std::fs::read_to_string(&path).expect("source readable");
-                for marker in ["text(lang, \"", "text(self.lang, \""] {
+                for marker in ["text(lang, \"", "text(self.lang, \"", "Msg::new(\""] {
                     for (i, _) in src.match_indices(marker) {
                         let rest = &src[i + marker.len()..];
                         let key = &rest[..rest.find('"').unwrap_or(0)];

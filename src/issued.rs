@@ -10,6 +10,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
+use crate::i18n::Msg;
 use crate::output::{self, CsvTable};
 use crate::payload::Payload;
 
@@ -54,11 +55,17 @@ pub fn read(path: &Path) -> anyhow::Result<Vec<IssuedBallot>> {
     let (header, rows) = output::read_csv(path).map_err(crate::failure::input)?;
     let names: Vec<&str> = header.iter().collect();
     if names != HEADER && names != OLD_HEADER {
-        return Err(crate::failure::input(format!(
-            "{} is not an issued.csv written by `ballotscan generate` (header {names:?}, expected {})",
-            path.display(),
-            HEADER.join(",")
-        )));
+        return Err(crate::failure::input(
+            Msg::new(
+                "issued_error.bad_header",
+                &[
+                    ("file", &path.display()),
+                    ("header", &names.join(",")),
+                    ("expected", &HEADER.join(",")),
+                ],
+            )
+            .to_string(),
+        ));
     }
     rows.iter()
         .enumerate()
@@ -66,7 +73,12 @@ pub fn read(path: &Path) -> anyhow::Result<Vec<IssuedBallot>> {
             let cells: csv::StringRecord = r.iter().map(output::unneutralise).collect();
             cells
                 .deserialize::<IssuedBallot>(Some(&header))
-                .with_context(|| format!("{}:{}: bad serial", path.display(), i + 2))
+                .with_context(|| {
+                    Msg::new(
+                        "issued_error.bad_serial",
+                        &[("file", &path.display()), ("line", &(i + 2))],
+                    )
+                })
         })
         .collect()
 }
@@ -150,9 +162,10 @@ mod tests {
         )
         .expect("write");
         let err = format!("{:#}", read(&path).expect_err("refused"));
-        assert!(err.contains("issued.csv:3: bad serial"), "{err}");
+        // In the run's language, Vietnamese unless the binary was given --lang en.
+        assert!(err.contains("issued.csv:3: số sê-ri không hợp lệ"), "{err}");
         std::fs::write(&path, "unit,serial\nA,1\n").expect("write");
         let err = read(&path).expect_err("refused").to_string();
-        assert!(err.contains("is not an issued.csv"), "{err}");
+        assert!(err.contains("không phải tệp issued.csv"), "{err}");
     }
 }

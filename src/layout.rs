@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::fonts::{self, Weight, MM_PER_PT};
 use crate::form::{Align, Form, FormError, Header, Question, UNIT_PLACEHOLDER};
 use crate::geometry::{PointMm, RectMm};
+use crate::i18n::Msg;
 
 pub const PAGE_W: f64 = 210.0;
 pub const PAGE_H: f64 = 297.0;
@@ -176,7 +177,7 @@ pub struct Layout {
 
 impl Layout {
     pub fn new(form: &Form) -> Result<Layout, FormError> {
-        let fail = |line: usize, message: String| FormError {
+        let fail = |line: usize, message: Msg| FormError {
             file: format!("form {} v{}", form.id, form.version),
             line,
             message,
@@ -185,7 +186,7 @@ impl Layout {
             match fonts::missing_glyph(text, weight) {
                 Some(c) => Err(fail(
                     0,
-                    format!("the font has no glyph for {c:?} in {text:?}"),
+                    Msg::new("layout_error.no_glyph", &[("char", &c), ("text", &text)]),
                 )),
                 None => Ok(()),
             }
@@ -209,12 +210,8 @@ impl Layout {
             for l in h.agency.iter().chain(&h.motto).chain([&h.form_number]) {
                 glyphs(l, Weight::Bold)?;
             }
-            let (header_shapes, place, bottom) = official_header(h, header_right).map_err(|t| {
-                fail(
-                    0,
-                    format!("the header line {t:?} is too long to fit: shorten it"),
-                )
-            })?;
+            let (header_shapes, place, bottom) = official_header(h, header_right)
+                .map_err(|t| fail(0, Msg::new("layout_error.header_too_long", &[("line", &t)])))?;
             shapes.extend(header_shapes);
             unit_place = place;
             y = bottom + 3.0;
@@ -229,7 +226,10 @@ impl Layout {
             let lines = fonts::wrap(text, pt, weight, header_w).map_err(|w| {
                 fail(
                     0,
-                    format!("the word {w:?} is wider than the header ({header_w:.0} mm)"),
+                    Msg::new(
+                        "layout_error.word_too_wide",
+                        &[("word", &w), ("width", &format!("{header_w:.0}"))],
+                    ),
                 )
             })?;
             for l in lines {
@@ -290,10 +290,12 @@ impl Layout {
                 if rect.bottom() > bottom {
                     return Err(fail(
                         q.line,
-                        format!(
-                            "the writing area of question {:?} does not fit on the page (it would end {:.0} mm below the printable area): lower its height_mm, shorten the texts or split the form",
-                            q.id,
-                            rect.bottom() - bottom
+                        Msg::new(
+                            "layout_error.area_does_not_fit",
+                            &[
+                                ("id", &q.id),
+                                ("mm", &format!("{:.0}", rect.bottom() - bottom)),
+                            ],
                         ),
                     ));
                 }
@@ -376,10 +378,9 @@ impl Layout {
             if y + row_h > bottom {
                 return Err(fail(
                     q.line,
-                    format!(
-                        "question {:?} does not fit on the page (it would end {:.0} mm below the printable area): shorten the texts or split the form",
-                        q.id,
-                        y + row_h - bottom
+                    Msg::new(
+                        "layout_error.question_does_not_fit",
+                        &[("id", &q.id), ("mm", &format!("{:.0}", y + row_h - bottom))],
                     ),
                 ));
             }
@@ -407,10 +408,7 @@ impl Layout {
             if w > CONTENT_RIGHT - CONTENT_LEFT {
                 return Err(fail(
                     0,
-                    format!(
-                        "the closing line {:?} is too long for one line: shorten it",
-                        form.closing
-                    ),
+                    Msg::new("layout_error.closing_too_long", &[("line", &form.closing)]),
                 ));
             }
             let x = (PAGE_W - w) / 2.0;
@@ -545,16 +543,20 @@ impl Layout {
 }
 
 fn too_wide(
-    fail: &impl Fn(usize, String) -> FormError,
+    fail: &impl Fn(usize, Msg) -> FormError,
     q: &Question,
     word: &str,
     width: f64,
 ) -> FormError {
     fail(
         q.line,
-        format!(
-            "text too long to fit: the word {word:?} in question {:?} is wider than its {width:.1} mm column; shorten it or use fewer options",
-            q.id
+        Msg::new(
+            "layout_error.option_word_too_wide",
+            &[
+                ("word", &word),
+                ("id", &q.id),
+                ("width", &format!("{width:.1}")),
+            ],
         ),
     )
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use ballotscan::failure::{self, Failure};
 use ballotscan::form::{self, Form};
@@ -15,215 +15,232 @@ use ballotscan::registry::Registry;
 use ballotscan::synth::ballots::FileFormat;
 use ballotscan::{generate, report, scan};
 
+/// The command line. What `--help` says — each command's line, each flag's help, the exit
+/// statuses — is in the catalogue (`help.*` in `locales/*.yml`), put in by [`localized_command`]
+/// in the language of the command line.
 #[derive(Parser)]
-#[command(
-    name = "ballotscan",
-    version,
-    about = "Printed ballots in, exact per-unit tallies out",
-    after_help = EXIT_STATUS_HELP
-)]
+#[command(name = "ballotscan", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
-    /// Language of what people read (console, review page, report): vi (default) or en.
-    /// `review` and `tally` default to the language the scan used.
     #[arg(long, global = true)]
     lang: Option<Lang>,
 }
 
-/// The statuses of `ballotscan::failure`, for `--help` (and the README's "Exit status").
-const EXIT_STATUS_HELP: &str = "Exit status: 0 done (however many ballots were flagged), \
-1 refused or failed (the message says why), 2 command-line mistake, \
-3 input mistake (a path that does not exist, a file that cannot be read, an unknown unit), \
-4 a result could not be written (full disk, no permission).";
-
 #[derive(Subcommand)]
 enum Command {
-    /// Print ballots for one unit: a PDF with unique serials, recorded in issued.csv.
     Generate {
-        /// Unit code from the units registry.
         #[arg(long)]
         unit: String,
-        /// How many ballots.
         #[arg(long, default_value_t = 10)]
         count: u32,
-        /// Output folder (created if missing). An existing issued.csv there is continued.
         #[arg(long)]
         out: PathBuf,
-        /// Form definition (TOML). Default: the newest embedded standard form (CSAT v2).
         #[arg(long)]
         form: Option<PathBuf>,
-        /// Units registry (CSV: code,name,parent). Default: the embedded registry.
         #[arg(long)]
         units: Option<PathBuf>,
-        /// Sign serials with the key in this file (keep it secret).
         #[arg(long)]
         key: Option<PathBuf>,
-        /// First serial; default: after the last one in OUT/issued.csv for this unit.
         #[arg(long)]
         first_serial: Option<u32>,
-        /// Print these already-issued serials again (e.g. 5-7 after a printer jam): the same
-        /// QR codes (give the same --key), marked as reprints in issued.csv, no new serials.
         #[arg(long, value_parser = ballotscan::args::serials_arg, conflicts_with_all = ["first_serial", "count"])]
         reprint: Option<std::collections::BTreeSet<u32>>,
-        /// Also write one PNG per ballot.
         #[arg(long)]
         png: bool,
-        /// DPI of the PNGs (150–600).
         #[arg(long, default_value_t = 200)]
         dpi: u32,
     },
-    /// Read scanned ballots (files or folders) and write per-unit tallies to OUT.
     Scan {
-        /// Image files (PNG, JPEG, TIFF incl. multi-page) and folders (searched recursively).
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
-        /// Output folder for ballots.csv, answers.csv, tallies.csv and summary.csv.
         #[arg(long)]
         out: PathBuf,
-        /// Folder of form definitions (*.toml). Default: the embedded standard form.
         #[arg(long)]
         forms: Option<PathBuf>,
-        /// Units registry (CSV: code,name,parent). Default: the embedded registry.
         #[arg(long)]
         units: Option<PathBuf>,
-        /// Check serial signatures with the key in this file; unsigned or forged ballots are rejected.
         #[arg(long)]
         key: Option<PathBuf>,
-        /// Fill score at or below which a box is empty.
         #[arg(long, default_value_t = Thresholds::default().empty, value_parser = ballotscan::args::decimal_arg)]
         empty_below: f64,
-        /// Fill score at or above which a box is marked (between the two: review).
         #[arg(long, default_value_t = Thresholds::default().marked, value_parser = ballotscan::args::decimal_arg)]
         marked_above: f64,
-        /// Worker threads (default: all cores). Results are identical for any value.
         #[arg(long)]
         threads: Option<usize>,
-        /// voided.csv written by `ballotscan void`: ballots of those serials are rejected
-        /// (voided_serial), never counted.
         #[arg(long)]
         voided: Vec<PathBuf>,
     },
-    /// Write the review page of a scan: each flagged ballot's image and its decisions to record.
     Review {
-        /// Output folder of `scan`.
         dir: PathBuf,
     },
-    /// Final tally: merge scan folders, apply auditors' decisions, reconcile, report.
     Tally {
-        /// Output folders of `ballotscan scan` (several scanning stations merge into one result).
         #[arg(required = true)]
         scans: Vec<PathBuf>,
-        /// decisions.csv files exported from the review page (or written by hand).
         #[arg(long)]
         decisions: Vec<PathBuf>,
-        /// issued.csv files from `generate`, to reconcile issued against returned ballots.
         #[arg(long)]
         issued: Vec<PathBuf>,
-        /// Units registry (CSV) instead of the one the scans used.
         #[arg(long)]
         units: Option<PathBuf>,
-        /// Satisfaction rate (%) below which the report highlights a unit.
         #[arg(long, default_value_t = 80.0, value_parser = ballotscan::args::decimal_arg)]
         threshold: f64,
-        /// Rated answers a unit needs before the report ranks it or calls it below the
-        /// threshold; units with fewer are shown but marked as too few to rank.
         #[arg(long, default_value_t = 30)]
         min_answers: u64,
-        /// Write the final report only: refuse (and write nothing) while any ballot still
-        /// waits for review.
         #[arg(long = "final")]
         final_only: bool,
-        /// Issuing agency printed at the top of the report.
         #[arg(long)]
         agency: Option<String>,
-        /// Survey period printed under the report's title, e.g. "01/10/2026 - 31/10/2026".
         #[arg(long)]
         period: Option<String>,
-        /// The report's date (YYYY-MM-DD); default today.
         #[arg(long, value_parser = parse_date)]
         date: Option<ballotscan::printable::Date>,
         #[arg(long)]
         out: PathBuf,
     },
-    /// Void issued serials (spoiled, lost, stolen): they are never counted if they come back.
     Void {
-        /// Unit code from the units registry.
         #[arg(long)]
         unit: String,
-        /// Serials to void: 5, 5-7 or 5-7,12.
         #[arg(long, value_parser = ballotscan::args::serials_arg)]
         serials: std::collections::BTreeSet<u32>,
-        /// Why, for the record (kept in voided.csv).
         #[arg(long)]
         reason: String,
-        /// The print folder (generate's --out) holding issued.csv; voided.csv is written there.
         #[arg(long)]
         out: PathBuf,
-        /// Units registry (CSV: code,name,parent). Default: the embedded registry.
         #[arg(long)]
         units: Option<PathBuf>,
     },
-    /// List the units of the registry (embedded, or --units FILE) as a tree: code and name.
     Units {
-        /// Units registry (CSV: code,name,parent). Default: the embedded registry.
         #[arg(long)]
         units: Option<PathBuf>,
     },
-    /// List the forms (embedded, or --forms DIR): id, version, questions and options.
     Forms {
-        /// Folder of form definitions (*.toml). Default: the embedded standard forms.
         #[arg(long)]
         forms: Option<PathBuf>,
     },
-    /// Testing: simulate filled and scanned ballots (with truth.csv) for a scanner set-up.
     Synth {
-        /// Unit codes (repeat the flag, or separate with commas).
         #[arg(long = "unit", value_delimiter = ',', required = true)]
         units: Vec<String>,
-        /// Ballots per unit.
         #[arg(long, default_value_t = 10)]
         count: u32,
-        /// Degradation profile: clean, office-scanner, bad-scanner, phone-photo, or one of the
-        /// simulator's families (folded, photocopy…).
         #[arg(long, default_value = "office-scanner",
               value_parser = clap::builder::PossibleValuesParser::new(ballotscan::synth::degrade::PROFILES))]
         profile: String,
-        /// Random seed: the same seed gives the same files.
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// Fixed DPI (default: 150, 200 or 300 at random per page).
         #[arg(long, value_parser = ballotscan::args::decimal_arg)]
         dpi: Option<f64>,
-        /// auto (as the profile scans), jpeg, png, tiff or pdf (all pages in one multi-page file).
         #[arg(long, value_enum, default_value_t = FileFormat::Auto)]
         format: FileFormat,
-        /// JPEG quality (1–100) instead of the profile's.
         #[arg(long)]
         quality: Option<u8>,
-        /// First serial of each unit.
         #[arg(long, default_value_t = 1)]
         first_serial: u32,
-        /// Prefix for file names, so several runs can share a folder.
         #[arg(long, default_value = "")]
         prefix: String,
         #[arg(long)]
         out: PathBuf,
         #[arg(long)]
         form: Option<PathBuf>,
-        /// Units registry (CSV). Default: the embedded registry.
         #[arg(long)]
         units_file: Option<PathBuf>,
         #[arg(long)]
         key: Option<PathBuf>,
     },
-    /// Testing: compare a scan of a synthetic batch with its truth.csv, box by box.
     Check {
-        /// truth.csv written by `synth`.
         truth: PathBuf,
-        /// Output folder of `scan`.
         scan: PathBuf,
     },
+}
+
+/// `Cli`'s command line with every text people read in `lang`, from the catalogue (`help.*`):
+/// the program's and each command's line, each flag's help, the headings and the exit
+/// statuses. clap's derive only knows one fixed text, so the texts are put in here, before
+/// parsing; the flags themselves, their parsing and clap's errors stay as derived.
+fn localized_command(lang: Lang) -> clap::Command {
+    let t = |key: &str| text(lang, key, &[]);
+    let words = HelpWords::of(lang);
+    let mut cmd = localize_args(Cli::command(), &words, "help")
+        .about(t("help.about"))
+        .after_help(t("help.exit_status"))
+        .subcommand_help_heading(words.commands)
+        .disable_version_flag(true)
+        .arg(words.own_flag("version", 'V', clap::ArgAction::Version));
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .collect();
+    for name in names {
+        cmd = cmd.mut_subcommand(&name, |s| {
+            localize_args(s, &words, &format!("help.{name}"))
+                .about(t(&format!("help.{name}.about")))
+        });
+    }
+    // clap adds its `help` command when the command line is built: built here, its line is
+    // then put in words like the others.
+    cmd.build();
+    cmd.mut_subcommand("help", |h| h.about(t("help.help_command")))
+}
+
+/// The words `--help` is framed with, in one language.
+struct HelpWords {
+    lang: Lang,
+    usage: String,
+    // clap takes headings as `'static` text (owned ones need its `string` feature): these
+    // three are leaked, once per run.
+    commands: &'static str,
+    arguments: &'static str,
+    options: &'static str,
+}
+
+impl HelpWords {
+    fn of(lang: Lang) -> HelpWords {
+        let leak = |key: &str| -> &'static str { Box::leak(text(lang, key, &[]).into_boxed_str()) };
+        HelpWords {
+            lang,
+            usage: text(lang, "help.usage", &[]),
+            commands: leak("help.commands"),
+            arguments: leak("help.arguments"),
+            options: leak("help.options"),
+        }
+    }
+
+    /// clap's own `--help` or `--version` (`-h`, `-V`), saying what it does in this language.
+    fn own_flag(&self, name: &'static str, short: char, action: clap::ArgAction) -> clap::Arg {
+        clap::Arg::new(name)
+            .short(short)
+            .long(name)
+            .action(action)
+            .help(text(self.lang, &format!("help.flag_{name}"), &[]))
+            .help_heading(self.options)
+    }
+}
+
+/// `cmd` with each flag's help from `{prefix}.{flag id}`, headings and usage line in `words`,
+/// and a `--help` flag that says so in their language.
+fn localize_args(cmd: clap::Command, words: &HelpWords, prefix: &str) -> clap::Command {
+    let t = |key: &str| text(words.lang, key, &[]);
+    let ids: Vec<String> = cmd
+        .get_arguments()
+        .map(|a| a.get_id().to_string())
+        .collect();
+    let mut cmd = cmd.help_template(format!(
+        "{{before-help}}{{about-with-newline}}\n{} {{usage}}\n\n{{all-args}}{{after-help}}",
+        words.usage
+    ));
+    // Each flag is taken out and put back in turn: their order stays the derive's.
+    for id in ids {
+        cmd = cmd.mut_arg(&id, |a| {
+            let heading = if a.is_positional() {
+                words.arguments
+            } else {
+                words.options
+            };
+            a.help(t(&format!("{prefix}.{id}"))).help_heading(heading)
+        });
+    }
+    cmd.disable_help_flag(true)
+        .arg(words.own_flag("help", 'h', clap::ArgAction::Help))
 }
 
 /// The form `--form` names, or else `default` (an embedded standard form).
@@ -247,7 +264,7 @@ fn load_key(path: Option<&PathBuf>) -> anyhow::Result<Option<SigningKey>> {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let lang = cli.lang;
+    let lang = cli.lang.or_else(ballotscan::args::lang_of_environment);
     match cli.command {
         Command::Tally {
             scans,
@@ -472,7 +489,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let key = load_key(key.as_ref())?;
             if let Some(d) = dpi {
                 if !(100.0..=600.0).contains(&d) {
-                    anyhow::bail!("--dpi must be from 100 to 600");
+                    anyhow::bail!(text(
+                        lang.unwrap_or_default(),
+                        "cli.synth_bad_dpi",
+                        &[("dpi", &d)]
+                    ));
                 }
             }
             let report = ballots::run(&ballots::Request {
@@ -491,10 +512,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 prefix,
             })?;
             eprintln!(
-                "ballotscan: {} simulated pages in {} files, truth in {}",
-                report.pages,
-                report.files.len(),
-                out.join("truth.csv").display()
+                "{}",
+                text(
+                    lang.unwrap_or_default(),
+                    "cli.synth_done",
+                    &[
+                        ("pages", &report.pages),
+                        ("files", &report.files.len()),
+                        ("truth", &out.join("truth.csv").display()),
+                    ]
+                )
             );
             Ok(())
         }
@@ -514,8 +541,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 || !(0.0..=1.0).contains(&marked_above)
                 || empty_below >= marked_above
             {
-                return Err(failure::usage(format!(
-                    "thresholds must satisfy 0 ≤ --empty-below < --marked-above ≤ 1 (got {empty_below} and {marked_above})"
+                return Err(failure::usage(text(
+                    lang.unwrap_or_default(),
+                    "cli.bad_thresholds",
+                    &[("empty", &empty_below), ("marked", &marked_above)],
                 )));
             }
             failure::require_existing(
@@ -542,7 +571,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 rayon::ThreadPoolBuilder::new()
                     .num_threads(n.max(1))
                     .build_global()
-                    .context("cannot set up the worker threads")?;
+                    .with_context(|| text(lang.unwrap_or_default(), "cli.threads", &[]))?;
             }
             let mut cfg = scan::Config::new(forms, registry, key, thresholds)?;
             cfg.voided = ballotscan::voided::load(&voided)?;
@@ -554,9 +583,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 indicatif::ProgressDrawTarget::stderr(),
             );
             bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{bar:40} {pos}/{len} files, {msg} pages  {elapsed} (eta {eta})",
-                )
+                indicatif::ProgressStyle::with_template(&text(
+                    lang.unwrap_or_default(),
+                    "cli.progress",
+                    &[],
+                ))
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
             let pages = std::sync::atomic::AtomicUsize::new(0);
@@ -655,7 +686,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 reprint: reprint.as_ref(),
                 lang,
             })
-            .context("generate failed")?;
+            .with_context(|| text(lang, "cli.generate_failed", &[]))?;
             let pngs = if report.pngs.is_empty() {
                 String::new()
             } else {
@@ -758,22 +789,35 @@ fn print_lines(lines: &[String]) -> anyhow::Result<()> {
 }
 
 fn parse_date(s: &str) -> Result<ballotscan::printable::Date, String> {
-    ballotscan::printable::Date::parse(s)
-        .ok_or_else(|| format!("{s:?} is not a date: write it as YYYY-MM-DD"))
+    ballotscan::printable::Date::parse(s).ok_or_else(|| {
+        text(
+            ballotscan::args::lang_of_command_line(),
+            "cli.bad_date",
+            &[("value", &s)],
+        )
+    })
 }
 
 fn main() -> ExitCode {
     let _console = Utf8Console::switch();
+    // Before parsing: the flags' own mistakes, and those of forms and registries read deep in
+    // the library, are read by the same person as the rest.
+    ballotscan::i18n::set_spoken(ballotscan::args::lang_of_command_line());
     // Not `Cli::parse`, which exits the process itself (for --help too) before the console
     // is put back.
-    let cli = match Cli::try_parse() {
+    let mut command = localized_command(ballotscan::i18n::spoken());
+    let cli = match command
+        .try_get_matches_from_mut(std::env::args_os())
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
         Ok(cli) => cli,
         Err(e) => {
+            let e = e.format(&mut command);
             let _ = e.print();
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
     };
-    let lang = cli.lang;
+    let lang = cli.lang.or_else(ballotscan::args::lang_of_environment);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

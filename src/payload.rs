@@ -17,6 +17,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::form::is_valid_id;
+use crate::i18n::Msg;
 
 pub const PREFIX: &str = "BS1";
 /// Hex digits of the truncated HMAC (48 bits: a forger's guess succeeds once in 2.8·10¹⁴).
@@ -56,16 +57,35 @@ pub enum PayloadError {
 #[derive(Clone)]
 pub struct SigningKey(Vec<u8>);
 
-#[derive(Debug, thiserror::Error)]
+/// A key file that cannot serve; shown in the run's language.
+#[derive(Debug)]
 pub enum KeyError {
-    #[error("cannot read the key file {path}: {source}")]
     Read {
         path: String,
         source: std::io::Error,
     },
-    #[error("the key file {0} holds fewer than 16 bytes: use a long random secret (e.g. `head -c 32 /dev/urandom | base64 > key.txt`)")]
     TooShort(String),
 }
+
+impl KeyError {
+    fn message(&self) -> Msg {
+        match self {
+            KeyError::Read { path, source } => {
+                Msg::new("key_error.unreadable", &[("path", path), ("error", source)])
+            }
+            KeyError::TooShort(path) => Msg::new("key_error.too_short", &[("path", path)]),
+        }
+    }
+}
+
+impl std::fmt::Display for KeyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.message().fmt(f)
+    }
+}
+
+/// No `source`: the message already says what the system said, and `{:#}` would repeat it.
+impl std::error::Error for KeyError {}
 
 impl SigningKey {
     /// The key is the file's bytes, with surrounding white space trimmed so an editor's final

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use crate::form::{is_valid_id, nfc};
-use crate::i18n::{text, Lang};
+use crate::i18n::{text, Lang, Msg};
 
 pub const DEFAULT_UNITS_CSV: &str = include_str!("../fixtures/units.csv");
 
@@ -30,7 +30,19 @@ pub struct Registry {
 pub struct RegistryError {
     pub file: String,
     pub line: usize,
-    pub message: String,
+    pub message: Msg,
+}
+
+impl RegistryError {
+    /// The error in `lang`, with its place (`Display` speaks the run's language).
+    pub fn in_lang(&self, lang: Lang) -> String {
+        format!(
+            "{}:{}: {}",
+            self.file,
+            self.line,
+            self.message.in_lang(lang)
+        )
+    }
 }
 
 impl Registry {
@@ -43,18 +55,18 @@ impl Registry {
         let bytes = std::fs::read(path).map_err(|e| RegistryError {
             file: path.display().to_string(),
             line: 0,
-            message: format!("cannot read the units registry: {e}"),
+            message: Msg::new("registry_error.unreadable", &[("error", &e)]),
         })?;
         let text = String::from_utf8(bytes).map_err(|_| RegistryError {
             file: path.display().to_string(),
             line: 0,
-            message: "the units registry is not UTF-8: save it as \"CSV UTF-8\"".into(),
+            message: Msg::new("registry_error.not_utf8", &[]),
         })?;
         Registry::parse(&text, &path.display().to_string())
     }
 
     pub fn parse(text: &str, file: &str) -> Result<Registry, RegistryError> {
-        let err = |line: usize, message: String| RegistryError {
+        let err = |line: usize, message: Msg| RegistryError {
             file: file.to_string(),
             line,
             message,
@@ -66,33 +78,37 @@ impl Registry {
             .from_reader(text.as_bytes());
         let headers = rdr
             .headers()
-            .map_err(|e| err(1, format!("cannot read the header: {e}")))?
+            .map_err(|e| err(1, Msg::new("registry_error.header", &[("error", &e)])))?
             .clone();
         let col = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
         let (Some(ci), Some(ni)) = (col("code"), col("name")) else {
-            return Err(err(
-                1,
-                "the header must be `code,name,parent` (parent may be left empty)".into(),
-            ));
+            return Err(err(1, Msg::new("registry_error.bad_header", &[])));
         };
         let pi = col("parent");
         let mut reg = Registry::default();
         for (i, rec) in rdr.records().enumerate() {
             let line = i + 2;
-            let rec = rec.map_err(|e| err(line, format!("bad CSV row: {e}")))?;
+            let rec =
+                rec.map_err(|e| err(line, Msg::new("registry_error.bad_row", &[("error", &e)])))?;
             let code = rec.get(ci).unwrap_or("").to_string();
             if !is_valid_id(&code) {
                 return Err(err(
                     line,
-                    format!("unit code {code:?} must be 1–32 letters, digits, '-', '_' or '.'"),
+                    Msg::new("registry_error.bad_code", &[("code", &code)]),
                 ));
             }
             if reg.index.contains_key(&code) {
-                return Err(err(line, format!("unit code {code:?} appears twice")));
+                return Err(err(
+                    line,
+                    Msg::new("registry_error.code_twice", &[("code", &code)]),
+                ));
             }
             let name = nfc(rec.get(ni).unwrap_or(""));
             if name.is_empty() {
-                return Err(err(line, format!("unit {code:?} has no name")));
+                return Err(err(
+                    line,
+                    Msg::new("registry_error.no_name", &[("code", &code)]),
+                ));
             }
             let parent = pi
                 .and_then(|p| rec.get(p))
@@ -106,9 +122,9 @@ impl Registry {
                 if !reg.index.contains_key(p) {
                     return Err(err(
                         i + 2,
-                        format!(
-                            "unit {:?} names parent {p:?}, which is not in the registry",
-                            u.code
+                        Msg::new(
+                            "registry_error.unknown_parent",
+                            &[("code", &u.code), ("parent", p)],
                         ),
                     ));
                 }
@@ -119,10 +135,7 @@ impl Registry {
                 if !seen.insert(c) {
                     return Err(err(
                         i + 2,
-                        format!(
-                            "unit {:?} is its own ancestor: the parent links form a loop",
-                            u.code
-                        ),
+                        Msg::new("registry_error.loop", &[("code", &u.code)]),
                     ));
                 }
                 cur = reg.get(c).and_then(|x| x.parent.as_deref());
@@ -269,9 +282,9 @@ mod tests {
     fn unknown_parent_and_loops_are_errors_with_lines() {
         let e = Registry::parse("code,name,parent\nA,a,B\n", "u.csv").unwrap_err();
         assert_eq!(e.line, 2);
-        assert!(e.message.contains("not in the registry"));
+        assert!(e.in_lang(Lang::En).contains("not in the registry"));
         let e = Registry::parse("code,name,parent\nA,a,B\nB,b,A\n", "u.csv").unwrap_err();
-        assert!(e.message.contains("loop"), "{e}");
+        assert!(e.in_lang(Lang::En).contains("loop"), "{e}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use serde::Deserialize;
 
+use crate::i18n::Msg;
 use crate::output::CsvTable;
 use crate::scan::PageRecord;
 
@@ -172,7 +173,10 @@ fn read_rows<T: serde::de::DeserializeOwned>(
     let (header, rows) = crate::output::read_csv(&dir.join(file)).map_err(anyhow::Error::msg)?;
     for name in columns.iter().filter(|c| !optional.contains(c)) {
         if !header.iter().any(|c| c == *name) {
-            anyhow::bail!("{}: no column {name:?}", dir.display());
+            anyhow::bail!(Msg::new(
+                "scan_files_error.no_column",
+                &[("file", &dir.join(file).display()), ("column", name)],
+            ));
         }
     }
     rows.iter()
@@ -180,9 +184,12 @@ fn read_rows<T: serde::de::DeserializeOwned>(
         .map(|(i, r)| {
             // Every cell was neutralised on writing (crate::output::neutralise).
             let cells: csv::StringRecord = r.iter().map(crate::output::unneutralise).collect();
-            cells
-                .deserialize(Some(&header))
-                .with_context(|| format!("{}/{file}:{}: bad row", dir.display(), i + 2))
+            cells.deserialize(Some(&header)).with_context(|| {
+                Msg::new(
+                    "scan_files_error.bad_row",
+                    &[("file", &dir.join(file).display()), ("line", &(i + 2))],
+                )
+            })
         })
         .collect()
 }
@@ -217,6 +224,7 @@ mod tests {
         )
         .expect("write");
         let err = read_answers(dir.path()).expect_err("no question column");
-        assert!(err.to_string().ends_with("no column \"question\""), "{err}");
+        let err = err.to_string();
+        assert!(err.contains("answers.csv không có cột “question”"), "{err}");
     }
 }

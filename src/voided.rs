@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use crate::i18n::{text, Lang};
+use crate::i18n::{text, Lang, Msg};
 use crate::output::{self, CsvTable};
 use crate::registry::Registry;
 
@@ -32,23 +32,34 @@ pub fn read_voided(path: &Path) -> anyhow::Result<Vec<Voided>> {
     let (header, rows) = output::read_csv(path).map_err(crate::failure::input)?;
     let names: Vec<&str> = header.iter().collect();
     if names != VOIDED_HEADER {
-        return Err(crate::failure::input(format!(
-            "{} is not a voided.csv written by `ballotscan void` (header {names:?}, expected {})",
-            path.display(),
-            VOIDED_HEADER.join(",")
-        )));
+        return Err(crate::failure::input(
+            Msg::new(
+                "voided_error.bad_header",
+                &[
+                    ("file", &path.display()),
+                    ("header", &names.join(",")),
+                    ("expected", &VOIDED_HEADER.join(",")),
+                ],
+            )
+            .to_string(),
+        ));
     }
     rows.iter()
         .enumerate()
         .map(|(i, r)| {
             let cell = |n: usize| output::unneutralise(r.get(n).unwrap_or(""));
             let serial = cell(1).trim().parse::<u32>().map_err(|_| {
-                crate::failure::input(format!(
-                    "{}:{}: bad serial {:?}",
-                    path.display(),
-                    i + 2,
-                    cell(1)
-                ))
+                crate::failure::input(
+                    Msg::new(
+                        "voided_error.bad_serial",
+                        &[
+                            ("file", &path.display()),
+                            ("line", &(i + 2)),
+                            ("serial", &cell(1)),
+                        ],
+                    )
+                    .to_string(),
+                )
             })?;
             Ok(Voided {
                 unit: cell(0).trim().to_string(),

@@ -182,6 +182,8 @@ fn generating_again_continues_the_serials_and_never_reissues() {
     );
     let out = bin()
         .args([
+            "--lang",
+            "en",
             "generate",
             "--unit",
             "P-MAYTO",
@@ -237,7 +239,7 @@ fn form_error(src: &str) -> String {
     let path = dir.path().join("my-form.toml");
     std::fs::write(&path, src).expect("write");
     let out = bin()
-        .args(["generate", "--unit", "P-ANBIEN", "--form"])
+        .args(["--lang", "en", "generate", "--unit", "P-ANBIEN", "--form"])
         .arg(&path)
         .arg("--out")
         .arg(dir.path().join("out"))

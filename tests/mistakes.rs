@@ -163,7 +163,7 @@ fn a_decimal_comma_is_read_as_a_decimal_point() {
 
 #[test]
 fn help_lists_the_commands_in_the_order_of_the_work() {
-    let run = bin().arg("--help").assert().success();
+    let run = bin().args(["--lang", "en", "--help"]).assert().success();
     let out = String::from_utf8_lossy(&run.get_output().stdout).into_owned();
     let commands: Vec<&str> = out
         .lines()
