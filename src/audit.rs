@@ -1102,9 +1102,9 @@ pub struct TallyReport {
     /// Serials they void, and ballots of those serials that came back (rejected).
     pub voided_serials: usize,
     pub voided_rejected: usize,
-    /// Question ids whose text or options differ between the forms tallied, with those
-    /// forms: counted under one id all the same (see `tally::differing_questions`).
-    pub differing_questions: Vec<(String, String)>,
+    /// Questions that versions of a form ask differently, counted apart under names of their
+    /// own (`q7_v1 = CSAT v1`, see `tally::RollupQuestions::kept_apart`).
+    pub kept_apart: Vec<String>,
 }
 
 /// Re-tallies one or more scan folders with the auditors' decisions: the final result.
@@ -1210,14 +1210,16 @@ pub fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
     crate::scan_files::ballots_csv(&records).write(&dir.join("ballots.csv"))?;
     crate::scan_files::answers_csv(&records).write(&dir.join("answers.csv"))?;
     let tally = crate::tally::Tally::of(&ballots, &forms, &registry);
-    let differing_questions = crate::tally::differing_questions(&forms, &tally.forms_used());
+    let rollup = tally.questions(&forms);
+    let kept_apart = rollup.kept_apart();
+    let questions = rollup.questions();
     let tallies_bytes = tally.tallies_table(&forms, &registry, lang).into_bytes();
     output::write_atomic(&dir.join("tallies.csv"), &tallies_bytes)?;
     let summary = tally.summary(&forms, &registry, returns.as_ref());
     crate::tally::summary_table(&summary).write(&dir.join("summary.csv"))?;
     let trail_bytes = trail_csv(&trail).into_bytes();
     output::write_atomic(&dir.join("audit-trail.csv"), &trail_bytes)?;
-    let totals = tally.totals();
+    let totals = tally.totals(&rollup);
     let info = crate::printable::ReportInfo {
         lang,
         agency: req.agency.unwrap_or_default(),
@@ -1226,7 +1228,7 @@ pub fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
         threshold: req.threshold,
         min_answers: req.min_answers,
         pending,
-        forms: &forms,
+        questions: &questions,
         totals: &totals,
         comments: &comments,
     };
@@ -1267,7 +1269,7 @@ pub fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
         voided_files,
         voided_serials: voided.values().map(BTreeSet::len).sum(),
         voided_rejected,
-        differing_questions,
+        kept_apart,
     })
 }
 

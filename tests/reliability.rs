@@ -695,9 +695,9 @@ fn export_decisions(path: &Path, out: &Path, decide: &[(u32, &str, &str)]) {
 fn q1_count(out: &Path, option: &str) -> u64 {
     read_rows(&out.join("tallies.csv"))
         .iter()
-        // unit, question, question_text, option, option_label, count
-        .filter(|r| r[1] == "q1" && r[3] == option)
-        .map(|r| r[5].parse::<u64>().expect("count"))
+        // unit, form, version, question, question_text, option, option_label, count
+        .filter(|r| r[3] == "q1" && r[5] == option)
+        .map(|r| r[7].parse::<u64>().expect("count"))
         .sum()
 }
 
