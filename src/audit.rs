@@ -20,16 +20,19 @@ use crate::reason::Reason;
 use crate::registry::Registry;
 use crate::scan::PageRecord;
 
-/// The columns the review page writes. A ballot is found by `form` + `unit` + `serial` when
-/// its QR code was read (a rescan, a renamed file and another station's copy of the folder
-/// are still that ballot), else by `file_sha256` + `page` (its file's content); `source` is
-/// kept for people and to tell apart two rows of one ballot. Files with only the first four
-/// identity columns of [`OLD_DECISIONS_HEADER`] are read as before: by `source` + `page`.
-pub const DECISIONS_HEADER: [&str; 10] = [
+/// The columns the review page writes. A ballot is found by `form` + `version` + `unit` +
+/// `serial` when its QR code was read (a rescan into another folder, renamed files and
+/// another station's copy of the folder are still that ballot), else by `file_sha256` + `page`
+/// (its file's content); `source` is kept for people and to tell apart two rows of one
+/// ballot. Files without `version` (written before it) are read with any version; files with
+/// only the identity columns of [`OLD_DECISIONS_HEADER`] are read as before: by `source` +
+/// `page`.
+pub const DECISIONS_HEADER: [&str; 11] = [
     "source",
     "page",
     "file_sha256",
     "form",
+    "version",
     "unit",
     "serial",
     "question",
@@ -220,6 +223,8 @@ pub struct DecisionRow {
     /// `source` + `page` only.
     pub file_sha256: String,
     pub form: String,
+    /// Empty in files written before the column existed: any version.
+    pub version: String,
     pub unit: String,
     pub serial: String,
     pub question: String,
@@ -343,12 +348,13 @@ pub fn read_decisions(
         .clone();
     let names: Vec<&str> = header.iter().collect();
     let by_identity = names.contains(&"file_sha256");
+    // `version` came later than the other identity columns: a file without it still reads.
     let need: &[&str] = if by_identity {
-        &DECISIONS_HEADER
+        &DECISIONS_HEADER[..]
     } else {
         &OLD_DECISIONS_HEADER
     };
-    for need in need {
+    for need in need.iter().filter(|n| **n != "version") {
         if !names.contains(need) {
             bail!(
                 "{}: missing column {need:?}; a decisions file has the header {}",
@@ -400,6 +406,7 @@ pub fn read_decisions(
             source: exact("source"),
             file_sha256: typed("file_sha256"),
             form: typed("form"),
+            version: typed("version"),
             unit: typed("unit"),
             serial: typed("serial"),
             question: typed("question"),
@@ -494,11 +501,10 @@ impl BallotIndex {
                     c.iter()
                         .copied()
                         .filter(|&i| {
-                            d.form.is_empty()
-                                || records[i]
-                                    .payload
-                                    .as_ref()
-                                    .is_some_and(|p| p.form == d.form)
+                            let p = records[i].payload.as_ref();
+                            (d.form.is_empty() || p.is_some_and(|p| p.form == d.form))
+                                && (d.version.is_empty()
+                                    || p.is_some_and(|p| p.version.to_string() == d.version))
                         })
                         .collect()
                 })
@@ -597,9 +603,14 @@ impl DecisionCheck {
                 "{}: {}",
                 d.origin,
                 if d.by_identity && !d.unit.is_empty() {
+                    let form = if d.version.is_empty() {
+                        d.form.clone()
+                    } else {
+                        format!("{} v{}", d.form, d.version)
+                    };
                     format!(
-                        "{} {} {} ({}#{})",
-                        d.form, d.unit, d.serial, d.source, d.page
+                        "ballot {} {} of form {form} (decided on {}#{})",
+                        d.unit, d.serial, d.source, d.page
                     )
                 } else {
                     format!("{}#{}", d.source, d.page)
@@ -728,7 +739,7 @@ impl DecisionCheck {
         if !self.unmatched.is_empty() {
             let n = self.unmatched.len();
             bail!(
-                "{n} decision{} name{} no ballot in the scan folders given (made on other scans, or on ballots since removed); tally the folders they were made on, or delete these rows:\n  {}{}",
+                "{n} decision{} name{} no ballot in the scan folders given (made on other scans, or on ballots since removed): add the scan folder that holds these ballots to the tally, or delete these rows from the decisions file:\n  {}{}",
                 if n == 1 { "" } else { "s" },
                 if n == 1 { "s" } else { "" },
                 self.unmatched[..n.min(UNMATCHED_LISTED)].join("\n  "),
