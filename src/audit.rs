@@ -20,16 +20,19 @@ use crate::reason::Reason;
 use crate::registry::Registry;
 use crate::scan::PageRecord;
 
-/// The columns the review page writes. A ballot is found by `form` + `unit` + `serial` when
-/// its QR code was read (a rescan, a renamed file and another station's copy of the folder
-/// are still that ballot), else by `file_sha256` + `page` (its file's content); `source` is
-/// kept for people and to tell apart two rows of one ballot. Files with only the first four
-/// identity columns of [`OLD_DECISIONS_HEADER`] are read as before: by `source` + `page`.
-pub const DECISIONS_HEADER: [&str; 10] = [
+/// The columns the review page writes. A ballot is found by `form` + `version` + `unit` +
+/// `serial` when its QR code was read (a rescan into another folder, renamed files and
+/// another station's copy of the folder are still that ballot), else by `file_sha256` + `page`
+/// (its file's content); `source` is kept for people and to tell apart two rows of one
+/// ballot. Files without `version` (written before it) are read with any version; files with
+/// only the identity columns of [`OLD_DECISIONS_HEADER`] are read as before: by `source` +
+/// `page`.
+pub const DECISIONS_HEADER: [&str; 11] = [
     "source",
     "page",
     "file_sha256",
     "form",
+    "version",
     "unit",
     "serial",
     "question",
@@ -220,6 +223,8 @@ pub struct DecisionRow {
     /// `source` + `page` only.
     pub file_sha256: String,
     pub form: String,
+    /// Empty in files written before the column existed: any version.
+    pub version: String,
     pub unit: String,
     pub serial: String,
     pub question: String,
@@ -343,12 +348,13 @@ pub fn read_decisions(
         .clone();
     let names: Vec<&str> = header.iter().collect();
     let by_identity = names.contains(&"file_sha256");
+    // `version` came later than the other identity columns: a file without it still reads.
     let need: &[&str] = if by_identity {
-        &DECISIONS_HEADER
+        &DECISIONS_HEADER[..]
     } else {
         &OLD_DECISIONS_HEADER
     };
-    for need in need {
+    for need in need.iter().filter(|n| **n != "version") {
         if !names.contains(need) {
             bail!(
                 "{}: missing column {need:?}; a decisions file has the header {}",
@@ -400,6 +406,7 @@ pub fn read_decisions(
             source: exact("source"),
             file_sha256: typed("file_sha256"),
             form: typed("form"),
+            version: typed("version"),
             unit: typed("unit"),
             serial: typed("serial"),
             question: typed("question"),
@@ -494,11 +501,10 @@ impl BallotIndex {
                     c.iter()
                         .copied()
                         .filter(|&i| {
-                            d.form.is_empty()
-                                || records[i]
-                                    .payload
-                                    .as_ref()
-                                    .is_some_and(|p| p.form == d.form)
+                            let p = records[i].payload.as_ref();
+                            (d.form.is_empty() || p.is_some_and(|p| p.form == d.form))
+                                && (d.version.is_empty()
+                                    || p.is_some_and(|p| p.version.to_string() == d.version))
                         })
                         .collect()
                 })
@@ -597,9 +603,14 @@ impl DecisionCheck {
                 "{}: {}",
                 d.origin,
                 if d.by_identity && !d.unit.is_empty() {
+                    let form = if d.version.is_empty() {
+                        d.form.clone()
+                    } else {
+                        format!("{} v{}", d.form, d.version)
+                    };
                     format!(
-                        "{} {} {} ({}#{})",
-                        d.form, d.unit, d.serial, d.source, d.page
+                        "ballot {} {} of form {form} (decided on {}#{})",
+                        d.unit, d.serial, d.source, d.page
                     )
                 } else {
                     format!("{}#{}", d.source, d.page)
@@ -728,7 +739,7 @@ impl DecisionCheck {
         if !self.unmatched.is_empty() {
             let n = self.unmatched.len();
             bail!(
-                "{n} decision{} name{} no ballot in the scan folders given (made on other scans, or on ballots since removed); tally the folders they were made on, or delete these rows:\n  {}{}",
+                "{n} decision{} name{} no ballot in the scan folders given (made on other scans, or on ballots since removed): add the scan folder that holds these ballots to the tally, or delete these rows from the decisions file:\n  {}{}",
                 if n == 1 { "" } else { "s" },
                 if n == 1 { "s" } else { "" },
                 self.unmatched[..n.min(UNMATCHED_LISTED)].join("\n  "),
@@ -1102,9 +1113,9 @@ pub struct TallyReport {
     /// Serials they void, and ballots of those serials that came back (rejected).
     pub voided_serials: usize,
     pub voided_rejected: usize,
-    /// Question ids whose text or options differ between the forms tallied, with those
-    /// forms: counted under one id all the same (see `tally::differing_questions`).
-    pub differing_questions: Vec<(String, String)>,
+    /// Questions that versions of a form ask differently, counted apart under names of their
+    /// own (`q7_v1 = CSAT v1`, see `tally::RollupQuestions::kept_apart`).
+    pub kept_apart: Vec<String>,
 }
 
 /// Re-tallies one or more scan folders with the auditors' decisions: the final result.
@@ -1210,14 +1221,16 @@ pub fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
     crate::scan_files::ballots_csv(&records).write(&dir.join("ballots.csv"))?;
     crate::scan_files::answers_csv(&records).write(&dir.join("answers.csv"))?;
     let tally = crate::tally::Tally::of(&ballots, &forms, &registry);
-    let differing_questions = crate::tally::differing_questions(&forms, &tally.forms_used());
+    let rollup = tally.questions(&forms);
+    let kept_apart = rollup.kept_apart();
+    let questions = rollup.questions();
     let tallies_bytes = tally.tallies_table(&forms, &registry, lang).into_bytes();
     output::write_atomic(&dir.join("tallies.csv"), &tallies_bytes)?;
     let summary = tally.summary(&forms, &registry, returns.as_ref());
     crate::tally::summary_table(&summary).write(&dir.join("summary.csv"))?;
     let trail_bytes = trail_csv(&trail).into_bytes();
     output::write_atomic(&dir.join("audit-trail.csv"), &trail_bytes)?;
-    let totals = tally.totals();
+    let totals = tally.totals(&rollup);
     let info = crate::printable::ReportInfo {
         lang,
         agency: req.agency.unwrap_or_default(),
@@ -1226,7 +1239,7 @@ pub fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
         threshold: req.threshold,
         min_answers: req.min_answers,
         pending,
-        forms: &forms,
+        questions: &questions,
         totals: &totals,
         comments: &comments,
     };
@@ -1267,7 +1280,7 @@ pub fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
         voided_files,
         voided_serials: voided.values().map(BTreeSet::len).sum(),
         voided_rejected,
-        differing_questions,
+        kept_apart,
     })
 }
 

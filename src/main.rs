@@ -320,13 +320,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if r.pending > 0 {
                 eprintln!("{}", text(lang, "tally.provisional", &[("n", &r.pending)]));
             }
-            for (question, forms) in &r.differing_questions {
+            if !r.kept_apart.is_empty() {
                 eprintln!(
                     "{}",
                     text(
                         lang,
-                        "tally.questions_differ",
-                        &[("question", question), ("forms", forms)]
+                        "tally.versions_apart",
+                        &[("list", &r.kept_apart.join("; "))]
                     )
                 );
             }

@@ -10,7 +10,7 @@ use image::{Rgb, RgbImage};
 use std::collections::BTreeMap;
 
 use crate::fonts::{self, Weight};
-use crate::form::{Form, Question};
+use crate::form::Question;
 use crate::i18n::{text, Lang};
 use crate::tally::{percent, wilson, Standing, Summary, SummaryRow, Z95};
 
@@ -108,7 +108,9 @@ pub struct ReportInfo<'a> {
     pub min_answers: u64,
     /// Ballots still waiting for review (review status, undecided duplicate conflicts).
     pub pending: u64,
-    pub forms: &'a [Form],
+    /// The questions as the roll-ups count them (`tally::RollupQuestions::questions`): a
+    /// question asked differently by two versions of a form is two questions here.
+    pub questions: &'a [Question],
     /// (question, option or BLANK/MULTI/REVIEW) → ballots, over the whole batch.
     pub totals: &'a BTreeMap<(String, String), u64>,
     pub comments: &'a [Comment],
@@ -117,15 +119,8 @@ pub struct ReportInfo<'a> {
 impl ReportInfo<'_> {
     /// Every question once, in form order, with its 1-based number.
     pub fn questions(&self) -> Vec<(usize, &Question)> {
-        let mut out: Vec<&Question> = Vec::new();
-        for f in self.forms {
-            for q in &f.questions {
-                if !out.iter().any(|o| o.id == q.id) {
-                    out.push(q);
-                }
-            }
-        }
-        out.into_iter()
+        self.questions
+            .iter()
             .enumerate()
             .map(|(i, q)| (i + 1, q))
             .collect()

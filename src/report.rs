@@ -102,6 +102,9 @@ pub struct ScanOutcome {
     pub by_reason: BTreeMap<&'static str, usize>,
     pub times: crate::scan::StageTimes,
     pub write_time: std::time::Duration,
+    /// Questions that versions of a form ask differently, counted apart (see
+    /// `tally::RollupQuestions::kept_apart`).
+    pub kept_apart: Vec<String>,
 }
 
 impl ScanOutcome {
@@ -311,6 +314,7 @@ fn write_scan(
         .tallies_table(&forms, &cfg.registry, settings.lang)
         .write(&dir.join("tallies.csv"))?;
     summary_table(&tally.summary(&forms, &cfg.registry, None)).write(&dir.join("summary.csv"))?;
+    outcome.kept_apart = tally.questions(&forms).kept_apart();
     outcome.write_time = t.elapsed();
     Ok(outcome)
 }
@@ -408,6 +412,14 @@ pub fn console_summary(
             lang,
             "console.flagged",
             &[("list", &list.join(", "))],
+        ));
+        out.push('\n');
+    }
+    if !o.kept_apart.is_empty() {
+        out.push_str(&text(
+            lang,
+            "tally.versions_apart",
+            &[("list", &o.kept_apart.join("; "))],
         ));
         out.push('\n');
     }

@@ -157,9 +157,17 @@ pub fn run(dir: &Path, lang: Option<crate::i18n::Lang>) -> anyhow::Result<Summar
         marked: settings.marked_above,
     };
     let records = audit::load_scan(dir)?;
-    let ballots_csv = std::fs::read(dir.join("ballots.csv"))
-        .with_context(|| format!("cannot read {}", dir.join("ballots.csv").display()))?;
-    let scan_key = hex(&Sha256::digest(&ballots_csv)[..8]);
+    // The folder's own name, never its path (the page is the same on every machine): saved
+    // decisions are keyed by ballot, so a rescan into this folder finds them again.
+    let scan_key = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .or_else(|| {
+            crate::results::canonical(dir)
+                .ok()
+                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        })
+        .unwrap_or_default();
     let cfg = scan::Config::new(forms.clone(), registry.clone(), None, thresholds)?;
     // Written into a fresh folder and swapped in as a whole, like the results folder: a kill
     // or a full disk midway leaves the previous review/ complete, never half of each.

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::ballot::{Answer, Status};
-use crate::form::Form;
+use crate::form::{Form, Question};
 use crate::i18n::{text, Lang};
 use crate::output::CsvTable;
 use crate::registry::Registry;
@@ -23,8 +23,10 @@ pub struct TallyBallot {
 
 /// Ids for programs, and beside them the words for people: the question's text and the
 /// option's label as printed on the ballot (for `BLANK`, `MULTI` and `REVIEW`, what they mean).
-pub const TALLIES_HEADER: [&str; 6] = [
+pub const TALLIES_HEADER: [&str; 8] = [
     "unit",
+    "form",
+    "version",
     "question",
     "question_text",
     "option",
@@ -36,8 +38,9 @@ pub const TALLIES_HEADER: [&str; 6] = [
 /// holding its ballots.
 #[derive(Clone, Debug, Default)]
 pub struct Tally {
-    /// (unit, question, option or BLANK/MULTI/REVIEW) → ballots.
-    counts: BTreeMap<(String, String, String), u64>,
+    /// (unit, form id, version, question, option or BLANK/MULTI/REVIEW) → ballots: counted
+    /// per form version, merged only when written out (see [`RollupQuestions`]).
+    counts: BTreeMap<(String, FormKey, String, String), u64>,
     unit_forms: BTreeMap<String, BTreeSet<(String, u32)>>,
     /// Every unit and its ancestors ("" for pages without a readable identity).
     per_unit: BTreeMap<String, UnitSummary>,
@@ -76,7 +79,10 @@ impl Tally {
                 _ => vec![],
             };
             for k in keys {
-                *self.counts.entry((unit.clone(), q.clone(), k)).or_default() += 1;
+                *self
+                    .counts
+                    .entry((unit.clone(), form.clone(), q.clone(), k))
+                    .or_default() += 1;
             }
         }
     }
@@ -84,55 +90,74 @@ impl Tally {
     /// `tallies.csv`: for every unit with ballots, every question and option of its form(s),
     /// the number of counted ballots choosing it; then BLANK and MULTI (counted ballots that
     /// left the question blank or over-marked it) and REVIEW (ballots waiting for review whose
-    /// answer to this question is unclear — not counted until an auditor decides).
+    /// answer to this question is unclear — not counted until an auditor decides). `form` and
+    /// `version` say whose ballots a row counts: versions asking a question alike share its rows
+    /// (`1;2`), versions asking it differently have rows of their own under another name (see
+    /// [`RollupQuestions`]).
     pub fn tallies_table(&self, forms: &[Form], registry: &Registry, lang: Lang) -> CsvTable {
         let special = |code: &str| text(lang, &format!("tallies.{code}"), &[]);
+        let questions = self.questions(forms);
         let mut table = CsvTable::new(&TALLIES_HEADER);
         for unit in units_in_order(registry, self.unit_forms.keys()) {
-            let mut seen_questions = BTreeSet::new();
-            for (fid, ver) in &self.unit_forms[&unit] {
-                let Some(form) = forms.iter().find(|f| &f.id == fid && f.version == *ver) else {
+            let used = &self.unit_forms[&unit];
+            // Comment areas are read by a person, never counted.
+            for rq in questions.list.iter().filter(|rq| rq.question.is_choice()) {
+                let versions: Vec<u32> = rq
+                    .versions
+                    .iter()
+                    .copied()
+                    .filter(|v| used.contains(&(rq.form.clone(), *v)))
+                    .collect();
+                if versions.is_empty() {
                     continue;
-                };
-                // Comment areas are read by a person, never counted.
-                for q in form.questions.iter().filter(|q| q.is_choice()) {
-                    if !seen_questions.insert(q.id.clone()) {
-                        continue;
-                    }
-                    let options = q
-                        .options
+                }
+                let q = &rq.question;
+                let options = q
+                    .options
+                    .iter()
+                    .map(|o| (o.id.as_str(), o.label.clone()))
+                    .chain(["BLANK", "MULTI", "REVIEW"].map(|c| (c, special(c))));
+                for (o, label) in options {
+                    let n: u64 = versions
                         .iter()
-                        .map(|o| (o.id.as_str(), o.label.clone()))
-                        .chain(["BLANK", "MULTI", "REVIEW"].map(|c| (c, special(c))));
-                    for (o, label) in options {
-                        let n = self
-                            .counts
-                            .get(&(unit.clone(), q.id.clone(), o.to_string()))
-                            .copied()
-                            .unwrap_or(0);
-                        table.row([
-                            unit.clone(),
-                            q.id.clone(),
-                            q.text.clone(),
-                            o.to_string(),
-                            label,
-                            n.to_string(),
-                        ]);
-                    }
+                        .map(|v| {
+                            let key =
+                                (unit.clone(), (rq.form.clone(), *v), rq.id.clone(), o.into());
+                            self.counts.get(&key).copied().unwrap_or(0)
+                        })
+                        .sum();
+                    table.row([
+                        unit.clone(),
+                        rq.form.clone(),
+                        join_versions(&versions),
+                        q.id.clone(),
+                        q.text.clone(),
+                        o.to_string(),
+                        label,
+                        n.to_string(),
+                    ]);
                 }
             }
         }
         table
     }
+
+    /// The questions of the forms tallied as the roll-ups count them.
+    pub fn questions(&self, forms: &[Form]) -> RollupQuestions {
+        RollupQuestions::of(forms, &self.forms_used())
+    }
 }
 
 impl Tally {
     /// Counted ballots per (question, option or BLANK/MULTI) over every unit, and ballots in
-    /// review per question under "REVIEW": the whole batch's answer to each question.
-    pub fn totals(&self) -> BTreeMap<(String, String), u64> {
+    /// review per question under "REVIEW": the whole batch's answer to each question, under
+    /// the names of [`RollupQuestions::key`].
+    pub fn totals(&self, questions: &RollupQuestions) -> BTreeMap<(String, String), u64> {
         let mut out = BTreeMap::new();
-        for ((_, q, o), n) in &self.counts {
-            *out.entry((q.clone(), o.clone())).or_default() += n;
+        for ((_, (form, version), q, o), n) in &self.counts {
+            if let Some(key) = questions.key(form, *version, q) {
+                *out.entry((key.to_string(), o.clone())).or_default() += n;
+            }
         }
         out
     }
@@ -145,43 +170,159 @@ impl Tally {
     }
 }
 
-/// Question ids that the forms used define differently (another text, other options), each
-/// with the forms (`CSAT v1`) that define it. `tallies.csv` and `summary.csv` count a
-/// question by its id alone, so such a question's counts mix two questions: the console says
-/// so rather than let it pass silently.
-pub fn differing_questions(
-    forms: &[Form],
-    used: &BTreeSet<(String, u32)>,
-) -> Vec<(String, String)> {
-    let mut by_id: BTreeMap<&str, Vec<(&Form, &crate::form::Question)>> = BTreeMap::new();
-    for f in forms
-        .iter()
-        .filter(|f| used.contains(&(f.id.clone(), f.version)))
-    {
-        for q in f.questions.iter().filter(|q| q.is_choice()) {
-            by_id.entry(q.id.as_str()).or_default().push((f, q));
+/// A form and its version, as a ballot's QR code names them.
+pub type FormKey = (String, u32);
+
+/// One question as the roll-ups (parent units, the report, the workbook, the console) count
+/// it: the same question of several versions of a form when they ask it alike, or one
+/// version's own question when another version asks something else under the same id.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RollupQuestion {
+    pub form: String,
+    /// The versions whose answers it adds up, ascending.
+    pub versions: Vec<u32>,
+    /// The question id on the ballot.
+    pub id: String,
+    /// The definition, with `id` set to the roll-up's name for it (see
+    /// [`RollupQuestions::key`]) and, when that name is not the ballot's id, the text followed
+    /// by the form and versions, so that a reader sees which question it is.
+    pub question: Question,
+}
+
+/// The roll-up questions of the forms tallied, in form order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RollupQuestions {
+    pub list: Vec<RollupQuestion>,
+    index: BTreeMap<(FormKey, String), usize>,
+}
+
+impl RollupQuestions {
+    /// Versions of one form share a question only when its id, text, options (ids and labels)
+    /// and satisfied options are all the same; otherwise each group of alike versions gets a
+    /// name of its own, `q7_v1` (or `q7_v1_v2`). Different forms never share one: a question
+    /// id used by two forms is named with its form, `KHAC_q1`. `used` empty: every form given
+    /// (a tally of no ballots still has its columns).
+    pub fn of(forms: &[Form], used: &BTreeSet<FormKey>) -> RollupQuestions {
+        let chosen: Vec<&Form> = forms
+            .iter()
+            .filter(|f| used.is_empty() || used.contains(&(f.id.clone(), f.version)))
+            .collect();
+        // Form ids in the order first given, each with its versions ascending.
+        let mut ids: Vec<&str> = Vec::new();
+        for f in &chosen {
+            if !ids.contains(&f.id.as_str()) {
+                ids.push(&f.id);
+            }
         }
+        let mut forms_of_question: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for f in &chosen {
+            for q in &f.questions {
+                forms_of_question.entry(&q.id).or_default().insert(&f.id);
+            }
+        }
+        let mut out = RollupQuestions::default();
+        for id in ids {
+            let mut versions: Vec<&Form> = chosen.iter().copied().filter(|f| f.id == id).collect();
+            versions.sort_by_key(|f| f.version);
+            versions.dedup_by_key(|f| f.version);
+            // Question ids in the order they first appear, version by version.
+            let mut qids: Vec<&str> = Vec::new();
+            for f in &versions {
+                for q in &f.questions {
+                    if !qids.contains(&q.id.as_str()) {
+                        qids.push(&q.id);
+                    }
+                }
+            }
+            for qid in qids {
+                // Groups of versions asking this question alike.
+                let mut groups: Vec<(Vec<u32>, &Question)> = Vec::new();
+                for f in &versions {
+                    let Some(q) = f.question(qid) else { continue };
+                    match groups.iter_mut().find(|(_, g)| alike(g, q)) {
+                        Some((vs, _)) => vs.push(f.version),
+                        None => groups.push((vec![f.version], q)),
+                    }
+                }
+                let shared = forms_of_question.get(qid).is_some_and(|s| s.len() > 1);
+                let base = if shared {
+                    format!("{id}_{qid}")
+                } else {
+                    qid.to_string()
+                };
+                let split = groups.len() > 1;
+                for (vs, q) in groups {
+                    let mut question = q.clone();
+                    question.id = if split {
+                        let tags: Vec<String> = vs.iter().map(|v| format!("v{v}")).collect();
+                        format!("{base}_{}", tags.join("_"))
+                    } else {
+                        base.clone()
+                    };
+                    if split || shared {
+                        let tags: Vec<String> = vs.iter().map(|v| format!("v{v}")).collect();
+                        question.text = format!("{} ({id} {})", q.text, tags.join(", "));
+                    }
+                    for v in &vs {
+                        out.index
+                            .insert(((id.to_string(), *v), qid.to_string()), out.list.len());
+                    }
+                    out.list.push(RollupQuestion {
+                        form: id.to_string(),
+                        versions: vs,
+                        id: qid.to_string(),
+                        question,
+                    });
+                }
+            }
+        }
+        out
     }
-    let same = |a: &crate::form::Question, b: &crate::form::Question| {
-        a.text == b.text
-            && a.kind == b.kind
-            && a.options.len() == b.options.len()
-            && a.options
-                .iter()
-                .zip(&b.options)
-                .all(|(x, y)| x.id == y.id && x.label == y.label)
-    };
-    by_id
-        .into_iter()
-        .filter(|(_, defs)| defs.iter().any(|(_, q)| !same(defs[0].1, q)))
-        .map(|(id, defs)| {
-            let names: Vec<String> = defs
-                .iter()
-                .map(|(f, _)| format!("{} v{}", f.id, f.version))
-                .collect();
-            (id.to_string(), names.join(", "))
-        })
-        .collect()
+
+    /// The roll-up's name for question `qid` of form `form` version `version`: the id itself,
+    /// `q7_v1` where versions ask it differently, `KHAC_q1` where forms share the id.
+    pub fn key(&self, form: &str, version: u32, qid: &str) -> Option<&str> {
+        self.index
+            .get(&((form.to_string(), version), qid.to_string()))
+            .map(|&i| self.list[i].question.id.as_str())
+    }
+
+    /// The questions counted apart because their versions ask them differently, each named
+    /// with its versions (`q7_v1 = CSAT v1`), for the console to say once.
+    pub fn kept_apart(&self) -> Vec<String> {
+        self.list
+            .iter()
+            .filter(|rq| rq.question.id != rq.id)
+            .map(|rq| {
+                let tags: Vec<String> = rq.versions.iter().map(|v| format!("v{v}")).collect();
+                format!("{} = {} {}", rq.question.id, rq.form, tags.join(", "))
+            })
+            .collect()
+    }
+
+    /// Every question once, as the roll-ups count it.
+    pub fn questions(&self) -> Vec<Question> {
+        self.list.iter().map(|rq| rq.question.clone()).collect()
+    }
+}
+
+/// The same question: same id, kind, text, options (ids and labels) and satisfied options.
+fn alike(a: &Question, b: &Question) -> bool {
+    a.id == b.id
+        && a.text == b.text
+        && a.kind == b.kind
+        && a.satisfied == b.satisfied
+        && a.options.len() == b.options.len()
+        && a.options
+            .iter()
+            .zip(&b.options)
+            .all(|(x, y)| x.id == y.id && x.label == y.label)
+}
+
+/// Versions as written in the `version` columns: `1`, `1;2`.
+fn join_versions(versions: &[u32]) -> String {
+    let v: Vec<String> = versions.iter().map(u32::to_string).collect();
+    v.join(";")
 }
 
 /// `tallies.csv` of ballots held in memory (see [`Tally::tallies_table`]).
@@ -219,8 +360,10 @@ fn units_in_order<'a>(
 struct UnitSummary {
     pages: u64,
     by_status: BTreeMap<Status, u64>,
-    /// question id → (satisfied answers, valid answers)
-    rates: BTreeMap<String, (u64, u64)>,
+    /// (form, question id) → (satisfied answers, valid answers)
+    rates: BTreeMap<(FormKey, String), (u64, u64)>,
+    /// The forms of its ballots.
+    forms: BTreeSet<FormKey>,
 }
 
 /// One unit's line of the summary, its numbers including every unit below it.
@@ -230,6 +373,8 @@ pub struct SummaryRow {
     pub unit: String,
     pub name: String,
     pub parent: String,
+    /// The forms (id, version) of the ballots it holds.
+    pub forms: BTreeSet<FormKey>,
     /// 0 for a root unit, 1 for its children…
     pub depth: usize,
     pub pages: u64,
@@ -247,7 +392,8 @@ pub struct SummaryRow {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Summary {
-    /// Questions with `satisfied` options, in form order.
+    /// Questions with `satisfied` options, in form order, named as the roll-ups name them
+    /// ([`RollupQuestions::key`]).
     pub rated: Vec<String>,
     pub rows: Vec<SummaryRow>,
 }
@@ -270,6 +416,9 @@ impl Tally {
             let s = self.per_unit.entry(scope).or_default();
             s.pages += 1;
             *s.by_status.entry(b.status).or_default() += 1;
+            if let Some(f) = &b.form {
+                s.forms.insert(f.clone());
+            }
             if b.status != Status::Counted {
                 continue;
             }
@@ -282,7 +431,8 @@ impl Tally {
                     continue;
                 }
                 if let Answer::Chosen(ids) = a {
-                    let e = s.rates.entry(qid.clone()).or_default();
+                    let key = ((form.id.clone(), form.version), qid.clone());
+                    let e = s.rates.entry(key).or_default();
                     e.1 += 1;
                     if ids.iter().any(|id| q.satisfied.contains(id)) {
                         e.0 += 1;
@@ -300,14 +450,13 @@ impl Tally {
         registry: &Registry,
         returns: Option<&BTreeMap<String, (u64, u64)>>,
     ) -> Summary {
-        let mut rated: Vec<String> = Vec::new();
-        for f in forms {
-            for q in &f.questions {
-                if !q.satisfied.is_empty() && !rated.contains(&q.id) {
-                    rated.push(q.id.clone());
-                }
-            }
-        }
+        let questions = self.questions(forms);
+        let rated: Vec<String> = questions
+            .list
+            .iter()
+            .filter(|rq| !rq.question.satisfied.is_empty())
+            .map(|rq| rq.question.id.clone())
+            .collect();
         let mut per_unit = self.per_unit.clone();
         // Issued and returned ballots, rolled up the same way.
         let mut rolled: BTreeMap<String, (u64, u64)> = BTreeMap::new();
@@ -339,9 +488,17 @@ impl Tally {
                     None => ("(not in the units registry)".into(), String::new()),
                 };
                 let n = |st: Status| s.by_status.get(&st).copied().unwrap_or(0);
+                let mut by_key: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+                for (((form, version), qid), &(a, b)) in &s.rates {
+                    if let Some(key) = questions.key(form, *version, qid) {
+                        let e = by_key.entry(key).or_default();
+                        e.0 += a;
+                        e.1 += b;
+                    }
+                }
                 let rates: Vec<(u64, u64)> = rated
                     .iter()
-                    .map(|q| s.rates.get(q).copied().unwrap_or((0, 0)))
+                    .map(|q| by_key.get(q.as_str()).copied().unwrap_or((0, 0)))
                     .collect();
                 let overall = rates.iter().fold((0, 0), |(a, b), (x, y)| (a + x, b + y));
                 SummaryRow {
@@ -359,6 +516,7 @@ impl Tally {
                     duplicate: n(Status::Duplicate),
                     rates,
                     overall,
+                    forms: s.forms.clone(),
                     unit,
                     name,
                     parent,
@@ -394,6 +552,8 @@ pub fn summary_table(summary: &Summary) -> CsvTable {
         "unit",
         "name",
         "parent",
+        "form",
+        "version",
         "pages",
         "counted",
         "invalid",
@@ -414,10 +574,13 @@ pub fn summary_table(summary: &Summary) -> CsvTable {
     let header_refs: Vec<&str> = header.iter().map(String::as_str).collect();
     let mut table = CsvTable::new(&header_refs);
     for r in &summary.rows {
+        let (form, version) = forms_cells(&r.forms);
         let mut row = vec![
             r.unit.clone(),
             r.name.clone(),
             r.parent.clone(),
+            form,
+            version,
             r.pages.to_string(),
             r.counted.to_string(),
             r.invalid.to_string(),
@@ -437,6 +600,25 @@ pub fn summary_table(summary: &Summary) -> CsvTable {
         table.row(row);
     }
     table
+}
+
+/// summary.csv's `form` and `version` cells: the form id(s) and the versions, `;`-separated
+/// (`CSAT`, `1;2`); a row holding several forms names each version with its form
+/// (`CSAT;KHAC`, `CSAT 1;CSAT 2;KHAC 1`).
+pub fn forms_cells(forms: &BTreeSet<FormKey>) -> (String, String) {
+    let mut ids: Vec<&str> = forms.iter().map(|(id, _)| id.as_str()).collect();
+    ids.dedup();
+    let versions: Vec<String> = forms
+        .iter()
+        .map(|(id, v)| {
+            if ids.len() > 1 {
+                format!("{id} {v}")
+            } else {
+                v.to_string()
+            }
+        })
+        .collect();
+    (ids.join(";"), versions.join(";"))
 }
 
 /// The two-sided 95 % normal quantile (z for the Wilson interval).
@@ -544,25 +726,141 @@ pub fn percent(part: u64, whole: u64) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_question_defined_differently_by_two_versions_is_named() {
-        let v1 = Form::default_form();
+    /// CSAT v1 and a v3 whose q7 asks about extra papers instead (another text).
+    fn forms_with_a_different_q7() -> Vec<Form> {
         let mut v3 = Form::default_form();
         v3.version = 3;
         let q7 = v3.questions.iter_mut().find(|q| q.id == "q7").expect("q7");
         q7.text = "Cán bộ có yêu cầu nộp thêm giấy tờ ngoài quy định không?".into();
-        let forms = vec![v1, Form::standard_v2(), v3];
-        let used = |versions: &[u32]| -> BTreeSet<(String, u32)> {
-            versions.iter().map(|&v| ("CSAT".to_string(), v)).collect()
-        };
-        // The standard versions 1 and 2 ask the same questions: nothing to say.
-        assert_eq!(differing_questions(&forms, &used(&[1, 2])), vec![]);
+        vec![Form::default_form(), Form::standard_v2(), v3]
+    }
+
+    fn answered(unit: &str, version: u32, q7: &str) -> TallyBallot {
+        TallyBallot {
+            status: Status::Counted,
+            unit: Some(unit.into()),
+            form: Some(("CSAT".into(), version)),
+            answers: vec![
+                ("q1".into(), Answer::from_text("5")),
+                ("q7".into(), Answer::from_text(q7)),
+            ],
+        }
+    }
+
+    fn csv(t: CsvTable) -> Vec<Vec<String>> {
+        let bytes = t.into_bytes();
+        let text = String::from_utf8(bytes).expect("utf8");
+        csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes())
+            .records()
+            .map(|r| r.expect("row").iter().map(str::to_string).collect())
+            .collect()
+    }
+
+    #[test]
+    fn versions_asking_a_question_differently_are_counted_apart() {
+        let forms = forms_with_a_different_q7();
+        let reg = Registry::default_units();
+        // Two communes of one district: v1 answers q7 "5", v3 answers q7 "1".
+        let ballots = vec![
+            answered("P-ANBIEN", 1, "5"),
+            answered("P-CATDAI", 3, "1"),
+            answered("P-CATDAI", 3, "1"),
+        ];
+        let tally = Tally::of(&ballots, &forms, &reg);
+        let questions = tally.questions(&forms);
+        assert_eq!(questions.key("CSAT", 1, "q7"), Some("q7_v1"));
+        assert_eq!(questions.key("CSAT", 3, "q7"), Some("q7_v3"));
         assert_eq!(
-            differing_questions(&forms, &used(&[1, 2, 3])),
-            vec![("q7".to_string(), "CSAT v1, CSAT v2, CSAT v3".to_string())]
+            questions.key("CSAT", 3, "q1"),
+            Some("q1"),
+            "q1 is alike: merged"
         );
-        // A version not among the ballots tallied does not count.
-        assert_eq!(differing_questions(&forms, &used(&[2])), vec![]);
+        assert_eq!(
+            questions.kept_apart(),
+            vec!["q7_v1 = CSAT v1".to_string(), "q7_v3 = CSAT v3".to_string()]
+        );
+        // The district's roll-up keeps the two q7 apart: 100 % on v1's, 0 % on v3's, where a
+        // merged q7 would have said 33.3 %.
+        let summary = tally.summary(&forms, &reg, None);
+        assert!(
+            summary.rated.contains(&"q7_v1".to_string()),
+            "{:?}",
+            summary.rated
+        );
+        let district = summary
+            .rows
+            .iter()
+            .find(|r| r.unit == "Q-LECHAN")
+            .expect("district");
+        let rate = |key: &str| {
+            let i = summary.rated.iter().position(|q| q == key).expect("rated");
+            district.rates[i]
+        };
+        assert_eq!(rate("q7_v1"), (1, 1));
+        assert_eq!(rate("q7_v3"), (0, 2));
+        assert_eq!(rate("q1"), (3, 3));
+        let rows = csv(summary_table(&summary));
+        let lechan = rows.iter().find(|r| r[0] == "Q-LECHAN").expect("row");
+        assert_eq!((lechan[3].as_str(), lechan[4].as_str()), ("CSAT", "1;3"));
+        // The whole batch, as the report and the console see it.
+        let totals = tally.totals(&questions);
+        assert_eq!(
+            totals.get(&("q7_v3".to_string(), "1".to_string())),
+            Some(&2)
+        );
+        assert_eq!(
+            totals.get(&("q7_v1".to_string(), "5".to_string())),
+            Some(&1)
+        );
+        assert_eq!(totals.get(&("q7".to_string(), "1".to_string())), None);
+        // tallies.csv: each row says its form and versions; v3's q7 under its own name.
+        let rows = csv(tally.tallies_table(&forms, &reg, Lang::Vi));
+        let q7 = rows
+            .iter()
+            .find(|r| r[0] == "P-CATDAI" && r[3] == "q7_v3" && r[5] == "1")
+            .expect("v3 q7 row");
+        assert_eq!(
+            (q7[1].as_str(), q7[2].as_str(), q7[7].as_str()),
+            ("CSAT", "3", "2")
+        );
+        assert!(q7[4].starts_with("Cán bộ có yêu cầu nộp thêm"), "{q7:?}");
+        assert!(!rows.iter().any(|r| r[3] == "q7"), "no merged q7 row");
+    }
+
+    #[test]
+    fn versions_asking_alike_share_their_questions_and_forms_never_do() {
+        let mut forms = forms_with_a_different_q7();
+        let reg = Registry::default_units();
+        // The standard v1 and v2 ask the same questions: one q7, counted over both.
+        let ballots = vec![answered("P-ANBIEN", 1, "5"), answered("P-ANBIEN", 2, "4")];
+        let tally = Tally::of(&ballots, &forms, &reg);
+        let questions = tally.questions(&forms);
+        assert_eq!(questions.key("CSAT", 2, "q7"), Some("q7"));
+        assert!(questions.kept_apart().is_empty());
+        let rows = csv(tally.tallies_table(&forms, &reg, Lang::Vi));
+        let q7 = rows
+            .iter()
+            .filter(|r| r[3] == "q7" && (r[5] == "4" || r[5] == "5"))
+            .map(|r| (r[2].as_str(), r[7].as_str()))
+            .collect::<Vec<_>>();
+        assert_eq!(q7, vec![("1;2", "1"), ("1;2", "1")]);
+        // Another form with the same question ids: never merged with CSAT.
+        let mut other = Form::default_form();
+        other.id = "KHAC".into();
+        forms.push(other);
+        let mut b = answered("P-ANBIEN", 1, "5");
+        b.form = Some(("KHAC".into(), 1));
+        let tally = Tally::of(&[answered("P-ANBIEN", 1, "1"), b], &forms, &reg);
+        let questions = tally.questions(&forms);
+        assert_eq!(questions.key("CSAT", 1, "q7"), Some("CSAT_q7"));
+        assert_eq!(questions.key("KHAC", 1, "q7"), Some("KHAC_q7"));
+        let summary = tally.summary(&forms, &reg, None);
+        let rows = csv(summary_table(&summary));
+        let anbien = rows.iter().find(|r| r[0] == "P-ANBIEN").expect("row");
+        assert_eq!(
+            (anbien[3].as_str(), anbien[4].as_str()),
+            ("CSAT;KHAC", "CSAT 1;KHAC 1")
+        );
     }
 
     fn ballot(unit: &str, status: Status, q1: &str) -> TallyBallot {
@@ -613,11 +911,11 @@ mod tests {
             .expect("option 5")
             .label;
         assert!(
-            t.contains(&format!("P-ANBIEN,q1,\"{}\",5,{label5},1", q1.text)),
+            t.contains(&format!("P-ANBIEN,CSAT,1,q1,\"{}\",5,{label5},1", q1.text)),
             "{t}"
         );
         assert!(t.contains(&format!(
-            "P-CATDAI,q1,\"{}\",REVIEW,chờ kiểm tra (chưa tính),1",
+            "P-CATDAI,CSAT,1,q1,\"{}\",REVIEW,chờ kiểm tra (chưa tính),1",
             q1.text
         )));
         let en = String::from_utf8(tallies_csv(&ballots, &forms, &reg, Lang::En).into_bytes())
@@ -668,6 +966,7 @@ mod tests {
             unit: unit.into(),
             name: unit.into(),
             parent: String::new(),
+            forms: BTreeSet::new(),
             depth,
             pages: 0,
             counted: 0,

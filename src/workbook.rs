@@ -203,6 +203,8 @@ pub fn ketqua_xlsx(input: &WorkbookInput) -> anyhow::Result<Vec<u8>> {
             ("unit", 12.0),
             ("name", 34.0),
             ("parent", 12.0),
+            ("form", 10.0),
+            ("version", 10.0),
             ("pages", 9.0),
             ("counted", 9.0),
             ("invalid", 9.0),
@@ -236,6 +238,9 @@ pub fn ketqua_xlsx(input: &WorkbookInput) -> anyhow::Result<Vec<u8>> {
             };
             ws.write_string(row, 1, name).map_err(xl)?;
             ws.write_string(row, 2, &r.parent).map_err(xl)?;
+            let (form, version) = crate::tally::forms_cells(&r.forms);
+            ws.write_string(row, 3, form).map_err(xl)?;
+            ws.write_string(row, 4, version).map_err(xl)?;
             for (c, v) in [
                 r.pages,
                 r.counted,
@@ -247,27 +252,27 @@ pub fn ketqua_xlsx(input: &WorkbookInput) -> anyhow::Result<Vec<u8>> {
             .into_iter()
             .enumerate()
             {
-                ws.write_number(row, c as u16 + 3, v as f64).map_err(xl)?;
+                ws.write_number(row, c as u16 + 5, v as f64).map_err(xl)?;
             }
-            ws.write_number(row, 9, r.overall.1 as f64).map_err(xl)?;
-            ws.write_number(row, 10, r.overall.0 as f64).map_err(xl)?;
+            ws.write_number(row, 11, r.overall.1 as f64).map_err(xl)?;
+            ws.write_number(row, 12, r.overall.0 as f64).map_err(xl)?;
             if r.overall.1 > 0 {
                 ws.write_number_with_format(
                     row,
-                    11,
+                    13,
                     r.overall.0 as f64 / r.overall.1 as f64,
                     &f.percent,
                 )
                 .map_err(xl)?;
             }
             if let Some((lo, hi)) = wilson(r.overall.0, r.overall.1, Z95) {
-                ws.write_number_with_format(row, 12, lo, &f.percent)
+                ws.write_number_with_format(row, 14, lo, &f.percent)
                     .map_err(xl)?;
-                ws.write_number_with_format(row, 13, hi, &f.percent)
+                ws.write_number_with_format(row, 15, hi, &f.percent)
                     .map_err(xl)?;
             }
             if let Some(k) = rank.get(&r.unit) {
-                ws.write_number(row, 14, *k as f64).map_err(xl)?;
+                ws.write_number(row, 16, *k as f64).map_err(xl)?;
             }
             if !r.unit.is_empty() {
                 let standing = Standing::of(r.overall, info.threshold, info.min_answers);
@@ -277,16 +282,16 @@ pub fn ketqua_xlsx(input: &WorkbookInput) -> anyhow::Result<Vec<u8>> {
                 } else {
                     format!("{mark} {words}")
                 };
-                ws.write_string(row, 15, cell).map_err(xl)?;
+                ws.write_string(row, 17, cell).map_err(xl)?;
             }
             if with_returns {
                 let (issued, returned) = r.returns.unwrap_or((0, 0));
-                ws.write_number(row, 16, issued as f64).map_err(xl)?;
-                ws.write_number(row, 17, returned as f64).map_err(xl)?;
+                ws.write_number(row, 18, issued as f64).map_err(xl)?;
+                ws.write_number(row, 19, returned as f64).map_err(xl)?;
                 if issued > 0 {
                     ws.write_number_with_format(
                         row,
-                        18,
+                        20,
                         returned as f64 / issued as f64,
                         &f.percent,
                     )
@@ -305,6 +310,8 @@ pub fn ketqua_xlsx(input: &WorkbookInput) -> anyhow::Result<Vec<u8>> {
         let cols = [
             ("unit", 12.0),
             ("name", 30.0),
+            ("form", 10.0),
+            ("version", 10.0),
             ("question", 9.0),
             ("question_text", 60.0),
             ("option", 9.0),
@@ -316,8 +323,9 @@ pub fn ketqua_xlsx(input: &WorkbookInput) -> anyhow::Result<Vec<u8>> {
         header_row(ws, &f, &headings, &widths)?;
         // tallies.csv already carries the text and label beside the ids (TALLIES_HEADER).
         for (i, row) in rows.iter().enumerate() {
-            let [unit, qid, question_text, opt, label, count] = row.as_slice() else {
-                anyhow::bail!("tallies.csv row {} has {} cells, not 6", i + 2, row.len());
+            let [unit, form, version, qid, question_text, opt, label, count] = row.as_slice()
+            else {
+                anyhow::bail!("tallies.csv row {} has {} cells, not 8", i + 2, row.len());
             };
             let r = i as u32 + 1;
             ws.write_string(r, 0, unit).map_err(xl)?;
@@ -327,12 +335,14 @@ pub fn ketqua_xlsx(input: &WorkbookInput) -> anyhow::Result<Vec<u8>> {
                 input.registry.get(unit).map_or("", |u| u.name.as_str()),
             )
             .map_err(xl)?;
-            ws.write_string(r, 2, qid).map_err(xl)?;
-            ws.write_string_with_format(r, 3, question_text, &f.wrap)
+            ws.write_string(r, 2, form).map_err(xl)?;
+            ws.write_string(r, 3, version).map_err(xl)?;
+            ws.write_string(r, 4, qid).map_err(xl)?;
+            ws.write_string_with_format(r, 5, question_text, &f.wrap)
                 .map_err(xl)?;
-            ws.write_string(r, 4, opt).map_err(xl)?;
-            ws.write_string(r, 5, label).map_err(xl)?;
-            write_cell(ws, r, 6, count)?;
+            ws.write_string(r, 6, opt).map_err(xl)?;
+            ws.write_string(r, 7, label).map_err(xl)?;
+            write_cell(ws, r, 8, count)?;
         }
     }
 

@@ -177,9 +177,9 @@ fn decisions_are_applied_with_a_trail_and_the_retally_is_reproducible() {
     let count = |unit: &str, q: &str, o: &str| {
         tallies
             .iter()
-            // unit, question, question_text, option, option_label, count
-            .find(|r| r[0] == unit && r[1] == q && r[3] == o)
-            .map(|r| r[5].clone())
+            // unit, form, version, question, question_text, option, option_label, count
+            .find(|r| r[0] == unit && r[3] == q && r[5] == o)
+            .map(|r| r[7].clone())
     };
     assert_eq!(
         count("P-ANBIEN", "q1", "1"),
@@ -536,37 +536,46 @@ fn the_workbook_reads_back_equal_to_the_csvs_of_the_same_run() {
     assert_eq!(xl.len(), summary.len() + 1);
     let n = summary[0].len();
     for (csv_row, xl_row) in summary.iter().zip(&xl[1..]) {
-        assert_eq!(&xl_row[..9], &csv_row[..9], "unit, name, parent, counts");
+        assert_eq!(
+            &xl_row[..11],
+            &csv_row[..11],
+            "unit, name, parent, form, version, counts"
+        );
         // rated_answers is the CSV's last column (no --issued here).
-        assert_eq!(xl_row[9], csv_row[n - 1], "rated answers of {}", csv_row[0]);
+        assert_eq!(
+            xl_row[11],
+            csv_row[n - 1],
+            "rated answers of {}",
+            csv_row[0]
+        );
         let csv_rate = &csv_row[n - 2];
         if csv_rate.is_empty() {
-            assert_eq!(xl_row[11], "");
+            assert_eq!(xl_row[13], "");
         } else {
-            let xl_rate: f64 = xl_row[11].parse().expect("rate is a number");
+            let xl_rate: f64 = xl_row[13].parse().expect("rate is a number");
             let csv_rate: f64 = csv_rate.parse().expect("csv rate");
             assert!(
                 (xl_rate * 100.0 - csv_rate).abs() < 0.051,
                 "{xl_row:?} vs {csv_row:?}"
             );
-            let lo: f64 = xl_row[12].parse().expect("interval low");
-            let hi: f64 = xl_row[13].parse().expect("interval high");
+            let lo: f64 = xl_row[14].parse().expect("interval low");
+            let hi: f64 = xl_row[15].parse().expect("interval high");
             assert!(lo <= xl_rate && xl_rate <= hi, "{xl_row:?}");
         }
     }
     // P-ANBIEN: ballots 1 (5, 4), 2 (1, 2), 3 (4, blank) → 3 of 5 rated answers satisfied,
     // Wilson 95 % 23.07 %–88.24 % (statsmodels proportion_confint(3, 5, method="wilson")).
     let anbien = xl.iter().find(|r| r[0] == "P-ANBIEN").expect("P-ANBIEN");
-    assert_eq!((anbien[9].as_str(), anbien[10].as_str()), ("5", "3"));
-    let lo: f64 = anbien[12].parse().expect("lo");
-    let hi: f64 = anbien[13].parse().expect("hi");
+    assert_eq!((anbien[11].as_str(), anbien[12].as_str()), ("5", "3"));
+    let lo: f64 = anbien[14].parse().expect("lo");
+    let hi: f64 = anbien[15].parse().expect("hi");
     assert!(
         (lo - 0.2307).abs() < 1e-4 && (hi - 0.8824).abs() < 1e-4,
         "{lo} {hi}"
     );
-    assert_eq!(anbien[14], "", "5 answers are too few to rank");
+    assert_eq!(anbien[16], "", "5 answers are too few to rank");
     assert!(
-        anbien[15].contains("chưa đủ phiếu để xếp hạng"),
+        anbien[17].contains("chưa đủ phiếu để xếp hạng"),
         "{anbien:?}"
     );
 
@@ -575,18 +584,19 @@ fn the_workbook_reads_back_equal_to_the_csvs_of_the_same_run() {
     let xl = sheet(&book, "Kết quả từng câu");
     assert_eq!(xl.len(), tallies.len() + 1);
     for (csv_row, xl_row) in tallies.iter().zip(&xl[1..]) {
-        // tallies.csv: unit, question, question_text, option, option_label, count; the sheet
-        // adds the unit's name after the unit.
+        // tallies.csv: unit, form, version, question, question_text, option, option_label,
+        // count; the sheet adds the unit's name after the unit.
         assert_eq!(xl_row[0], csv_row[0]);
         assert_eq!(&xl_row[2..], &csv_row[1..]);
     }
     let row = xl
         .iter()
-        .find(|r| r[0] == "P-ANBIEN" && r[2] == "q1" && r[4] == "5")
+        .find(|r| r[0] == "P-ANBIEN" && r[4] == "q1" && r[6] == "5")
         .expect("q1 option 5");
     assert_eq!(row[1], "Công an phường An Biên");
-    assert!(row[3].starts_with("Nơi tiếp đón, chỗ ngồi chờ"), "{row:?}");
-    assert_eq!((row[5].as_str(), row[6].as_str()), ("Rất hài lòng", "1"));
+    assert_eq!((row[2].as_str(), row[3].as_str()), ("CSAT", "1"));
+    assert!(row[5].starts_with("Nơi tiếp đón, chỗ ngồi chờ"), "{row:?}");
+    assert_eq!((row[7].as_str(), row[8].as_str()), ("Rất hài lòng", "1"));
 
     // Audit trail: the CSV row for row.
     let trail = rows(&out.join("audit-trail.csv"));
@@ -667,4 +677,137 @@ fn the_pdf_report_is_a4_with_its_text_inside_the_margins() {
         words += 1;
     }
     assert!(words > 100, "only {words} words in report.pdf");
+}
+
+/// A ballot of `form` with solid marks.
+fn ballot_of(form: &Form, unit: &str, serial: u32, marks: &[(&str, &str)]) -> image::GrayImage {
+    let layout = Layout::new(form).expect("layout");
+    let p = Payload::new(&form.id, form.version, unit, serial);
+    let mut shapes = ballot_shapes(&layout, &p, "x").expect("shapes");
+    for (q, o) in marks {
+        shapes.push(Shape::Fill(
+            layout.checkbox(q, o).expect("box").rect.inset(1.3),
+        ));
+    }
+    raster::render(&shapes, 200.0)
+}
+
+#[test]
+fn two_versions_asking_q7_differently_are_kept_apart_and_alike_questions_merged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    // Version 3 of CSAT asks something else as q7: a yes-or-no matter, on the same scale.
+    let v1_text = std::fs::read_to_string("fixtures/forms/csat-v1.toml").expect("v1");
+    let q7_v1 = "Việc tiếp nhận, xử lý ý kiến phản ánh, kiến nghị.";
+    let q7_v3 = "Cán bộ không yêu cầu nộp thêm giấy tờ ngoài quy định.";
+    assert!(v1_text.contains(q7_v1));
+    let v3_text = v1_text
+        .replacen("version = 1", "version = 3", 1)
+        .replace(q7_v1, q7_v3);
+    let forms = root.join("forms");
+    std::fs::create_dir_all(&forms).expect("mkdir");
+    std::fs::write(forms.join("csat-v1.toml"), &v1_text).expect("v1");
+    std::fs::write(forms.join("csat-v3.toml"), &v3_text).expect("v3");
+    let v1 = Form::load(&forms.join("csat-v1.toml")).expect("v1 loads");
+    let v3 = Form::load(&forms.join("csat-v3.toml")).expect("v3 loads");
+    assert_eq!(v3.version, 3);
+    // An Biên answered v1's q7 "very satisfied"; Cát Dài answered v3's q7 "very unsatisfied"
+    // twice. Both answered q1 "satisfied", a question the versions ask alike.
+    let input = root.join("in");
+    std::fs::create_dir_all(&input).expect("mkdir");
+    save(
+        &ballot_of(&v1, "P-ANBIEN", 1, &[("q1", "4"), ("q7", "5")]),
+        &input.join("a1.png"),
+    );
+    for s in [1, 2] {
+        save(
+            &ballot_of(&v3, "P-CATDAI", s, &[("q1", "4"), ("q7", "1")]),
+            &input.join(format!("c{s}.png")),
+        );
+    }
+    let scan = bin()
+        .current_dir(root)
+        .args(["scan", "in", "--out", "out", "--forms", "forms"])
+        .assert()
+        .success();
+    let said = String::from_utf8_lossy(&scan.get_output().stderr).to_string()
+        + &String::from_utf8_lossy(&scan.get_output().stdout);
+    assert_eq!(
+        said.matches("q7_v1 = CSAT v1; q7_v3 = CSAT v3").count(),
+        1,
+        "{said}"
+    );
+    let run = bin()
+        .current_dir(root)
+        .args(["tally", "out", "--out", "final", "--lang", "en"])
+        .assert()
+        .success();
+    let err = String::from_utf8_lossy(&run.get_output().stderr).to_string();
+    // Said once, naming both names.
+    assert_eq!(err.matches("counted apart").count(), 1, "{err}");
+    assert!(err.contains("q7_v1 = CSAT v1; q7_v3 = CSAT v3"), "{err}");
+    let fin = root.join("final");
+    let summary = rows(&fin.join("summary.csv"));
+    let header = {
+        let text = std::fs::read_to_string(fin.join("summary.csv")).expect("summary");
+        text.trim_start_matches('\u{feff}')
+            .lines()
+            .next()
+            .expect("header")
+            .split(',')
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let col = |n: &str| {
+        header
+            .iter()
+            .position(|h| h == n)
+            .unwrap_or_else(|| panic!("no {n} in {header:?}"))
+    };
+    assert!(
+        !header.contains(&"satisfaction_q7".to_string()),
+        "{header:?}"
+    );
+    // The district holds both communes: v1's q7 at 100 %, v3's at 0 % — merged it would say
+    // 33.3 % of one question that was never asked.
+    let lechan = summary.iter().find(|r| r[0] == "Q-LECHAN").expect("row");
+    assert_eq!(lechan[col("satisfaction_q7_v1")], "100.0", "{lechan:?}");
+    assert_eq!(lechan[col("satisfaction_q7_v3")], "0.0", "{lechan:?}");
+    assert_eq!(
+        lechan[col("satisfaction_q1")],
+        "100.0",
+        "q1 is asked alike: one column"
+    );
+    assert_eq!(
+        (
+            lechan[col("form")].as_str(),
+            lechan[col("version")].as_str()
+        ),
+        ("CSAT", "1;3")
+    );
+    let catdai = summary.iter().find(|r| r[0] == "P-CATDAI").expect("row");
+    assert_eq!(catdai[col("version")], "3");
+    assert_eq!(catdai[col("satisfaction_q7_v1")], "", "no v1 ballot there");
+    // tallies.csv: v3's q7 under its own name, with its own text and version.
+    let tallies = rows(&fin.join("tallies.csv"));
+    let q7 = tallies
+        .iter()
+        .find(|r| r[0] == "P-CATDAI" && r[3] == "q7_v3" && r[5] == "1")
+        .expect("q7_v3 row");
+    assert_eq!(
+        (q7[1].as_str(), q7[2].as_str(), q7[7].as_str()),
+        ("CSAT", "3", "2")
+    );
+    assert!(q7[4].starts_with(q7_v3), "{q7:?}");
+    assert!(!tallies.iter().any(|r| r[3] == "q7"), "no merged q7");
+    // The report shows both questions, each with its own text.
+    let html = std::fs::read_to_string(fin.join("report.html")).expect("report");
+    assert!(
+        html.contains(&format!("{q7_v3} (CSAT v3)")),
+        "v3's q7 in the report"
+    );
+    assert!(
+        html.contains(&format!("{q7_v1} (CSAT v1)")),
+        "v1's q7 in the report"
+    );
 }

@@ -188,7 +188,7 @@ fn a_voided_serial_is_never_counted_and_reconciliation_lists_it() {
     let summary = read_rows(&city.join("summary.csv"));
     let anbien = summary.iter().find(|r| r[0] == "P-ANBIEN").expect("row");
     assert_eq!(
-        (anbien[4].as_str(), anbien[7].as_str()),
+        (anbien[6].as_str(), anbien[9].as_str()),
         ("3", "1"),
         "counted, rejected"
     );

@@ -651,7 +651,7 @@ fn ballots_rows(out: &Path) -> (Vec<String>, Vec<Vec<String>>) {
 }
 
 /// A decisions file as the review page exports it: each ballot named by its row's cells
-/// (source, page, file_sha256, form, unit, serial), with `question` and `decision`.
+/// (source, page, file_sha256, form, version, unit, serial), with `question` and `decision`.
 fn export_decisions(path: &Path, out: &Path, decide: &[(u32, &str, &str)]) {
     let (header, rows) = ballots_rows(out);
     let col = |n: &str| header.iter().position(|h| h == n).expect(n);
@@ -661,6 +661,7 @@ fn export_decisions(path: &Path, out: &Path, decide: &[(u32, &str, &str)]) {
         "page",
         "file_sha256",
         "form",
+        "version",
         "unit",
         "serial",
         "question",
@@ -679,6 +680,7 @@ fn export_decisions(path: &Path, out: &Path, decide: &[(u32, &str, &str)]) {
             &r[col("page")],
             &r[col("file_sha256")],
             &r[col("form")],
+            &r[col("version")],
             &r[col("unit")],
             &r[col("serial")],
             question,
@@ -695,9 +697,9 @@ fn export_decisions(path: &Path, out: &Path, decide: &[(u32, &str, &str)]) {
 fn q1_count(out: &Path, option: &str) -> u64 {
     read_rows(&out.join("tallies.csv"))
         .iter()
-        // unit, question, question_text, option, option_label, count
-        .filter(|r| r[1] == "q1" && r[3] == option)
-        .map(|r| r[5].parse::<u64>().expect("count"))
+        // unit, form, version, question, question_text, option, option_label, count
+        .filter(|r| r[3] == "q1" && r[5] == option)
+        .map(|r| r[7].parse::<u64>().expect("count"))
         .sum()
 }
 
@@ -830,6 +832,83 @@ fn decisions_name_their_ballot_across_stations_renames_and_rescans() {
     let err = String::from_utf8_lossy(&r.get_output().stderr).to_string();
     assert!(err.contains("1 decision names no ballot"), "{err}");
     assert!(err.contains("P-ANBIEN 000002"), "{err}");
+}
+
+#[test]
+fn a_decision_made_on_one_folder_applies_to_a_rescan_of_its_ballots_into_another() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Folder A: the scanner's PNG files. Folder B: the same sheets scanned again a week later,
+    // as JPEG under other names (other bytes, other content hashes), with one new ballot first.
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    for d in [&a, &b] {
+        std::fs::create_dir_all(d.join("in")).expect("mkdir");
+    }
+    for serial in [1, 2] {
+        let img = ballot("P-ANBIEN", serial, &answers(), None, 150.0);
+        support::save_png(&img, &a.join("in").join(format!("IMG_{serial:04}.png")));
+        save_jpeg(
+            &img,
+            &b.join("in").join(format!("scan-{}.jpg", 10 - serial)),
+        );
+    }
+    save_jpeg(
+        &ballot("P-ANBIEN", 3, &answers(), None, 150.0),
+        &b.join("in").join("scan-0.jpg"),
+    );
+    scan_in_to_out(&a);
+    scan_in_to_out(&b);
+    let (_, rows_a) = ballots_rows(&a.join("out"));
+    let (_, rows_b) = ballots_rows(&b.join("out"));
+    assert!(
+        rows_a.iter().all(|r| !rows_b.iter().any(|s| s[0] == r[0])),
+        "other names"
+    );
+    // Serial 2's q1 (read as 5) decided 1 and serial 1 rejected, on folder A.
+    let dec = dir.path().join("decisions.csv");
+    export_decisions(&dec, &a.join("out"), &[(2, "q1", "1"), (1, "*", "REJECT")]);
+    let tally = |scan: &str, dec: &Path| {
+        bin()
+            .current_dir(dir.path())
+            .args(["tally", scan, "--out", "final", "--decisions"])
+            .arg(dec)
+            .assert()
+    };
+    tally("b/out", &dec).success();
+    let fin = dir.path().join("final");
+    // Serials 2 and 3 counted; serial 2's q1 as decided.
+    assert_eq!((q1_count(&fin, "1"), q1_count(&fin, "5")), (1, 1));
+    let status = |serial: &str| {
+        read_rows(&fin.join("ballots.csv"))
+            .into_iter()
+            .find(|r| r[7] == serial)
+            .map(|r| (r[2].clone(), r[3].clone()))
+    };
+    assert_eq!(
+        status("000001"),
+        Some(("rejected".into(), "auditor_rejected".into()))
+    );
+    // The trail names folder B's files: the decision found its ballot there.
+    let trail = read_rows(&fin.join("audit-trail.csv"));
+    assert_eq!(trail.len(), 2, "{trail:?}");
+    assert!(
+        trail.iter().all(|r| r[0].starts_with("in/scan-")),
+        "{trail:?}"
+    );
+    // A decision for a ballot B does not hold: an error naming it by unit and serial, and
+    // saying what to do.
+    let mut text = std::fs::read_to_string(&dec).expect("read");
+    text.push_str("in/IMG_0009.png,1,,CSAT,1,P-ANBIEN,000009,q1,2,Lan,\n");
+    std::fs::write(&dec, text).expect("write");
+    let r = tally("b/out", &dec).failure();
+    let err = String::from_utf8_lossy(&r.get_output().stderr).to_string();
+    assert!(
+        err.contains("ballot P-ANBIEN 000009 of form CSAT v1"),
+        "{err}"
+    );
+    assert!(
+        err.contains("add the scan folder that holds these ballots"),
+        "{err}"
+    );
 }
 
 /// A PDF of JPEG pages, one per entry of `kids`: `Some(jpeg)` is a page, `None` a page-tree

@@ -189,7 +189,7 @@ fn flagged_ballots_get_an_upright_annotated_image_and_a_card_most_doubtful_first
     assert!(html.contains("<input id=\"auditor\""));
     assert!(!html.contains("background-image"));
     assert!(html.contains(
-        "data-header=\"source,page,file_sha256,form,unit,serial,question,decision,auditor,note\""
+        "data-header=\"source,page,file_sha256,form,version,unit,serial,question,decision,auditor,note\""
     ));
 
     // The same result again, whatever the thread count; an image of an earlier run that is no

@@ -48,6 +48,24 @@ fn browser_available(root: &Path) -> bool {
     );
 }
 
+/// Runs tests/browser/review.test.mjs on the folder's review page with `expected`.
+fn browser_checks(root: &Path, out: &Path, expected: &Path) {
+    let run = Command::new("node")
+        .current_dir(root)
+        .arg("tests/browser/review.test.mjs")
+        .arg(out.join("review/index.html"))
+        .arg(expected)
+        .output()
+        .expect("node runs");
+    assert!(
+        run.status.success(),
+        "browser checks failed ({}):\n{}\n{}",
+        run.status,
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+}
+
 #[test]
 fn an_auditors_clicks_export_exactly_the_decisions_the_audit_accepts() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -74,17 +92,37 @@ fn an_auditors_clicks_export_exactly_the_decisions_the_audit_accepts() {
     let note = "=torn, \"copy\" <b>& stained";
     let faint_source = format!("scans/{HOSTILE_NAME}");
     let save_to = dir.path().join("decisions.csv");
+    // One browser profile for both visits, as an auditor's own browser.
+    let profile = dir.path().join("profile");
+    std::fs::create_dir_all(&profile).expect("profile");
     // Cells as the page must write them: rows in ballots.csv order, questions before the
     // whole-ballot verdict, a note starting like a formula behind an apostrophe.
     // Each ballot also by its file's content (ballots.csv's file_sha256) and its form.
     let sha_of = |name: &str| rows[row_of(name) - 1][13].clone();
     let (faint_sha, torn_sha) = (sha_of(HOSTILE_NAME), sha_of("h-unknown-unit.jpg"));
+    // The unknown unit's rejection, from the file `source` (the same ballot after a rescan).
+    let reject_row = |source: &'static str| {
+        vec![
+            source,
+            "1",
+            torn_sha.as_str(),
+            "CSAT",
+            "1",
+            "Z-NOWHERE",
+            "000005",
+            "*",
+            "REJECT",
+            auditor,
+            "'=torn, \"copy\" <b>& stained",
+        ]
+    };
     let expected_rows = vec![
         vec![
             faint_source.as_str(),
             "1",
             faint_sha.as_str(),
             "CSAT",
+            "1",
             "P-ANBIEN",
             "000002",
             "q6",
@@ -92,18 +130,7 @@ fn an_auditors_clicks_export_exactly_the_decisions_the_audit_accepts() {
             auditor,
             "",
         ],
-        vec![
-            "scans/h-unknown-unit.jpg",
-            "1",
-            torn_sha.as_str(),
-            "CSAT",
-            "Z-NOWHERE",
-            "000005",
-            "*",
-            "REJECT",
-            auditor,
-            "'=torn, \"copy\" <b>& stained",
-        ],
+        reject_row("scans/h-unknown-unit.jpg"),
     ];
     let expected = serde_json::json!({
         "order": order,
@@ -113,24 +140,12 @@ fn an_auditors_clicks_export_exactly_the_decisions_the_audit_accepts() {
         "header": audit::DECISIONS_HEADER,
         "rows": expected_rows,
         "save_to": save_to,
+        "profile": profile,
     });
     let expected_path = dir.path().join("expected.json");
     std::fs::write(&expected_path, expected.to_string()).expect("write");
 
-    let run = Command::new("node")
-        .current_dir(root)
-        .arg("tests/browser/review.test.mjs")
-        .arg(out.join("review/index.html"))
-        .arg(&expected_path)
-        .output()
-        .expect("node runs");
-    assert!(
-        run.status.success(),
-        "browser checks failed ({}):\n{}\n{}",
-        run.status,
-        String::from_utf8_lossy(&run.stdout),
-        String::from_utf8_lossy(&run.stderr)
-    );
+    browser_checks(root, &out, &expected_path);
 
     // The exported file is what the audit reads: every decision checked against its ballot.
     let decisions = audit::load_decisions(&save_to).expect("decisions.csv loads");
@@ -173,4 +188,39 @@ fn an_auditors_clicks_export_exactly_the_decisions_the_audit_accepts() {
     let trail = read_rows(&dir.path().join("final/audit-trail.csv"));
     assert_eq!(trail.len(), 2, "{trail:?}");
     assert!(trail.iter().all(|r| r[7] == auditor), "{trail:?}");
+
+    // The folder is scanned again into the same results, the unknown unit's file renamed so
+    // that it comes first (every row moves) and the faint mark's file gone: the rejection
+    // comes back on its ballot, the answer for the missing ballot is listed apart.
+    let scans = dir.path().join("scans");
+    std::fs::rename(
+        scans.join("h-unknown-unit.jpg"),
+        scans.join("0-renamed-unknown-unit.jpg"),
+    )
+    .expect("rename");
+    std::fs::remove_file(scans.join(HOSTILE_NAME)).expect("remove");
+    scan_and_review(dir.path(), "scans", "out");
+    let rows = read_rows(&out.join("ballots.csv"));
+    let renamed = rows
+        .iter()
+        .position(|r| r[0] == "scans/0-renamed-unknown-unit.jpg")
+        .map(|i| i + 1)
+        .expect("renamed row");
+    assert_eq!(renamed, 1, "the renamed file comes first");
+    let expected = serde_json::json!({
+        "phase": "rescan",
+        "profile": profile,
+        "auditor": auditor,
+        "reject": { "row": renamed, "note": note },
+        "orphan": "CSAT v1 P-ANBIEN 000002",
+        "orphan_what": "q6 = 3",
+        "header": audit::DECISIONS_HEADER,
+        "rows": [reject_row("scans/0-renamed-unknown-unit.jpg")],
+        "save_to": save_to,
+    });
+    std::fs::write(&expected_path, expected.to_string()).expect("write");
+    browser_checks(root, &out, &expected_path);
+    let decisions = audit::load_decisions(&save_to).expect("decisions.csv loads");
+    assert_eq!(decisions.len(), 1);
+    assert_eq!(decisions[0].version, "1");
 }

@@ -222,9 +222,9 @@ fn a_messy_batch_gives_every_page_one_row_with_the_right_verdict() {
     let count = |unit: &str, q: &str, o: &str| -> String {
         tallies
             .iter()
-            // unit, question, question_text, option, option_label, count
-            .find(|r| r[0] == unit && r[1] == q && r[3] == o)
-            .map(|r| r[5].clone())
+            // unit, form, version, question, question_text, option, option_label, count
+            .find(|r| r[0] == unit && r[3] == q && r[5] == o)
+            .map(|r| r[7].clone())
             .unwrap_or_else(|| panic!("no tally {unit} {q} {o}"))
     };
     assert_eq!(
@@ -243,10 +243,10 @@ fn a_messy_batch_gives_every_page_one_row_with_the_right_verdict() {
     let summary = read_rows(&out.join("summary.csv"));
     let city = summary.iter().find(|r| r[0] == "CATP").expect("city row");
     // Pages with a readable identity: 9 files, one of them two pages, plus the other form's page.
-    assert_eq!(city[3], "11", "{city:?}");
+    assert_eq!(city[5], "11", "{city:?}");
     // counted 5 (good, upside down, multi, two TIFF pages), invalid 1 (blank ballot), review 2
     // (original and photocopy), rejected 1 (the other form's page), duplicate 2.
-    assert_eq!(&city[4..9], ["5", "1", "2", "1", "2"], "{city:?}");
+    assert_eq!(&city[6..11], ["5", "1", "2", "1", "2"], "{city:?}");
 }
 
 #[test]

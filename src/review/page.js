@@ -1,6 +1,9 @@
 // The review page's behaviour (inlined into index.html by src/review/page.rs).
 // Work on load is proportional to the decisions already saved, not to the ballots listed:
 // option lists and crop images are filled in only when a ballot scrolls into view.
+// Saved decisions are kept per scan folder (its name) and per ballot (keyOf: form, version,
+// unit and serial), never per row: a rescan that adds or renames files finds them on the
+// same ballots; those whose ballot is gone are listed.
 (function () {
   'use strict';
   var body = document.body;
@@ -37,25 +40,51 @@
   function cardOf(el) {
     return el && el.closest ? el.closest('section.ballot') : null;
   }
-  function entry(row) {
-    var e = state.ballots[row];
-    if (!e) e = state.ballots[row] = { answers: {}, verdict: '', note: '' };
+  // A ballot's key: form, version, unit and serial when its QR code was read (the same in any
+  // rescan, whatever the file is called), else its file's content and page, else its name and
+  // page. Two cards of one ballot (a photocopy, a rescan) add their content and page.
+  function identity(card) {
+    var a = function (n) { return card.getAttribute('data-' + n) || ''; };
+    if (a('form')) return a('form') + ' v' + a('version') + ' ' + a('unit') + ' ' + a('serial');
+    if (a('sha')) return a('sha') + ':' + a('page');
+    return a('source') + '#' + a('page');
+  }
+  var byKey = {};
+  var allCards = document.querySelectorAll('section.ballot');
+  var times = {};
+  for (var c = 0; c < allCards.length; c++) {
+    var id = identity(allCards[c]);
+    times[id] = (times[id] || 0) + 1;
+  }
+  for (var d = 0; d < allCards.length; d++) {
+    var card0 = allCards[d];
+    var key0 = identity(card0);
+    if (times[key0] > 1) key0 += '@' + card0.getAttribute('data-sha') + ':' + card0.getAttribute('data-page');
+    card0.key = key0;
+    byKey[key0] = card0;
+  }
+  function keyOf(card) {
+    return card.key;
+  }
+  function entry(key) {
+    var e = state.ballots[key];
+    if (!e) e = state.ballots[key] = { answers: {}, verdict: '', note: '' };
     return e;
   }
   function decided(e) {
     return !!(e && (e.verdict || Object.keys(e.answers).length));
   }
-  function tidy(row) {
-    var e = state.ballots[row];
-    if (e && !decided(e) && !e.note) delete state.ballots[row];
+  function tidy(key) {
+    var e = state.ballots[key];
+    if (e && !decided(e) && !e.note) delete state.ballots[key];
   }
   function mark(card) {
-    var e = state.ballots[card.getAttribute('data-row')];
+    var e = state.ballots[keyOf(card)];
     card.classList.toggle('decided', decided(e));
   }
   function report(message) {
     var n = 0;
-    Object.keys(state.ballots).forEach(function (r) { if (decided(state.ballots[r])) n++; });
+    Object.keys(state.ballots).forEach(function (k) { if (byKey[k] && decided(state.ballots[k])) n++; });
     statusEl.textContent = (message ? message + ' · ' : '') + t('js_decided', { n: n, total: TOTAL }) +
       t(storage ? 'js_kept' : 'js_not_kept');
   }
@@ -87,11 +116,13 @@
     return null;
   }
 
-  // Restore saved decisions; anything that no longer fits this page is dropped.
-  Object.keys(state.ballots).forEach(function (row) {
-    var card = document.getElementById('b' + row);
-    var e = state.ballots[row];
-    if (!card || !e || typeof e !== 'object') { delete state.ballots[row]; return; }
+  // Restore saved decisions; a ballot no longer listed keeps its decisions, listed apart.
+  var orphans = [];
+  Object.keys(state.ballots).forEach(function (key) {
+    var card = byKey[key];
+    var e = state.ballots[key];
+    if (!e || typeof e !== 'object') { delete state.ballots[key]; return; }
+    if (!card) { orphans.push(key); return; }
     if (!e.answers || typeof e.answers !== 'object') e.answers = {};
     if (typeof e.verdict !== 'string') e.verdict = '';
     if (typeof e.note !== 'string') e.note = '';
@@ -106,27 +137,51 @@
     v.value = e.verdict;
     if (v.value !== e.verdict) { e.verdict = ''; v.value = ''; }
     card.querySelector('input.note').value = e.note;
-    tidy(row);
+    tidy(key);
     mark(card);
   });
   auditorEl.value = state.auditor;
+  function showOrphans() {
+    var box = document.getElementById('orphans');
+    if (!box) return;
+    var list = box.querySelector('ul');
+    list.textContent = '';
+    orphans.sort().forEach(function (key) {
+      var e = state.ballots[key] || { answers: {} };
+      var what = Object.keys(e.answers || {}).sort().map(function (q) { return q + ' = ' + e.answers[q]; });
+      if (e.verdict) what.push(WHOLE + ' = ' + e.verdict);
+      if (e.note) what.push('"' + e.note + '"');
+      var li = document.createElement('li');
+      li.className = 'orphan';
+      li.textContent = key + ': ' + what.join(', ');
+      list.appendChild(li);
+    });
+    box.hidden = orphans.length === 0;
+  }
+  showOrphans();
+  document.getElementById('forget').addEventListener('click', function () {
+    orphans.forEach(function (key) { delete state.ballots[key]; });
+    orphans = [];
+    showOrphans();
+    save();
+  });
   report();
 
   document.addEventListener('change', function (ev) {
     var t = ev.target;
     var card = cardOf(t);
     if (!card) return;
-    var row = card.getAttribute('data-row');
+    var key = keyOf(card);
     if (t.matches('select.ans')) {
-      var e = entry(row);
+      var e = entry(key);
       if (t.value) e.answers[t.getAttribute('data-q')] = t.value;
       else delete e.answers[t.getAttribute('data-q')];
     } else if (t.matches('select.verdict')) {
-      entry(row).verdict = t.value;
+      entry(key).verdict = t.value;
     } else {
       return;
     }
-    tidy(row);
+    tidy(key);
     mark(card);
     save();
   });
@@ -135,9 +190,9 @@
     if (t === auditorEl) { state.auditor = t.value; save(); return; }
     if (t.matches && t.matches('input.note')) {
       var card = cardOf(t);
-      var row = card.getAttribute('data-row');
-      entry(row).note = t.value;
-      tidy(row);
+      var key = keyOf(card);
+      entry(key).note = t.value;
+      tidy(key);
       save();
     }
   });
@@ -149,7 +204,7 @@
     }, true);
   });
 
-  var cards = document.querySelectorAll('section.ballot');
+  var cards = allCards;
   if ('IntersectionObserver' in window) {
     var seen = new IntersectionObserver(function (items) {
       items.forEach(function (it) {
@@ -174,17 +229,19 @@
   }
   function decisionsCsv(auditor) {
     var lines = [HEADER.map(cell).join(',')];
-    var rows = Object.keys(state.ballots).map(Number).sort(function (a, b) { return a - b; });
+    // In ballots.csv order (the cards' rows), whatever order they were decided in.
+    var decidedCards = Object.keys(state.ballots).map(function (k) { return byKey[k]; })
+      .filter(function (card) { return card && decided(state.ballots[keyOf(card)]); })
+      .sort(function (a, b) { return Number(a.getAttribute('data-row')) - Number(b.getAttribute('data-row')); });
     var n = 0;
-    rows.forEach(function (row) {
-      var e = state.ballots[row];
-      var card = document.getElementById('b' + row);
-      if (!card || !decided(e)) return;
-      // The ballot by what it is (form, unit, serial; its file's content for a page whose
-      // code was not read), so the decision survives a rescan or renamed files.
+    decidedCards.forEach(function (card) {
+      var e = state.ballots[keyOf(card)];
+      // The ballot by what it is (form, version, unit, serial; its file's content for a page
+      // whose code was not read), so the decision survives a rescan or renamed files.
       var who = [card.getAttribute('data-source'), card.getAttribute('data-page'),
         card.getAttribute('data-sha'), card.getAttribute('data-form'),
-        card.getAttribute('data-unit'), card.getAttribute('data-serial')];
+        card.getAttribute('data-version'), card.getAttribute('data-unit'),
+        card.getAttribute('data-serial')];
       var sels = card.querySelectorAll('select.ans');
       for (var i = 0; i < sels.length; i++) {
         var q = sels[i].getAttribute('data-q');

@@ -32,8 +32,8 @@ const CROP_ZOOM: f64 = 1.0;
 pub struct PageInput<'a> {
     /// The scan folder, as shown in the title.
     pub scan_dir: &'a str,
-    /// Identifies the scan in the browser's storage (a hash of its `ballots.csv`), so saved
-    /// decisions never land on another scan's rows.
+    /// Names the scan folder in the browser's storage (its own name, never its path): saved
+    /// decisions are kept there by ballot (page.js `keyOf`), so they survive a rescan.
     pub scan_key: &'a str,
     /// Every page of `ballots.csv`, in its order.
     pub records: &'a [PageRecord],
@@ -138,6 +138,13 @@ pub fn index_html(input: &PageInput) -> String {
         whole = e(WHOLE_BALLOT),
     );
     forms_legend(&mut h, input);
+    let _ = writeln!(
+        h,
+        "<section id=\"orphans\" hidden><h2>{}</h2><p class=\"help\">{}</p><ul></ul><button id=\"forget\" type=\"button\">{}</button></section>",
+        text(lang, "review.orphans_heading", &[]),
+        text(lang, "review.orphans_help", &[]),
+        text(lang, "review.orphans_forget", &[]),
+    );
     for (rank, entry) in input.entries.iter().enumerate() {
         ballot_card(&mut h, input, rank + 1, entry);
     }
@@ -331,7 +338,7 @@ fn ballot_card(h: &mut String, input: &PageInput, rank: usize, entry: &Entry) {
     let img = entry.image.as_ref();
     let _ = write!(
         h,
-        "<section class=\"ballot st-{status}\" id=\"b{row}\" data-row=\"{row}\" data-source=\"{source}\" data-page=\"{page}\" data-sha=\"{sha}\" data-form=\"{form}\" data-unit=\"{unit}\" data-serial=\"{serial}\" data-img=\"{file}\"",
+        "<section class=\"ballot st-{status}\" id=\"b{row}\" data-row=\"{row}\" data-source=\"{source}\" data-page=\"{page}\" data-sha=\"{sha}\" data-form=\"{form}\" data-version=\"{version}\" data-unit=\"{unit}\" data-serial=\"{serial}\" data-img=\"{file}\"",
         status = r.status.as_str(),
         // A CR in a file name would reach the script as LF (HTML folds line ends in
         // attributes), and the exported name would no longer be the file's.
@@ -339,6 +346,7 @@ fn ballot_card(h: &mut String, input: &PageInput, rank: usize, entry: &Entry) {
         page = r.page,
         sha = e(&r.file_sha256),
         form = e(r.payload.as_ref().map_or("", |p| p.form.as_str())),
+        version = r.payload.as_ref().map_or(String::new(), |p| p.version.to_string()),
         unit = e(&unit),
         serial = e(&serial),
         file = e(img.map_or("", |i| i.file.as_str())),

@@ -11,7 +11,13 @@
 //     "reject": { "row": N, "note": "..." },
 //     "header": ["source", ...],
 //     "rows": [[cell, ...], ...],               // the exported rows, cells as written
-//     "save_to": "/path/decisions.csv" }
+//     "save_to": "/path/decisions.csv",
+//     "profile": "/path/profile" }             // optional: the browser profile, kept
+// With "phase": "rescan" (the same profile, the folder scanned again with files renamed and
+// one removed), it checks instead that the saved decisions came back on their ballots:
+//   { "phase": "rescan", "profile", "auditor", "reject": { "row", "note" },
+//     "orphan": "CSAT v1 P-ANBIEN 000002", "orphan_what": "q6 = 3",
+//     "header", "rows", "save_to" }
 // Exits 0 when every check passes; otherwise prints what differed and exits 1.
 
 import { readFileSync, mkdtempSync, rmSync, existsSync } from 'node:fs';
@@ -62,7 +68,7 @@ function parseCsv(text) {
   return rows;
 }
 
-const profile = mkdtempSync(join(tmpdir(), 'ballotscan-chromium-'));
+const profile = expected.profile ?? mkdtempSync(join(tmpdir(), 'ballotscan-chromium-'));
 let context;
 try {
   context = await chromium.launchPersistentContext(profile, {
@@ -85,6 +91,58 @@ try {
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.goto(pathToFileURL(indexPath).href);
 
+  if (expected.phase === 'rescan') {
+    await afterRescan(page);
+  } else {
+    await decide(page);
+  }
+  check(offline.length === 0, `the page made network requests: ${offline.join(', ')}`);
+  check(errors.length === 0, `script errors: ${errors.join('; ')}`);
+} catch (e) {
+  failures.push(`browser run failed: ${e && e.stack ? e.stack : e}`);
+} finally {
+  if (context) await context.close().catch(() => {});
+  if (!expected.profile) rmSync(profile, { recursive: true, force: true });
+}
+
+// Export, and the downloaded file checked row by row.
+async function exported(page) {
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export')]);
+  check(download.suggestedFilename() === 'decisions.csv', `file name ${download.suggestedFilename()}`);
+  await download.saveAs(expected.save_to);
+  const bytes = readFileSync(expected.save_to);
+  check(bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf, 'no UTF-8 byte-order mark');
+  const rows = parseCsv(bytes.toString('utf8').replace(/^\uFEFF/, ''));
+  check(same(rows[0], expected.header), `header ${JSON.stringify(rows[0])}`);
+  check(same(rows.slice(1), expected.rows),
+    `rows differ:\n got      ${JSON.stringify(rows.slice(1))}\n expected ${JSON.stringify(expected.rows)}`);
+}
+
+// The folder was scanned again: rows moved, a file was renamed, one ballot is gone.
+async function afterRescan(page) {
+  check((await page.inputValue('#auditor')) === expected.auditor, 'auditor name not restored after the rescan');
+  const card = page.locator(`#b${expected.reject.row}`);
+  check((await card.locator('select.verdict').inputValue()) === 'REJECT', 'verdict not restored on the rescanned ballot');
+  check((await card.locator('input.note').inputValue()) === expected.reject.note, 'note not restored on the rescanned ballot');
+  check(await card.evaluate((c) => c.classList.contains('decided')), 'the rescanned ballot is not marked decided');
+  const status = await page.textContent('#status');
+  check(status.startsWith('1 trên '), `status after the rescan says ${status}`);
+  // The decision whose ballot is gone is listed, not dropped and not exported.
+  check(!(await page.locator('#orphans').isHidden()), 'no list of decisions that match no ballot');
+  const items = await page.$$eval('#orphans li', (lis) => lis.map((l) => l.textContent));
+  check(items.length === 1 && items[0].includes(expected.orphan) && items[0].includes(expected.orphan_what),
+    `orphans listed: ${JSON.stringify(items)}`);
+  await exported(page);
+  // Forgotten on request, for good.
+  await page.click('#forget');
+  check(await page.locator('#orphans').isHidden(), 'the list stays after Forget');
+  await page.reload();
+  check(await page.locator('#orphans').isHidden(), 'forgotten decisions came back after a reload');
+  check((await page.locator(`#b${expected.reject.row} select.verdict`).inputValue()) === 'REJECT',
+    'Forget dropped a decision that matches a ballot');
+}
+
+async function decide(page) {
   // The documented order.
   const order = await page.$$eval('section.ballot', (els) => els.map((e) => Number(e.dataset.row)));
   check(same(order, expected.order), `card order ${JSON.stringify(order)} != ${JSON.stringify(expected.order)}`);
@@ -132,23 +190,7 @@ try {
   check((await page.textContent('#status')).startsWith('2 trên '), `status says ${await page.textContent('#status')}`);
 
   // Export.
-  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export')]);
-  check(download.suggestedFilename() === 'decisions.csv', `file name ${download.suggestedFilename()}`);
-  await download.saveAs(expected.save_to);
-  const bytes = readFileSync(expected.save_to);
-  check(bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf, 'no UTF-8 byte-order mark');
-  const rows = parseCsv(bytes.toString('utf8').replace(/^\uFEFF/, ''));
-  check(same(rows[0], expected.header), `header ${JSON.stringify(rows[0])}`);
-  check(same(rows.slice(1), expected.rows),
-    `rows differ:\n got      ${JSON.stringify(rows.slice(1))}\n expected ${JSON.stringify(expected.rows)}`);
-
-  check(offline.length === 0, `the page made network requests: ${offline.join(', ')}`);
-  check(errors.length === 0, `script errors: ${errors.join('; ')}`);
-} catch (e) {
-  failures.push(`browser run failed: ${e && e.stack ? e.stack : e}`);
-} finally {
-  if (context) await context.close().catch(() => {});
-  rmSync(profile, { recursive: true, force: true });
+  await exported(page);
 }
 
 if (failures.length) {
