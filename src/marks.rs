@@ -673,9 +673,10 @@ const CIRCLE_RAY_DEGREES: [f64; 5] = [-20.0, -10.0, 0.0, 10.0, 20.0];
 /// leave a gap where it starts and ends, or run into the border for a ray or two.
 const CIRCLE_MIN_RAYS: usize = 16;
 const CIRCLE_MIN_RAYS_PER_SIDE: usize = 3;
-/// Looked for from just outside the border (its blur) to this far beyond it: a circle around
-/// a 7 mm box is drawn 0.5–3 mm out, and the next box, row rule or heading is farther.
-const CIRCLE_FROM_MM: f64 = 0.5;
+/// Looked for from just outside the border to this far beyond it: a circle around a 7 mm box
+/// is drawn 0.4–3 mm out, and the next box, row rule or heading is farther. The border's blur
+/// at the ray's start is never taken for a line (see [`line_crossing`]).
+const CIRCLE_FROM_MM: f64 = 0.3;
 const CIRCLE_TO_MM: f64 = 3.3;
 const CIRCLE_STEP_MM: f64 = 0.1;
 /// A pen line is at least this dark against the paper on both sides of it (print contrast):
