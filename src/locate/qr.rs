@@ -476,39 +476,89 @@ fn module_mm(u: f64, v: f64) -> PointMm {
 
 fn read_by_finders(img: &GrayImage, area: &Area) -> Option<QrFound> {
     let finders = finder_patterns(area);
-    if finders.len() < 3 {
-        return None;
-    }
-    for symbol in symbols(&finders).iter().take(4) {
-        let s = symbol.size as f64;
-        // Sampled with the threshold at the symbol's centre.
-        let [_, tr, bl] = symbol.corners;
-        let threshold = area.threshold_at(
-            ((tr.x + bl.x) / 2.0).max(0.0) as usize,
-            ((tr.y + bl.y) / 2.0).max(0.0) as usize,
-        );
-        let centres = [(3.5, 3.5), (s - 3.5, 3.5), (3.5, s - 3.5)];
-        let pairs: Vec<(PointMm, PointPx)> = centres
+    if finders.len() >= 3 {
+        let found = symbols(&finders)
             .iter()
-            .zip(symbol.corners)
-            .map(|(&(u, v), px)| (module_mm(u, v), px))
-            .collect();
-        let Some(affine) = Homography::fit_affine(&pairs) else {
-            continue;
-        };
-        if let Some(found) = decode_through(img, &affine, symbol.size, threshold) {
-            return Some(found);
+            .take(4)
+            .find_map(|symbol| decode_symbol(img, area, symbol));
+        if found.is_some() {
+            return found;
         }
-        // Perspective (a phone photo) bends the far corner: the alignment pattern pins it.
-        if symbol.size >= 25 {
-            let at = module_mm(s - 6.5, s - 6.5);
-            if let Some(px) = alignment_pattern(img, &affine, at, threshold) {
-                let mut four = pairs.clone();
-                four.push((at, px));
-                if let Some(h) = Homography::fit(&four) {
-                    if let Some(found) = decode_through(img, &h, symbol.size, threshold) {
-                        return Some(found);
-                    }
+    }
+    // A finder pattern spoilt by a pen line, a stain or a seal's edge: the other two give the
+    // square, and the third corner holds no data. The decoder's error correction rejects
+    // every wrong guess.
+    completed_from_two(&finders)
+        .iter()
+        .find_map(|symbol| decode_symbol(img, area, symbol))
+}
+
+/// Symbols completed from two finder patterns of like size: for each pair, the third pattern
+/// where a square puts it — the pair as one side (either way round, either side) or as the
+/// diagonal. Best-shaped first, at most a few per pair.
+fn completed_from_two(finders: &[Finder]) -> Vec<Symbol> {
+    let mut out: Vec<Symbol> = Vec::new();
+    for (a, p) in finders.iter().enumerate() {
+        for q in &finders[a + 1..] {
+            let ratio = p.module / q.module;
+            if !(0.8..=1.25).contains(&ratio) {
+                continue;
+            }
+            let module = (p.module + q.module) / 2.0;
+            let (dx, dy) = (q.x - p.x, q.y - p.y);
+            let at = |x: f64, y: f64| Finder {
+                x,
+                y,
+                module,
+                hits: 0,
+            };
+            let (mx, my) = ((p.x + q.x) / 2.0, (p.y + q.y) / 2.0);
+            let thirds = [
+                at(p.x - dy, p.y + dx),
+                at(p.x + dy, p.y - dx),
+                at(q.x - dy, q.y + dx),
+                at(q.x + dy, q.y - dx),
+                at(mx - dy / 2.0, my + dx / 2.0),
+                at(mx + dy / 2.0, my - dx / 2.0),
+            ];
+            for third in thirds {
+                out.extend(symbols(&[*p, *q, third]).into_iter().take(1));
+            }
+        }
+    }
+    out.truncate(24);
+    out
+}
+
+/// Samples and decodes one candidate symbol: through the affine transform its three finder
+/// patterns give, then, for a bent photo, through the alignment pattern too.
+fn decode_symbol(img: &GrayImage, area: &Area, symbol: &Symbol) -> Option<QrFound> {
+    let s = symbol.size as f64;
+    // Sampled with the threshold at the symbol's centre.
+    let [_, tr, bl] = symbol.corners;
+    let threshold = area.threshold_at(
+        ((tr.x + bl.x) / 2.0).max(0.0) as usize,
+        ((tr.y + bl.y) / 2.0).max(0.0) as usize,
+    );
+    let centres = [(3.5, 3.5), (s - 3.5, 3.5), (3.5, s - 3.5)];
+    let pairs: Vec<(PointMm, PointPx)> = centres
+        .iter()
+        .zip(symbol.corners)
+        .map(|(&(u, v), px)| (module_mm(u, v), px))
+        .collect();
+    let affine = Homography::fit_affine(&pairs)?;
+    if let Some(found) = decode_through(img, &affine, symbol.size, threshold) {
+        return Some(found);
+    }
+    // Perspective (a phone photo) bends the far corner: the alignment pattern pins it.
+    if symbol.size >= 25 {
+        let at = module_mm(s - 6.5, s - 6.5);
+        if let Some(px) = alignment_pattern(img, &affine, at, threshold) {
+            let mut four = pairs.clone();
+            four.push((at, px));
+            if let Some(h) = Homography::fit(&four) {
+                if let Some(found) = decode_through(img, &h, symbol.size, threshold) {
+                    return Some(found);
                 }
             }
         }
@@ -711,6 +761,56 @@ mod tests {
                         found.corners
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn a_code_with_one_finder_pattern_spoilt_is_read_from_the_other_two() {
+        // As on a real scan: a signature's felt-pen tail run through one finder pattern. Here
+        // each pattern in turn is struck through by a thick stroke and, harder, wiped out.
+        let dpi = 200.0;
+        let s = dpi / 25.4;
+        let upright = page(dpi);
+        let corners = [
+            (3.5, 3.5),
+            (QR_MODULES as f64 - 3.5, 3.5),
+            (3.5, QR_MODULES as f64 - 3.5),
+        ];
+        for (k, &(u, v)) in corners.iter().enumerate() {
+            let c = module_mm(u, v);
+            let (cx, cy) = (c.x * s, c.y * s);
+            let r = 4.0 * QR_MODULE_MM * s;
+            let mut struck = upright.clone();
+            let mut wiped = upright.clone();
+            for (x, y, p) in struck.enumerate_pixels_mut() {
+                let (dx, dy) = (x as f64 + 0.5 - cx, y as f64 + 0.5 - cy);
+                // A 1.2 mm stroke along the pattern's diagonal, and on beyond it.
+                if (dx - dy).abs() / 2f64.sqrt() < 0.6 * s && dx.abs() < 2.0 * r {
+                    p.0[0] = 60;
+                }
+            }
+            for (x, y, p) in wiped.enumerate_pixels_mut() {
+                let (dx, dy) = (x as f64 + 0.5 - cx, y as f64 + 0.5 - cy);
+                if dx.abs() < r && dy.abs() < r {
+                    p.0[0] = 255;
+                }
+            }
+            for (what, img) in [("struck", &struck), ("wiped", &wiped)] {
+                let found = read_without_rqrr(img)
+                    .unwrap_or_else(|| panic!("pattern {k} {what}: not read"));
+                assert_eq!(
+                    found.bytes, b"BS1:CSAT:1:P-ANBIEN:000042",
+                    "pattern {k} {what}"
+                );
+                // The corners still agree with the layout within a module.
+                let truth = Homography::at_dpi(dpi);
+                let module_px = QR_MODULE_MM * s;
+                assert!(
+                    found.corners[0].distance(truth.map(module_mm(0.0, 0.0))) < module_px,
+                    "pattern {k} {what}: {:?}",
+                    found.corners
+                );
             }
         }
     }
