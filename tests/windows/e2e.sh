@@ -266,7 +266,7 @@ cd "$work" && "$wine" "$bin/ballotscan.exe" scan 'Phiếu quét\Đợt 1' --thre
 EOF
 if command -v script >/dev/null 2>&1; then
   script -qec "bash '$work/in-console.sh'" /dev/null </dev/null >"$work/console.txt" 2>&1 || true
-  grep -q '░.*/55 files' "$work/console.txt" && pass "the progress bar is drawn (files of 55, pages so far)" ||
+  grep -q '░.*/55 tệp' "$work/console.txt" && pass "the progress bar is drawn in Vietnamese (files of 55, pages so far)" ||
     fail "no progress bar in the console: $(head -c 300 "$work/console.txt")"
   # Wine's console draws through cursor moves (ESC[1C for a space): compare the text alone.
   sed 's/\x1b\[[0-9;?]*[A-Za-z]//g' "$work/console.txt" | grep -q 'Kết quả\\Thanh tiến độ' &&
