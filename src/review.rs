@@ -20,7 +20,6 @@ use ab_glyph::{Font, ScaleFont};
 use anyhow::Context;
 use image::{GrayImage, Rgb, RgbImage};
 use rayon::prelude::*;
-use sha2::{Digest, Sha256};
 
 use crate::audit;
 use crate::ballot::{Answer, QuestionRead, Status};
@@ -261,7 +260,7 @@ fn review_file(
         }
     };
     let changed = {
-        let sha = hex(&Sha256::digest(&**opened.bytes));
+        let sha = scan::file_sha256(&opened.bytes);
         pages
             .iter()
             .any(|&i| !records[i].file_sha256.is_empty() && records[i].file_sha256 != sha)
@@ -605,10 +604,6 @@ fn written_by_review(name: &str) -> bool {
         .strip_suffix(".jpg")
         .is_some_and(|stem| stem.len() >= 4 && stem.bytes().all(|b| b.is_ascii_digit()));
     image || name == "index.html" || name.starts_with(".tmp")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A rectangle in image pixels (edges, not pixel centres).
