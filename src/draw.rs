@@ -1,7 +1,7 @@
-//! Drawing text and rectangles into images, and measuring text: the one glyph
+//! Drawing text and rectangles into images, and measuring and wrapping text: the one glyph
 //! loop (with kerning) that the ballot renderer, the review images and report.html's chart
-//! draw with and that the layout and the PDF writer measure with, and blending a colour
-//! into a pixel.
+//! draw with and that the layout and the PDF writer measure with, greedy word wrap, and
+//! blending a colour into a pixel.
 //!
 //! Text sizes are "units per em": pixels for an image, points for [`text_width`] when the
 //! layout measures in points. The font files themselves and their metrics are in
@@ -115,6 +115,34 @@ pub fn fill_rect(img: &mut RgbImage, x: u32, y: u32, w: u32, h: u32, colour: Rgb
     }
 }
 
+/// Greedy word wrap: `words` in order, as many on a line as fit in `width` by `measure`. A
+/// line's first word is always taken, so a word wider than the line stands alone on one (the
+/// callers decide beforehand whether that is an error or cut such words).
+pub fn wrap<'a>(
+    words: impl IntoIterator<Item = &'a str>,
+    width: f64,
+    measure: impl Fn(&str) -> f64,
+) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in words {
+        if line.is_empty() {
+            line = word.to_string();
+            continue;
+        }
+        let candidate = format!("{line} {word}");
+        if measure(&candidate) <= width {
+            line = candidate;
+        } else {
+            lines.push(std::mem::replace(&mut line, word.to_string()));
+        }
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,5 +188,13 @@ mod tests {
         blend(&mut img, -1, 0, Rgb([0, 0, 0]), 1.0);
         blend(&mut img, 2, 0, Rgb([0, 0, 0]), 1.0);
         assert_eq!(img.get_pixel(1, 0).0, [200, 100, 0]);
+    }
+
+    #[test]
+    fn wrap_fills_lines_greedily_and_keeps_a_long_word_alone() {
+        let chars = |s: &str| s.chars().count() as f64;
+        let lines = wrap("aa bb cc dddddddd e f".split(' '), 5.0, chars);
+        assert_eq!(lines, ["aa bb", "cc", "dddddddd", "e f"]);
+        assert!(wrap("".split_whitespace(), 5.0, chars).is_empty());
     }
 }

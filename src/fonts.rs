@@ -67,27 +67,11 @@ pub fn wrap(
     weight: Weight,
     width_mm: f64,
 ) -> Result<Vec<String>, String> {
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    for word in text.split_whitespace() {
-        if text_width_mm(word, size_pt, weight) > width_mm {
-            return Err(word.to_string());
-        }
-        let candidate = if line.is_empty() {
-            word.to_string()
-        } else {
-            format!("{line} {word}")
-        };
-        if text_width_mm(&candidate, size_pt, weight) <= width_mm {
-            line = candidate;
-        } else {
-            lines.push(std::mem::replace(&mut line, word.to_string()));
-        }
+    let measure = |s: &str| text_width_mm(s, size_pt, weight);
+    if let Some(word) = text.split_whitespace().find(|w| measure(w) > width_mm) {
+        return Err(word.to_string());
     }
-    if !line.is_empty() {
-        lines.push(line);
-    }
-    Ok(lines)
+    Ok(draw::wrap(text.split_whitespace(), width_mm, measure))
 }
 
 /// Like [`wrap`], in as many lines, but with the breaks placed so that the longest line is as

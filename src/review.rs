@@ -560,7 +560,10 @@ pub fn plain(img: &GrayImage, r: &PageRecord) -> RgbImage {
         Weight::Bold,
         OVER_MARKED,
     )];
-    for l in wrap_px(&r.detail, body_px, width as f64 - 16.0) {
+    let detail = draw::wrap(r.detail.split_whitespace(), width as f64 - 16.0, |l| {
+        draw::text_width(l, body_px, Weight::Regular)
+    });
+    for l in detail {
         lines.push((l, body_px, Weight::Regular, Rgb([40, 40, 40])));
     }
     let banner: f64 = 8.0 + lines.iter().map(|(_, px, _, _)| px * 1.3).sum::<f64>();
@@ -677,28 +680,6 @@ fn fit_size(text: &str, px: f64, room: f64, weight: Weight) -> f64 {
     } else {
         (px * room / w).max(px * 0.6)
     }
-}
-
-/// Greedy word wrap in pixels (for the banner of pages that could not be aligned).
-fn wrap_px(text: &str, px: f64, width: f64) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    for word in text.split_whitespace() {
-        let candidate = if line.is_empty() {
-            word.to_string()
-        } else {
-            format!("{line} {word}")
-        };
-        if line.is_empty() || draw::text_width(&candidate, px, Weight::Regular) <= width {
-            line = candidate;
-        } else {
-            lines.push(std::mem::replace(&mut line, word.to_string()));
-        }
-    }
-    if !line.is_empty() {
-        lines.push(line);
-    }
-    lines
 }
 
 /// Draws one line of text with its baseline at `baseline` (the embedded DejaVu Sans, as the
