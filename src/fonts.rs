@@ -1,9 +1,12 @@
-//! The embedded fonts (DejaVu Sans, licence in `assets/fonts/`) and text measurement.
+//! The embedded fonts (DejaVu Sans, licence in `assets/fonts/`) and text measurement in
+//! millimetres (the glyph loop itself is [`crate::draw`]'s).
 //!
 //! Layout, the PNG renderer and the PDF writer all use these same font files, so a line that
 //! fits in the layout fits on paper and on screen.
 
-use ab_glyph::{Font, FontRef, ScaleFont};
+use ab_glyph::{Font, FontRef};
+
+use crate::draw;
 
 pub const REGULAR_TTF: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
 pub const BOLD_TTF: &[u8] = include_bytes!("../assets/fonts/DejaVuSans-Bold.ttf");
@@ -35,31 +38,17 @@ pub fn em_scale(font: &FontRef<'static>, em: f64) -> ab_glyph::PxScale {
 
 /// Width of a single line of text, in millimetres.
 pub fn text_width_mm(text: &str, size_pt: f64, weight: Weight) -> f64 {
-    let f = font(weight);
-    let scaled = f.as_scaled(em_scale(&f, size_pt));
-    let mut width = 0.0f32;
-    let mut prev = None;
-    for c in text.chars() {
-        let g = scaled.glyph_id(c);
-        if let Some(p) = prev {
-            width += scaled.kern(p, g);
-        }
-        width += scaled.h_advance(g);
-        prev = Some(g);
-    }
-    width as f64 * MM_PER_PT
+    draw::text_width(text, size_pt, weight) * MM_PER_PT
 }
 
 /// Ascent (above the baseline) in millimetres at `size_pt`.
 pub fn ascent_mm(size_pt: f64, weight: Weight) -> f64 {
-    let f = font(weight);
-    f.as_scaled(em_scale(&f, size_pt)).ascent() as f64 * MM_PER_PT
+    draw::vertical_metrics(size_pt, weight).0 * MM_PER_PT
 }
 
 /// Descent (below the baseline, positive) in millimetres at `size_pt`.
 pub fn descent_mm(size_pt: f64, weight: Weight) -> f64 {
-    let f = font(weight);
-    -f.as_scaled(em_scale(&f, size_pt)).descent() as f64 * MM_PER_PT
+    -draw::vertical_metrics(size_pt, weight).1 * MM_PER_PT
 }
 
 /// True when every character has a glyph in the font (no tofu boxes on paper).
@@ -78,27 +67,11 @@ pub fn wrap(
     weight: Weight,
     width_mm: f64,
 ) -> Result<Vec<String>, String> {
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    for word in text.split_whitespace() {
-        if text_width_mm(word, size_pt, weight) > width_mm {
-            return Err(word.to_string());
-        }
-        let candidate = if line.is_empty() {
-            word.to_string()
-        } else {
-            format!("{line} {word}")
-        };
-        if text_width_mm(&candidate, size_pt, weight) <= width_mm {
-            line = candidate;
-        } else {
-            lines.push(std::mem::replace(&mut line, word.to_string()));
-        }
+    let measure = |s: &str| text_width_mm(s, size_pt, weight);
+    if let Some(word) = text.split_whitespace().find(|w| measure(w) > width_mm) {
+        return Err(word.to_string());
     }
-    if !line.is_empty() {
-        lines.push(line);
-    }
-    Ok(lines)
+    Ok(draw::wrap(text.split_whitespace(), width_mm, measure))
 }
 
 /// Like [`wrap`], in as many lines, but with the breaks placed so that the longest line is as

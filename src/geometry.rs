@@ -281,7 +281,8 @@ fn normalisation(points: impl Iterator<Item = (f64, f64)> + Clone) -> ((f64, f64
     (c, s)
 }
 
-fn mul3(a: &[f64; 9], b: &[f64; 9]) -> [f64; 9] {
+/// The product `a · b` of two row-major 3×3 matrices.
+pub(crate) fn mul3(a: &[f64; 9], b: &[f64; 9]) -> [f64; 9] {
     let mut r = [0.0; 9];
     for i in 0..3 {
         for j in 0..3 {

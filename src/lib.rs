@@ -8,6 +8,7 @@
 //! folder swapped in whole; [`scan_files`] holds ballots.csv and answers.csv, [`issued`]
 //! issued.csv), orchestrated by [`scan`]; [`reason`] is the reason codes. Auditing: [`review`] (annotated images and a decision page for the flagged
 //! ballots) → [`audit`] (decisions applied, re-tally).
+//! [`draw`] measures and draws text (one glyph loop) for all of them.
 
 // The message catalogues (locales/*.yml), compiled in; see `i18n`.
 rust_i18n::i18n!("locales", fallback = "en");
@@ -17,6 +18,7 @@ pub mod audit;
 pub mod ballot;
 pub mod comments;
 pub mod console;
+pub mod draw;
 pub mod duplicates;
 pub mod failure;
 pub mod fonts;

@@ -4,12 +4,12 @@
 //! Drawn from the same [`Summary`] rows as `summary.csv`, so the report and the CSV cannot
 //! disagree. No dates or machine names are written: tallying twice gives the same bytes.
 
-use ab_glyph::{Font, ScaleFont};
 use image::{Rgb, RgbImage};
 
 use std::collections::BTreeMap;
 
-use crate::fonts::{self, Weight};
+use crate::draw;
+use crate::fonts::Weight;
 use crate::form::Question;
 use crate::i18n::{text, Lang};
 use crate::tally::{percent, wilson, Standing, Summary, SummaryRow, Z95};
@@ -567,7 +567,7 @@ pub fn satisfaction_chart(summary: &Summary, threshold: f64, lang: Lang) -> RgbI
     for (i, r) in rows.iter().enumerate() {
         let y = top + i as u32 * row_h;
         let label = format!("{}{}", "  ".repeat(r.depth), unit_label(lang, r));
-        draw_text(&mut img, 10.0, y as f32 + 18.0, 13.0, &label, black);
+        draw_text(&mut img, 10.0, y as f64 + 18.0, 13.0, &label, black);
         if let Some(v) = rate(r.overall) {
             let len = (v / 100.0 * bar_w as f64).round() as u32;
             let colour = if v < threshold {
@@ -575,7 +575,7 @@ pub fn satisfaction_chart(summary: &Summary, threshold: f64, lang: Lang) -> RgbI
             } else {
                 Rgb([43, 108, 176])
             };
-            fill(&mut img, label_w, y + 5, len, row_h - 10, colour);
+            draw::fill_rect(&mut img, label_w, y + 5, len, row_h - 10, colour);
             let mut end = label_w + len;
             if let Some((lo, hi)) = wilson(r.overall.0, r.overall.1, Z95) {
                 let (x0, x1) = (
@@ -583,7 +583,7 @@ pub fn satisfaction_chart(summary: &Summary, threshold: f64, lang: Lang) -> RgbI
                     label_w + (hi * bar_w as f64).round() as u32,
                 );
                 let mid = y + row_h / 2;
-                fill(
+                draw::fill_rect(
                     &mut img,
                     x0,
                     mid - 1,
@@ -591,14 +591,14 @@ pub fn satisfaction_chart(summary: &Summary, threshold: f64, lang: Lang) -> RgbI
                     2,
                     black,
                 );
-                fill(&mut img, x0, mid - 5, 2, 10, black);
-                fill(&mut img, x1.saturating_sub(1), mid - 5, 2, 10, black);
+                draw::fill_rect(&mut img, x0, mid - 5, 2, 10, black);
+                draw::fill_rect(&mut img, x1.saturating_sub(1), mid - 5, 2, 10, black);
                 end = end.max(x1);
             }
             draw_text(
                 &mut img,
-                (end + 6) as f32,
-                y as f32 + 18.0,
+                (end + 6) as f64,
+                y as f64 + 18.0,
                 12.0,
                 &localise_decimal(lang, &format!("{v:.1}")),
                 black,
@@ -606,8 +606,8 @@ pub fn satisfaction_chart(summary: &Summary, threshold: f64, lang: Lang) -> RgbI
         } else {
             draw_text(
                 &mut img,
-                label_w as f32,
-                y as f32 + 18.0,
+                label_w as f64,
+                y as f64 + 18.0,
                 12.0,
                 &text(lang, "report.chart_no_answers", &[]),
                 Rgb([120, 120, 120]),
@@ -616,12 +616,12 @@ pub fn satisfaction_chart(summary: &Summary, threshold: f64, lang: Lang) -> RgbI
     }
     let tx = label_w + (threshold.clamp(0.0, 100.0) / 100.0 * bar_w as f64) as u32;
     for y in (top - 6..height - 24).step_by(6) {
-        fill(&mut img, tx, y, 2, 3, black);
+        draw::fill_rect(&mut img, tx, y, 2, 3, black);
     }
     draw_text(
         &mut img,
-        tx as f32 - 12.0,
-        (height - 8) as f32,
+        tx as f64 - 12.0,
+        (height - 8) as f64,
         12.0,
         &format!("{} %", localise_decimal(lang, &format!("{threshold:.0}"))),
         black,
@@ -629,36 +629,9 @@ pub fn satisfaction_chart(summary: &Summary, threshold: f64, lang: Lang) -> RgbI
     img
 }
 
-fn fill(img: &mut RgbImage, x: u32, y: u32, w: u32, h: u32, c: Rgb<u8>) {
-    for yy in y..(y + h).min(img.height()) {
-        for xx in x..(x + w).min(img.width()) {
-            img.put_pixel(xx, yy, c);
-        }
-    }
-}
-
-/// Text with anti-aliased glyphs from the embedded font; `size` in pixels per em.
-fn draw_text(img: &mut RgbImage, x: f32, baseline: f32, size: f64, s: &str, c: Rgb<u8>) {
-    let font = fonts::font(Weight::Regular);
-    let scaled = font.as_scaled(fonts::em_scale(&font, size));
-    let mut pen = x;
-    for ch in s.chars() {
-        let id = scaled.glyph_id(ch);
-        let g = id.with_scale_and_position(scaled.scale(), ab_glyph::point(pen, baseline));
-        pen += scaled.h_advance(id);
-        if let Some(o) = font.outline_glyph(g) {
-            let b = o.px_bounds();
-            o.draw(|gx, gy, cov| {
-                let (px, py) = (b.min.x as i64 + gx as i64, b.min.y as i64 + gy as i64);
-                if px >= 0 && py >= 0 && (px as u32) < img.width() && (py as u32) < img.height() {
-                    let p = img.get_pixel_mut(px as u32, py as u32);
-                    for k in 0..3 {
-                        p.0[k] = (p.0[k] as f32 * (1.0 - cov) + c.0[k] as f32 * cov).round() as u8;
-                    }
-                }
-            });
-        }
-    }
+/// The chart's text: DejaVu Sans (regular) at `size` pixels per em.
+fn draw_text(img: &mut RgbImage, x: f64, baseline: f64, size: f64, s: &str, c: Rgb<u8>) {
+    draw::text(img, x, baseline, size, Weight::Regular, c, s);
 }
 
 #[cfg(test)]

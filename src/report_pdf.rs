@@ -4,6 +4,7 @@
 //! The same words and numbers as report.html (both are built from [`ReportInfo`] and the
 //! summary); the chart stays in the HTML, the PDF carries the intervals in its table.
 
+use crate::draw;
 use crate::fonts::{self, Weight};
 use crate::geometry::RectMm;
 use crate::i18n::text;
@@ -53,7 +54,9 @@ fn wrap(s: &str, size: f64, weight: Weight, width: f64) -> Vec<String> {
             words.push(piece);
         }
     }
-    fonts::wrap(&words.join(" "), size, weight, width).unwrap_or(words)
+    draw::wrap(words.iter().map(String::as_str), width, |l| {
+        fonts::text_width_mm(l, size, weight)
+    })
 }
 
 fn line_height(size: f64) -> f64 {
@@ -649,4 +652,25 @@ pub fn report_pages(summary: &Summary, info: &ReportInfo) -> Vec<Vec<Shape>> {
 pub fn report_pdf(summary: &Summary, info: &ReportInfo) -> anyhow::Result<Vec<u8>> {
     crate::render::pdf::write_pdf(&report_pages(summary, info))
         .map_err(|e| anyhow::anyhow!("cannot write report.pdf: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_word_wider_than_the_line_is_cut_and_every_line_fits() {
+        let long = "Ủybannhândân".repeat(6);
+        let text = format!("Công an {long} phường");
+        let lines = wrap(&text, 10.0, Weight::Regular, 40.0);
+        assert!(lines.len() >= 3, "{lines:?}");
+        for l in &lines {
+            assert!(
+                fonts::text_width_mm(l, 10.0, Weight::Regular) <= 40.0,
+                "{l}"
+            );
+        }
+        assert!(lines[0].starts_with("Công an"), "{lines:?}");
+        assert_eq!(lines.concat().replace(' ', ""), text.replace(' ', ""));
+    }
 }

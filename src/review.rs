@@ -16,15 +16,14 @@ pub mod page;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use ab_glyph::{Font, ScaleFont};
 use anyhow::Context;
 use image::{GrayImage, Rgb, RgbImage};
 use rayon::prelude::*;
-use sha2::{Digest, Sha256};
 
 use crate::audit;
 use crate::ballot::{Answer, QuestionRead, Status};
-use crate::fonts::{self, Weight};
+use crate::draw;
+use crate::fonts::Weight;
 use crate::form::Form;
 use crate::geometry::{Homography, PointMm, RectMm, MM_PER_INCH};
 use crate::input;
@@ -261,7 +260,7 @@ fn review_file(
         }
     };
     let changed = {
-        let sha = hex(&Sha256::digest(&**opened.bytes));
+        let sha = scan::file_sha256(&opened.bytes);
         pages
             .iter()
             .any(|&i| !records[i].file_sha256.is_empty() && records[i].file_sha256 != sha)
@@ -437,7 +436,7 @@ pub fn annotate(
             stroke(&mut out, ring, 2.0, colour);
             grow(ring);
             let text = b.score.fill.to_string();
-            let tw = text_width(&text, score_px, Weight::Regular);
+            let tw = draw::text_width(&text, score_px, Weight::Regular);
             let next_left = read
                 .boxes
                 .get(k + 1)
@@ -561,7 +560,10 @@ pub fn plain(img: &GrayImage, r: &PageRecord) -> RgbImage {
         Weight::Bold,
         OVER_MARKED,
     )];
-    for l in wrap_px(&r.detail, body_px, width as f64 - 16.0) {
+    let detail = draw::wrap(r.detail.split_whitespace(), width as f64 - 16.0, |l| {
+        draw::text_width(l, body_px, Weight::Regular)
+    });
+    for l in detail {
         lines.push((l, body_px, Weight::Regular, Rgb([40, 40, 40])));
     }
     let banner: f64 = 8.0 + lines.iter().map(|(_, px, _, _)| px * 1.3).sum::<f64>();
@@ -605,10 +607,6 @@ fn written_by_review(name: &str) -> bool {
         .strip_suffix(".jpg")
         .is_some_and(|stem| stem.len() >= 4 && stem.bytes().all(|b| b.is_ascii_digit()));
     image || name == "index.html" || name.starts_with(".tmp")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A rectangle in image pixels (edges, not pixel centres).
@@ -667,71 +665,21 @@ fn stroke(img: &mut RgbImage, r: PxRect, thickness: f64, colour: Rgb<u8>) {
         for x in x0..x1 {
             let edge = x < x0 + t || x >= x1 - t || y < y0 + t || y >= y1 - t;
             if edge {
-                blend(img, x, y, colour, 1.0);
+                draw::blend(img, x, y, colour, 1.0);
             }
         }
     }
 }
 
-fn blend(img: &mut RgbImage, x: i64, y: i64, colour: Rgb<u8>, coverage: f32) {
-    if x < 0 || y < 0 || x >= img.width() as i64 || y >= img.height() as i64 {
-        return;
-    }
-    let c = coverage.clamp(0.0, 1.0);
-    let p = img.get_pixel_mut(x as u32, y as u32);
-    for k in 0..3 {
-        p.0[k] = (p.0[k] as f32 * (1.0 - c) + colour.0[k] as f32 * c).round() as u8;
-    }
-}
-
-/// Width in pixels of one line of text at `px` pixels per em.
-fn text_width(text: &str, px: f64, weight: Weight) -> f64 {
-    let font = fonts::font(weight);
-    let scaled = font.as_scaled(fonts::em_scale(&font, px));
-    let mut w = 0.0f32;
-    let mut prev = None;
-    for c in text.chars() {
-        let id = scaled.glyph_id(c);
-        if let Some(p) = prev {
-            w += scaled.kern(p, id);
-        }
-        w += scaled.h_advance(id);
-        prev = Some(id);
-    }
-    w as f64
-}
-
 /// The size at most `px` at which `text` fits in `room` pixels (never below 60 % of `px`;
 /// longer texts are cut by the image edge rather than made unreadable).
 fn fit_size(text: &str, px: f64, room: f64, weight: Weight) -> f64 {
-    let w = text_width(text, px, weight);
+    let w = draw::text_width(text, px, weight);
     if w <= room || w <= 0.0 {
         px
     } else {
         (px * room / w).max(px * 0.6)
     }
-}
-
-/// Greedy word wrap in pixels (for the banner of pages that could not be aligned).
-fn wrap_px(text: &str, px: f64, width: f64) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    for word in text.split_whitespace() {
-        let candidate = if line.is_empty() {
-            word.to_string()
-        } else {
-            format!("{line} {word}")
-        };
-        if line.is_empty() || text_width(&candidate, px, Weight::Regular) <= width {
-            line = candidate;
-        } else {
-            lines.push(std::mem::replace(&mut line, word.to_string()));
-        }
-    }
-    if !line.is_empty() {
-        lines.push(line);
-    }
-    lines
 }
 
 /// Draws one line of text with its baseline at `baseline` (the embedded DejaVu Sans, as the
@@ -745,37 +693,13 @@ fn draw_text(
     colour: Rgb<u8>,
     text: &str,
 ) -> PxRect {
-    let font = fonts::font(weight);
-    let scaled = font.as_scaled(fonts::em_scale(&font, px));
-    let mut pen = x as f32;
-    let y = baseline as f32;
-    let mut prev = None;
-    for c in text.chars() {
-        let id = scaled.glyph_id(c);
-        if let Some(p) = prev {
-            pen += scaled.kern(p, id);
-        }
-        let glyph = id.with_scale_and_position(scaled.scale(), ab_glyph::point(pen, y));
-        pen += scaled.h_advance(id);
-        prev = Some(id);
-        if let Some(outline) = font.outline_glyph(glyph) {
-            let b = outline.px_bounds();
-            outline.draw(|gx, gy, c| {
-                blend(
-                    img,
-                    b.min.x as i64 + gx as i64,
-                    b.min.y as i64 + gy as i64,
-                    colour,
-                    c,
-                );
-            });
-        }
-    }
+    let end = draw::text(img, x, baseline, px, weight, colour, text);
+    let (ascent, descent) = draw::vertical_metrics(px, weight);
     PxRect {
         x0: x,
-        y0: baseline - scaled.ascent() as f64,
-        x1: pen as f64,
-        y1: baseline - scaled.descent() as f64,
+        y0: baseline - ascent,
+        x1: end,
+        y1: baseline - descent,
     }
 }
 

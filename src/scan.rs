@@ -323,7 +323,7 @@ pub fn process_file(path: &Path, cfg: &Config) -> Vec<PageRecord> {
     // Hashing a 150 MB scanner PDF takes a tenth of a second: done beside the pages, not
     // before them, so the file costs no more than its pages as separate images.
     let (sha, mut records) = rayon::join(
-        || hex(&Sha256::digest(&**opened.bytes)),
+        || file_sha256(&opened.bytes),
         || {
             (0..opened.pages)
                 .into_par_iter()
@@ -351,8 +351,13 @@ pub fn process_file(path: &Path, cfg: &Config) -> Vec<PageRecord> {
     records
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// The SHA-256 of a file's bytes in lower-case hex, as ballots.csv records it (`review` checks
+/// a file is the one scanned by comparing it with this).
+pub(crate) fn file_sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Files scanned in parallel at a time, and their total size at most: their full records

@@ -1,10 +1,10 @@
 //! Renders a ballot's shapes into an 8-bit grayscale image at a given DPI, anti-aliased by
 //! exact area coverage so box edges land within a fraction of a pixel of the layout.
 
-use ab_glyph::{Font, ScaleFont};
 use image::GrayImage;
 
-use crate::fonts::{self, MM_PER_PT};
+use crate::draw;
+use crate::fonts::MM_PER_PT;
 use crate::geometry::{RectMm, MM_PER_INCH};
 use crate::layout::{Shape, PAGE_H, PAGE_W};
 
@@ -32,28 +32,14 @@ pub fn draw(img: &mut GrayImage, shapes: &[Shape], dpi: f64) {
                 fill_disc(img, center.x * s, center.y * s, radius * s)
             }
             Shape::Text(t) => {
-                let font = fonts::font(t.weight);
-                let scaled = font.as_scaled(fonts::em_scale(&font, t.size_pt * MM_PER_PT * s));
-                let mut x = (t.x * s) as f32;
-                let y = (t.baseline * s) as f32;
-                let mut prev = None;
-                for c in t.text.chars() {
-                    let id = scaled.glyph_id(c);
-                    if let Some(p) = prev {
-                        x += scaled.kern(p, id);
-                    }
-                    let glyph = id.with_scale_and_position(scaled.scale(), ab_glyph::point(x, y));
-                    x += scaled.h_advance(id);
-                    prev = Some(id);
-                    if let Some(outline) = font.outline_glyph(glyph) {
-                        let b = outline.px_bounds();
-                        outline.draw(|gx, gy, c| {
-                            let px = b.min.x as i64 + gx as i64;
-                            let py = b.min.y as i64 + gy as i64;
-                            ink(img, px, py, c as f64);
-                        });
-                    }
-                }
+                draw::glyphs(
+                    &t.text,
+                    t.size_pt * MM_PER_PT * s,
+                    t.weight,
+                    (t.x * s) as f32,
+                    (t.baseline * s) as f32,
+                    |px, py, c| ink(img, px, py, c as f64),
+                );
             }
         }
     }

@@ -19,7 +19,7 @@ use image::{ExtendedColorType, GrayImage, ImageEncoder, ImageError};
 use rand::{Rng, RngExt};
 
 use super::sheet;
-use crate::geometry::{PointMm, PointPx, RectMm};
+use crate::geometry::{mul3, PointMm, PointPx, RectMm};
 use crate::layout::{Layout, Shape, FIDUCIAL_DIAMETER, PAGE_H, PAGE_W};
 
 /// One simulated scan or photo of a page.
@@ -942,16 +942,6 @@ pub fn encode(img: &GrayImage, d: &Degradation) -> Result<(Vec<u8>, &'static str
 /// Row-major 3×3 projective matrix.
 type M3 = [f64; 9];
 
-fn mul(a: &M3, b: &M3) -> M3 {
-    let mut r = [0.0; 9];
-    for i in 0..3 {
-        for j in 0..3 {
-            r[i * 3 + j] = (0..3).map(|k| a[i * 3 + k] * b[k * 3 + j]).sum();
-        }
-    }
-    r
-}
-
 fn translate(tx: f64, ty: f64) -> M3 {
     [1.0, 0.0, tx, 0.0, 1.0, ty, 0.0, 0.0, 1.0]
 }
@@ -1010,7 +1000,7 @@ impl Geometry {
         let ppm = page.0.max(1) as f64 / PAGE_W;
         let (cw, ch) = (geo.canvas.0 as f64, geo.canvas.1 as f64);
         Geometry {
-            fwd: mul(&translate(-c[0] * ppm, -c[1] * ppm), &geo.fwd),
+            fwd: mul3(&translate(-c[0] * ppm, -c[1] * ppm), &geo.fwd),
             canvas: (
                 (cw - (c[0] + c[2]) * ppm).round().max(1.0) as u32,
                 (ch - (c[1] + c[3]) * ppm).round().max(1.0) as u32,
@@ -1042,7 +1032,7 @@ impl Geometry {
         // Keystone about the centre: w = 1 − p·y/cy, so the top (y = −cy) shrinks by 1 + p.
         let keystone = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, -p / cy, 1.0];
         let rotate_scale = [s * cos, -s * sin, 0.0, s * sin, s * cos, 0.0, 0.0, 0.0, 1.0];
-        let shape = mul(&rotate_scale, &mul(&keystone, &translate(-cx, -cy)));
+        let shape = mul3(&rotate_scale, &mul3(&keystone, &translate(-cx, -cy)));
         let off = |v: f64| {
             if v.is_finite() {
                 v.clamp(-1e3, 1e3)
@@ -1059,7 +1049,7 @@ impl Geometry {
             let (y0, y1) = (min(|c| c.1), max(|c| c.1));
             let (mx, my) = (ox.abs(), oy.abs());
             Geometry {
-                fwd: mul(&translate(mx - x0, my - y0), &shape),
+                fwd: mul3(&translate(mx - x0, my - y0), &shape),
                 canvas: (
                     (x1 - x0 + 2.0 * mx).ceil().max(1.0) as u32,
                     (y1 - y0 + 2.0 * my).ceil().max(1.0) as u32,
@@ -1072,7 +1062,7 @@ impl Geometry {
             let moved = a != 0.0 || s != 1.0 || ox != 0.0 || oy != 0.0;
             let m = if moved { SCANNER_MARGIN_MM * ppm } else { 0.0 };
             Geometry {
-                fwd: mul(&translate(cx + ox + m, cy + oy + m), &shape),
+                fwd: mul3(&translate(cx + ox + m, cy + oy + m), &shape),
                 canvas: (
                     (w + 2.0 * m).round().max(1.0) as u32,
                     (h + 2.0 * m).round().max(1.0) as u32,
