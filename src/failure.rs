@@ -44,7 +44,9 @@ impl Failure {
             if let Some(m) = cause.downcast_ref::<Mistake>() {
                 return m.kind;
             }
-            if cause.is::<crate::registry::RegistryError>() || cause.is::<crate::form::FormError>()
+            if cause.is::<crate::registry::RegistryError>()
+                || cause.is::<crate::form::FormError>()
+                || cause.is::<crate::payload::KeyError>()
             {
                 return Failure::Input;
             }

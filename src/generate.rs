@@ -47,10 +47,18 @@ pub fn generate(req: &Request) -> anyhow::Result<Report> {
     let lang = req.lang;
     let unit = req.registry.require(req.unit, lang)?;
     if req.count == 0 && req.reprint.is_none() {
-        bail!(text(lang, "generate.zero_count", &[]));
+        return Err(crate::failure::usage(text(
+            lang,
+            "generate.zero_count",
+            &[],
+        )));
     }
     if let Some(dpi) = req.png_dpi.filter(|d| !(150..=600).contains(d)) {
-        bail!(text(lang, "generate.bad_dpi", &[("dpi", &dpi)]));
+        return Err(crate::failure::usage(text(
+            lang,
+            "generate.bad_dpi",
+            &[("dpi", &dpi)],
+        )));
     }
     // Held until the serials are recorded: two runs reading the same issued.csv would both
     // continue after its last serial.

@@ -96,7 +96,7 @@ fn thresholds_in_the_wrong_order_are_a_usage_mistake_in_both_languages() {
 }
 
 #[test]
-fn a_short_key_file_and_a_zero_count_are_told_with_what_to_do() {
+fn a_short_key_file_a_zero_count_and_a_bad_dpi_are_told_with_what_to_do_and_the_right_status() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("key.txt"), "short\n").expect("write");
     let gen = |extra: &[&'static str]| {
@@ -107,16 +107,24 @@ fn a_short_key_file_and_a_zero_count_are_told_with_what_to_do() {
     told(
         &gen(&["--key", "key.txt"]),
         dir.path(),
-        1,
+        3,
         "tệp khóa key.txt có ít hơn 16 byte: hãy dùng một chuỗi bí mật ngẫu nhiên đủ dài",
         "the key file key.txt holds fewer than 16 bytes: use a long random secret",
     );
     told(
         &gen(&["--count", "0"]),
         dir.path(),
-        1,
+        2,
         "--count phải từ 1 trở lên",
         "--count must be at least 1",
+    );
+    // Flag values out of range are command-line mistakes (2); a bad key file is input (3).
+    told(
+        &gen(&["--png", "--dpi", "50"]),
+        dir.path(),
+        2,
+        "--dpi phải từ 150 đến 600 (đang là 50)",
+        "--dpi must be from 150 to 600 (got 50)",
     );
     assert!(
         !dir.path().join("in").join("issued.csv").exists(),
