@@ -310,6 +310,15 @@ pub fn answers_open_to_decisions(r: &PageRecord) -> bool {
     r.status != Status::Rejected && !r.reasons.contains(&Reason::DuplicateFile)
 }
 
+/// Whether a page waits for a person: the one rule for "cần kiểm tra" on the scan's console,
+/// the provisional report and `tally --final` (the pages still pending), and the review page
+/// (its "to decide" count, kept apart from pages listed only for information: a counted
+/// ballot with a `multi_mark` note, a blank ballot, a copy, a rejected file). Status `review`
+/// covers undecided photocopies (`duplicate_conflict`: every copy waits in review).
+pub fn waiting_for_decision(r: &PageRecord) -> bool {
+    r.status == Status::Review
+}
+
 /// Reads a decisions file whole (see [`read_decisions`], which `tally` uses to stream it).
 pub fn load_decisions(path: &Path) -> anyhow::Result<Vec<DecisionRow>> {
     let mut out = Vec::new();
@@ -1192,10 +1201,7 @@ pub fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
     let voided_rejected = reject_voided(&mut records, &voided);
     let lang = req.lang.or(scan_lang).unwrap_or_default();
     // Review status covers undecided duplicate conflicts too (every copy waits in review).
-    let pending = records
-        .iter()
-        .filter(|r| r.status == Status::Review)
-        .count() as u64;
+    let pending = records.iter().filter(|r| waiting_for_decision(r)).count() as u64;
     if req.final_only && pending > 0 {
         // Dropping `out` removes the staging folder: nothing is written.
         bail!(text(lang, "tally.not_final", &[("n", &pending)]));

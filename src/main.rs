@@ -649,7 +649,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     done.lang,
                     "review.done",
                     &[
-                        ("flagged", &done.flagged),
+                        ("todo", &done.to_decide),
+                        ("info", &(done.flagged - done.to_decide)),
                         ("images", &done.images),
                         ("page", &done.index_html.display()),
                     ]

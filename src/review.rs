@@ -89,6 +89,8 @@ pub struct Entry {
 #[derive(Clone, Debug)]
 pub struct Summary {
     pub flagged: usize,
+    /// Of the flagged pages, those waiting for a decision (the scan's "cần kiểm tra").
+    pub to_decide: usize,
     pub images: usize,
     pub index_html: PathBuf,
     /// `(source#page, warning)`, for the console (which collapses repeats).
@@ -220,6 +222,7 @@ pub fn run(dir: &Path, lang: Option<crate::i18n::Lang>) -> anyhow::Result<Summar
         .collect();
     Ok(Summary {
         flagged: entries.len(),
+        to_decide: page::to_decide(&records, &entries),
         images: entries.iter().filter(|e| e.image.is_some()).count(),
         index_html,
         warnings,

@@ -56,6 +56,11 @@ pub fn index_html(input: &PageInput) -> String {
     for x in input.entries {
         *by_status.entry(input.records[x.index].status).or_default() += 1;
     }
+    // "To decide" is the rule of the scan's console ("cần kiểm tra N") and `tally --final`;
+    // every other flagged page (a counted ballot with a note, a blank one, a copy, a rejected
+    // file) is listed for information and counted apart.
+    let to_decide = to_decide(input.records, input.entries);
+    let for_information = input.entries.len() - to_decide;
     let counts: Vec<String> = by_status
         .iter()
         .map(|(s, n)| {
@@ -120,13 +125,18 @@ pub fn index_html(input: &PageInput) -> String {
         auditor = text(lang, "review.auditor", &[]),
         auditor_placeholder = text(lang, "review.auditor_placeholder", &[]),
         export = text(lang, "review.export", &[]),
-        to_review = text(lang, "review.to_review", &[("total", &total)]),
+        to_review = text(
+            lang,
+            "review.to_decide",
+            &[("todo", &to_decide), ("info", &for_information)]
+        ),
         noscript = text(lang, "review.noscript", &[]),
         help = text(
             lang,
             "review.help",
             &[
-                ("total", &total),
+                ("todo", &to_decide),
+                ("info", &for_information),
                 ("counts", &e(&counts.join(", "))),
                 ("legend", &legend),
                 ("empty", &decimal(lang, input.thresholds.empty, 3)),
@@ -151,6 +161,14 @@ pub fn index_html(input: &PageInput) -> String {
     comments_section(&mut h, input);
     let _ = write!(h, "</main>\n<script>\n{JS}</script>\n</body>\n</html>\n");
     h
+}
+
+/// How many of the listed pages wait for a decision ([`crate::audit::waiting_for_decision`]).
+pub fn to_decide(records: &[PageRecord], entries: &[Entry]) -> usize {
+    entries
+        .iter()
+        .filter(|x| crate::audit::waiting_for_decision(&records[x.index]))
+        .count()
 }
 
 /// The questions and options of each form, and one `<template>` per question with its
@@ -338,7 +356,7 @@ fn ballot_card(h: &mut String, input: &PageInput, rank: usize, entry: &Entry) {
     let img = entry.image.as_ref();
     let _ = write!(
         h,
-        "<section class=\"ballot st-{status}\" id=\"b{row}\" data-row=\"{row}\" data-source=\"{source}\" data-page=\"{page}\" data-sha=\"{sha}\" data-form=\"{form}\" data-version=\"{version}\" data-unit=\"{unit}\" data-serial=\"{serial}\" data-img=\"{file}\"",
+        "<section class=\"ballot st-{status}\" id=\"b{row}\" data-row=\"{row}\" data-source=\"{source}\" data-page=\"{page}\" data-sha=\"{sha}\" data-form=\"{form}\" data-version=\"{version}\" data-unit=\"{unit}\" data-serial=\"{serial}\" data-img=\"{file}\" data-todo=\"{todo}\"",
         status = r.status.as_str(),
         // A CR in a file name would reach the script as LF (HTML folds line ends in
         // attributes), and the exported name would no longer be the file's.
@@ -350,6 +368,7 @@ fn ballot_card(h: &mut String, input: &PageInput, rank: usize, entry: &Entry) {
         unit = e(&unit),
         serial = e(&serial),
         file = e(img.map_or("", |i| i.file.as_str())),
+        todo = u8::from(crate::audit::waiting_for_decision(r)),
     );
     if let Some(i) = img {
         let _ = write!(
