@@ -114,6 +114,47 @@ fn flagged_ballots_get_an_upright_annotated_image_and_a_card_most_doubtful_first
         "the page's count of ballots to decide"
     );
 
+    // Filters above the cards: each choice with the number of cards it lists (page.js keeps
+    // the numbers current), each card carrying what it is filtered by.
+    let option = |select: &str, value: &str| -> String {
+        let s = &html[html
+            .find(&format!("<select id=\"{select}\">"))
+            .unwrap_or_else(|| panic!("no filter {select}"))..];
+        let s = &s[..s.find("</select>").expect("end of the select")];
+        let at = s
+            .find(&format!("<option value=\"{value}\""))
+            .unwrap_or_else(|| panic!("no choice {value} in {select}: {s}"));
+        let o = &s[at..];
+        o[o.find('>').expect(">") + 1..o.find("</option>").expect("end")].to_string()
+    };
+    assert_eq!(option("f-todo", ""), "tất cả (7)");
+    assert_eq!(option("f-todo", "1"), "chỉ phiếu cần quyết định (2)");
+    assert_eq!(option("f-todo", "0"), "chỉ phiếu để biết (5)");
+    assert_eq!(option("f-status", "review"), "cần kiểm tra (2)");
+    assert_eq!(option("f-status", "rejected"), "bị loại (2)");
+    assert_eq!(option("f-status", "counted"), "đã đếm (1)");
+    assert_eq!(
+        option("f-unit", "P-ANBIEN"),
+        "P-ANBIEN · Công an phường An Biên (2)"
+    );
+    assert_eq!(
+        option("f-unit", "Z-NOWHERE"),
+        "Z-NOWHERE · không có trong danh sách đơn vị (1)"
+    );
+    assert_eq!(
+        option("f-unit", "*"),
+        "(không rõ đơn vị: không đọc được mã QR) (2)"
+    );
+    assert_eq!(option("f-reason", "ambiguous_mark"), "ambiguous_mark (1)");
+    assert_eq!(option("f-reason", "multi_mark"), "multi_mark (1)");
+    assert!(
+        !html.contains("<option value=\"poor_alignment\""),
+        "only reasons listed"
+    );
+    assert!(html.contains("data-unit=\"Z-NOWHERE\" data-serial=\"000005\""));
+    assert_eq!(html.matches("data-reasons=\"ambiguous_mark\"").count(), 1);
+    assert_eq!(html.matches("data-reasons=\"no_qr\"").count(), 1);
+
     // One image per flagged page that has one; the junk file only gets its card.
     let files = review_files(&out.join("review"));
     let mut want: BTreeSet<String> = expected
@@ -375,8 +416,9 @@ fn the_page_grows_linearly_with_2000_flagged_ballots() {
     let options = |h: &str| h.matches("<option").count();
     assert_eq!(
         options(&two_k) - options(&empty),
-        3 * n + 8 * decidable,
-        "per ballot: the three verdicts and one 'as read' per question"
+        3 * n + 8 * decidable + 6,
+        "per ballot: the three verdicts and one 'as read' per question; the filters' choices \
+         (four statuses, one unit, one reason) once"
     );
     assert_eq!(two_k.matches("<template id=").count(), 8);
     // Escaped even in bulk.

@@ -216,6 +216,85 @@
     for (var k = 0; k < cards.length; k++) show(cards[k]);
   }
 
+  // ---- View: filters ----------------------------------------------------------------------
+  // Which cards are listed: by to-decide/for-information, status, unit and reason. The choice
+  // is kept in this browser under its own key (VIEW_KEY), never with the decisions; a card a
+  // filter hides keeps its decisions and is exported like any other.
+  var VIEW_KEY = 'ballotscan-review-view/' + body.getAttribute('data-scan');
+  var shownEl = document.getElementById('shown');
+  var FILTERS = [
+    { name: 'todo', el: document.getElementById('f-todo'),
+      of: function (card) { return [card.getAttribute('data-todo') || '']; } },
+    { name: 'status', el: document.getElementById('f-status'),
+      of: function (card) { var m = /\bst-(\w+)/.exec(card.className); return [m ? m[1] : '']; } },
+    { name: 'unit', el: document.getElementById('f-unit'),
+      of: function (card) { return [card.getAttribute('data-unit') || body.getAttribute('data-no-unit')]; } },
+    { name: 'reason', el: document.getElementById('f-reason'),
+      of: function (card) { return (card.getAttribute('data-reasons') || '').split(' ').filter(Boolean); } },
+  ].filter(function (f) { return f.el; });
+  var view = {};
+  for (var fc = 0; fc < allCards.length; fc++) {
+    var facets = {};
+    FILTERS.forEach(function (f) { facets[f.name] = f.of(allCards[fc]); });
+    allCards[fc].facets = facets;
+  }
+  function matches(card, skip) {
+    for (var i = 0; i < FILTERS.length; i++) {
+      var f = FILTERS[i];
+      if (f.name !== skip && view[f.name] && card.facets[f.name].indexOf(view[f.name]) < 0) return false;
+    }
+    return true;
+  }
+  // Each choice's count is the cards it would list with the other filters as they are.
+  function recount() {
+    FILTERS.forEach(function (f) {
+      var n = { '': 0 };
+      for (var i = 0; i < allCards.length; i++) {
+        var card = allCards[i];
+        if (!matches(card, f.name)) continue;
+        n['']++;
+        card.facets[f.name].forEach(function (v) { n[v] = (n[v] || 0) + 1; });
+      }
+      for (var j = 0; j < f.el.options.length; j++) {
+        var o = f.el.options[j];
+        o.textContent = o.getAttribute('data-label') + ' (' + (n[o.value] || 0) + ')';
+      }
+    });
+  }
+  function applyView() {
+    var shown = 0;
+    for (var i = 0; i < allCards.length; i++) {
+      var m = matches(allCards[i], null);
+      allCards[i].hidden = !m;
+      if (m) shown++;
+    }
+    recount();
+    if (shownEl) shownEl.textContent = t('js_shown', { shown: shown, total: TOTAL });
+  }
+  function saveView() {
+    if (!storage) return;
+    try { storage.setItem(VIEW_KEY, JSON.stringify(view)); } catch (e) { /* the view is a convenience */ }
+  }
+  (function restoreView() {
+    var saved = null;
+    try { saved = storage && JSON.parse(storage.getItem(VIEW_KEY) || 'null'); } catch (e) { saved = null; }
+    FILTERS.forEach(function (f) {
+      var v = saved && typeof saved[f.name] === 'string' ? saved[f.name] : '';
+      f.el.value = v;
+      // A choice this page no longer offers (a unit without flagged ballots now) is dropped.
+      view[f.name] = f.el.value === v ? v : '';
+      f.el.value = view[f.name];
+    });
+  })();
+  FILTERS.forEach(function (f) {
+    f.el.addEventListener('change', function () {
+      view[f.name] = f.el.value;
+      saveView();
+      applyView();
+    });
+  });
+  applyView();
+
   // decisions.csv: what `ballotscan` reads back (audit::load_decisions). Cells are quoted as
   // RFC 4180 says and, like every CSV the tool writes, a cell that a spreadsheet would run as
   // a formula gets a leading apostrophe (the reader takes it off again).

@@ -24,6 +24,9 @@ use super::Entry;
 
 const CSS: &str = include_str!("page.css");
 const JS: &str = include_str!("page.js");
+/// The unit filter's value for pages whose unit is unknown (no QR code read): never a unit
+/// code (those are letters, digits, `-`, `_` and `.`), and page.js matches it the same way.
+const NO_UNIT: &str = "*";
 /// Question crops are shown at the images' own 100 DPI (a 7 mm box is 28 px), so a row of
 /// five boxes with their scores fits beside the answer on a laptop screen.
 const CROP_ZOOM: f64 = 1.0;
@@ -87,6 +90,7 @@ pub fn index_html(input: &PageInput) -> String {
         "js_not_kept",
         "js_need_name",
         "js_exported",
+        "js_shown",
     ]
     .into_iter()
     .map(|k| (k, text(lang, &format!("review.{k}"), &[])))
@@ -105,7 +109,7 @@ pub fn index_html(input: &PageInput) -> String {
 <style>
 {CSS}</style>
 </head>
-<body data-scan="{key}" data-header="{header}" data-whole="{whole}" data-total="{total}">
+<body data-scan="{key}" data-header="{header}" data-whole="{whole}" data-total="{total}" data-no-unit="{NO_UNIT}">
 <script type="application/json" id="text">{js_text}</script>
 <header class="top">
 <h1>{heading}</h1>
@@ -114,7 +118,7 @@ pub fn index_html(input: &PageInput) -> String {
 <button id="export" type="button">{export}</button>
 <span id="status">{to_review}</span>
 </div>
-</header>
+{filters}</header>
 <main>
 <noscript><p class="warn">{noscript}</p></noscript>
 <p class="help">{help}</p>
@@ -131,6 +135,7 @@ pub fn index_html(input: &PageInput) -> String {
             &[("todo", &to_decide), ("info", &for_information)]
         ),
         noscript = text(lang, "review.noscript", &[]),
+        filters = filters(input),
         help = text(
             lang,
             "review.help",
@@ -161,6 +166,113 @@ pub fn index_html(input: &PageInput) -> String {
     comments_section(&mut h, input);
     let _ = write!(h, "</main>\n<script>\n{JS}</script>\n</body>\n</html>\n");
     h
+}
+
+/// The filters above the cards: by status, unit and reason, and "to decide" against "for
+/// information". Each choice lists what the listed ballots carry, with its count (page.js keeps
+/// the counts current as the other filters change); a card matches by its `st-` class,
+/// `data-unit`, `data-reasons` and `data-todo`.
+fn filters(input: &PageInput) -> String {
+    let e = escape;
+    let lang = input.lang;
+    let records = input.records;
+    let mut statuses: BTreeMap<Status, usize> = BTreeMap::new();
+    let mut units: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut reasons: BTreeMap<&str, (Reason, usize)> = BTreeMap::new();
+    for x in input.entries {
+        let r = &records[x.index];
+        *statuses.entry(r.status).or_default() += 1;
+        *units
+            .entry(r.payload.as_ref().map_or("", |p| p.unit.as_str()))
+            .or_default() += 1;
+        for code in &r.reasons {
+            reasons.entry(code.as_str()).or_insert((*code, 0)).1 += 1;
+        }
+    }
+    let option = |value: &str, label: &str, title: &str, n: usize| {
+        let title = if title.is_empty() {
+            String::new()
+        } else {
+            format!(" title=\"{}\"", e(title))
+        };
+        format!(
+            "<option value=\"{v}\" data-label=\"{l}\"{title}>{l} ({n})</option>",
+            v = e(value),
+            l = e(label)
+        )
+    };
+    let all = text(lang, "review.filter_all", &[]);
+    let total = input.entries.len();
+    let select = |id: &str, label_key: &str, options: Vec<String>| {
+        format!(
+            "<label>{} <select id=\"{id}\">{}{}</select></label>",
+            text(lang, label_key, &[]),
+            option("", &all, "", total),
+            options.concat()
+        )
+    };
+    let status_options = statuses
+        .iter()
+        .map(|(s, n)| {
+            option(
+                s.as_str(),
+                &text(lang, &format!("status.{}", s.as_str()), &[]),
+                "",
+                *n,
+            )
+        })
+        .collect();
+    // Units of the registry in its order, then codes it does not know, then pages without a
+    // unit (no QR code read).
+    let mut unit_order: Vec<&str> = input
+        .registry
+        .units
+        .iter()
+        .map(|u| u.code.as_str())
+        .filter(|c| units.contains_key(c))
+        .collect();
+    unit_order.extend(
+        units
+            .keys()
+            .filter(|c| !c.is_empty() && input.registry.get(c).is_none()),
+    );
+    if units.contains_key("") {
+        unit_order.push("");
+    }
+    // Pages without a unit are chosen by NO_UNIT: "" is "every unit".
+    let unit_options = unit_order
+        .iter()
+        .map(|&code| {
+            let n = units.get(code).copied().unwrap_or_default();
+            let label = match input.registry.get(code) {
+                Some(u) => format!("{code} · {}", u.name),
+                None if code.is_empty() => text(lang, "review.filter_no_unit", &[]),
+                None => format!("{code} · {}", text(lang, "review.not_in_registry", &[])),
+            };
+            option(if code.is_empty() { NO_UNIT } else { code }, &label, "", n)
+        })
+        .collect();
+    let reason_options = reasons
+        .iter()
+        .map(|(code, (reason, n))| option(code, code, &crate::i18n::reason(lang, *reason), *n))
+        .collect();
+    let todo = to_decide(records, input.entries);
+    let todo_options = vec![
+        option("1", &text(lang, "review.filter_to_decide", &[]), "", todo),
+        option(
+            "0",
+            &text(lang, "review.filter_for_information", &[]),
+            "",
+            total - todo,
+        ),
+    ];
+    format!(
+        "<div class=\"filters\" id=\"filters\">{}{}{}{}<span id=\"shown\"></span></div>\n",
+        select("f-todo", "review.filter_which", todo_options),
+        select("f-status", "review.filter_status", status_options),
+        select("f-unit", "review.filter_unit", unit_options),
+        select("f-reason", "review.filter_reason", reason_options),
+    )
 }
 
 /// How many of the listed pages wait for a decision ([`crate::audit::waiting_for_decision`]).
@@ -356,7 +468,7 @@ fn ballot_card(h: &mut String, input: &PageInput, rank: usize, entry: &Entry) {
     let img = entry.image.as_ref();
     let _ = write!(
         h,
-        "<section class=\"ballot st-{status}\" id=\"b{row}\" data-row=\"{row}\" data-source=\"{source}\" data-page=\"{page}\" data-sha=\"{sha}\" data-form=\"{form}\" data-version=\"{version}\" data-unit=\"{unit}\" data-serial=\"{serial}\" data-img=\"{file}\" data-todo=\"{todo}\"",
+        "<section class=\"ballot st-{status}\" id=\"b{row}\" data-row=\"{row}\" data-source=\"{source}\" data-page=\"{page}\" data-sha=\"{sha}\" data-form=\"{form}\" data-version=\"{version}\" data-unit=\"{unit}\" data-serial=\"{serial}\" data-img=\"{file}\" data-todo=\"{todo}\" data-reasons=\"{reasons}\"",
         status = r.status.as_str(),
         // A CR in a file name would reach the script as LF (HTML folds line ends in
         // attributes), and the exported name would no longer be the file's.
@@ -369,6 +481,7 @@ fn ballot_card(h: &mut String, input: &PageInput, rank: usize, entry: &Entry) {
         serial = e(&serial),
         file = e(img.map_or("", |i| i.file.as_str())),
         todo = u8::from(crate::audit::waiting_for_decision(r)),
+        reasons = e(&Reason::join(&r.reasons, " ")),
     );
     if let Some(i) = img {
         let _ = write!(

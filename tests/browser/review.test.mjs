@@ -127,6 +127,9 @@ async function afterRescan(page) {
   check(await card.evaluate((c) => c.classList.contains('decided')), 'the rescanned ballot is not marked decided');
   const status = await page.textContent('#status');
   check(status.startsWith('1 trên '), `status after the rescan says ${status}`);
+  // The filter chosen before the rescan still applies.
+  check((await page.inputValue('#f-reason')) === 'unknown_unit', 'the filter did not survive the rescan');
+  check(same(await listed(page), [expected.reject.row]), `listed after the rescan: ${JSON.stringify(await listed(page))}`);
   // The decision whose ballot is gone is listed, not dropped and not exported.
   check(!(await page.locator('#orphans').isHidden()), 'no list of decisions that match no ballot');
   const items = await page.$$eval('#orphans li', (lis) => lis.map((l) => l.textContent));
@@ -189,8 +192,41 @@ async function decide(page) {
   check((await card.locator('input.note').inputValue()) === expected.reject.note, 'note not restored');
   check((await page.textContent('#status')).startsWith('2 trên '), `status says ${await page.textContent('#status')}`);
 
-  // Export.
+  await filters(page);
+
+  // Export: the answer on the ballot the filter hides goes out with the rest.
   await exported(page);
+}
+
+// The cards listed, top to bottom (those no filter hides).
+function listed(page) {
+  return page.$$eval('section.ballot', (els) => els.filter((e) => !e.hidden).map((e) => Number(e.dataset.row)));
+}
+
+// Filters by reason and by to-decide: cards hidden, counts following, the choice kept across a
+// reload under its own key.
+async function filters(page) {
+  const total = expected.order.length;
+  check((await page.textContent('#shown')).startsWith(`${total} trên ${total} `), `shown: ${await page.textContent('#shown')}`);
+  await page.selectOption('#f-reason', 'unknown_unit');
+  check(same(await listed(page), [expected.reject.row]), `listed with reason unknown_unit: ${JSON.stringify(await listed(page))}`);
+  check((await page.textContent('#shown')).startsWith(`1 trên ${total} `), `shown: ${await page.textContent('#shown')}`);
+  // The other filters count within this one: one ballot in review, none for information.
+  const text = (sel) => page.$eval(sel, (o) => o.textContent);
+  check((await text('#f-status option[value="review"]')).endsWith('(1)'), `review count ${await text('#f-status option[value="review"]')}`);
+  check((await text('#f-todo option[value="0"]')).endsWith('(0)'), `information count ${await text('#f-todo option[value="0"]')}`);
+  check((await text('#f-reason option[value="ambiguous_mark"]')).endsWith('(1)'), 'a filter\'s own counts ignore its choice');
+  await page.selectOption('#f-todo', '0');
+  check(same(await listed(page), []), 'for information + unknown_unit lists a card');
+  await page.selectOption('#f-todo', '');
+  await page.reload();
+  check((await page.inputValue('#f-reason')) === 'unknown_unit', 'the reason filter is not restored after a reload');
+  check(same(await listed(page), [expected.reject.row]), `listed after the reload: ${JSON.stringify(await listed(page))}`);
+  const keys = await page.evaluate(() => Object.keys(localStorage));
+  check(keys.some((k) => k.startsWith('ballotscan-review-view/')), `no separate view key: ${keys}`);
+  const decisionsKey = keys.find((k) => k.startsWith('ballotscan-review/'));
+  const saved = decisionsKey ? await page.evaluate((k) => localStorage.getItem(k), decisionsKey) : '';
+  check(!saved.includes('unknown_unit'), 'the view is stored with the decisions');
 }
 
 if (failures.length) {
