@@ -9,10 +9,11 @@ use std::path::Path;
 
 use ballotscan::ballot::{Answer, QuestionRead, Status};
 use ballotscan::form::Form;
+use ballotscan::marks::{Fill, MarkState};
 use ballotscan::payload::Payload;
 use ballotscan::reason::Reason;
 use ballotscan::registry::Registry;
-use ballotscan::review::{self, page, Crop, Entry, PageImage};
+use ballotscan::review::{self, page, Crop, CropBox, Entry, PageImage};
 use ballotscan::scan::PageRecord;
 use support::*;
 
@@ -154,6 +155,66 @@ fn flagged_ballots_get_an_upright_annotated_image_and_a_card_most_doubtful_first
     assert!(html.contains("data-unit=\"Z-NOWHERE\" data-serial=\"000005\""));
     assert_eq!(html.matches("data-reasons=\"ambiguous_mark\"").count(), 1);
     assert_eq!(html.matches("data-reasons=\"no_qr\"").count(), 1);
+
+    // Each crop carries its boxes for the page to label: the faint mark's question has its
+    // five boxes left to right, one column each, the faint one ambiguous, the rest empty.
+    let faint_card = {
+        let at = html
+            .find(&format!("id=\"b{}\"", row_of(&rows, HOSTILE_NAME)))
+            .expect("the faint ballot's card");
+        &html[at..at + html[at..].find("</section>").expect("end of card")]
+    };
+    let q6 = faint_card
+        .split("<span class=\"qid\">q6</span>")
+        .nth(1)
+        .expect("q6's row");
+    let attr = |name: &str| -> String {
+        let at = q6.find(&format!("{name}\"")).expect(name) + name.len() + 1;
+        q6[at..].split('"').next().expect("value").to_string()
+    };
+    let crop_w: f64 = attr("style=")
+        .split(';')
+        .find_map(|p| p.strip_prefix("width:"))
+        .and_then(|w| w.trim_end_matches("px").parse().ok())
+        .expect("crop width");
+    let boxes: Vec<Vec<String>> = attr("data-b=")
+        .split('|')
+        .map(|b| b.split(' ').map(str::to_string).collect())
+        .collect();
+    assert_eq!(boxes.len(), 5, "{boxes:?}");
+    let num = |b: &Vec<String>, i: usize| -> f64 { b[i].parse().expect("a number") };
+    for (k, b) in boxes.iter().enumerate() {
+        assert_eq!(b.len(), 7, "option x y w h fill state: {b:?}");
+        assert_eq!(b[0], (k + 1).to_string(), "boxes in the form's order");
+        assert!(
+            (26.0..=30.0).contains(&num(b, 3)),
+            "a 7 mm box is about 28 px: {b:?}"
+        );
+        let (fill, state) = (num(b, 5), b[6].as_str());
+        if k == 2 {
+            assert!(
+                state == "a" && fill > 0.03 && fill < 0.06,
+                "the faint box: {b:?}"
+            );
+        } else {
+            assert!(state == "e" && fill <= 0.03, "an empty box: {b:?}");
+        }
+    }
+    let centres: Vec<f64> = boxes.iter().map(|b| num(b, 1) + num(b, 3) / 2.0).collect();
+    let pitch = centres[1] - centres[0];
+    assert!(pitch > 40.0, "columns {centres:?}");
+    for w in centres.windows(2) {
+        assert!(
+            ((w[1] - w[0]) - pitch).abs() <= 2.0,
+            "even columns {centres:?}"
+        );
+    }
+    assert!(
+        centres[0] >= pitch / 2.0 - 1.0 && crop_w - centres[4] >= pitch / 2.0 - 1.0,
+        "the crop spans each option's column, room for its label: {centres:?} in {crop_w}"
+    );
+    // Labels come from the form's option lists, once per form.
+    assert!(html.contains("<option value=\"3\" data-l=\"Bình thường\">3 · Bình thường</option>"));
 
     // One image per flagged page that has one; the junk file only gets its card.
     let files = review_files(&out.join("review"));
@@ -362,6 +423,25 @@ fn synthetic(n: usize) -> (Vec<PageRecord>, Vec<Entry>) {
                         y: 300 + 60 * k as u32,
                         w: 420,
                         h: 44,
+                        // One box per option, a column of 79 px (20 mm) each, the first marked.
+                        boxes: q
+                            .options
+                            .iter()
+                            .enumerate()
+                            .map(|(j, o)| CropBox {
+                                option: o.id.clone(),
+                                x: 26 + 79 * j as u32,
+                                y: 8,
+                                w: 28,
+                                h: 28,
+                                fill: Fill(if j == 0 { 0.412 } else { 0.012 }),
+                                state: if j == 0 {
+                                    MarkState::Marked
+                                } else {
+                                    MarkState::Empty
+                                },
+                            })
+                            .collect(),
                     })
                     .collect(),
             }),
@@ -395,6 +475,7 @@ fn the_page_grows_linearly_with_2000_flagged_ballots() {
         (per_ballot_2 / per_ballot_1 - 1.0).abs() < 0.02,
         "per-ballot size {per_ballot_1} vs {per_ballot_2}"
     );
+    eprintln!("{per_ballot_2:.0} bytes per ballot");
     assert!(
         // About 4 kB, 14 bytes of it the card's data-todo (to decide or for information).
         per_ballot_2 < 4100.0,
@@ -416,11 +497,15 @@ fn the_page_grows_linearly_with_2000_flagged_ballots() {
     let options = |h: &str| h.matches("<option").count();
     assert_eq!(
         options(&two_k) - options(&empty),
-        3 * n + 8 * decidable + 6,
-        "per ballot: the three verdicts and one 'as read' per question; the filters' choices \
-         (four statuses, one unit, one reason) once"
+        n + 8 * decidable + 6,
+        "per ballot: 'no verdict' and one 'as read' per question (the verdicts and answers \
+         are in templates); the filters' choices (four statuses, one unit, one reason) once"
     );
-    assert_eq!(two_k.matches("<template id=").count(), 8);
+    assert_eq!(
+        two_k.matches("<template id=").count(),
+        9,
+        "an option list per question of the form, and the verdicts"
+    );
     // Escaped even in bulk.
     assert!(!two_k.contains("<0>") && two_k.contains("&lt;0&gt; &amp; &quot;co&quot;"));
 }

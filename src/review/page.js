@@ -94,7 +94,8 @@
     }
     report();
   }
-  // A question's option list is copied from its form's <template> on first use.
+  // A question's option list (and a ballot's verdicts) is copied from its <template> on first
+  // use.
   function fill(sel) {
     if (sel.getAttribute('data-filled')) return;
     sel.setAttribute('data-filled', '1');
@@ -103,12 +104,78 @@
   }
   function show(card) {
     var img = card.getAttribute('data-img');
-    if (img) {
-      var crops = card.querySelectorAll('.crop');
-      for (var i = 0; i < crops.length; i++) crops[i].style.backgroundImage = 'url(' + JSON.stringify(img) + ')';
+    var crops = card.querySelectorAll('.crop');
+    for (var i = 0; i < crops.length; i++) {
+      if (img) crops[i].style.backgroundImage = 'url(' + JSON.stringify(img) + ')';
+      labelCrop(crops[i]);
     }
-    var sels = card.querySelectorAll('select.ans');
+    var sels = card.querySelectorAll('select.ans, select.verdict');
     for (var j = 0; j < sels.length; j++) fill(sels[j]);
+  }
+
+  // ---- Crops: option labels and scores ------------------------------------------------------
+  // Under each box of a question's crop: the option's id and label (from its form's
+  // <template>), and with "show scores" its fill score and state — placed from the crop's
+  // data-b (page.rs crop_boxes: per box "option x y w h fill state"), drawn when the ballot is
+  // shown.
+  var DECIMAL = document.documentElement.lang === 'vi' ? ',' : '.';
+  var STATE_WORD = { m: t('legend_marked'), a: t('legend_ambiguous'), e: t('legend_empty') };
+  var labelCache = {};
+  function labelsOf(tid) {
+    if (labelCache[tid]) return labelCache[tid];
+    var out = {};
+    var tpl = document.getElementById('t-' + tid);
+    var os = tpl && tpl.content ? tpl.content.querySelectorAll('option[data-l]') : [];
+    for (var i = 0; i < os.length; i++) out[os[i].value] = os[i].getAttribute('data-l');
+    labelCache[tid] = out;
+    return out;
+  }
+  function boxesOf(crop) {
+    if (!crop.boxes) {
+      crop.boxes = (crop.getAttribute('data-b') || '').split('|').filter(Boolean).map(function (s) {
+        var p = s.split(' ');
+        return { option: p[0], x: Number(p[1]), y: Number(p[2]), w: Number(p[3]), h: Number(p[4]),
+          fill: p[5] || '', state: p[6] || '' };
+      });
+    }
+    return crop.boxes;
+  }
+  function labelCrop(crop) {
+    if (crop.labelled) return;
+    crop.labelled = true;
+    var row = crop.parentNode;
+    var sel = row && row.querySelector('select.ans');
+    var labels = sel ? labelsOf(sel.getAttribute('data-t')) : {};
+    var width = parseFloat(crop.style.width) || crop.offsetWidth;
+    var boxes = boxesOf(crop);
+    var centres = boxes.map(function (b) { return b.x + b.w / 2; }).sort(function (a, b) { return a - b; });
+    boxes.forEach(function (b) {
+      // The box's column: halfway to the next box on either side (the crop spans the columns).
+      var c = b.x + b.w / 2;
+      var half = Infinity;
+      centres.forEach(function (o) { if (o !== c) half = Math.min(half, Math.abs(o - c) / 2); });
+      if (!isFinite(half)) half = Math.max(b.w, 40);
+      var left = Math.max(0, c - half);
+      var right = Math.min(width, c + half);
+      var el = document.createElement('span');
+      el.className = 'opt s-' + b.state;
+      el.style.left = left + 'px';
+      el.style.width = Math.max(right - left, b.w) + 'px';
+      el.setAttribute('data-option', b.option);
+      var name = document.createElement('span');
+      name.className = 'l';
+      var id = document.createElement('b');
+      id.textContent = b.option;
+      name.appendChild(id);
+      if (labels[b.option]) name.appendChild(document.createTextNode(' ' + labels[b.option]));
+      var score = document.createElement('span');
+      score.className = 'sc';
+      score.textContent = b.fill.replace('.', DECIMAL) + ' ' + (STATE_WORD[b.state] || '');
+      el.title = b.option + (labels[b.option] ? ' · ' + labels[b.option] : '') + ' — ' + score.textContent;
+      el.appendChild(name);
+      el.appendChild(score);
+      crop.appendChild(el);
+    });
   }
   function answerSelect(card, q) {
     var sels = card.querySelectorAll('select.ans');
@@ -134,6 +201,7 @@
       if (sel.value !== e.answers[q]) { delete e.answers[q]; sel.value = ''; }
     });
     var v = card.querySelector('select.verdict');
+    fill(v);
     v.value = e.verdict;
     if (v.value !== e.verdict) { e.verdict = ''; v.value = ''; }
     card.querySelector('input.note').value = e.note;
@@ -200,7 +268,7 @@
   ['focusin', 'mousedown', 'touchstart'].forEach(function (type) {
     document.addEventListener(type, function (ev) {
       var t = ev.target;
-      if (t && t.matches && t.matches('select.ans')) fill(t);
+      if (t && t.matches && t.matches('select.ans, select.verdict')) fill(t);
     }, true);
   });
 
@@ -285,7 +353,22 @@
       view[f.name] = f.el.value === v ? v : '';
       f.el.value = view[f.name];
     });
+    view.scores = !!(saved && saved.scores === true);
   })();
+  // Scores on demand: each box's fill score and state under its label.
+  var scoresEl = document.getElementById('f-scores');
+  function applyScores() {
+    body.classList.toggle('scores', !!view.scores);
+  }
+  if (scoresEl) {
+    scoresEl.checked = !!view.scores;
+    scoresEl.addEventListener('change', function () {
+      view.scores = scoresEl.checked;
+      saveView();
+      applyScores();
+    });
+  }
+  applyScores();
   FILTERS.forEach(function (f) {
     f.el.addEventListener('change', function () {
       view[f.name] = f.el.value;

@@ -15,7 +15,7 @@ use crate::audit::{Decision, DECISIONS_HEADER, WHOLE_BALLOT};
 use crate::ballot::{Answer, Status};
 use crate::form::{Form, QuestionKind};
 use crate::i18n::{decimal, text, Lang};
-use crate::marks::Thresholds;
+use crate::marks::{MarkState, Thresholds};
 use crate::reason::Reason;
 use crate::registry::Registry;
 use crate::scan::PageRecord;
@@ -91,6 +91,9 @@ pub fn index_html(input: &PageInput) -> String {
         "js_need_name",
         "js_exported",
         "js_shown",
+        "legend_marked",
+        "legend_ambiguous",
+        "legend_empty",
     ]
     .into_iter()
     .map(|k| (k, text(lang, &format!("review.{k}"), &[])))
@@ -153,6 +156,14 @@ pub fn index_html(input: &PageInput) -> String {
         whole = e(WHOLE_BALLOT),
     );
     forms_legend(&mut h, input);
+    let _ = writeln!(
+        h,
+        "<template id=\"t-verdict\"><option value=\"{}\">{}</option><option value=\"{}\">{}</option></template>",
+        Decision::Accept,
+        text(lang, "review.verdict_accept", &[]),
+        Decision::Reject,
+        text(lang, "review.verdict_reject", &[]),
+    );
     let _ = writeln!(
         h,
         "<section id=\"orphans\" hidden><h2>{}</h2><p class=\"help\">{}</p><ul></ul><button id=\"forget\" type=\"button\">{}</button></section>",
@@ -267,11 +278,12 @@ fn filters(input: &PageInput) -> String {
         ),
     ];
     format!(
-        "<div class=\"filters\" id=\"filters\">{}{}{}{}<span id=\"shown\"></span></div>\n",
+        "<div class=\"filters\" id=\"filters\">{}{}{}{}<label><input type=\"checkbox\" id=\"f-scores\"> {}</label><span id=\"shown\"></span></div>\n",
         select("f-todo", "review.filter_which", todo_options),
         select("f-status", "review.filter_status", status_options),
         select("f-unit", "review.filter_unit", unit_options),
         select("f-reason", "review.filter_reason", reason_options),
+        text(lang, "review.show_scores", &[]),
     )
 }
 
@@ -314,14 +326,22 @@ fn forms_legend(h: &mut String, input: &PageInput) {
         }
         h.push_str("</ol></details>\n");
         for q in form.questions.iter().filter(|q| q.is_choice()) {
+            // The name of every answer list of this question (aria-labelledby): once per form
+            // rather than once per ballot.
+            let _ = write!(
+                h,
+                "<span hidden id=\"l-{}\">{}</span>",
+                e(&template_id(fi, &q.id)),
+                e(&text(lang, "review.answer_to", &[("question", &q.text)]))
+            );
             let _ = write!(h, "<template id=\"t-{}\">", e(&template_id(fi, &q.id)));
             for o in &q.options {
+                // data-l: the label page.js writes under the option's box in each crop.
                 let _ = write!(
                     h,
-                    "<option value=\"{}\">{} · {}</option>",
-                    e(&o.id),
-                    e(&o.id),
-                    e(&o.label)
+                    "<option value=\"{id}\" data-l=\"{label}\">{id} · {label}</option>",
+                    id = e(&o.id),
+                    label = e(&o.label)
                 );
             }
             // The values are what decisions.csv carries (crate::audit::Decision).
@@ -448,6 +468,32 @@ fn comments_section(h: &mut String, input: &PageInput) {
         h.push_str("</div>\n");
     }
     h.push_str("</section>\n");
+}
+
+/// A crop's boxes for page.js (`data-b`): per box `option x y w h fill state` (pixels from
+/// the crop's corner, the fill score as in answers.csv, `m` marked, `a` ambiguous, `e` empty),
+/// boxes joined by `|`. Short, because a page carries thousands of them.
+fn crop_boxes(c: &super::Crop) -> String {
+    let mut out = String::new();
+    for (k, b) in c.boxes.iter().enumerate() {
+        let state = match b.state {
+            MarkState::Marked => 'm',
+            MarkState::Ambiguous => 'a',
+            MarkState::Empty => 'e',
+        };
+        let _ = write!(
+            out,
+            "{}{} {} {} {} {} {} {state}",
+            if k == 0 { "" } else { "|" },
+            b.option,
+            b.x,
+            b.y,
+            b.w,
+            b.h,
+            b.fill
+        );
+    }
+    out
 }
 
 fn template_id(form_index: usize, question: &str) -> String {
@@ -632,20 +678,20 @@ fn ballot_card(h: &mut String, input: &PageInput, rank: usize, entry: &Entry) {
                     let z = |v: u32| (v as f64 * CROP_ZOOM).round();
                     let _ = write!(
                         h,
-                        "<div class=\"crop\" style=\"width:{}px;height:{}px;background-position:-{}px -{}px\"></div>",
+                        "<div class=\"crop\" style=\"width:{}px;height:{}px;background-position:-{}px -{}px\" data-b=\"{}\"></div>",
                         z(c.w),
                         z(c.h),
                         z(c.x),
-                        z(c.y)
+                        z(c.y),
+                        e(&crop_boxes(c))
                     );
                 }
                 let _ = writeln!(
                     h,
-                    "<span class=\"read {class}\">{}</span><select class=\"ans\" data-q=\"{q}\" data-t=\"{t}\" aria-label=\"{label}\"><option value=\"\">{as_read}</option></select></div>",
+                    "<span class=\"read {class}\">{}</span><select class=\"ans\" data-q=\"{q}\" data-t=\"{t}\" aria-labelledby=\"l-{t}\"><option value=\"\">{as_read}</option></select></div>",
                     e(&read_text),
                     q = e(&q.id),
                     t = e(&template_id(fi, &q.id)),
-                    label = e(&text(lang, "review.answer_to", &[("question", &q.text)])),
                     as_read = text(lang, "review.as_read", &[]),
                 );
             }
@@ -657,15 +703,13 @@ fn ballot_card(h: &mut String, input: &PageInput, rank: usize, entry: &Entry) {
             let _ = writeln!(h, "<p>{}</p>", text(lang, "review.no_form", &[]));
         }
     }
+    // The verdicts themselves come from the page's one <template id="t-verdict"> (page.js
+    // copies them in when the ballot is shown), like the answers' option lists.
     let _ = writeln!(
         h,
-        "<div class=\"verdict-row\"><select class=\"verdict\" aria-label=\"{}\"><option value=\"\">{}</option><option value=\"{}\">{}</option><option value=\"{}\">{}</option></select><input class=\"note\" type=\"text\" placeholder=\"{}\" aria-label=\"{}\"></div>",
+        "<div class=\"verdict-row\"><select class=\"verdict\" data-t=\"verdict\" aria-label=\"{}\"><option value=\"\">{}</option></select><input class=\"note\" type=\"text\" placeholder=\"{}\" aria-label=\"{}\"></div>",
         text(lang, "review.verdict_label", &[]),
         text(lang, "review.verdict_none", &[]),
-        Decision::Accept,
-        text(lang, "review.verdict_accept", &[]),
-        Decision::Reject,
-        text(lang, "review.verdict_reject", &[]),
         text(lang, "review.note_placeholder", &[]),
         text(lang, "review.note_label", &[]),
     );

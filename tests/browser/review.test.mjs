@@ -165,6 +165,8 @@ async function decide(page) {
   const farCrops = await page.$$eval(`#b${last} .crop`, (cs) => cs.filter((c) => c.style.backgroundImage).length);
   check(order.length < 4 || farCrops === 0, 'crops far below the view were filled on load (not lazy)');
 
+  await labels(page);
+
   // Export without a name: refused, nothing downloaded.
   let early = false;
   page.once('download', () => { early = true; });
@@ -196,6 +198,49 @@ async function decide(page) {
 
   // Export: the answer on the ballot the filter hides goes out with the rest.
   await exported(page);
+}
+
+// Under each box of a crop, its option's id and label, placed from the crop's data-b; the
+// score and state only on demand ("show scores", kept across a reload).
+async function labels(page) {
+  const crop = page.locator(`#b${expected.answer.row} .q:has(select[data-q="${expected.answer.question}"]) .crop`);
+  const read = () => crop.evaluate((c) => {
+    const r = c.getBoundingClientRect();
+    const boxes = c.getAttribute('data-b').split('|').map((s) => s.split(' '));
+    const opts = [...c.querySelectorAll('.opt')].map((o) => {
+      const b = o.getBoundingClientRect();
+      const sc = o.querySelector('.sc');
+      return {
+        option: o.dataset.option,
+        text: o.querySelector('.l').textContent,
+        centre: (b.left + b.right) / 2 - r.left - c.clientLeft,
+        top: b.top - r.top - c.clientTop,
+        score: sc.textContent,
+        scoreShown: sc.getClientRects().length > 0,
+      };
+    });
+    return { boxes, opts, height: c.clientHeight };
+  });
+  let got = await read();
+  check(same(got.opts.map((o) => o.option), ['1', '2', '3', '4', '5']), `labelled options ${JSON.stringify(got.opts)}`);
+  check(got.opts.length === 5 && got.opts[2].text === '3 Bình thường' && got.opts[0].text === '1 Rất không hài lòng',
+    `labels ${JSON.stringify(got.opts.map((o) => o.text))}`);
+  got.opts.forEach((o, k) => {
+    const b = got.boxes[k];
+    const centre = Number(b[1]) + Number(b[3]) / 2;
+    check(Math.abs(o.centre - centre) <= 1.5, `label ${o.option} centred at ${o.centre}, its box at ${centre}`);
+    check(o.top >= got.height - 0.5, `label ${o.option} over the image (top ${o.top}, crop ${got.height})`);
+  });
+  check(got.opts.every((o) => !o.scoreShown), 'scores shown before they were asked for');
+  await page.check('#f-scores');
+  got = await read();
+  check(got.opts.every((o) => o.scoreShown), 'scores not shown on demand');
+  check(/^0,0[3-5]\d không rõ$/.test(got.opts[2].score), `the faint box's score ${got.opts[2].score}`);
+  check(got.opts.filter((o, k) => k !== 2).every((o) => /^0,0[0-3]\d trống$/.test(o.score)),
+    `the empty boxes' scores ${JSON.stringify(got.opts.map((o) => o.score))}`);
+  await page.reload();
+  check(await page.isChecked('#f-scores'), '"show scores" not kept across a reload');
+  await page.uncheck('#f-scores');
 }
 
 // The cards listed, top to bottom (those no filter hides).
