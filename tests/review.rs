@@ -7,14 +7,7 @@ mod support;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use ballotscan::ballot::{Answer, QuestionRead, Status};
-use ballotscan::form::Form;
-use ballotscan::marks::{Fill, MarkState};
-use ballotscan::payload::Payload;
-use ballotscan::reason::Reason;
-use ballotscan::registry::Registry;
-use ballotscan::review::{self, page, Crop, CropBox, Entry, PageImage};
-use ballotscan::scan::PageRecord;
+use ballotscan::review::page;
 use support::*;
 
 /// The row number (1-based, as the review page counts) of the page whose source ends so.
@@ -297,11 +290,22 @@ fn flagged_ballots_get_an_upright_annotated_image_and_a_card_most_doubtful_first
         !html.contains("http://") && !html.contains("https://"),
         "no network"
     );
-    // Lazy images, crops without their image until shown, and the decision controls.
-    assert_eq!(html.matches("<img loading=\"lazy\"").count(), 6);
+    // Fewer cards than a chunk: every card shown, its page image fetched at once (not lazy)
+    // and its crops given their image by the card's own style, so they are there without
+    // scrolling, without the script, and in print; and the decision controls.
+    assert_eq!(html.matches("<img src=\"").count(), 6);
+    assert!(
+        !html.contains("loading=\"lazy\" src=\"0"),
+        "no lazy page image"
+    );
+    assert_eq!(html.matches(" style=\"--img:url(").count(), 6);
+    assert!(html.contains(&format!(
+        " style=\"--img:url({:04}.jpg)\">",
+        row_of(&rows, HOSTILE_NAME)
+    )));
+    assert!(!html.contains("\" hidden>\n<h2>"), "no card hidden");
     assert!(html.contains("<button id=\"export\""));
     assert!(html.contains("<input id=\"auditor\""));
-    assert!(!html.contains("background-image"));
     assert!(html.contains(
         "data-header=\"source,page,file_sha256,form,version,unit,serial,question,decision,auditor,note\""
     ));
@@ -369,105 +373,13 @@ fn review_of_a_folder_that_is_not_a_scan_says_what_to_do() {
     assert!(stderr.contains("ballotscan scan"), "{stderr}");
 }
 
-/// `n` synthetic flagged ballots of the standard form, each with an image and eight crops.
-fn synthetic(n: usize) -> (Vec<PageRecord>, Vec<Entry>) {
-    let form = Form::default_form();
-    let statuses = [
-        Status::Review,
-        Status::Invalid,
-        Status::Rejected,
-        Status::Duplicate,
-    ];
-    let mut records = Vec::new();
-    let mut entries = Vec::new();
-    for i in 0..n {
-        let status = statuses[i % statuses.len()];
-        let mut r = PageRecord::new(
-            &format!("scans/batch <{}> & \"co\".tif", i / 50),
-            i % 50 + 1,
-        );
-        r.status = status;
-        r.reasons = vec![Reason::AmbiguousMark];
-        r.detail = "a sentence for people".into();
-        r.payload = Some(Payload::new("CSAT", 1, "P-ANBIEN", i as u32 + 1));
-        r.form = Some(("CSAT".into(), 1));
-        r.min_margin = Some((i % 7) as f64 / 100.0);
-        r.questions = form
-            .questions
-            .iter()
-            .map(|q| QuestionRead {
-                question: q.id.clone(),
-                answer: if i % 3 == 0 {
-                    Answer::Review
-                } else {
-                    Answer::Chosen(vec![q.options[0].id.clone()])
-                },
-                boxes: Vec::new(),
-                review_reason: None,
-            })
-            .collect();
-        records.push(r);
-        entries.push(Entry {
-            index: i,
-            image: Some(PageImage {
-                file: review::image_name(i),
-                width: 945,
-                height: 1169,
-                crops: form
-                    .questions
-                    .iter()
-                    .enumerate()
-                    .map(|(k, q)| Crop {
-                        question: q.id.clone(),
-                        x: 350,
-                        y: 300 + 60 * k as u32,
-                        w: 420,
-                        h: 44,
-                        // One box per option, a column of 79 px (20 mm) each, the first marked.
-                        boxes: q
-                            .options
-                            .iter()
-                            .enumerate()
-                            .map(|(j, o)| CropBox {
-                                option: o.id.clone(),
-                                x: 26 + 79 * j as u32,
-                                y: 8,
-                                w: 28,
-                                h: 28,
-                                fill: Fill(if j == 0 { 0.412 } else { 0.012 }),
-                                state: if j == 0 {
-                                    MarkState::Marked
-                                } else {
-                                    MarkState::Empty
-                                },
-                            })
-                            .collect(),
-                    })
-                    .collect(),
-            }),
-            warnings: Vec::new(),
-        });
-    }
-    (records, entries)
-}
-
-fn html_for(n: usize) -> String {
-    let (records, entries) = synthetic(n);
-    page::index_html(&page::PageInput {
-        scan_dir: "out",
-        scan_key: "0123456789abcdef",
-        records: &records,
-        entries: &entries,
-        forms: &[Form::default_form()],
-        registry: &Registry::default_units(),
-        thresholds: Default::default(),
-        lang: Default::default(),
-    })
-}
-
 #[test]
 fn the_page_grows_linearly_with_2000_flagged_ballots() {
-    let (empty, one_k, two_k) = (html_for(0), html_for(1000), html_for(2000));
+    let (empty, one_k, two_k) = (
+        synthetic_page(0),
+        synthetic_page(1000),
+        synthetic_page(2000),
+    );
     // Size: the fixed part plus the same amount per ballot (to within the digits of numbers).
     let per_ballot_1 = (one_k.len() - empty.len()) as f64 / 1000.0;
     let per_ballot_2 = (two_k.len() - empty.len()) as f64 / 2000.0;
@@ -481,13 +393,23 @@ fn the_page_grows_linearly_with_2000_flagged_ballots() {
         per_ballot_2 < 4100.0,
         "{per_ballot_2} bytes per ballot: the page would be heavy at 2,000 ballots"
     );
-    // Structure: one card and one lazy image per ballot; eight crops and eight still empty
-    // answer lists per ballot whose answers can be decided (every one but the rejected
-    // quarter); the option lists exist once per form, in templates.
+    // Structure: one card and one image per ballot, the first hundred shown with their images
+    // fetched at once, the others hidden with a lazy image (the script shows them a hundred
+    // at a time); eight crops and eight still empty answer lists per ballot whose answers can
+    // be decided (every one but the rejected quarter); the option lists exist once per form,
+    // in templates.
     let n = 2000;
     let decidable = n - n / 4;
+    assert_eq!(page::CHUNK, 100);
     assert_eq!(two_k.matches("<section class=\"ballot").count(), n);
-    assert_eq!(two_k.matches("<img loading=\"lazy\"").count(), n);
+    assert_eq!(two_k.matches("\" hidden>\n<h2>").count(), n - page::CHUNK);
+    assert!(!two_k[..two_k.find("id=\"b101\"").expect("card 101")].contains(" hidden>\n<h2>"));
+    assert_eq!(
+        two_k.matches("<img loading=\"lazy\" src=").count(),
+        n - page::CHUNK
+    );
+    assert_eq!(two_k.matches("<img src=").count(), page::CHUNK);
+    assert_eq!(two_k.matches(" style=\"--img:url(").count(), n);
     assert_eq!(two_k.matches("class=\"crop\"").count(), 8 * decidable);
     assert_eq!(
         two_k.matches("<select class=\"ans\"").count(),

@@ -1,6 +1,7 @@
 // The review page's behaviour (inlined into index.html by src/review/page.rs).
-// Work on load is proportional to the decisions already saved, not to the ballots listed:
-// option lists and crop images are filled in only when a ballot scrolls into view.
+// Work on load is proportional to the decisions already saved and the cards shown (a chunk of
+// a hundred at a time), not to the ballots listed: option lists and labels are filled in only
+// when a card is shown, and hidden cards fetch no image.
 // Saved decisions are kept per scan folder (its name) and per ballot (keyOf: form, version,
 // unit and serial), never per row: a rescan that adds or renames files finds them on the
 // same ballots; those whose ballot is gone are listed.
@@ -102,15 +103,17 @@
     var t = document.getElementById('t-' + sel.getAttribute('data-t'));
     if (t && t.content) sel.appendChild(document.importNode(t.content, true));
   }
+  // A card being shown: its labels drawn, its lists filled, its page image fetched now (the
+  // crops take their image from the card's style as soon as it is laid out).
   function show(card) {
-    var img = card.getAttribute('data-img');
+    if (card.shown) return;
+    card.shown = true;
     var crops = card.querySelectorAll('.crop');
-    for (var i = 0; i < crops.length; i++) {
-      if (img) crops[i].style.backgroundImage = 'url(' + JSON.stringify(img) + ')';
-      labelCrop(crops[i]);
-    }
+    for (var i = 0; i < crops.length; i++) labelCrop(crops[i]);
     var sels = card.querySelectorAll('select.ans, select.verdict');
     for (var j = 0; j < sels.length; j++) fill(sels[j]);
+    var imgs = card.querySelectorAll('img[loading="lazy"]');
+    for (var k = 0; k < imgs.length; k++) imgs[k].loading = 'eager';
   }
 
   // ---- Crops: option labels and scores ------------------------------------------------------
@@ -272,18 +275,6 @@
     }, true);
   });
 
-  var cards = allCards;
-  if ('IntersectionObserver' in window) {
-    var seen = new IntersectionObserver(function (items) {
-      items.forEach(function (it) {
-        if (it.isIntersecting) { show(it.target); seen.unobserve(it.target); }
-      });
-    }, { rootMargin: '800px 0px' });
-    for (var i = 0; i < cards.length; i++) seen.observe(cards[i]);
-  } else {
-    for (var k = 0; k < cards.length; k++) show(cards[k]);
-  }
-
   // ---- View: filters ----------------------------------------------------------------------
   // Which cards are listed: by to-decide/for-information, status, unit and reason. The choice
   // is kept in this browser under its own key (VIEW_KEY), never with the decisions; a card a
@@ -329,15 +320,33 @@
       }
     });
   }
+  // Of the matching cards, the first `limit` are shown (CHUNK at first and after each change
+  // of filter, CHUNK more for each "show more"); the rest stay hidden: not laid out, their
+  // images not fetched.
+  var CHUNK = Number(body.getAttribute('data-chunk')) || 100;
+  var limit = CHUNK;
+  var moreEl = document.getElementById('more');
+  var showMoreEl = document.getElementById('show-more');
   function applyView() {
-    var shown = 0;
+    var matching = 0;
     for (var i = 0; i < allCards.length; i++) {
-      var m = matches(allCards[i], null);
-      allCards[i].hidden = !m;
-      if (m) shown++;
+      var card = allCards[i];
+      var m = matches(card, null);
+      if (m) matching++;
+      var hide = !(m && matching <= limit);
+      if (card.hidden !== hide) card.hidden = hide;
+      if (!hide) show(card);
     }
     recount();
-    if (shownEl) shownEl.textContent = t('js_shown', { shown: shown, total: TOTAL });
+    if (shownEl) shownEl.textContent = t('js_shown', { shown: matching, total: TOTAL });
+    var left = Math.max(0, matching - limit);
+    if (moreEl) {
+      moreEl.hidden = left === 0;
+      showMoreEl.textContent = t('js_more', { n: Math.min(CHUNK, left), left: left });
+    }
+  }
+  if (moreEl) {
+    showMoreEl.addEventListener('click', function () { limit += CHUNK; applyView(); });
   }
   function saveView() {
     if (!storage) return;
@@ -372,6 +381,7 @@
   FILTERS.forEach(function (f) {
     f.el.addEventListener('change', function () {
       view[f.name] = f.el.value;
+      limit = CHUNK;
       saveView();
       applyView();
     });
@@ -436,4 +446,6 @@
     setTimeout(function () { URL.revokeObjectURL(url); a.remove(); }, 1000);
     report(t('js_exported', { n: csv.rows }));
   });
+  // For the browser test's timing: the page is ready for the auditor.
+  if (window.performance && performance.mark) performance.mark('ballotscan-ready');
 })();

@@ -27,9 +27,11 @@ const JS: &str = include_str!("page.js");
 /// The unit filter's value for pages whose unit is unknown (no QR code read): never a unit
 /// code (those are letters, digits, `-`, `_` and `.`), and page.js matches it the same way.
 const NO_UNIT: &str = "*";
-/// Question crops are shown at the images' own 100 DPI (a 7 mm box is 28 px), so a row of
-/// five boxes with their scores fits beside the answer on a laptop screen.
-const CROP_ZOOM: f64 = 1.0;
+/// How many cards are shown at first, and how many more each "show more" adds. The page holds
+/// every card, but those beyond are `hidden` (not laid out, their images not fetched), so a
+/// page of 5,000 ballots opens as fast as one of 100 and the first hundred have their images
+/// at once — on screen without scrolling, and in print.
+pub const CHUNK: usize = 100;
 
 /// What the page is made of.
 pub struct PageInput<'a> {
@@ -91,6 +93,7 @@ pub fn index_html(input: &PageInput) -> String {
         "js_need_name",
         "js_exported",
         "js_shown",
+        "js_more",
         "legend_marked",
         "legend_ambiguous",
         "legend_empty",
@@ -111,8 +114,9 @@ pub fn index_html(input: &PageInput) -> String {
 <title>{title}</title>
 <style>
 {CSS}</style>
+<noscript><style>section.ballot[hidden] {{ display: block; }}</style></noscript>
 </head>
-<body data-scan="{key}" data-header="{header}" data-whole="{whole}" data-total="{total}" data-no-unit="{NO_UNIT}">
+<body data-scan="{key}" data-header="{header}" data-whole="{whole}" data-total="{total}" data-no-unit="{NO_UNIT}" data-chunk="{CHUNK}">
 <script type="application/json" id="text">{js_text}</script>
 <header class="top">
 <h1>{heading}</h1>
@@ -174,6 +178,13 @@ pub fn index_html(input: &PageInput) -> String {
     for (rank, entry) in input.entries.iter().enumerate() {
         ballot_card(&mut h, input, rank + 1, entry);
     }
+    // Shown by page.js while cards matching the filters are still hidden. There is no "show
+    // all": laying out 5,000 cards at once takes a browser a minute (BENCHMARKS.md); the
+    // filters narrow the list instead.
+    let _ = writeln!(
+        h,
+        "<div id=\"more\" class=\"more\" hidden><button id=\"show-more\" type=\"button\"></button></div>"
+    );
     comments_section(&mut h, input);
     let _ = write!(h, "</main>\n<script>\n{JS}</script>\n</body>\n</html>\n");
     h
@@ -496,6 +507,15 @@ fn crop_boxes(c: &super::Crop) -> String {
     out
 }
 
+/// Whether `name` can stand unquoted in a CSS `url()` and an HTML attribute as it is: the
+/// names [`super::image_name`] gives (`0007.jpg`) can.
+fn css_safe(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_')
+}
+
 fn template_id(form_index: usize, question: &str) -> String {
     format!("f{form_index}-{question}")
 }
@@ -514,7 +534,7 @@ fn ballot_card(h: &mut String, input: &PageInput, rank: usize, entry: &Entry) {
     let img = entry.image.as_ref();
     let _ = write!(
         h,
-        "<section class=\"ballot st-{status}\" id=\"b{row}\" data-row=\"{row}\" data-source=\"{source}\" data-page=\"{page}\" data-sha=\"{sha}\" data-form=\"{form}\" data-version=\"{version}\" data-unit=\"{unit}\" data-serial=\"{serial}\" data-img=\"{file}\" data-todo=\"{todo}\" data-reasons=\"{reasons}\"",
+        "<section class=\"ballot st-{status}\" id=\"b{row}\" data-row=\"{row}\" data-source=\"{source}\" data-page=\"{page}\" data-sha=\"{sha}\" data-form=\"{form}\" data-version=\"{version}\" data-unit=\"{unit}\" data-serial=\"{serial}\" data-todo=\"{todo}\" data-reasons=\"{reasons}\"",
         status = r.status.as_str(),
         // A CR in a file name would reach the script as LF (HTML folds line ends in
         // attributes), and the exported name would no longer be the file's.
@@ -525,17 +545,18 @@ fn ballot_card(h: &mut String, input: &PageInput, rank: usize, entry: &Entry) {
         version = r.payload.as_ref().map_or(String::new(), |p| p.version.to_string()),
         unit = e(&unit),
         serial = e(&serial),
-        file = e(img.map_or("", |i| i.file.as_str())),
         todo = u8::from(crate::audit::waiting_for_decision(r)),
         reasons = e(&Reason::join(&r.reasons, " ")),
     );
-    if let Some(i) = img {
-        let _ = write!(
-            h,
-            " style=\"--bg-size:{:.0}px {:.0}px\"",
-            i.width as f64 * CROP_ZOOM,
-            i.height as f64 * CROP_ZOOM
-        );
+    // The image every crop of the card shows (page.css: `.crop` takes it as its background at
+    // the image's own 100 DPI, a 7 mm box 28 px). Written here rather than set by the script,
+    // so the crops of every card shown are there at once and print; a card that is `hidden`
+    // fetches nothing. Only names `review` gives its images (`0007.jpg`) go into the CSS.
+    if let Some(i) = img.filter(|i| css_safe(&i.file)) {
+        let _ = write!(h, " style=\"--img:url({})\"", i.file);
+    }
+    if rank > CHUNK {
+        h.push_str(" hidden");
     }
     let _ = write!(
         h,
@@ -607,9 +628,11 @@ fn ballot_card(h: &mut String, input: &PageInput, rank: usize, entry: &Entry) {
     h.push_str("<div class=\"cols\">\n");
     match img {
         Some(i) => {
+            // Lazy where the card starts hidden: page.js makes it eager when it shows the card.
             let _ = writeln!(
                 h,
-                "<a class=\"scan\" href=\"{f}\" target=\"_blank\"><img loading=\"lazy\" src=\"{f}\" width=\"{w}\" height=\"{ht}\" alt=\"{alt}\"></a>",
+                "<a class=\"scan\" href=\"{f}\" target=\"_blank\"><img {lazy}src=\"{f}\" width=\"{w}\" height=\"{ht}\" alt=\"{alt}\"></a>",
+                lazy = if rank > CHUNK { "loading=\"lazy\" " } else { "" },
                 f = e(&i.file),
                 w = i.width,
                 ht = i.height,
@@ -675,14 +698,13 @@ fn ballot_card(h: &mut String, input: &PageInput, rank: usize, entry: &Entry) {
                     e(&q.id)
                 );
                 if let Some(c) = img.and_then(|i| i.crops.iter().find(|c| c.question == q.id)) {
-                    let z = |v: u32| (v as f64 * CROP_ZOOM).round();
                     let _ = write!(
                         h,
                         "<div class=\"crop\" style=\"width:{}px;height:{}px;background-position:-{}px -{}px\" data-b=\"{}\"></div>",
-                        z(c.w),
-                        z(c.h),
-                        z(c.x),
-                        z(c.y),
+                        c.w,
+                        c.h,
+                        c.x,
+                        c.y,
                         e(&crop_boxes(c))
                     );
                 }
