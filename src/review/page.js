@@ -180,6 +180,38 @@
       crop.appendChild(el);
     });
   }
+  // ---- Warnings: a chosen answer whose box looks empty ---------------------------------------
+  // The auditor chose an option whose box the scan found empty (at or below the empty
+  // threshold): said on the question's row, never blocked — the auditor may see a mark the
+  // box missed.
+  var EMPTY_AT = body.getAttribute('data-empty') || '';
+  function checkChoice(sel) {
+    var row = sel.parentNode;
+    var crop = row.querySelector('.crop');
+    var warn = row.querySelector('.pick-warn');
+    var said = [];
+    if (crop && sel.value) {
+      var boxes = boxesOf(crop);
+      sel.value.split(';').forEach(function (id) {
+        boxes.forEach(function (b) {
+          if (b.option === id && b.state === 'e') {
+            said.push(t('js_empty_box', { option: id, fill: b.fill.replace('.', DECIMAL), empty: EMPTY_AT }));
+          }
+        });
+      });
+    }
+    if (!said.length) {
+      if (warn) row.removeChild(warn);
+      return;
+    }
+    if (!warn) {
+      warn = document.createElement('span');
+      warn.className = 'pick-warn warn';
+      row.appendChild(warn);
+    }
+    warn.textContent = said.join(' ');
+  }
+
   function answerSelect(card, q) {
     var sels = card.querySelectorAll('select.ans');
     for (var i = 0; i < sels.length; i++) if (sels[i].getAttribute('data-q') === q) return sels[i];
@@ -202,6 +234,7 @@
       fill(sel);
       sel.value = e.answers[q];
       if (sel.value !== e.answers[q]) { delete e.answers[q]; sel.value = ''; }
+      checkChoice(sel);
     });
     var v = card.querySelector('select.verdict');
     fill(v);
@@ -247,6 +280,7 @@
       var e = entry(key);
       if (t.value) e.answers[t.getAttribute('data-q')] = t.value;
       else delete e.answers[t.getAttribute('data-q')];
+      checkChoice(t);
     } else if (t.matches('select.verdict')) {
       entry(key).verdict = t.value;
     } else {

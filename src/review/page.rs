@@ -94,6 +94,7 @@ pub fn index_html(input: &PageInput) -> String {
         "js_exported",
         "js_shown",
         "js_more",
+        "js_empty_box",
         "legend_marked",
         "legend_ambiguous",
         "legend_empty",
@@ -116,7 +117,7 @@ pub fn index_html(input: &PageInput) -> String {
 {CSS}</style>
 <noscript><style>section.ballot[hidden] {{ display: block; }}</style></noscript>
 </head>
-<body data-scan="{key}" data-header="{header}" data-whole="{whole}" data-total="{total}" data-no-unit="{NO_UNIT}" data-chunk="{CHUNK}">
+<body data-scan="{key}" data-header="{header}" data-whole="{whole}" data-total="{total}" data-no-unit="{NO_UNIT}" data-chunk="{CHUNK}" data-empty="{empty_at}">
 <script type="application/json" id="text">{js_text}</script>
 <header class="top">
 <h1>{heading}</h1>
@@ -156,6 +157,7 @@ pub fn index_html(input: &PageInput) -> String {
             ]
         ),
         key = e(input.scan_key),
+        empty_at = decimal(lang, input.thresholds.empty, 3),
         header = e(&DECISIONS_HEADER.join(",")),
         whole = e(WHOLE_BALLOT),
     );

@@ -184,6 +184,17 @@ async function decide(page) {
   await page.fill('#auditor', expected.auditor);
   const sel = `#b${expected.answer.row} select.ans[data-q="${expected.answer.question}"]`;
   await page.selectOption(sel, expected.answer.value);
+  // An answer whose box the scan found empty is taken, with a warning on its row; the faint
+  // box chosen above is not empty: no warning there.
+  const row = `#b${expected.answer.row}`;
+  const q1 = `${row} select.ans[data-q="q1"]`;
+  const q1warn = `${row} .q:has(select[data-q="q1"]) .pick-warn`;
+  await page.selectOption(q1, '2');
+  const warning = (await page.locator(q1warn).count()) ? await page.textContent(q1warn) : '';
+  check(/phương án 2 .*0,0[0-2]\d.*0,030/.test(warning), `the warning for an empty box: "${warning}"`);
+  check(await page.isVisible(q1warn), 'the warning is not visible');
+  check((await page.locator(`${row} .q:has(select[data-q="${expected.answer.question}"]) .pick-warn`).count()) === 0,
+    'a warning for the faint (not empty) box');
   const card = page.locator(`#b${expected.reject.row}`);
   await card.scrollIntoViewIfNeeded();
   await card.locator('select.verdict').selectOption('REJECT');
@@ -193,6 +204,9 @@ async function decide(page) {
   await page.reload();
   check((await page.inputValue('#auditor')) === expected.auditor, 'auditor name not restored');
   check((await page.inputValue(sel)) === expected.answer.value, 'answer not restored after reload');
+  check(await page.isVisible(q1warn), 'the warning did not come back with its answer after the reload');
+  await page.selectOption(q1, '');
+  check((await page.locator(q1warn).count()) === 0, 'the warning stays once the answer is taken back');
   check((await card.locator('select.verdict').inputValue()) === 'REJECT', 'verdict not restored');
   check((await card.locator('input.note').inputValue()) === expected.reject.note, 'note not restored');
   check((await page.textContent('#status')).startsWith('2 trên '), `status says ${await page.textContent('#status')}`);
