@@ -304,6 +304,8 @@ fn flagged_ballots_get_an_upright_annotated_image_and_a_card_most_doubtful_first
         row_of(&rows, HOSTILE_NAME)
     )));
     assert!(!html.contains("\" hidden>\n<h2>"), "no card hidden");
+    // The keyboard shortcuts, listed in a help line.
+    assert!(html.contains("<p class=\"keys\">Phím tắt: <kbd>n</kbd> / <kbd>p</kbd> phiếu sau"));
     // The empty threshold, as the warning on an answer whose box looks empty says it.
     assert!(html.contains(" data-empty=\"0,030\">"));
     assert!(html.contains("\"js_empty_box\":\"⚠ ô của phương án %{option} trông như để trống"));

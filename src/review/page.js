@@ -422,6 +422,88 @@
   });
   applyView();
 
+  // ---- Keyboard: the common choices -------------------------------------------------------
+  // n / p: next / previous ballot (the first press takes the ballot in view; "show more" when
+  // the shown ones run out); j / k: next / previous question; 1–9: that option of the question
+  // in focus; 0: back to "as read"; b: BLANK; m: MULTI; a: accept the ballot as read; r: reject
+  // it; x: no verdict. Never while typing in a text field, nor with Ctrl, Alt or Meta.
+  // The values are those of decisions.csv (page.rs writes the same ones into the lists).
+  var VERDICT_KEYS = { a: 'ACCEPT', r: 'REJECT', x: '' };
+  var ANSWER_KEYS = { b: 'BLANK', m: 'MULTI', 0: '' };
+  function shownCards() {
+    return Array.prototype.filter.call(allCards, function (c) { return !c.hidden; });
+  }
+  function headerBottom() {
+    var top = document.querySelector('header.top');
+    return top ? top.getBoundingClientRect().bottom : 0;
+  }
+  function currentCard() {
+    var c = cardOf(document.activeElement);
+    if (c && !c.hidden) return c;
+    var list = shownCards();
+    var below = headerBottom();
+    for (var i = 0; i < list.length; i++) if (list[i].getBoundingClientRect().bottom > below) return list[i];
+    return list[0] || null;
+  }
+  function focusCard(card) {
+    var first = card.querySelector('select.ans, select.verdict');
+    card.scrollIntoView({ block: 'start' });
+    if (first) first.focus({ preventScroll: true });
+  }
+  function stepCard(dir) {
+    var list = shownCards();
+    var cur = currentCard();
+    if (!cur) return;
+    if (cardOf(document.activeElement) !== cur) { focusCard(cur); return; }
+    var i = list.indexOf(cur);
+    var target = list[i + dir];
+    if (!target && dir > 0 && moreEl && !moreEl.hidden) {
+      limit += CHUNK;
+      applyView();
+      target = shownCards()[i + 1];
+    }
+    if (target) focusCard(target);
+  }
+  function stepQuestion(dir) {
+    var card = currentCard();
+    if (!card) return;
+    var qs = Array.prototype.slice.call(card.querySelectorAll('select.ans'));
+    var i = qs.indexOf(document.activeElement);
+    var next = i < 0 ? qs[dir > 0 ? 0 : qs.length - 1] : qs[i + dir];
+    if (next) next.focus();
+  }
+  // Sets a list as if the auditor had chosen in it (the change handler records it).
+  function choose(sel, value) {
+    if (!sel) return;
+    fill(sel);
+    var was = sel.value;
+    sel.value = value;
+    if (sel.value !== value) { sel.value = was; return; }
+    if (value !== was) sel.dispatchEvent(new Event('change', { bubbles: true }));
+  }
+  document.addEventListener('keydown', function (ev) {
+    if (ev.ctrlKey || ev.altKey || ev.metaKey || ev.defaultPrevented) return;
+    var target = ev.target;
+    if (target && (target.tagName === 'INPUT' || target.tagName === 'TEXTAREA' || target.isContentEditable)) return;
+    var key = ev.key;
+    var question = target && target.matches && target.matches('select.ans') ? target : null;
+    if (key === 'n' || key === 'p') stepCard(key === 'n' ? 1 : -1);
+    else if (key === 'j' || key === 'k') stepQuestion(key === 'j' ? 1 : -1);
+    else if (question && /^[1-9]$/.test(key)) {
+      // The form's options come first in the list, after "as read"; BLANK and MULTI after.
+      var o = question.options[Number(key)];
+      if (!o || !o.hasAttribute('data-l')) return;
+      choose(question, o.value);
+    } else if (question && Object.prototype.hasOwnProperty.call(ANSWER_KEYS, key)) choose(question, ANSWER_KEYS[key]);
+    else if (Object.prototype.hasOwnProperty.call(VERDICT_KEYS, key)) {
+      var card = currentCard();
+      if (!card) return;
+      choose(card.querySelector('select.verdict'), VERDICT_KEYS[key]);
+    } else return;
+    ev.preventDefault();
+  });
+
+  // ---- Export: decisions.csv ---------------------------------------------------------------
   // decisions.csv: what `ballotscan` reads back (audit::load_decisions). Cells are quoted as
   // RFC 4180 says and, like every CSV the tool writes, a cell that a spreadsheet would run as
   // a formula gets a leading apostrophe (the reader takes it off again).

@@ -130,6 +130,7 @@ pub fn index_html(input: &PageInput) -> String {
 <main>
 <noscript><p class="warn">{noscript}</p></noscript>
 <p class="help">{help}</p>
+<p class="keys">{keys}</p>
 "#,
         code = lang.code(),
         title = text(lang, "review.title", &[("dir", &dir)]),
@@ -143,6 +144,7 @@ pub fn index_html(input: &PageInput) -> String {
             &[("todo", &to_decide), ("info", &for_information)]
         ),
         noscript = text(lang, "review.noscript", &[]),
+        keys = text(lang, "review.keys", &[]),
         filters = filters(input),
         help = text(
             lang,

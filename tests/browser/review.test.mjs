@@ -337,12 +337,57 @@ async function bulk(page, context) {
   figures.export_ms = Date.now() - t0;
   const rows = parseCsv(readFileSync(expected.save_to, 'utf8').replace(/^\uFEFF/, ''));
   check(rows.length === 3 && same(rows[0], expected.header), `exported ${JSON.stringify(rows)}`);
+  await keyboard(page);
   console.log(`figures: ${JSON.stringify(figures)}`);
   // Sanity bounds only: ten times what a laptop takes, so a slow machine passes and a page
   // that fetches or lays out everything at once does not.
   check(figures.load_ms < 60000, `load took ${figures.load_ms} ms`);
   check(figures.js_heap_mb < 512, `JS heap ${figures.js_heap_mb} MB after load`);
   check(figures.show_more_ms < 10000 && figures.filter_ms < 10000, `filter or "show more" took ${figures.filter_ms} / ${figures.show_more_ms} ms`);
+}
+
+// The shortcuts (after the export: what they decide is not exported here).
+async function keyboard(page) {
+  const { chunk } = expected;
+  await page.selectOption('#f-status', '');
+  await page.evaluate(() => { document.activeElement.blur(); window.scrollTo(0, 0); });
+  const at = () => page.evaluate(() => {
+    const a = document.activeElement;
+    const card = a && a.closest('section.ballot');
+    return `${card ? card.id : ''} ${a.getAttribute('data-q') || a.className}`;
+  });
+  const value = (sel) => page.inputValue(sel);
+  await page.keyboard.press('n');
+  check((await at()) === 'b1 q1', `the first "n" takes the ballot in view: ${await at()}`);
+  await page.keyboard.press('n');
+  check((await at()) === 'b2 q1', `"n" goes to the next ballot: ${await at()}`);
+  await page.keyboard.press('p');
+  await page.keyboard.press('j');
+  check((await at()) === 'b1 q2', `"p" then "j": ${await at()}`);
+  await page.keyboard.press('4');
+  check((await value('#b1 select.ans[data-q="q2"]')) === '4', '"4" does not choose option 4');
+  await page.keyboard.press('b');
+  check((await value('#b1 select.ans[data-q="q2"]')) === 'BLANK', '"b" does not choose BLANK');
+  await page.keyboard.press('0');
+  check((await value('#b1 select.ans[data-q="q2"]')) === '', '"0" does not go back to as read');
+  await page.keyboard.press('k');
+  check((await at()) === 'b1 q1', `"k": ${await at()}`);
+  await page.keyboard.press('r');
+  check((await value('#b1 select.verdict')) === 'REJECT', '"r" does not reject the ballot');
+  await page.keyboard.press('a');
+  check((await value('#b1 select.verdict')) === 'ACCEPT', '"a" does not accept the ballot');
+  check(await page.$eval('#b1', (c) => c.classList.contains('decided')), 'a shortcut\'s choice is not recorded');
+  await page.keyboard.press('x');
+  check((await value('#b1 select.verdict')) === '', '"x" does not take the verdict back');
+  // Typing a note is typing, not shortcuts.
+  await page.click('#b1 input.note');
+  await page.keyboard.type('an');
+  check((await value('#b1 input.note')) === 'an' && (await value('#b1 select.verdict')) === '', 'keys typed in a note acted as shortcuts');
+  // Past the last ballot shown, "n" shows more.
+  await page.focus(`#b${chunk} select.verdict`);
+  await page.keyboard.press('n');
+  check((await at()).startsWith(`b${chunk + 1} `), `"n" after the last shown ballot: ${await at()}`);
+  check((await listed(page)).length === 2 * chunk, '"n" at the end did not show more');
 }
 
 // The cards listed, top to bottom (those no filter hides).
