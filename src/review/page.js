@@ -7,6 +7,11 @@
 // same ballots; those whose ballot is gone are listed.
 (function () {
   'use strict';
+  // Sections, in order: storage and identity · showing a card · crops · warnings · decisions
+  // (restore, orphans, recording) · view (filters, chunks, scores) · keyboard · export. A new
+  // section (manual entry, say) goes before "keyboard" and uses cardOf, keyOf, entry, save.
+
+  // ---- Storage and identity ------------------------------------------------------------------
   // For the browser test's timing: the page is parsed, the script starts.
   if (window.performance && performance.mark) performance.mark('ballotscan-start');
   var body = document.body;
@@ -97,6 +102,7 @@
     }
     report();
   }
+  // ---- Showing a card -------------------------------------------------------------------------
   // A question's option list (and a ballot's verdicts) is copied from its <template> on first
   // use.
   function fill(sel) {
@@ -220,6 +226,7 @@
     return null;
   }
 
+  // ---- Decisions: restored, listed apart when orphaned, recorded ---------------------------
   // Restore saved decisions; a ballot no longer listed keeps its decisions, listed apart.
   var orphans = [];
   Object.keys(state.ballots).forEach(function (key) {

@@ -805,6 +805,14 @@ mod tests {
     }
 
     #[test]
+    fn only_plain_image_names_go_into_the_css() {
+        assert!(css_safe("0007.jpg") && css_safe("12345.jpg"));
+        for bad in ["", "a b.jpg", "x).jpg", "x\".jpg", "x;y.jpg", "../x.jpg"] {
+            assert!(!css_safe(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn the_script_cannot_be_closed_early() {
         assert!(!JS.contains("</script"));
         assert!(!CSS.contains("</style"));
