@@ -268,6 +268,8 @@ pub fn scan_walk_to_dir(
         settings,
     )?;
     outcome.not_kept = not_kept;
+    // Its pages.jsonl is still open: Windows removes no folder holding an open file.
+    drop(previous);
     folder.commit()?;
     Ok(outcome)
 }
