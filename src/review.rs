@@ -124,7 +124,7 @@ pub fn review_order(records: &[PageRecord]) -> Vec<usize> {
         Status::Invalid => 1,
         Status::Duplicate => 2,
         Status::Rejected => 3,
-        Status::Counted => 4,
+        Status::Counted | Status::Keyed => 4,
     };
     let mut idx: Vec<usize> = (0..records.len())
         .filter(|&i| is_flagged(&records[i]))

@@ -12,6 +12,7 @@ use std::process::Command;
 
 use ballotscan::audit;
 use ballotscan::ballot::{Answer, Status};
+use ballotscan::i18n::Lang;
 use ballotscan::reason::Reason;
 use ballotscan::report::ScanSettings;
 use support::*;
@@ -157,7 +158,10 @@ fn an_auditors_clicks_export_exactly_the_decisions_the_audit_accepts() {
     let forms = ScanSettings::load(&out)
         .and_then(|s| s.forms())
         .expect("forms");
-    let trail = audit::apply_decisions(&mut records, &decisions, &forms)
+    let registry = ScanSettings::load(&out)
+        .and_then(|s| s.registry())
+        .expect("registry");
+    let trail = audit::apply_decisions(&mut records, &decisions, &forms, &registry, Lang::En)
         .expect("the audit accepts the browser's decisions");
     assert_eq!(trail.len(), 2);
     let faint = &records[row_of(HOSTILE_NAME) - 1];
