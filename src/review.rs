@@ -11,6 +11,7 @@
 //! reads differently from what `answers.csv` recorded (the file was replaced, say), the page
 //! says so instead of quietly showing something else.
 
+mod keyed;
 pub mod page;
 
 use std::collections::BTreeMap;

@@ -148,6 +148,8 @@ pub fn index_html(input: &PageInput) -> String {
         whole = e(WHOLE_BALLOT),
     );
     forms_legend(&mut h, input);
+    // Manual entry's lists (review/keyed.rs).
+    super::keyed::templates(&mut h, input);
     let _ = writeln!(
         h,
         "<section id=\"orphans\" hidden><h2>{}</h2><p class=\"help\">{}</p><ul></ul><button id=\"forget\" type=\"button\">{}</button></section>",
@@ -338,7 +340,7 @@ fn comments_section(h: &mut String, input: &PageInput) {
     h.push_str("</section>\n");
 }
 
-fn template_id(form_index: usize, question: &str) -> String {
+pub(super) fn template_id(form_index: usize, question: &str) -> String {
     format!("f{form_index}-{question}")
 }
 
@@ -543,6 +545,10 @@ fn ballot_card(h: &mut String, input: &PageInput, rank: usize, entry: &Entry) {
         None => {
             let _ = writeln!(h, "<p>{}</p>", text(lang, "review.no_form", &[]));
         }
+    }
+    // A page that could not be read as a ballot may be keyed by hand (review/keyed.rs).
+    if crate::audit::can_be_keyed(r) {
+        super::keyed::form(h, input, r);
     }
     let _ = writeln!(
         h,
