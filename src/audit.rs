@@ -1838,6 +1838,81 @@ fn copy_comments(
 mod tests {
     use super::*;
 
+    /// A page the scanner rejected for `reason`, with the QR code it read if any.
+    fn unreadable(source: &str, reason: Reason, qr: Option<Payload>) -> PageRecord {
+        let mut r = PageRecord::new(source, 1);
+        r.reasons = vec![reason];
+        r.file_sha256 = format!("sha-{source}");
+        r.form = qr.as_ref().map(|p| (p.form.clone(), p.version));
+        r.payload = qr;
+        r
+    }
+
+    /// The rows keying `r` as `serial` of P-ANBIEN on CSAT v1, every answer `answer`.
+    fn keyed_rows(r: &PageRecord, serial: &str, answer: &str) -> Vec<DecisionRow> {
+        let form = Form::default_form();
+        let row = |question: &str, decision: &str| DecisionRow {
+            source: r.source.clone(),
+            page: 1,
+            file_sha256: r.file_sha256.clone(),
+            form: "CSAT".into(),
+            version: "1".into(),
+            unit: "P-ANBIEN".into(),
+            serial: serial.into(),
+            question: question.into(),
+            decision: decision.into(),
+            auditor: "A".into(),
+            note: String::new(),
+            by_identity: true,
+            origin: format!("d.csv:{question}"),
+        };
+        std::iter::once(row(WHOLE_BALLOT, KEYED))
+            .chain(form.questions.iter().map(|q| {
+                let a = if q.id == "q8" && answer != "BLANK" {
+                    "no"
+                } else {
+                    answer
+                };
+                row(&q.id, a)
+            }))
+            .collect()
+    }
+
+    fn key(records: &mut [PageRecord], rows: &[DecisionRow]) -> anyhow::Result<Vec<TrailEntry>> {
+        let forms = vec![Form::default_form()];
+        apply_decisions(records, rows, &forms, &Registry::default_units(), Lang::En)
+    }
+
+    #[test]
+    fn a_page_whose_alignment_failed_is_keyed_only_as_its_qr_code_says() {
+        let qr = Payload::new("CSAT", 1, "P-ANBIEN", 7);
+        let page = unreadable("a.png", Reason::AlignmentFailed, Some(qr));
+        let e = key(&mut [page.clone()], &keyed_rows(&page, "8", "4"))
+            .expect_err("another serial than the QR code's");
+        assert!(
+            e.to_string().contains("was read as P-ANBIEN 000007")
+                && e.to_string().contains("keyed as P-ANBIEN 000008"),
+            "{e}"
+        );
+        let mut records = [page.clone()];
+        key(&mut records, &keyed_rows(&page, "000007", "4")).expect("keyed");
+        assert_eq!(records[0].status, Status::Keyed);
+        assert_eq!(records[0].reasons, [Reason::AlignmentFailed]);
+    }
+
+    #[test]
+    fn a_page_keyed_blank_is_invalid_and_a_forged_one_cannot_be_keyed() {
+        let page = unreadable("a.png", Reason::NoQr, None);
+        let mut records = [page.clone()];
+        key(&mut records, &keyed_rows(&page, "3", "BLANK")).expect("keyed");
+        assert_eq!(records[0].status, Status::Invalid);
+        assert_eq!(records[0].reasons, [Reason::NoQr, Reason::BlankBallot]);
+        let forged = unreadable("f.png", Reason::BadSignature, None);
+        let e = key(&mut [forged.clone()], &keyed_rows(&forged, "3", "4"))
+            .expect_err("a forged ballot is never keyed");
+        assert!(e.to_string().contains("cannot be keyed"), "{e}");
+    }
+
     #[test]
     fn a_replayed_question_keeps_the_reason_its_scan_gave() {
         // One firm mark beside a weak one on a shaded row: the scan said `background_in_row`,
