@@ -5,9 +5,9 @@
 //! a `KEYED` row and one row per question ([`crate::audit::Decision::Keyed`]), which `tally`
 //! checks before counting the ballot as `keyed`.
 //!
-//! The form stays closed until opened, and its lists are `<template>`s copied in only then
-//! (the units once for the page, each question's options from its form's template), so a page
-//! with many unreadable scans stays light.
+//! The form stays closed until opened, and is a `<template>` copied in only then (with the
+//! units' and each question's option lists), so each unreadable page costs one line of the
+//! page whatever the forms and registry.
 
 use std::fmt::Write;
 
@@ -25,8 +25,11 @@ fn form_value(id: &str, version: u32) -> String {
     format!("{id}|{version}")
 }
 
-/// The units of the registry as one `<template>` (code and name, in registry order), with the
-/// script's sentences for manual entry; written only when a listed page can be keyed.
+/// The form's parts, written once for the page as `<template>`s (page.js copies them into a
+/// card's form when it is opened): the units of the registry (code and name, in registry order)
+/// with the script's words for manual entry, and the form itself — form, unit and serial, then
+/// one block of questions per form (the chosen form's shown), each question's options coming
+/// from its form's template. Written only when a listed page can be keyed.
 pub(super) fn templates(h: &mut String, input: &PageInput) {
     let keyable = input
         .entries
@@ -37,6 +40,7 @@ pub(super) fn templates(h: &mut String, input: &PageInput) {
     }
     let e = escape;
     let lang = input.lang;
+    let choose = text(lang, "review_keyed.choose", &[]);
     let _ = write!(
         h,
         "<template id=\"t-{UNITS_TEMPLATE}\" data-keyed=\"{keyed}\" data-unfinished=\"{unfinished}\">",
@@ -52,48 +56,26 @@ pub(super) fn templates(h: &mut String, input: &PageInput) {
             e(&u.name)
         );
     }
-    h.push_str("</template>\n");
-}
-
-/// The manual-entry form on the card of page `r` (a page that can be keyed): form (chosen when
-/// the scan folder holds only one, or when the page's QR code named it), unit, serial (both
-/// filled in from the QR code where one was read), and one select per question of each form,
-/// the chosen form's shown.
-pub(super) fn form(h: &mut String, input: &PageInput, r: &PageRecord) {
-    let e = escape;
-    let lang = input.lang;
-    let choose = text(lang, "review_keyed.choose", &[]);
-    let read = r.payload.as_ref();
-    let preset = match (read, input.forms) {
-        (Some(p), _) => form_value(&p.form, p.version),
-        (None, [only]) => form_value(&only.id, only.version),
-        (None, _) => String::new(),
-    };
     let _ = write!(
         h,
-        "<details class=\"keyed\"><summary>{heading}</summary>\n<p class=\"k-help\">{help}</p>\n<div class=\"k-id\"><label>{form_label} <select class=\"k-form\"><option value=\"\">{choose}</option>",
-        heading = text(lang, "review_keyed.heading", &[]),
+        "</template>\n<template id=\"t-k-form\"><p class=\"k-help\">{help}</p><div class=\"k-id\"><label>{form_label} <select class=\"k-form\"><option value=\"\">{choose}</option>",
         help = text(lang, "review_keyed.help", &[("keyed", &KEYED)]),
         form_label = text(lang, "review_keyed.form", &[]),
     );
     for f in input.forms {
-        let value = form_value(&f.id, f.version);
         let _ = write!(
             h,
-            "<option value=\"{v}\"{selected}>{id} v{version}</option>",
-            v = e(&value),
-            selected = if value == preset { " selected" } else { "" },
-            id = e(&f.id),
-            version = f.version
+            "<option value=\"{}\">{} v{}</option>",
+            e(&form_value(&f.id, f.version)),
+            e(&f.id),
+            f.version
         );
     }
-    let _ = writeln!(
+    let _ = write!(
         h,
-        "</select></label> <label>{unit_label} <select class=\"k-unit\" data-t=\"{UNITS_TEMPLATE}\" data-pre=\"{unit}\"><option value=\"\">{choose}</option></select></label> <label>{serial_label} <input class=\"k-serial\" type=\"text\" inputmode=\"numeric\" maxlength=\"9\" pattern=\"[0-9]{{1,9}}\" value=\"{serial}\"></label></div>",
+        "</select></label> <label>{unit_label} <select class=\"k-unit\" data-t=\"{UNITS_TEMPLATE}\"><option value=\"\">{choose}</option></select></label> <label>{serial_label} <input class=\"k-serial\" type=\"text\" inputmode=\"numeric\" maxlength=\"9\" pattern=\"[0-9]{{1,9}}\"></label></div>",
         unit_label = text(lang, "review_keyed.unit", &[]),
-        unit = e(read.map_or("", |p| p.unit.as_str())),
         serial_label = text(lang, "review_keyed.serial", &[]),
-        serial = read.map_or(String::new(), |p| p.serial_text()),
     );
     for (fi, f) in input.forms.iter().enumerate() {
         let _ = write!(
@@ -111,16 +93,38 @@ pub(super) fn form(h: &mut String, input: &PageInput, r: &PageRecord) {
                 t = e(&template_id(fi, &q.id)),
             );
         }
-        h.push_str("</div>\n");
+        h.push_str("</div>");
     }
     let _ = writeln!(
         h,
-        "<button type=\"button\" class=\"k-clear\">{}</button> <small>{}</small></details>",
+        "<button type=\"button\" class=\"k-clear\">{}</button> <small>{}</small></template>",
         text(lang, "review_keyed.clear", &[]),
         text(
             lang,
             "review_keyed.answers",
             &[("blank", &Decision::Blank), ("multi", &Decision::Multi)]
         ),
+    );
+}
+
+/// The manual-entry form on the card of page `r` (a page that can be keyed), closed: page.js
+/// fills it from the page's template when it is opened, with the form preset when the scan
+/// folder holds only one or the page's QR code named it, and the unit and serial preset where
+/// a QR code was read.
+pub(super) fn form(h: &mut String, input: &PageInput, r: &PageRecord) {
+    let e = escape;
+    let read = r.payload.as_ref();
+    let preset = match (read, input.forms) {
+        (Some(p), _) => form_value(&p.form, p.version),
+        (None, [only]) => form_value(&only.id, only.version),
+        (None, _) => String::new(),
+    };
+    let _ = writeln!(
+        h,
+        "<details class=\"keyed\" data-form=\"{form}\" data-unit=\"{unit}\" data-serial=\"{serial}\"><summary>{heading}</summary></details>",
+        form = e(&preset),
+        unit = e(read.map_or("", |p| p.unit.as_str())),
+        serial = read.map_or(String::new(), |p| p.serial_text()),
+        heading = text(input.lang, "review_keyed.heading", &[]),
     );
 }

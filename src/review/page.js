@@ -243,15 +243,21 @@
     for (var i = 0; i < blocks.length; i++) if (blocks[i].getAttribute('data-f') === form) return blocks[i];
     return null;
   }
-  // Fills the lists of a card's form, presets the unit its QR code named, shows the chosen
+  // Copies the form into a card from its template on first use, presets what the page says
+  // (its form, the unit and serial its QR code named), fills the lists, shows the chosen
   // form's questions.
   function keyedPrepare(card) {
-    var form = card.querySelector('details.keyed');
+    var form = card && card.querySelector('details.keyed');
     if (!form) return null;
-    var unit = form.querySelector('select.k-unit');
-    if (!unit.getAttribute('data-filled')) {
+    if (!form.querySelector('.k-id')) {
+      var t = document.getElementById('t-k-form');
+      if (!t || !t.content) return null;
+      form.appendChild(document.importNode(t.content, true));
+      var unit = form.querySelector('select.k-unit');
       fill(unit);
-      if (!unit.value && unit.getAttribute('data-pre')) unit.value = unit.getAttribute('data-pre');
+      unit.value = form.getAttribute('data-unit') || '';
+      form.querySelector('select.k-form').value = form.getAttribute('data-form') || '';
+      form.querySelector('input.k-serial').value = form.getAttribute('data-serial') || '';
     }
     var sels = form.querySelectorAll('select.k-ans');
     for (var i = 0; i < sels.length; i++) fill(sels[i]);
@@ -309,6 +315,7 @@
       var card = byKey[key];
       var e = state.ballots[key];
       if (!card || !keyedStarted(e)) return;
+      keyedPrepare(card);
       var k = e.keyed;
       var block = keyedBlock(card, k.form);
       var sels = block ? block.querySelectorAll('select.k-ans') : [];
@@ -322,6 +329,7 @@
   // the form's order; the page is named by its file's content and page, as its code was not read.
   function keyedRows(card, e, auditor) {
     if (!keyedStarted(e)) return [];
+    keyedPrepare(card);
     var k = e.keyed;
     var bar = k.form.lastIndexOf('|');
     var who = [card.getAttribute('data-source'), card.getAttribute('data-page'),
