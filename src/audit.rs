@@ -316,7 +316,8 @@ impl std::fmt::Display for Decision {
 /// Whether decisions on a page's answers can still change it: the one rule for the audit
 /// (which refuses such decisions elsewhere and re-decides only these pages) and the review
 /// page (which offers answers only here). A rejected page or a copy of a file already read
-/// stays what it is; only a whole-ballot verdict applies to it.
+/// stays what it is; only a whole-ballot verdict applies to it — or, for a page that could not
+/// be read as a ballot ([`can_be_keyed`]), keying it by hand as a whole (`KEYED`).
 pub fn answers_open_to_decisions(r: &PageRecord) -> bool {
     r.status != Status::Rejected && !r.reasons.contains(&Reason::DuplicateFile)
 }
@@ -777,7 +778,13 @@ impl DecisionCheck {
                 d.source,
                 d.page,
                 if rejected { "rejected" } else { "a copy of a file already read" },
-                if copy_of_file { "; decide the first copy's answers" } else { "" }
+                if copy_of_file {
+                    "; decide the first copy's answers"
+                } else if can_be_keyed(r) {
+                    "; or key the ballot by hand: a KEYED row and its answers, naming the page by file_sha256 and page"
+                } else {
+                    ""
+                }
             );
         }
         if let Some(p) = &r.payload {
