@@ -70,6 +70,10 @@ enum Command {
         threads: Option<usize>,
         #[arg(long)]
         voided: Vec<PathBuf>,
+        #[arg(long)]
+        rescan: bool,
+        #[arg(long)]
+        watch: bool,
     },
     Review {
         dir: PathBuf,
@@ -241,6 +245,57 @@ fn localize_args(cmd: clap::Command, words: &HelpWords, prefix: &str) -> clap::C
     }
     cmd.disable_help_flag(true)
         .arg(words.own_flag("help", 'h', clap::ArgAction::Help))
+}
+
+/// One scan of walked inputs into `out`, with a progress bar and the console summary.
+fn scan_into(
+    out: &std::path::Path,
+    inputs: &[PathBuf],
+    walk: &ballotscan::input::Walk,
+    cfg: &scan::Config,
+    settings: &report::ScanSettings,
+    rescan: bool,
+) -> anyhow::Result<()> {
+    let files = &walk.files;
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(files.len() as u64),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(&text(settings.lang, "cli.progress", &[]))
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let pages = std::sync::atomic::AtomicUsize::new(0);
+    let start = std::time::Instant::now();
+    let outcome = report::scan_walk_to_dir(
+        out,
+        inputs,
+        walk,
+        cfg,
+        &|n| {
+            let total = pages.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;
+            bar.set_message(total.to_string());
+            bar.inc(1);
+        },
+        settings,
+        rescan,
+    );
+    bar.finish_and_clear();
+    let outcome = outcome?;
+    let elapsed = start.elapsed().as_secs_f64();
+    eprint!(
+        "{}",
+        report::console_summary(&outcome, files.len(), elapsed, peak_memory(), settings.lang)
+    );
+    eprintln!(
+        "{}",
+        text(
+            settings.lang,
+            "console.results_in",
+            &[("dir", &out.display())]
+        )
+    );
+    Ok(())
 }
 
 /// The form `--form` names, or else `default` (an embedded standard form).
@@ -550,6 +605,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             marked_above,
             threads,
             voided,
+            rescan,
+            watch,
         } => {
             // The command line first: a usage mistake is reported before missing paths.
             if !(0.0..=1.0).contains(&empty_below)
@@ -590,22 +647,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let mut cfg = scan::Config::new(forms, registry, key, thresholds)?;
             cfg.voided = ballotscan::voided::load(&voided)?;
-            // Walked once: the same list sizes the progress bar and is scanned.
-            let walk = ballotscan::input::walk_inputs(&inputs, Some(&out));
-            let files = &walk.files;
-            let bar = indicatif::ProgressBar::with_draw_target(
-                Some(files.len() as u64),
-                indicatif::ProgressDrawTarget::stderr(),
-            );
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(&text(
-                    lang.unwrap_or_default(),
-                    "cli.progress",
-                    &[],
-                ))
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
-            let pages = std::sync::atomic::AtomicUsize::new(0);
             let absolute = |p: &Option<PathBuf>| {
                 p.as_ref()
                     .map(|p| ballotscan::results::canonical(p).unwrap_or(p.clone()))
@@ -617,40 +658,43 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .iter()
                 .map(|p| absolute(&Some(p.clone())).unwrap_or(p.clone()))
                 .collect();
-            let start = std::time::Instant::now();
-            let outcome = report::scan_walk_to_dir(
-                &out,
-                &inputs,
-                &walk,
-                &cfg,
-                &|n| {
-                    let total = pages.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;
-                    bar.set_message(total.to_string());
-                    bar.inc(1);
-                },
-                &settings,
-            )?;
-            bar.finish_and_clear();
-            let elapsed = start.elapsed().as_secs_f64();
-            eprint!(
-                "{}",
-                report::console_summary(
-                    &outcome,
-                    files.len(),
-                    elapsed,
-                    peak_memory(),
-                    settings.lang
-                )
-            );
+            // Walked once: the same list sizes the progress bar and is scanned.
+            let walk = ballotscan::input::walk_inputs(&inputs, Some(&out));
+            let scan = |walk: &ballotscan::input::Walk, rescan: bool| {
+                scan_into(&out, &inputs, walk, &cfg, &settings, rescan)
+            };
+            if !watch {
+                return scan(&walk, rescan);
+            }
+            // Watching: an empty folder waits for its first files instead of failing.
+            if !walk.files.is_empty() {
+                scan(&walk, rescan)?;
+            }
             eprintln!(
                 "{}",
                 text(
                     settings.lang,
-                    "console.results_in",
+                    "console.watching",
                     &[("dir", &out.display())]
                 )
             );
-            Ok(())
+            ballotscan::watch::watch(
+                &inputs,
+                &out,
+                ballotscan::watch::Snapshot::of(&walk),
+                &mut |walk| {
+                    if let Err(e) = scan(walk, false) {
+                        eprintln!(
+                            "{}",
+                            text(
+                                settings.lang,
+                                "console.watch_failed",
+                                &[("error", &format!("{e:#}"))]
+                            )
+                        );
+                    }
+                },
+            )
         }
         Command::Review { dir } => {
             failure::require_results(lang.unwrap_or_default(), [&dir])?;

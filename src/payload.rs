@@ -106,6 +106,12 @@ impl SigningKey {
         SigningKey(bytes.to_vec())
     }
 
+    /// A value that tells keys apart without giving the key away (an HMAC of a fixed text):
+    /// `pages.jsonl` records it, so pages read with another key are read again.
+    pub fn fingerprint(&self) -> String {
+        crate::scan::hex(&self.mac("ballotscan pages.jsonl").finalize().into_bytes())
+    }
+
     fn mac(&self, body: &str) -> Hmac<Sha256> {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0)
             .expect("HMAC accepts keys of any length");

@@ -10,9 +10,10 @@ use crate::ballot::Status;
 use crate::duplicates::Duplicates;
 use crate::form::Form;
 use crate::output::WriteError;
+use crate::previous_scan::{NotKept, PagesWriter, PreviousScan, ScannedPage};
 use crate::registry::Registry;
 use crate::scan::PageRecord;
-use crate::scan_files::{answer_rows, ballot_row, ANSWERS_HEADER, BALLOTS_HEADER};
+use crate::scan_files::{ballot_row, ANSWERS_HEADER, BALLOTS_HEADER};
 use crate::tally::{summary_table, Tally, TallyBallot};
 
 /// How a scan was run, saved as `scan.json` beside its results so that `review` and `tally`
@@ -105,6 +106,10 @@ pub struct ScanOutcome {
     /// Questions that versions of a form ask differently, counted apart (see
     /// `tally::RollupQuestions::kept_apart`).
     pub kept_apart: Vec<String>,
+    /// Pages kept from the previous scan into the same folder (their files unchanged).
+    pub kept: usize,
+    /// Why the previous scan's pages were not kept, when the folder had them.
+    pub not_kept: Option<crate::previous_scan::NotKept>,
 }
 
 impl ScanOutcome {
@@ -127,9 +132,10 @@ pub fn scan_to_dir(
     cfg: &crate::scan::Config,
     on_file: &(dyn Fn(usize) + Sync),
     settings: &ScanSettings,
+    rescan: bool,
 ) -> anyhow::Result<ScanOutcome> {
     let walk = crate::input::walk_inputs(inputs, Some(dir));
-    scan_walk_to_dir(dir, inputs, &walk, cfg, on_file, settings)
+    scan_walk_to_dir(dir, inputs, &walk, cfg, on_file, settings, rescan)
 }
 
 /// What the results of one file may take on disk at most: its rows in the CSVs and its
@@ -204,6 +210,7 @@ pub fn scan_walk_to_dir(
     cfg: &crate::scan::Config,
     on_file: &(dyn Fn(usize) + Sync),
     settings: &ScanSettings,
+    rescan: bool,
 ) -> anyhow::Result<ScanOutcome> {
     if walk.files.is_empty() {
         // An unmounted share or a mistyped path: the previous results stay as they were.
@@ -240,7 +247,27 @@ pub fn scan_walk_to_dir(
             }
         }
     }
-    let outcome = write_scan(folder.staging(), walk, cfg, on_file, settings)?;
+    // Read under the lock, after an interrupted swap was finished: the folder's last complete set.
+    let fingerprint = crate::previous_scan::settings_fingerprint(cfg, settings.lang);
+    let (previous, not_kept) = if rescan {
+        (PreviousScan::default(), None)
+    } else {
+        match PreviousScan::load(folder.path(), &fingerprint) {
+            Ok(p) => (p, None),
+            Err(NotKept::Nothing) => (PreviousScan::default(), None),
+            Err(why) => (PreviousScan::default(), Some(why)),
+        }
+    };
+    let mut outcome = write_scan(
+        folder.staging(),
+        walk,
+        cfg,
+        &previous,
+        &fingerprint,
+        on_file,
+        settings,
+    )?;
+    outcome.not_kept = not_kept;
     folder.commit()?;
     Ok(outcome)
 }
@@ -254,6 +281,8 @@ fn write_scan(
     dir: &Path,
     walk: &crate::input::Walk,
     cfg: &crate::scan::Config,
+    previous: &PreviousScan,
+    fingerprint: &str,
     on_file: &(dyn Fn(usize) + Sync),
     settings: &ScanSettings,
 ) -> Result<ScanOutcome, WriteError> {
@@ -264,16 +293,35 @@ fn write_scan(
     std::fs::create_dir_all(dir).map_err(fail)?;
     let mut answers = crate::output::CsvStream::create(&dir.join("answers.csv"), &ANSWERS_HEADER)?;
     let mut spill = std::io::BufWriter::new(tempfile::tempfile_in(dir).map_err(fail)?);
+    let mut pages = PagesWriter::create(dir, fingerprint).map_err(fail)?;
     let mut duplicates = Duplicates::default();
     let mut outcome = ScanOutcome::default();
     let mut failed = None;
-    crate::scan::scan_walk(walk, cfg, on_file, &mut |r| {
-        for row in answer_rows(&r) {
+    crate::scan::scan_walk(walk, cfg, previous, on_file, &mut |page| {
+        if let Err(e) = pages.page(&page) {
+            failed.get_or_insert(WriteError {
+                path: pages.path().display().to_string(),
+                error: e,
+            });
+        }
+        let ScannedPage {
+            record: r,
+            answers: rows,
+            kept,
+            ..
+        } = page;
+        for row in rows {
             if let Err(e) = answers.row(row) {
                 failed.get_or_insert(e);
             }
         }
-        if let Err(e) = save_comments(dir, &r) {
+        let comments = if kept {
+            outcome.kept += 1;
+            previous.copy_comments(&r, dir).map_err(fail)
+        } else {
+            save_comments(dir, &r)
+        };
+        if let Err(e) = comments {
             failed.get_or_insert(e);
         }
         outcome.times.add(&r.times);
@@ -291,6 +339,7 @@ fn write_scan(
     }
     let t = std::time::Instant::now();
     answers.finish()?;
+    pages.finish().map_err(fail)?;
     let json = serde_json::to_vec_pretty(settings).unwrap_or_default();
     crate::output::write_atomic(&dir.join("scan.json"), &json)?;
 
@@ -423,8 +472,28 @@ pub fn console_summary(
         ));
         out.push('\n');
     }
-    let ms =
-        |d: std::time::Duration| decimal(lang, d.as_secs_f64() * 1000.0 / o.pages.max(1) as f64, 1);
+    match &o.not_kept {
+        Some(crate::previous_scan::NotKept::OtherSettings) => {
+            out.push_str(&text(lang, "console.settings_changed", &[]));
+            out.push('\n');
+        }
+        Some(crate::previous_scan::NotKept::Damaged(why)) => {
+            out.push_str(&text(lang, "console.pages_damaged", &[("why", why)]));
+            out.push('\n');
+        }
+        Some(crate::previous_scan::NotKept::Nothing) | None => {}
+    }
+    if o.kept > 0 {
+        out.push_str(&text(
+            lang,
+            "console.kept",
+            &[("kept", &o.kept), ("read", &(o.pages - o.kept))],
+        ));
+        out.push('\n');
+    }
+    // Per page read: kept pages cost no decoding.
+    let read = (o.pages - o.kept).max(1) as f64;
+    let ms = |d: std::time::Duration| decimal(lang, d.as_secs_f64() * 1000.0 / read, 1);
     let memory = peak_kb.map_or_else(
         || text(lang, "console.memory_unknown", &[]),
         |kb| format!("{:.0} MB", kb as f64 / 1024.0),

@@ -26,9 +26,11 @@ use anyhow::{bail, Context};
 
 /// Files and folders a run writes into a results folder; anything else there is the
 /// user's and is kept.
-const WRITTEN: [&str; 10] = [
+const WRITTEN: [&str; 12] = [
     "ballots.csv",
     "answers.csv",
+    "pages.jsonl",
+    "comments",
     "tallies.csv",
     "summary.csv",
     "scan.json",

@@ -20,6 +20,7 @@ use crate::layout::Layout;
 use crate::locate;
 use crate::marks::{self, Thresholds};
 use crate::payload::{Payload, SignatureCheck, SigningKey};
+use crate::previous_scan::{FileStamp, PreviousScan, ScannedPage};
 use crate::reason::Reason;
 use crate::registry::Registry;
 
@@ -315,25 +316,69 @@ pub fn source_name(path: &Path) -> String {
 pub fn process_file(path: &Path, cfg: &Config) -> Vec<PageRecord> {
     let source = source_name(path);
     let t = Instant::now();
-    let opened = match input::open(path) {
-        Ok(f) => f,
-        Err(e) => return vec![PageRecord::rejected(&source, 1, e.code(), e.to_string())],
+    match input::open(path) {
+        Ok(opened) => read_pages(&source, &opened, t.elapsed(), None, cfg),
+        Err(e) => vec![PageRecord::rejected(&source, 1, e.code(), e.to_string())],
+    }
+}
+
+/// One input file's pages: kept from the previous scan when the file is unchanged (by path,
+/// size and time) or its content was read before under another name, else read now.
+pub fn scan_file(path: &Path, cfg: &Config, previous: &PreviousScan) -> Vec<ScannedPage> {
+    let source = source_name(path);
+    // Taken before the file is read: a file that changes while it is read gets a new stamp
+    // and is read again next time.
+    let stamp = FileStamp::at(path);
+    if let Some(pages) = stamp.and_then(|s| previous.unchanged(&source, s)) {
+        return pages;
+    }
+    let t = Instant::now();
+    let records = match input::open(path) {
+        Err(e) => vec![PageRecord::rejected(&source, 1, e.code(), e.to_string())],
+        Ok(opened) if !previous.is_empty() => {
+            // Hashed first, so that a renamed or copied file already read is not read again.
+            let sha = file_sha256(&opened.bytes);
+            if let Some(pages) = stamp.and_then(|s| previous.same_content(&sha, &source, s)) {
+                return pages;
+            }
+            read_pages(&source, &opened, t.elapsed(), Some(sha), cfg)
+        }
+        Ok(opened) => read_pages(&source, &opened, t.elapsed(), None, cfg),
     };
-    let open_time = t.elapsed();
+    records
+        .into_iter()
+        .map(|record| ScannedPage {
+            stamp,
+            answers: crate::scan_files::answer_rows(&record),
+            record,
+            kept: false,
+        })
+        .collect()
+}
+
+/// Reads every page of an opened file in parallel; `sha` is the file's hash when the caller
+/// already has it.
+fn read_pages(
+    source: &str,
+    opened: &input::OpenedFile,
+    open_time: Duration,
+    sha: Option<String>,
+    cfg: &Config,
+) -> Vec<PageRecord> {
     // Hashing a 150 MB scanner PDF takes a tenth of a second: done beside the pages, not
     // before them, so the file costs no more than its pages as separate images.
     let (sha, mut records) = rayon::join(
-        || file_sha256(&opened.bytes),
+        || sha.unwrap_or_else(|| file_sha256(&opened.bytes)),
         || {
             (0..opened.pages)
                 .into_par_iter()
                 .map(|i| {
-                    let mut rec = PageRecord::new(&source, i + 1);
+                    let mut rec = PageRecord::new(source, i + 1);
                     // Held until the page is read: bounds the memory of all the pages in
                     // flight, whatever the number of workers (input::PAGE_MEMORY_BUDGET).
-                    let _memory = input::PageMemory::reserve(input::page_memory(&opened, i));
+                    let _memory = input::PageMemory::reserve(input::page_memory(opened, i));
                     let t = Instant::now();
-                    let img = input::decode_page(&opened, i);
+                    let img = input::decode_page(opened, i);
                     rec.times.decode =
                         t.elapsed() + if i == 0 { open_time } else { Duration::ZERO };
                     match img {
@@ -354,10 +399,12 @@ pub fn process_file(path: &Path, cfg: &Config) -> Vec<PageRecord> {
 /// The SHA-256 of a file's bytes in lower-case hex, as ballots.csv records it (`review` checks
 /// a file is the one scanned by comparing it with this).
 pub(crate) fn file_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&Sha256::digest(bytes))
+}
+
+/// Bytes in lower-case hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Files scanned in parallel at a time, and their total size at most: their full records
@@ -383,38 +430,31 @@ fn chunks(files: &[PathBuf]) -> Vec<&[PathBuf]> {
     out
 }
 
-/// Scans a batch, handing every page's full record to `on_page` in input order (path, then
-/// page), whatever the number of threads. `on_file` is called after each file (progress).
-/// Nothing is kept here: what the caller keeps decides the memory a batch needs.
-pub fn scan_batch(
-    inputs: &[PathBuf],
-    cfg: &Config,
-    on_file: &(dyn Fn(usize) + Sync),
-    on_page: &mut dyn FnMut(PageRecord),
-) {
-    scan_walk(&input::walk_inputs(inputs, None), cfg, on_file, on_page);
-}
-
-/// [`scan_batch`] over inputs already walked (the caller counted them for its progress bar).
+/// Scans walked inputs, handing every page to `on_page` in input order (path, then page),
+/// whatever the number of threads; pages of files the previous scan read are kept from it.
+/// `on_file` is called after each file (progress). Nothing is kept here: what the caller
+/// keeps decides the memory a batch needs.
 pub fn scan_walk(
     walk: &input::Walk,
     cfg: &Config,
+    previous: &PreviousScan,
     on_file: &(dyn Fn(usize) + Sync),
-    on_page: &mut dyn FnMut(PageRecord),
+    on_page: &mut dyn FnMut(ScannedPage),
 ) {
     for (p, why) in &walk.unreadable {
-        on_page(PageRecord::rejected(
-            &source_name(p),
-            1,
-            Reason::UnreadableFile,
-            why.clone(),
-        ));
+        let record = PageRecord::rejected(&source_name(p), 1, Reason::UnreadableFile, why.clone());
+        on_page(ScannedPage {
+            stamp: None,
+            answers: Vec::new(),
+            record,
+            kept: false,
+        });
     }
     for chunk in chunks(&walk.files) {
-        let per_file: Vec<Vec<PageRecord>> = chunk
+        let per_file: Vec<Vec<ScannedPage>> = chunk
             .par_iter()
             .map(|p| {
-                let r = process_file(p, cfg);
+                let r = scan_file(p, cfg, previous);
                 on_file(r.len());
                 r
             })

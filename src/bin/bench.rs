@@ -8,6 +8,10 @@
 //! `bench speed` — in the same run and on the same files: plain decoding of the batch on all
 //! cores, then the full scan; pages/s, the scan/decode ratio, time per stage and peak memory
 //! (of a child `ballotscan scan` process, for two batch sizes).
+//!
+//! `bench incremental` — a results folder of N pages (copies of a few hundred distinct
+//! ballots), then M new ballots added to its folder: the time of that incremental scan against
+//! the full scan and against scanning the M pages alone.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -27,7 +31,7 @@ const UNITS: [&str; 4] = ["P-ANBIEN", "P-CATDAI", "X-ANDONG", "P-MAYTO"];
 
 fn usage() -> ! {
     eprintln!(
-        "usage: bench accuracy [--ballots-per-profile N] [--seed S] [--profiles a,b,c] [--keep DIR]\n       bench accuracy --corpus DIR   (DIR/scans and DIR/truth.csv; DIR/pages.csv with a zbar column, if any)\n       bench speed [--pages N] [--rounds R]"
+        "usage: bench accuracy [--ballots-per-profile N] [--seed S] [--profiles a,b,c] [--keep DIR]\n       bench accuracy --corpus DIR   (DIR/scans and DIR/truth.csv; DIR/pages.csv with a zbar column, if any)\n       bench speed [--pages N] [--rounds R]\n       bench incremental [--pages N] [--added M] [--rounds R]"
     );
     std::process::exit(2)
 }
@@ -43,6 +47,7 @@ fn main() -> anyhow::Result<()> {
     match args.first().map(String::as_str) {
         Some("accuracy") => accuracy(&args),
         Some("speed") => speed(&args),
+        Some("incremental") => incremental(&args),
         _ => usage(),
     }
 }
@@ -55,6 +60,18 @@ fn synth(
     dpi: Option<f64>,
     format: FileFormat,
 ) -> anyhow::Result<()> {
+    synth_from(dir, profile, per_unit, 1, seed, dpi, format)
+}
+
+fn synth_from(
+    dir: &Path,
+    profile: &str,
+    per_unit: u32,
+    first_serial: u32,
+    seed: u64,
+    dpi: Option<f64>,
+    format: FileFormat,
+) -> anyhow::Result<()> {
     let form = Form::default_form();
     let registry = Registry::default_units();
     ballots::run(&ballots::Request {
@@ -62,7 +79,7 @@ fn synth(
         registry: &registry,
         units: UNITS.iter().map(|s| s.to_string()).collect(),
         count_per_unit: per_unit,
-        first_serial: 1,
+        first_serial,
         profile: profile.to_string(),
         seed,
         dpi,
@@ -110,6 +127,7 @@ fn accuracy(args: &[String]) -> anyhow::Result<()> {
             &cfg,
             &|_| {},
             &report::ScanSettings::new(None, None, &cfg.thresholds),
+            true,
         )?;
         Ok(())
     };
@@ -393,6 +411,7 @@ fn speed(args: &[String]) -> anyhow::Result<()> {
                 &cfg,
                 &|_| {},
                 &report::ScanSettings::new(None, None, &cfg.thresholds),
+                true,
             )?;
             b.scan.push(t.elapsed().as_secs_f64());
             b.write_ms.push(outcome.write_time.as_secs_f64() * 1000.0);
@@ -457,5 +476,124 @@ fn speed(args: &[String]) -> anyhow::Result<()> {
         median(decode_ratio),
     );
     println!("(stage times are per page on one core; ratio = full scan time / plain decode time, same files, same run)");
+    Ok(())
+}
+
+/// Seconds of `f`'s run.
+fn seconds(f: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Result<f64> {
+    let t = Instant::now();
+    f()?;
+    Ok(t.elapsed().as_secs_f64())
+}
+
+fn incremental(args: &[String]) -> anyhow::Result<()> {
+    let pages: usize = flag(args, "--pages")
+        .map_or(Ok(20_000), |s| s.parse())
+        .context("--pages")?;
+    let added: u32 = flag(args, "--added")
+        .map_or(Ok(100), |s| s.parse())
+        .context("--added")?;
+    let rounds: usize = flag(args, "--rounds")
+        .map_or(Ok(3), |s| s.parse())
+        .context("--rounds")?;
+    let tmp = tempfile::tempdir()?;
+    let cfg = config()?;
+    let units = UNITS.len() as u32;
+    // A few hundred distinct ballots, copied under new names up to N files: each copy is
+    // read in the full scan (nothing is known yet), as a real folder's pages are.
+    let distinct = tmp.path().join("distinct");
+    synth_from(
+        &distinct,
+        "office-scanner",
+        50,
+        1,
+        1,
+        None,
+        FileFormat::Jpeg,
+    )?;
+    let new = tmp.path().join("new");
+    synth_from(
+        &new,
+        "office-scanner",
+        added.div_ceil(units),
+        10_000,
+        2,
+        None,
+        FileFormat::Jpeg,
+    )?;
+    let list = |dir: &Path| -> anyhow::Result<Vec<PathBuf>> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(dir.join("scans"))?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<Result<_, _>>()?;
+        v.sort();
+        Ok(v)
+    };
+    let (distinct, new) = (list(&distinct)?, list(&new)?);
+    let inbox = tmp.path().join("inbox");
+    std::fs::create_dir_all(&inbox)?;
+    for i in 0..pages {
+        let from = &distinct[i % distinct.len()];
+        std::fs::copy(from, inbox.join(format!("{i:06}.jpg")))?;
+    }
+    let settings = report::ScanSettings::new(None, None, &cfg.thresholds);
+    let scan = |inputs: &Path, out: &Path, rescan: bool| {
+        seconds(|| {
+            report::scan_to_dir(
+                out,
+                &[inputs.to_path_buf()],
+                &cfg,
+                &|_| {},
+                &settings,
+                rescan,
+            )
+            .map(|_| ())
+        })
+    };
+    println!(
+        "incremental: {pages} pages in the folder, {} added, {} threads, {rounds} rounds (median)",
+        new.len(),
+        rayon::current_num_threads()
+    );
+    let out = tmp.path().join("out");
+    let full = scan(&inbox, &out, true)?;
+    println!(
+        "  full scan of {pages} pages: {full:.1} s ({:.1} pages/s)",
+        pages as f64 / full
+    );
+    let added_dir = tmp.path().join("added");
+    std::fs::create_dir_all(&added_dir)?;
+    let (mut inc, mut alone, mut none) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
+        // The same results folder each round: the added files are taken out again first.
+        for f in &new {
+            let _ = std::fs::remove_file(inbox.join(f.file_name().unwrap_or_default()));
+        }
+        scan(&inbox, &out, false)?;
+        for f in &new {
+            std::fs::copy(f, inbox.join(f.file_name().unwrap_or_default()))?;
+            if round == 0 {
+                std::fs::copy(f, added_dir.join(f.file_name().unwrap_or_default()))?;
+            }
+        }
+        inc.push(scan(&inbox, &out, false)?);
+        none.push(scan(&inbox, &out, false)?);
+        alone.push(scan(&added_dir, &tmp.path().join("alone"), true)?);
+    }
+    let (inc, alone, none) = (median(inc), median(alone), median(none));
+    println!(
+        "  the {} added pages alone, in a fresh folder: {alone:.2} s",
+        new.len()
+    );
+    println!(
+        "  incremental scan of {pages} + {}: {inc:.2} s = {:.2} × the added pages alone, {:.3} × the full scan",
+        new.len(),
+        inc / alone,
+        inc / full
+    );
+    println!(
+        "  a scan with nothing new ({} pages kept): {none:.2} s ({:.2} ms per kept page)",
+        pages + new.len(),
+        none * 1000.0 / (pages + new.len()) as f64
+    );
     Ok(())
 }

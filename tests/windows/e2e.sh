@@ -86,6 +86,10 @@ win() {
 t0=$(date +%s)
 "$wine" wineboot -i >/dev/null 2>&1 || true
 echo "e2e: fresh Wine prefix in $(($(date +%s) - t0)) s"
+# Keep one wineserver for the whole run: otherwise each program's server lingers a few seconds
+# and exits, and a program started in that moment dies with "wine client error: recvmsg:
+# Connection reset by peer" (CI saw it once). cleanup ends it.
+"$wineserver" -p >/dev/null 2>&1 || true
 
 # --- The batch: the shipped samples under Vietnamese folder names, one file renamed too.
 day="$work/Phiếu quét/Đợt 1"
@@ -125,6 +129,10 @@ echo "ghi chú của cán bộ" >"$out/ghi chú.txt"
 if win "$repo" scan "$(winpath "$day")" --units "$(winpath "$work/đơn vị.csv")" \
   --out "$(winpath "$out")"; then
   pass "rescan over an existing results folder"
+  # The same files under absolute names: known by their content, none read again.
+  grep -q '59 trang giữ nguyên từ lần quét trước.*, 0 trang đọc mới' "$log" &&
+    pass "the rescan kept all 59 pages without reading them" ||
+    fail "the rescan read pages again: $(grep -m2 'trang' "$log")"
 else
   fail "rescan exited non-zero: $(cat "$log")"
 fi
@@ -265,7 +273,13 @@ cat >"$work/in-console.sh" <<EOF
 cd "$work" && "$wine" "$bin/ballotscan.exe" scan 'Phiếu quét\Đợt 1' --threads 1 --out 'Kết quả\Thanh tiến độ'
 EOF
 if command -v script >/dev/null 2>&1; then
-  script -qec "bash '$work/in-console.sh'" /dev/null </dev/null >"$work/console.txt" 2>&1 || true
+  # A second try only when Wine itself failed to start the program (not ballotscan's doing).
+  for try in 1 2; do
+    script -qec "bash '$work/in-console.sh'" /dev/null </dev/null >"$work/console.txt" 2>&1 || true
+    grep -q 'wine client error' "$work/console.txt" || break
+    echo "  (Wine failed to start the program, try $try: $(grep -m1 'wine client error' "$work/console.txt"))"
+    rm -rf "$work/Kết quả/Thanh tiến độ"
+  done
   grep -q '░.*/55 tệp' "$work/console.txt" && pass "the progress bar is drawn in Vietnamese (files of 55, pages so far)" ||
     fail "no progress bar in the console: $(head -c 300 "$work/console.txt")"
   # Wine's console draws through cursor moves (ESC[1C for a space): compare the text alone.
