@@ -647,6 +647,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let mut cfg = scan::Config::new(forms, registry, key, thresholds)?;
             cfg.voided = ballotscan::voided::load(&voided)?;
+            cfg.lang = lang.unwrap_or_default();
             let absolute = |p: &Option<PathBuf>| {
                 p.as_ref()
                     .map(|p| ballotscan::results::canonical(p).unwrap_or(p.clone()))

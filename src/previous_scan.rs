@@ -268,16 +268,14 @@ pub fn settings_fingerprint(cfg: &Config, lang: Lang) -> String {
     crate::scan::file_sha256(text.as_bytes())
 }
 
-/// The running program's own SHA-256: a new build of ballotscan may read a page differently,
-/// so its pages are read again. (Computed once; empty if the program cannot be read.)
-fn program_fingerprint() -> &'static str {
-    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    HASH.get_or_init(|| {
-        std::env::current_exe()
-            .and_then(std::fs::read)
-            .map(|b| crate::scan::file_sha256(&b))
-            .unwrap_or_default()
-    })
+/// The running program's size and time: a new build of ballotscan may read a page
+/// differently, so its pages are read again. (Not its hash: a build with debug information
+/// is tens of MB, too much to read on every scan.)
+fn program_fingerprint() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| FileStamp::at(&p))
+        .map_or(String::new(), |s| format!("{s:?}"))
 }
 
 /// Writes `pages.jsonl` as the scan reads pages (one line each, in input order).

@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use crate::ballot::{self, QuestionRead, Status};
 use crate::comments;
 use crate::form::Form;
+use crate::i18n::{text, Lang};
 use crate::input;
 use crate::layout::Layout;
 use crate::locate;
@@ -36,6 +37,8 @@ pub struct Config {
     /// Serials voided with `ballotscan void` (`scan --voided`): their ballots are rejected
     /// as `voided_serial` once read.
     pub voided: crate::voided::SerialsByUnit,
+    /// The language of the sentences in ballots.csv's `detail`.
+    pub lang: Lang,
 }
 
 impl Config {
@@ -55,6 +58,7 @@ impl Config {
             key,
             thresholds,
             voided: Default::default(),
+            lang: Lang::default(),
         })
     }
 
@@ -162,12 +166,12 @@ pub fn read_page(img: &GrayImage, cfg: &Config, rec: &mut PageRecord) {
     let qr = locate::find_qr(img);
     rec.times.qr = t.elapsed();
     let Some(qr) = qr else {
-        let detail = if looks_blank(img) {
-            "no QR code found: the page looks blank (a blank sheet, or the back of a ballot?)"
+        let key = if looks_blank(img) {
+            "page.no_qr_blank"
         } else {
-            "no QR code found: not a ballot, or the code is torn, covered or badly blurred"
+            "page.no_qr"
         };
-        reject(rec, Reason::NoQr, detail.into());
+        reject(rec, Reason::NoQr, text(cfg.lang, key, &[]));
         return;
     };
     let payload = match Payload::parse(&qr.bytes) {
@@ -176,7 +180,7 @@ pub fn read_page(img: &GrayImage, cfg: &Config, rec: &mut PageRecord) {
             reject(
                 rec,
                 Reason::BadPayload,
-                format!("the QR code is not a ballot's: {e}"),
+                text(cfg.lang, "page.bad_payload", &[("why", &e)]),
             );
             return;
         }
@@ -188,8 +192,7 @@ pub fn read_page(img: &GrayImage, cfg: &Config, rec: &mut PageRecord) {
             reject(
                 rec,
                 Reason::BadSignature,
-                "the ballot is unsigned but a signing key was given: a forged or foreign ballot"
-                    .into(),
+                text(cfg.lang, "page.unsigned", &[]),
             );
             return;
         }
@@ -197,7 +200,7 @@ pub fn read_page(img: &GrayImage, cfg: &Config, rec: &mut PageRecord) {
             reject(
                 rec,
                 Reason::BadSignature,
-                "the serial's signature does not match: a forged or altered ballot".into(),
+                text(cfg.lang, "page.bad_signature", &[]),
             );
             return;
         }
@@ -206,9 +209,10 @@ pub fn read_page(img: &GrayImage, cfg: &Config, rec: &mut PageRecord) {
         reject(
             rec,
             Reason::UnknownForm,
-            format!(
-                "form {} version {} is not among the loaded forms (give its definition with --forms)",
-                payload.form, payload.version
+            text(
+                cfg.lang,
+                "page.unknown_form",
+                &[("form", &payload.form), ("version", &payload.version)],
             ),
         );
         return;
@@ -222,7 +226,11 @@ pub fn read_page(img: &GrayImage, cfg: &Config, rec: &mut PageRecord) {
     let alignment = match aligned {
         Ok(a) => a,
         Err(e) => {
-            reject(rec, Reason::AlignmentFailed, e.to_string());
+            reject(
+                rec,
+                Reason::AlignmentFailed,
+                text(cfg.lang, "page.not_aligned", &[("why", &e)]),
+            );
             return;
         }
     };
@@ -266,7 +274,7 @@ pub fn read_page(img: &GrayImage, cfg: &Config, rec: &mut PageRecord) {
     rec.status = status;
     rec.reasons = reasons;
     if unknown_unit {
-        rec.detail = format!("unit {} is not in the units registry", payload.unit);
+        rec.detail = text(cfg.lang, "page.unknown_unit", &[("unit", &payload.unit)]);
     }
     // Read in full (the answers stay visible to an auditor), never counted.
     if cfg
@@ -276,10 +284,10 @@ pub fn read_page(img: &GrayImage, cfg: &Config, rec: &mut PageRecord) {
     {
         rec.status = Status::Rejected;
         rec.reasons.push(crate::reason::Reason::VoidedSerial);
-        rec.detail = format!(
-            "serial {} of {} was voided (ballotscan void)",
-            payload.serial_text(),
-            payload.unit
+        rec.detail = text(
+            cfg.lang,
+            "page.voided",
+            &[("serial", &payload.serial_text()), ("unit", &payload.unit)],
         );
     }
 }
@@ -318,7 +326,12 @@ pub fn process_file(path: &Path, cfg: &Config) -> Vec<PageRecord> {
     let t = Instant::now();
     match input::open(path) {
         Ok(opened) => read_pages(&source, &opened, t.elapsed(), None, cfg),
-        Err(e) => vec![PageRecord::rejected(&source, 1, e.code(), e.to_string())],
+        Err(e) => vec![PageRecord::rejected(
+            &source,
+            1,
+            e.code(),
+            e.detail(cfg.lang),
+        )],
     }
 }
 
@@ -334,7 +347,12 @@ pub fn scan_file(path: &Path, cfg: &Config, previous: &PreviousScan) -> Vec<Scan
     }
     let t = Instant::now();
     let records = match input::open(path) {
-        Err(e) => vec![PageRecord::rejected(&source, 1, e.code(), e.to_string())],
+        Err(e) => vec![PageRecord::rejected(
+            &source,
+            1,
+            e.code(),
+            e.detail(cfg.lang),
+        )],
         Ok(opened) if !previous.is_empty() => {
             // Hashed first, so that a renamed or copied file already read is not read again.
             let sha = file_sha256(&opened.bytes);
@@ -383,7 +401,7 @@ fn read_pages(
                         t.elapsed() + if i == 0 { open_time } else { Duration::ZERO };
                     match img {
                         Ok(img) => read_page(&img, cfg, &mut rec),
-                        Err(e) => reject(&mut rec, e.code(), e.to_string()),
+                        Err(e) => reject(&mut rec, e.code(), e.detail(cfg.lang)),
                     }
                     rec
                 })
@@ -442,7 +460,8 @@ pub fn scan_walk(
     on_page: &mut dyn FnMut(ScannedPage),
 ) {
     for (p, why) in &walk.unreadable {
-        let record = PageRecord::rejected(&source_name(p), 1, Reason::UnreadableFile, why.clone());
+        let why = text(cfg.lang, "page.unreadable", &[("why", why)]);
+        let record = PageRecord::rejected(&source_name(p), 1, Reason::UnreadableFile, why);
         on_page(ScannedPage {
             stamp: None,
             answers: Vec::new(),

@@ -280,3 +280,46 @@ fn a_command_line_mistake_still_exits_2_in_both_languages() {
         assert_eq!((vi, en), (2, 2), "{args:?}");
     }
 }
+
+#[test]
+fn the_detail_column_of_ballots_csv_is_in_the_scans_language() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let inbox = dir.path().join("in");
+    std::fs::create_dir_all(&inbox).expect("mkdir");
+    for f in ["i-truncated.jpg", "j-cover-letter.jpg"] {
+        std::fs::copy(Path::new("samples").join(f), inbox.join(f)).expect("copy");
+    }
+    std::fs::write(inbox.join("empty.png"), b"").expect("empty");
+    let detail = |lang: &str| {
+        let out = dir.path().join(format!("out-{lang}"));
+        bin()
+            .args(["--lang", lang, "scan"])
+            .arg(&inbox)
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .success();
+        let text = std::fs::read_to_string(out.join("ballots.csv")).expect("ballots");
+        let mut rows = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+        rows.records()
+            .map(|r| r.expect("row").get(14).expect("detail").to_string())
+            .collect::<Vec<_>>()
+    };
+    let (vi, en) = (detail("vi"), detail("en"));
+    assert_eq!(
+        vi,
+        [
+            "tệp rỗng (0 byte)",
+            "không giải mã được ảnh: JPEG data is truncated (no end-of-image marker)",
+            "không thấy mã QR: trang trông như để trắng (tờ giấy trắng, hay mặt sau của phiếu?)",
+        ]
+    );
+    assert_eq!(
+        en,
+        [
+            "empty file (0 bytes)",
+            "cannot decode the image: JPEG data is truncated (no end-of-image marker)",
+            "no QR code found: the page looks blank (a blank sheet, or the back of a ballot?)",
+        ]
+    );
+}

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use image::GrayImage;
 
+use crate::i18n::{text, Lang};
 use crate::reason::Reason;
 
 mod jpeg;
@@ -183,6 +184,23 @@ impl InputError {
             InputError::Decode(_) => Reason::DecodeError,
             InputError::TooLarge { .. } => Reason::ImageTooLarge,
             InputError::Pdf(_, code) => *code,
+        }
+    }
+
+    /// The sentence for ballots.csv's `detail` in the scan's language (what the decoder or
+    /// the system said stays as they said it).
+    pub fn detail(&self, lang: Lang) -> String {
+        match self {
+            InputError::Unreadable(why) => text(lang, "page.unreadable", &[("why", why)]),
+            InputError::Empty => text(lang, "page.empty", &[]),
+            InputError::NotAnImage => text(lang, "page.not_an_image", &[]),
+            InputError::Decode(why) => text(lang, "page.decode", &[("why", why)]),
+            InputError::TooLarge { width, height } => text(
+                lang,
+                "page.too_large",
+                &[("width", width), ("height", height)],
+            ),
+            InputError::Pdf(why, _) => text(lang, "page.pdf", &[("why", why)]),
         }
     }
 }
