@@ -620,7 +620,7 @@ struct KeyedBallot {
     page: usize,
     payload: Payload,
     questions: Vec<QuestionRead>,
-    detail: String,
+    auditor: String,
     trail: Vec<TrailEntry>,
 }
 
@@ -1144,7 +1144,7 @@ impl DecisionCheck {
                 page: i,
                 payload,
                 questions,
-                detail: format!("keyed by hand by {}", row.auditor),
+                auditor: row.auditor.clone(),
                 trail,
             });
         }
@@ -1153,6 +1153,7 @@ impl DecisionCheck {
 
     /// Applies the checked decisions: every one matched a page, or none is applied.
     pub fn apply(self, records: &mut [PageRecord], forms: &[Form]) -> anyhow::Result<Applied> {
+        let lang = self.lang;
         if !self.unmatched.is_empty() {
             let n = self.unmatched.len();
             bail!(
@@ -1223,21 +1224,42 @@ impl DecisionCheck {
             trail.push(((*i, q.clone()), entry));
         }
         let mut keyed_pages = Vec::new();
+        let mut keyed_by = Vec::new();
         for k in keyed {
             let r = &mut records[k.page];
             r.status = Status::Keyed;
             r.form = Some((k.payload.form.clone(), k.payload.version));
             r.payload = Some(k.payload);
             r.questions = k.questions;
-            r.detail = k.detail;
+            r.detail = text(lang, "keyed.detail", &[("auditor", &k.auditor)]);
             r.duplicate_of = None;
             for e in k.trail {
                 trail.push(((k.page, e.question.clone()), e));
             }
             keyed_pages.push(k.page);
+            keyed_by.push(k.auditor);
         }
         trail.sort_by(|a, b| a.0.cmp(&b.0));
         redecide(records, forms, &accepted, &rejected);
+        // A keyed serial already returned says so, in the scan's language.
+        for (&i, auditor) in keyed_pages.iter().zip(&keyed_by) {
+            let r = &mut records[i];
+            let (Some(first), Some(p)) = (&r.duplicate_of, &r.payload) else {
+                continue;
+            };
+            if r.status == Status::Duplicate && r.reasons.contains(&Reason::Duplicate) {
+                r.detail = text(
+                    lang,
+                    "keyed.detail_duplicate",
+                    &[
+                        ("auditor", auditor),
+                        ("unit", &p.unit),
+                        ("serial", &p.serial_text()),
+                        ("first", first),
+                    ],
+                );
+            }
+        }
         Ok(Applied {
             trail: trail.into_iter().map(|(_, e)| e).collect(),
             keyed: keyed_pages,
@@ -1385,12 +1407,6 @@ fn decide_keyed(records: &mut [PageRecord], forms: &[Form], keyed: &[usize]) {
             reasons.push(Reason::Duplicate);
             r.status = Status::Duplicate;
             r.reasons = reasons;
-            r.detail = format!(
-                "{}, as {} {}: this serial was already returned as {first}, so it is not counted again",
-                r.detail,
-                key.0,
-                r.payload.as_ref().map_or(String::new(), |p| p.serial_text())
-            );
             r.duplicate_of = Some(first);
             continue;
         }
