@@ -6,8 +6,9 @@
 //! This module owns choosing and ordering the flagged pages and drawing their images. The
 //! images are drawn from the very pipeline the scan decided with: each page is read again by
 //! [`scan::read_page`] (deterministic, with the forms, units and thresholds saved in
-//! `scan.json`), and the box rectangles it found, their fill scores and states and the page
-//! transform are drawn as they are — detection is never re-implemented here. If the page now
+//! `scan.json`), and the box rectangles it found, their states and the page transform are
+//! drawn as they are, their fill scores passed to the page with each crop — detection is
+//! never re-implemented here. If the page now
 //! reads differently from what `answers.csv` recorded (the file was replaced, say), the page
 //! says so instead of quietly showing something else.
 
@@ -63,6 +64,23 @@ pub struct Crop {
     pub y: u32,
     pub w: u32,
     pub h: u32,
+    /// The question's boxes as the scan read them, in the form's order: the review page
+    /// writes each option's label (and on demand its score and state) under its box.
+    pub boxes: Vec<CropBox>,
+}
+
+/// One box of a [`Crop`]: where it was found, in pixels from the crop's top left corner (the
+/// outer edge of its printed border, as [`crate::marks::BoxScore::found`]), its fill score
+/// and the state the scan gave it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CropBox {
+    pub option: String,
+    pub x: u32,
+    pub y: u32,
+    pub w: u32,
+    pub h: u32,
+    pub fill: marks::Fill,
+    pub state: MarkState,
 }
 
 /// An image written for one flagged page.
@@ -374,8 +392,10 @@ fn px_per_mm() -> f64 {
 }
 
 /// The upright page, sampled from the scan through the page transform, with every box
-/// outlined in its state's colour, its fill score beside it, and each question's reading in
-/// a strip right of the page. Returns the image and one crop per question.
+/// outlined in its state's colour and each question's reading in a strip right of the page.
+/// Returns the image and one crop per question: its boxes' columns, with each box's place,
+/// fill score and state, which the review page writes under the box (the option's label, and
+/// on demand the score) rather than into the image.
 pub fn annotate(
     img: &GrayImage,
     h: &Homography,
@@ -415,87 +435,81 @@ pub fn annotate(
         }
     }
 
-    let score_px = 2.6 * s; // about 7.5 pt: readable at 100 DPI, narrower than a column gap
     let answer_px = 3.6 * s;
     let mut crops = Vec::new();
     for q in &form.questions {
         let Some(read) = questions.iter().find(|x| x.question == q.id) else {
             continue;
         };
-        if read.boxes.is_empty() {
+        let found: Vec<PxRect> = read
+            .boxes
+            .iter()
+            .map(|b| PxRect::from_mm(&b.score.found, s))
+            .collect();
+        let Some(mut bounds) = found.iter().map(|r| r.grow(3.0)).reduce(PxRect::union) else {
             continue;
-        }
-        let mut bounds: Option<PxRect> = None;
-        let mut grow = |r: PxRect| {
-            bounds = Some(match bounds {
-                Some(b) => b.union(r),
-                None => r,
-            })
         };
-        for (k, b) in read.boxes.iter().enumerate() {
-            let colour = state_colour(b.state);
-            let r = PxRect::from_mm(&b.score.found, s);
-            // Outside the found edge, so the printed border and the mark stay visible.
-            let ring = r.grow(3.0);
-            stroke(&mut out, ring, 2.0, colour);
-            grow(ring);
-            let text = b.score.fill.to_string();
-            let tw = draw::text_width(&text, score_px, Weight::Regular);
-            let next_left = read
+        for (b, r) in read.boxes.iter().zip(&found) {
+            // Outside the found edge, so the printed border and the mark stay visible. The
+            // score and the option's label are the page's to write (HTML, under the crop).
+            stroke(&mut out, r.grow(3.0), 2.0, state_colour(b.state));
+        }
+        // Each option's column, so the page has the room to write its label under its box.
+        let centres: Vec<f64> = found.iter().map(|r| (r.x0 + r.x1) / 2.0).collect();
+        let half_column = centres
+            .windows(2)
+            .map(|w| (w[1] - w[0]).abs() / 2.0)
+            .reduce(f64::min);
+        if let (Some(half), Some(first), Some(last)) =
+            (half_column, centres.first(), centres.last())
+        {
+            bounds.x0 = bounds.x0.min(first.min(*last) - half);
+            bounds.x1 = bounds.x1.max(first.max(*last) + half);
+        }
+        let pad = 1.5 * s;
+        let c = bounds.grow(pad).clamp(pw as f64, ph as f64);
+        let (cx, cy) = (c.x0.floor(), c.y0.floor());
+        crops.push(Crop {
+            question: q.id.clone(),
+            x: cx as u32,
+            y: cy as u32,
+            w: (c.x1 - cx).ceil() as u32,
+            h: (c.y1 - cy).ceil() as u32,
+            boxes: read
                 .boxes
-                .get(k + 1)
-                .map_or(f64::INFINITY, |n| n.score.found.x * s - 3.0);
-            let (tx, baseline) = if ring.x1 + 2.0 + tw <= next_left.min(pw as f64 - 1.0) {
-                // Beside the box, on its middle line.
-                (ring.x1 + 2.0, (r.y0 + r.y1) / 2.0 + score_px * 0.35)
-            } else {
-                // Columns too narrow: under the box.
-                (
-                    (r.x0 + r.x1) / 2.0 - tw / 2.0,
-                    ring.y1 + 2.0 + score_px * 0.75,
-                )
-            };
-            let t = draw_text(
-                &mut out,
-                tx,
-                baseline,
-                score_px,
-                Weight::Regular,
-                colour,
-                &text,
-            );
-            grow(t);
-        }
-        if let Some(b) = bounds {
-            let pad = 1.5 * s;
-            let c = b.grow(pad).clamp(pw as f64, ph as f64);
-            crops.push(Crop {
-                question: q.id.clone(),
-                x: c.x0.floor() as u32,
-                y: c.y0.floor() as u32,
-                w: (c.x1 - c.x0.floor()).ceil() as u32,
-                h: (c.y1 - c.y0.floor()).ceil() as u32,
-            });
-            // The reading, in the strip at the row's height.
-            let (text, colour) = answer_text(&read.answer, read.review_reason);
-            let mid = (b.y0 + b.y1) / 2.0;
-            let room = strip as f64 - 8.0;
-            let size = fit_size(&text, answer_px, room, Weight::Bold);
-            draw_text(
-                &mut out,
-                pw as f64 + 4.0,
-                mid + size * 0.35,
-                size,
-                Weight::Bold,
-                colour,
-                &text,
-            );
-        }
+                .iter()
+                .zip(&found)
+                .map(|(b, r)| CropBox {
+                    option: b.option.clone(),
+                    x: (r.x0 - cx).round().max(0.0) as u32,
+                    y: (r.y0 - cy).round().max(0.0) as u32,
+                    w: (r.x1 - r.x0).round() as u32,
+                    h: (r.y1 - r.y0).round() as u32,
+                    fill: b.score.fill,
+                    state: b.state,
+                })
+                .collect(),
+        });
+        // The reading, in the strip at the row's height.
+        let (text, colour) = answer_text(&read.answer, read.review_reason);
+        let mid = (bounds.y0 + bounds.y1) / 2.0;
+        let room = strip as f64 - 8.0;
+        let size = fit_size(&text, answer_px, room, Weight::Bold);
+        draw_text(
+            &mut out,
+            pw as f64 + 4.0,
+            mid + size * 0.35,
+            size,
+            Weight::Bold,
+            colour,
+            &text,
+        );
     }
     // A thin rule between page and strip, and the thresholds used, at the strip's top.
     for y in 0..ph {
         out.put_pixel(pw, y, Rgb([200, 200, 200]));
     }
+    let score_px = 2.6 * s; // about 7.5 pt: readable at 100 DPI
     let legend = [
         (format!("marked ≥ {:.3}", thresholds.marked), MARKED),
         (format!("empty ≤ {:.3}", thresholds.empty), EMPTY),

@@ -7,13 +7,7 @@ mod support;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use ballotscan::ballot::{Answer, QuestionRead, Status};
-use ballotscan::form::Form;
-use ballotscan::payload::Payload;
-use ballotscan::reason::Reason;
-use ballotscan::registry::Registry;
-use ballotscan::review::{self, page, Crop, Entry, PageImage};
-use ballotscan::scan::PageRecord;
+use ballotscan::review::page;
 use support::*;
 
 /// The row number (1-based, as the review page counts) of the page whose source ends so.
@@ -114,6 +108,107 @@ fn flagged_ballots_get_an_upright_annotated_image_and_a_card_most_doubtful_first
         "the page's count of ballots to decide"
     );
 
+    // Filters above the cards: each choice with the number of cards it lists (page.js keeps
+    // the numbers current), each card carrying what it is filtered by.
+    let option = |select: &str, value: &str| -> String {
+        let s = &html[html
+            .find(&format!("<select id=\"{select}\">"))
+            .unwrap_or_else(|| panic!("no filter {select}"))..];
+        let s = &s[..s.find("</select>").expect("end of the select")];
+        let at = s
+            .find(&format!("<option value=\"{value}\""))
+            .unwrap_or_else(|| panic!("no choice {value} in {select}: {s}"));
+        let o = &s[at..];
+        o[o.find('>').expect(">") + 1..o.find("</option>").expect("end")].to_string()
+    };
+    assert_eq!(option("f-todo", ""), "tất cả (7)");
+    assert_eq!(option("f-todo", "1"), "chỉ phiếu cần quyết định (2)");
+    assert_eq!(option("f-todo", "0"), "chỉ phiếu để biết (5)");
+    assert_eq!(option("f-status", "review"), "cần kiểm tra (2)");
+    assert_eq!(option("f-status", "rejected"), "bị loại (2)");
+    assert_eq!(option("f-status", "counted"), "đã đếm (1)");
+    assert_eq!(
+        option("f-unit", "P-ANBIEN"),
+        "P-ANBIEN · Công an phường An Biên (2)"
+    );
+    assert_eq!(
+        option("f-unit", "Z-NOWHERE"),
+        "Z-NOWHERE · không có trong danh sách đơn vị (1)"
+    );
+    assert_eq!(
+        option("f-unit", "*"),
+        "(không rõ đơn vị: không đọc được mã QR) (2)"
+    );
+    assert_eq!(option("f-reason", "ambiguous_mark"), "ambiguous_mark (1)");
+    assert_eq!(option("f-reason", "multi_mark"), "multi_mark (1)");
+    assert!(
+        !html.contains("<option value=\"poor_alignment\""),
+        "only reasons listed"
+    );
+    assert!(html.contains("data-unit=\"Z-NOWHERE\" data-serial=\"000005\""));
+    assert_eq!(html.matches("data-reasons=\"ambiguous_mark\"").count(), 1);
+    assert_eq!(html.matches("data-reasons=\"no_qr\"").count(), 1);
+
+    // Each crop carries its boxes for the page to label: the faint mark's question has its
+    // five boxes left to right, one column each, the faint one ambiguous, the rest empty.
+    let faint_card = {
+        let at = html
+            .find(&format!("id=\"b{}\"", row_of(&rows, HOSTILE_NAME)))
+            .expect("the faint ballot's card");
+        &html[at..at + html[at..].find("</section>").expect("end of card")]
+    };
+    let q6 = faint_card
+        .split("<span class=\"qid\">q6</span>")
+        .nth(1)
+        .expect("q6's row");
+    let attr = |name: &str| -> String {
+        let at = q6.find(&format!("{name}\"")).expect(name) + name.len() + 1;
+        q6[at..].split('"').next().expect("value").to_string()
+    };
+    let crop_w: f64 = attr("style=")
+        .split(';')
+        .find_map(|p| p.strip_prefix("width:"))
+        .and_then(|w| w.trim_end_matches("px").parse().ok())
+        .expect("crop width");
+    let boxes: Vec<Vec<String>> = attr("data-b=")
+        .split('|')
+        .map(|b| b.split(' ').map(str::to_string).collect())
+        .collect();
+    assert_eq!(boxes.len(), 5, "{boxes:?}");
+    let num = |b: &Vec<String>, i: usize| -> f64 { b[i].parse().expect("a number") };
+    for (k, b) in boxes.iter().enumerate() {
+        assert_eq!(b.len(), 7, "option x y w h fill state: {b:?}");
+        assert_eq!(b[0], (k + 1).to_string(), "boxes in the form's order");
+        assert!(
+            (26.0..=30.0).contains(&num(b, 3)),
+            "a 7 mm box is about 28 px: {b:?}"
+        );
+        let (fill, state) = (num(b, 5), b[6].as_str());
+        if k == 2 {
+            assert!(
+                state == "a" && fill > 0.03 && fill < 0.06,
+                "the faint box: {b:?}"
+            );
+        } else {
+            assert!(state == "e" && fill <= 0.03, "an empty box: {b:?}");
+        }
+    }
+    let centres: Vec<f64> = boxes.iter().map(|b| num(b, 1) + num(b, 3) / 2.0).collect();
+    let pitch = centres[1] - centres[0];
+    assert!(pitch > 40.0, "columns {centres:?}");
+    for w in centres.windows(2) {
+        assert!(
+            ((w[1] - w[0]) - pitch).abs() <= 2.0,
+            "even columns {centres:?}"
+        );
+    }
+    assert!(
+        centres[0] >= pitch / 2.0 - 1.0 && crop_w - centres[4] >= pitch / 2.0 - 1.0,
+        "the crop spans each option's column, room for its label: {centres:?} in {crop_w}"
+    );
+    // Labels come from the form's option lists, once per form.
+    assert!(html.contains("<option value=\"3\" data-l=\"Bình thường\">3 · Bình thường</option>"));
+
     // One image per flagged page that has one; the junk file only gets its card.
     let files = review_files(&out.join("review"));
     let mut want: BTreeSet<String> = expected
@@ -195,11 +290,27 @@ fn flagged_ballots_get_an_upright_annotated_image_and_a_card_most_doubtful_first
         !html.contains("http://") && !html.contains("https://"),
         "no network"
     );
-    // Lazy images, crops without their image until shown, and the decision controls.
-    assert_eq!(html.matches("<img loading=\"lazy\"").count(), 6);
+    // Fewer cards than a chunk: every card shown, its page image fetched at once (not lazy)
+    // and its crops given their image by the card's own style, so they are there without
+    // scrolling, without the script, and in print; and the decision controls.
+    assert_eq!(html.matches("<img src=\"").count(), 6);
+    assert!(
+        !html.contains("loading=\"lazy\" src=\"0"),
+        "no lazy page image"
+    );
+    assert_eq!(html.matches(" style=\"--img:url(").count(), 6);
+    assert!(html.contains(&format!(
+        " style=\"--img:url({:04}.jpg)\">",
+        row_of(&rows, HOSTILE_NAME)
+    )));
+    assert!(!html.contains("\" hidden>\n<h2>"), "no card hidden");
+    // The keyboard shortcuts, listed in a help line.
+    assert!(html.contains("<p class=\"keys\">Phím tắt: <kbd>n</kbd> / <kbd>p</kbd> phiếu sau"));
+    // The empty threshold, as the warning on an answer whose box looks empty says it.
+    assert!(html.contains(" data-empty=\"0,030\">"));
+    assert!(html.contains("\"js_empty_box\":\"⚠ ô của phương án %{option} trông như để trống"));
     assert!(html.contains("<button id=\"export\""));
     assert!(html.contains("<input id=\"auditor\""));
-    assert!(!html.contains("background-image"));
     assert!(html.contains(
         "data-header=\"source,page,file_sha256,form,version,unit,serial,question,decision,auditor,note\""
     ));
@@ -267,86 +378,13 @@ fn review_of_a_folder_that_is_not_a_scan_says_what_to_do() {
     assert!(stderr.contains("ballotscan scan"), "{stderr}");
 }
 
-/// `n` synthetic flagged ballots of the standard form, each with an image and eight crops.
-fn synthetic(n: usize) -> (Vec<PageRecord>, Vec<Entry>) {
-    let form = Form::default_form();
-    let statuses = [
-        Status::Review,
-        Status::Invalid,
-        Status::Rejected,
-        Status::Duplicate,
-    ];
-    let mut records = Vec::new();
-    let mut entries = Vec::new();
-    for i in 0..n {
-        let status = statuses[i % statuses.len()];
-        let mut r = PageRecord::new(
-            &format!("scans/batch <{}> & \"co\".tif", i / 50),
-            i % 50 + 1,
-        );
-        r.status = status;
-        r.reasons = vec![Reason::AmbiguousMark];
-        r.detail = "a sentence for people".into();
-        r.payload = Some(Payload::new("CSAT", 1, "P-ANBIEN", i as u32 + 1));
-        r.form = Some(("CSAT".into(), 1));
-        r.min_margin = Some((i % 7) as f64 / 100.0);
-        r.questions = form
-            .questions
-            .iter()
-            .map(|q| QuestionRead {
-                question: q.id.clone(),
-                answer: if i % 3 == 0 {
-                    Answer::Review
-                } else {
-                    Answer::Chosen(vec![q.options[0].id.clone()])
-                },
-                boxes: Vec::new(),
-                review_reason: None,
-            })
-            .collect();
-        records.push(r);
-        entries.push(Entry {
-            index: i,
-            image: Some(PageImage {
-                file: review::image_name(i),
-                width: 945,
-                height: 1169,
-                crops: form
-                    .questions
-                    .iter()
-                    .enumerate()
-                    .map(|(k, q)| Crop {
-                        question: q.id.clone(),
-                        x: 350,
-                        y: 300 + 60 * k as u32,
-                        w: 420,
-                        h: 44,
-                    })
-                    .collect(),
-            }),
-            warnings: Vec::new(),
-        });
-    }
-    (records, entries)
-}
-
-fn html_for(n: usize) -> String {
-    let (records, entries) = synthetic(n);
-    page::index_html(&page::PageInput {
-        scan_dir: "out",
-        scan_key: "0123456789abcdef",
-        records: &records,
-        entries: &entries,
-        forms: &[Form::default_form()],
-        registry: &Registry::default_units(),
-        thresholds: Default::default(),
-        lang: Default::default(),
-    })
-}
-
 #[test]
 fn the_page_grows_linearly_with_2000_flagged_ballots() {
-    let (empty, one_k, two_k) = (html_for(0), html_for(1000), html_for(2000));
+    let (empty, one_k, two_k) = (
+        synthetic_page(0),
+        synthetic_page(1000),
+        synthetic_page(2000),
+    );
     // Size: the fixed part plus the same amount per ballot (to within the digits of numbers).
     let per_ballot_1 = (one_k.len() - empty.len()) as f64 / 1000.0;
     let per_ballot_2 = (two_k.len() - empty.len()) as f64 / 2000.0;
@@ -354,18 +392,29 @@ fn the_page_grows_linearly_with_2000_flagged_ballots() {
         (per_ballot_2 / per_ballot_1 - 1.0).abs() < 0.02,
         "per-ballot size {per_ballot_1} vs {per_ballot_2}"
     );
+    eprintln!("{per_ballot_2:.0} bytes per ballot");
     assert!(
         // About 4 kB, 14 bytes of it the card's data-todo (to decide or for information).
         per_ballot_2 < 4100.0,
         "{per_ballot_2} bytes per ballot: the page would be heavy at 2,000 ballots"
     );
-    // Structure: one card and one lazy image per ballot; eight crops and eight still empty
-    // answer lists per ballot whose answers can be decided (every one but the rejected
-    // quarter); the option lists exist once per form, in templates.
+    // Structure: one card and one image per ballot, the first hundred shown with their images
+    // fetched at once, the others hidden with a lazy image (the script shows them a hundred
+    // at a time); eight crops and eight still empty answer lists per ballot whose answers can
+    // be decided (every one but the rejected quarter); the option lists exist once per form,
+    // in templates.
     let n = 2000;
     let decidable = n - n / 4;
+    assert_eq!(page::CHUNK, 100);
     assert_eq!(two_k.matches("<section class=\"ballot").count(), n);
-    assert_eq!(two_k.matches("<img loading=\"lazy\"").count(), n);
+    assert_eq!(two_k.matches("\" hidden>\n<h2>").count(), n - page::CHUNK);
+    assert!(!two_k[..two_k.find("id=\"b101\"").expect("card 101")].contains(" hidden>\n<h2>"));
+    assert_eq!(
+        two_k.matches("<img loading=\"lazy\" src=").count(),
+        n - page::CHUNK
+    );
+    assert_eq!(two_k.matches("<img src=").count(), page::CHUNK);
+    assert_eq!(two_k.matches(" style=\"--img:url(").count(), n);
     assert_eq!(two_k.matches("class=\"crop\"").count(), 8 * decidable);
     assert_eq!(
         two_k.matches("<select class=\"ans\"").count(),
@@ -375,10 +424,15 @@ fn the_page_grows_linearly_with_2000_flagged_ballots() {
     let options = |h: &str| h.matches("<option").count();
     assert_eq!(
         options(&two_k) - options(&empty),
-        3 * n + 8 * decidable,
-        "per ballot: the three verdicts and one 'as read' per question"
+        n + 8 * decidable + 6,
+        "per ballot: 'no verdict' and one 'as read' per question (the verdicts and answers \
+         are in templates); the filters' choices (four statuses, one unit, one reason) once"
     );
-    assert_eq!(two_k.matches("<template id=").count(), 8);
+    assert_eq!(
+        two_k.matches("<template id=").count(),
+        9,
+        "an option list per question of the form, and the verdicts"
+    );
     // Escaped even in bulk.
     assert!(!two_k.contains("<0>") && two_k.contains("&lt;0&gt; &amp; &quot;co&quot;"));
 }

@@ -15,7 +15,7 @@ use crate::audit::{Decision, DECISIONS_HEADER, WHOLE_BALLOT};
 use crate::ballot::{Answer, Status};
 use crate::form::{Form, QuestionKind};
 use crate::i18n::{decimal, text, Lang};
-use crate::marks::Thresholds;
+use crate::marks::{MarkState, Thresholds};
 use crate::reason::Reason;
 use crate::registry::Registry;
 use crate::scan::PageRecord;
@@ -24,9 +24,14 @@ use super::Entry;
 
 const CSS: &str = include_str!("page.css");
 const JS: &str = include_str!("page.js");
-/// Question crops are shown at the images' own 100 DPI (a 7 mm box is 28 px), so a row of
-/// five boxes with their scores fits beside the answer on a laptop screen.
-const CROP_ZOOM: f64 = 1.0;
+/// The unit filter's value for pages whose unit is unknown (no QR code read): never a unit
+/// code (those are letters, digits, `-`, `_` and `.`), and page.js matches it the same way.
+const NO_UNIT: &str = "*";
+/// How many cards are shown at first, and how many more each "show more" adds. The page holds
+/// every card, but those beyond are `hidden` (not laid out, their images not fetched), so a
+/// page of 5,000 ballots opens as fast as one of 100 and the first hundred have their images
+/// at once — on screen without scrolling, and in print.
+pub const CHUNK: usize = 100;
 
 /// What the page is made of.
 pub struct PageInput<'a> {
@@ -87,6 +92,12 @@ pub fn index_html(input: &PageInput) -> String {
         "js_not_kept",
         "js_need_name",
         "js_exported",
+        "js_shown",
+        "js_more",
+        "js_empty_box",
+        "legend_marked",
+        "legend_ambiguous",
+        "legend_empty",
     ]
     .into_iter()
     .map(|k| (k, text(lang, &format!("review.{k}"), &[])))
@@ -104,8 +115,9 @@ pub fn index_html(input: &PageInput) -> String {
 <title>{title}</title>
 <style>
 {CSS}</style>
+<noscript><style>section.ballot[hidden] {{ display: block; }}</style></noscript>
 </head>
-<body data-scan="{key}" data-header="{header}" data-whole="{whole}" data-total="{total}">
+<body data-scan="{key}" data-header="{header}" data-whole="{whole}" data-total="{total}" data-no-unit="{NO_UNIT}" data-chunk="{CHUNK}" data-empty="{empty_at}">
 <script type="application/json" id="text">{js_text}</script>
 <header class="top">
 <h1>{heading}</h1>
@@ -114,10 +126,11 @@ pub fn index_html(input: &PageInput) -> String {
 <button id="export" type="button">{export}</button>
 <span id="status">{to_review}</span>
 </div>
-</header>
+{filters}</header>
 <main>
 <noscript><p class="warn">{noscript}</p></noscript>
 <p class="help">{help}</p>
+<p class="keys">{keys}</p>
 "#,
         code = lang.code(),
         title = text(lang, "review.title", &[("dir", &dir)]),
@@ -131,6 +144,8 @@ pub fn index_html(input: &PageInput) -> String {
             &[("todo", &to_decide), ("info", &for_information)]
         ),
         noscript = text(lang, "review.noscript", &[]),
+        keys = text(lang, "review.keys", &[]),
+        filters = filters(input),
         help = text(
             lang,
             "review.help",
@@ -144,12 +159,21 @@ pub fn index_html(input: &PageInput) -> String {
             ]
         ),
         key = e(input.scan_key),
+        empty_at = decimal(lang, input.thresholds.empty, 3),
         header = e(&DECISIONS_HEADER.join(",")),
         whole = e(WHOLE_BALLOT),
     );
     forms_legend(&mut h, input);
     // Manual entry's lists (review/keyed.rs).
     super::keyed::templates(&mut h, input);
+    let _ = writeln!(
+        h,
+        "<template id=\"t-verdict\"><option value=\"{}\">{}</option><option value=\"{}\">{}</option></template>",
+        Decision::Accept,
+        text(lang, "review.verdict_accept", &[]),
+        Decision::Reject,
+        text(lang, "review.verdict_reject", &[]),
+    );
     let _ = writeln!(
         h,
         "<section id=\"orphans\" hidden><h2>{}</h2><p class=\"help\">{}</p><ul></ul><button id=\"forget\" type=\"button\">{}</button></section>",
@@ -160,9 +184,124 @@ pub fn index_html(input: &PageInput) -> String {
     for (rank, entry) in input.entries.iter().enumerate() {
         ballot_card(&mut h, input, rank + 1, entry);
     }
+    // Shown by page.js while cards matching the filters are still hidden. There is no "show
+    // all": laying out 5,000 cards at once takes a browser a minute (BENCHMARKS.md); the
+    // filters narrow the list instead.
+    let _ = writeln!(
+        h,
+        "<div id=\"more\" class=\"more\" hidden><button id=\"show-more\" type=\"button\"></button></div>"
+    );
     comments_section(&mut h, input);
     let _ = write!(h, "</main>\n<script>\n{JS}</script>\n</body>\n</html>\n");
     h
+}
+
+/// The filters above the cards: by status, unit and reason, and "to decide" against "for
+/// information". Each choice lists what the listed ballots carry, with its count (page.js keeps
+/// the counts current as the other filters change); a card matches by its `st-` class,
+/// `data-unit`, `data-reasons` and `data-todo`.
+fn filters(input: &PageInput) -> String {
+    let e = escape;
+    let lang = input.lang;
+    let records = input.records;
+    let mut statuses: BTreeMap<Status, usize> = BTreeMap::new();
+    let mut units: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut reasons: BTreeMap<&str, (Reason, usize)> = BTreeMap::new();
+    for x in input.entries {
+        let r = &records[x.index];
+        *statuses.entry(r.status).or_default() += 1;
+        *units
+            .entry(r.payload.as_ref().map_or("", |p| p.unit.as_str()))
+            .or_default() += 1;
+        for code in &r.reasons {
+            reasons.entry(code.as_str()).or_insert((*code, 0)).1 += 1;
+        }
+    }
+    let option = |value: &str, label: &str, title: &str, n: usize| {
+        let title = if title.is_empty() {
+            String::new()
+        } else {
+            format!(" title=\"{}\"", e(title))
+        };
+        format!(
+            "<option value=\"{v}\" data-label=\"{l}\"{title}>{l} ({n})</option>",
+            v = e(value),
+            l = e(label)
+        )
+    };
+    let all = text(lang, "review.filter_all", &[]);
+    let total = input.entries.len();
+    let select = |id: &str, label_key: &str, options: Vec<String>| {
+        format!(
+            "<label>{} <select id=\"{id}\">{}{}</select></label>",
+            text(lang, label_key, &[]),
+            option("", &all, "", total),
+            options.concat()
+        )
+    };
+    let status_options = statuses
+        .iter()
+        .map(|(s, n)| {
+            option(
+                s.as_str(),
+                &text(lang, &format!("status.{}", s.as_str()), &[]),
+                "",
+                *n,
+            )
+        })
+        .collect();
+    // Units of the registry in its order, then codes it does not know, then pages without a
+    // unit (no QR code read).
+    let mut unit_order: Vec<&str> = input
+        .registry
+        .units
+        .iter()
+        .map(|u| u.code.as_str())
+        .filter(|c| units.contains_key(c))
+        .collect();
+    unit_order.extend(
+        units
+            .keys()
+            .filter(|c| !c.is_empty() && input.registry.get(c).is_none()),
+    );
+    if units.contains_key("") {
+        unit_order.push("");
+    }
+    // Pages without a unit are chosen by NO_UNIT: "" is "every unit".
+    let unit_options = unit_order
+        .iter()
+        .map(|&code| {
+            let n = units.get(code).copied().unwrap_or_default();
+            let label = match input.registry.get(code) {
+                Some(u) => format!("{code} · {}", u.name),
+                None if code.is_empty() => text(lang, "review.filter_no_unit", &[]),
+                None => format!("{code} · {}", text(lang, "review.not_in_registry", &[])),
+            };
+            option(if code.is_empty() { NO_UNIT } else { code }, &label, "", n)
+        })
+        .collect();
+    let reason_options = reasons
+        .iter()
+        .map(|(code, (reason, n))| option(code, code, &crate::i18n::reason(lang, *reason), *n))
+        .collect();
+    let todo = to_decide(records, input.entries);
+    let todo_options = vec![
+        option("1", &text(lang, "review.filter_to_decide", &[]), "", todo),
+        option(
+            "0",
+            &text(lang, "review.filter_for_information", &[]),
+            "",
+            total - todo,
+        ),
+    ];
+    format!(
+        "<div class=\"filters\" id=\"filters\">{}{}{}{}<label><input type=\"checkbox\" id=\"f-scores\"> {}</label><span id=\"shown\"></span></div>\n",
+        select("f-todo", "review.filter_which", todo_options),
+        select("f-status", "review.filter_status", status_options),
+        select("f-unit", "review.filter_unit", unit_options),
+        select("f-reason", "review.filter_reason", reason_options),
+        text(lang, "review.show_scores", &[]),
+    )
 }
 
 /// How many of the listed pages wait for a decision ([`crate::audit::waiting_for_decision`]).
@@ -204,14 +343,22 @@ fn forms_legend(h: &mut String, input: &PageInput) {
         }
         h.push_str("</ol></details>\n");
         for q in form.questions.iter().filter(|q| q.is_choice()) {
+            // The name of every answer list of this question (aria-labelledby): once per form
+            // rather than once per ballot.
+            let _ = write!(
+                h,
+                "<span hidden id=\"l-{}\">{}</span>",
+                e(&template_id(fi, &q.id)),
+                e(&text(lang, "review.answer_to", &[("question", &q.text)]))
+            );
             let _ = write!(h, "<template id=\"t-{}\">", e(&template_id(fi, &q.id)));
             for o in &q.options {
+                // data-l: the label page.js writes under the option's box in each crop.
                 let _ = write!(
                     h,
-                    "<option value=\"{}\">{} · {}</option>",
-                    e(&o.id),
-                    e(&o.id),
-                    e(&o.label)
+                    "<option value=\"{id}\" data-l=\"{label}\">{id} · {label}</option>",
+                    id = e(&o.id),
+                    label = e(&o.label)
                 );
             }
             // The values are what decisions.csv carries (crate::audit::Decision).
@@ -340,6 +487,41 @@ fn comments_section(h: &mut String, input: &PageInput) {
     h.push_str("</section>\n");
 }
 
+/// A crop's boxes for page.js (`data-b`): per box `option x y w h fill state` (pixels from
+/// the crop's corner, the fill score as in answers.csv, `m` marked, `a` ambiguous, `e` empty),
+/// boxes joined by `|`. Short, because a page carries thousands of them.
+fn crop_boxes(c: &super::Crop) -> String {
+    let mut out = String::new();
+    for (k, b) in c.boxes.iter().enumerate() {
+        let state = match b.state {
+            MarkState::Marked => 'm',
+            MarkState::Ambiguous => 'a',
+            MarkState::Empty => 'e',
+        };
+        let _ = write!(
+            out,
+            "{}{} {} {} {} {} {} {state}",
+            if k == 0 { "" } else { "|" },
+            b.option,
+            b.x,
+            b.y,
+            b.w,
+            b.h,
+            b.fill
+        );
+    }
+    out
+}
+
+/// Whether `name` can stand unquoted in a CSS `url()` and an HTML attribute as it is: the
+/// names [`super::image_name`] gives (`0007.jpg`) can.
+fn css_safe(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_')
+}
+
 pub(super) fn template_id(form_index: usize, question: &str) -> String {
     format!("f{form_index}-{question}")
 }
@@ -358,7 +540,7 @@ fn ballot_card(h: &mut String, input: &PageInput, rank: usize, entry: &Entry) {
     let img = entry.image.as_ref();
     let _ = write!(
         h,
-        "<section class=\"ballot st-{status}\" id=\"b{row}\" data-row=\"{row}\" data-source=\"{source}\" data-page=\"{page}\" data-sha=\"{sha}\" data-form=\"{form}\" data-version=\"{version}\" data-unit=\"{unit}\" data-serial=\"{serial}\" data-img=\"{file}\" data-todo=\"{todo}\"",
+        "<section class=\"ballot st-{status}\" id=\"b{row}\" data-row=\"{row}\" data-source=\"{source}\" data-page=\"{page}\" data-sha=\"{sha}\" data-form=\"{form}\" data-version=\"{version}\" data-unit=\"{unit}\" data-serial=\"{serial}\" data-todo=\"{todo}\" data-reasons=\"{reasons}\"",
         status = r.status.as_str(),
         // A CR in a file name would reach the script as LF (HTML folds line ends in
         // attributes), and the exported name would no longer be the file's.
@@ -369,16 +551,18 @@ fn ballot_card(h: &mut String, input: &PageInput, rank: usize, entry: &Entry) {
         version = r.payload.as_ref().map_or(String::new(), |p| p.version.to_string()),
         unit = e(&unit),
         serial = e(&serial),
-        file = e(img.map_or("", |i| i.file.as_str())),
         todo = u8::from(crate::audit::waiting_for_decision(r)),
+        reasons = e(&Reason::join(&r.reasons, " ")),
     );
-    if let Some(i) = img {
-        let _ = write!(
-            h,
-            " style=\"--bg-size:{:.0}px {:.0}px\"",
-            i.width as f64 * CROP_ZOOM,
-            i.height as f64 * CROP_ZOOM
-        );
+    // The image every crop of the card shows (page.css: `.crop` takes it as its background at
+    // the image's own 100 DPI, a 7 mm box 28 px). Written here rather than set by the script,
+    // so the crops of every card shown are there at once and print; a card that is `hidden`
+    // fetches nothing. Only names `review` gives its images (`0007.jpg`) go into the CSS.
+    if let Some(i) = img.filter(|i| css_safe(&i.file)) {
+        let _ = write!(h, " style=\"--img:url({})\"", i.file);
+    }
+    if rank > CHUNK {
+        h.push_str(" hidden");
     }
     let _ = write!(
         h,
@@ -450,9 +634,11 @@ fn ballot_card(h: &mut String, input: &PageInput, rank: usize, entry: &Entry) {
     h.push_str("<div class=\"cols\">\n");
     match img {
         Some(i) => {
+            // Lazy where the card starts hidden: page.js makes it eager when it shows the card.
             let _ = writeln!(
                 h,
-                "<a class=\"scan\" href=\"{f}\" target=\"_blank\"><img loading=\"lazy\" src=\"{f}\" width=\"{w}\" height=\"{ht}\" alt=\"{alt}\"></a>",
+                "<a class=\"scan\" href=\"{f}\" target=\"_blank\"><img {lazy}src=\"{f}\" width=\"{w}\" height=\"{ht}\" alt=\"{alt}\"></a>",
+                lazy = if rank > CHUNK { "loading=\"lazy\" " } else { "" },
                 f = e(&i.file),
                 w = i.width,
                 ht = i.height,
@@ -518,23 +704,22 @@ fn ballot_card(h: &mut String, input: &PageInput, rank: usize, entry: &Entry) {
                     e(&q.id)
                 );
                 if let Some(c) = img.and_then(|i| i.crops.iter().find(|c| c.question == q.id)) {
-                    let z = |v: u32| (v as f64 * CROP_ZOOM).round();
                     let _ = write!(
                         h,
-                        "<div class=\"crop\" style=\"width:{}px;height:{}px;background-position:-{}px -{}px\"></div>",
-                        z(c.w),
-                        z(c.h),
-                        z(c.x),
-                        z(c.y)
+                        "<div class=\"crop\" style=\"width:{}px;height:{}px;background-position:-{}px -{}px\" data-b=\"{}\"></div>",
+                        c.w,
+                        c.h,
+                        c.x,
+                        c.y,
+                        e(&crop_boxes(c))
                     );
                 }
                 let _ = writeln!(
                     h,
-                    "<span class=\"read {class}\">{}</span><select class=\"ans\" data-q=\"{q}\" data-t=\"{t}\" aria-label=\"{label}\"><option value=\"\">{as_read}</option></select></div>",
+                    "<span class=\"read {class}\">{}</span><select class=\"ans\" data-q=\"{q}\" data-t=\"{t}\" aria-labelledby=\"l-{t}\"><option value=\"\">{as_read}</option></select></div>",
                     e(&read_text),
                     q = e(&q.id),
                     t = e(&template_id(fi, &q.id)),
-                    label = e(&text(lang, "review.answer_to", &[("question", &q.text)])),
                     as_read = text(lang, "review.as_read", &[]),
                 );
             }
@@ -550,15 +735,13 @@ fn ballot_card(h: &mut String, input: &PageInput, rank: usize, entry: &Entry) {
     if crate::audit::can_be_keyed(r) {
         super::keyed::form(h, input, r);
     }
+    // The verdicts themselves come from the page's one <template id="t-verdict"> (page.js
+    // copies them in when the ballot is shown), like the answers' option lists.
     let _ = writeln!(
         h,
-        "<div class=\"verdict-row\"><select class=\"verdict\" aria-label=\"{}\"><option value=\"\">{}</option><option value=\"{}\">{}</option><option value=\"{}\">{}</option></select><input class=\"note\" type=\"text\" placeholder=\"{}\" aria-label=\"{}\"></div>",
+        "<div class=\"verdict-row\"><select class=\"verdict\" data-t=\"verdict\" aria-label=\"{}\"><option value=\"\">{}</option></select><input class=\"note\" type=\"text\" placeholder=\"{}\" aria-label=\"{}\"></div>",
         text(lang, "review.verdict_label", &[]),
         text(lang, "review.verdict_none", &[]),
-        Decision::Accept,
-        text(lang, "review.verdict_accept", &[]),
-        Decision::Reject,
-        text(lang, "review.verdict_reject", &[]),
         text(lang, "review.note_placeholder", &[]),
         text(lang, "review.note_label", &[]),
     );
@@ -625,6 +808,14 @@ mod tests {
         assert!(at("P-ANBIEN-000009-comment.png") < at("P-MAYTO-000007-comment.png"));
         assert_eq!(section.matches("P-ANBIEN-000003-comment.png\"").count(), 2); // link + img
         assert!(!section.contains("000004"));
+    }
+
+    #[test]
+    fn only_plain_image_names_go_into_the_css() {
+        assert!(css_safe("0007.jpg") && css_safe("12345.jpg"));
+        for bad in ["", "a b.jpg", "x).jpg", "x\".jpg", "x;y.jpg", "../x.jpg"] {
+            assert!(!css_safe(bad), "{bad:?}");
+        }
     }
 
     #[test]

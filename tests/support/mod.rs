@@ -6,10 +6,16 @@
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
+use ballotscan::ballot::{Answer, QuestionRead, Status};
 use ballotscan::form::Form;
 use ballotscan::layout::{Layout, Shape};
+use ballotscan::marks::{Fill, MarkState};
 use ballotscan::payload::Payload;
+use ballotscan::reason::Reason;
+use ballotscan::registry::Registry;
 use ballotscan::render::{ballot_shapes, raster};
+use ballotscan::review::{Crop, CropBox, Entry, PageImage};
+use ballotscan::scan::PageRecord;
 use image::ImageEncoder;
 
 pub fn bin() -> Command {
@@ -202,4 +208,103 @@ pub fn pdf_file(objects: &[Vec<u8>]) -> Vec<u8> {
         .as_bytes(),
     );
     out
+}
+
+/// `n` synthetic flagged ballots of the standard form, each with an image and eight crops of
+/// five boxes (two for the yes/no question), the first box marked: statuses in turn review,
+/// invalid, rejected, duplicate; every third ballot with its answers in REVIEW.
+pub fn synthetic_review(n: usize) -> (Vec<PageRecord>, Vec<Entry>) {
+    let form = Form::default_form();
+    let statuses = [
+        Status::Review,
+        Status::Invalid,
+        Status::Rejected,
+        Status::Duplicate,
+    ];
+    let mut records = Vec::new();
+    let mut entries = Vec::new();
+    for i in 0..n {
+        let status = statuses[i % statuses.len()];
+        let mut r = PageRecord::new(
+            &format!("scans/batch <{}> & \"co\".tif", i / 50),
+            i % 50 + 1,
+        );
+        r.status = status;
+        r.reasons = vec![Reason::AmbiguousMark];
+        r.detail = "a sentence for people".into();
+        r.payload = Some(Payload::new("CSAT", 1, "P-ANBIEN", i as u32 + 1));
+        r.form = Some(("CSAT".into(), 1));
+        r.min_margin = Some((i % 7) as f64 / 100.0);
+        r.questions = form
+            .questions
+            .iter()
+            .map(|q| QuestionRead {
+                question: q.id.clone(),
+                answer: if i % 3 == 0 {
+                    Answer::Review
+                } else {
+                    Answer::Chosen(vec![q.options[0].id.clone()])
+                },
+                boxes: Vec::new(),
+                review_reason: None,
+            })
+            .collect();
+        records.push(r);
+        entries.push(Entry {
+            index: i,
+            image: Some(PageImage {
+                file: ballotscan::review::image_name(i),
+                width: 945,
+                height: 1169,
+                crops: form
+                    .questions
+                    .iter()
+                    .enumerate()
+                    .map(|(k, q)| Crop {
+                        question: q.id.clone(),
+                        x: 350,
+                        y: 300 + 60 * k as u32,
+                        w: 420,
+                        h: 44,
+                        // One box per option, a column of 79 px (20 mm) each, the first marked.
+                        boxes: q
+                            .options
+                            .iter()
+                            .enumerate()
+                            .map(|(j, o)| CropBox {
+                                option: o.id.clone(),
+                                x: 26 + 79 * j as u32,
+                                y: 8,
+                                w: 28,
+                                h: 28,
+                                fill: Fill(if j == 0 { 0.412 } else { 0.012 }),
+                                state: if j == 0 {
+                                    MarkState::Marked
+                                } else {
+                                    MarkState::Empty
+                                },
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+            }),
+            warnings: Vec::new(),
+        });
+    }
+    (records, entries)
+}
+
+/// The review page of [`synthetic_review`]`(n)`, in Vietnamese.
+pub fn synthetic_page(n: usize) -> String {
+    let (records, entries) = synthetic_review(n);
+    ballotscan::review::page::index_html(&ballotscan::review::page::PageInput {
+        scan_dir: "out",
+        scan_key: "0123456789abcdef",
+        records: &records,
+        entries: &entries,
+        forms: &[Form::default_form()],
+        registry: &Registry::default_units(),
+        thresholds: Default::default(),
+        lang: Default::default(),
+    })
 }
