@@ -51,6 +51,10 @@ pub const TRAIL_HEADER: [&str; 9] = [
 /// Whole-ballot decisions use this in the `question` column.
 pub const WHOLE_BALLOT: &str = "*";
 
+/// The whole-ballot decision that keys a page the scanner could not read (see
+/// [`Decision::Keyed`]).
+pub const KEYED: &str = "KEYED";
+
 /// Loads the pages of one scan folder from its `ballots.csv` and `answers.csv`.
 pub fn load_scan(dir: &Path) -> anyhow::Result<Vec<PageRecord>> {
     let rows = crate::scan_files::read_ballots(dir)?;
@@ -249,6 +253,11 @@ pub enum Decision {
     Accept,
     /// `REJECT`: the ballot is not counted (`auditor_rejected`).
     Reject,
+    /// `KEYED`: a page whose QR code or alignment failed, keyed by hand from its image: the
+    /// row carries the ballot's `form`, `version`, `unit` and `serial`, and every question of
+    /// the form has a row of its own with the answer read on the image. The page is found by
+    /// `file_sha256` + `page` (its QR code was not read); it counts as `keyed`.
+    Keyed,
     /// These options (ids joined by `;`; one for a single-choice question). Whether the
     /// question has them is checked against its form, not here.
     Options(Vec<String>),
@@ -266,8 +275,9 @@ impl Decision {
             return match text {
                 "ACCEPT" => Ok(Decision::Accept),
                 "REJECT" => Ok(Decision::Reject),
+                KEYED => Ok(Decision::Keyed),
                 _ => Err(format!(
-                    "a whole-ballot decision is ACCEPT or REJECT, not {text:?}"
+                    "a whole-ballot decision is ACCEPT, REJECT or KEYED, not {text:?}"
                 )),
             };
         }
@@ -281,7 +291,7 @@ impl Decision {
     /// The answer it gives its question; `None` for a verdict on the whole ballot.
     pub fn answer(&self) -> Option<Answer> {
         match self {
-            Decision::Accept | Decision::Reject => None,
+            Decision::Accept | Decision::Reject | Decision::Keyed => None,
             Decision::Options(ids) => Some(Answer::Chosen(ids.clone())),
             Decision::Blank => Some(Answer::Blank),
             Decision::Multi => Some(Answer::Multi),
@@ -295,6 +305,7 @@ impl std::fmt::Display for Decision {
         match self {
             Decision::Accept => f.write_str("ACCEPT"),
             Decision::Reject => f.write_str("REJECT"),
+            Decision::Keyed => f.write_str(KEYED),
             Decision::Options(ids) => f.write_str(&ids.join(";")),
             Decision::Blank => f.write_str("BLANK"),
             Decision::Multi => f.write_str("MULTI"),
@@ -305,7 +316,8 @@ impl std::fmt::Display for Decision {
 /// Whether decisions on a page's answers can still change it: the one rule for the audit
 /// (which refuses such decisions elsewhere and re-decides only these pages) and the review
 /// page (which offers answers only here). A rejected page or a copy of a file already read
-/// stays what it is; only a whole-ballot verdict applies to it.
+/// stays what it is; only a whole-ballot verdict applies to it — or, for a page that could not
+/// be read as a ballot ([`can_be_keyed`]), keying it by hand as a whole (`KEYED`).
 pub fn answers_open_to_decisions(r: &PageRecord) -> bool {
     r.status != Status::Rejected && !r.reasons.contains(&Reason::DuplicateFile)
 }
@@ -316,7 +328,7 @@ pub fn answers_open_to_decisions(r: &PageRecord) -> bool {
 /// ballot with a `multi_mark` note, a blank ballot, a copy, a rejected file). Status `review`
 /// covers undecided photocopies (`duplicate_conflict`: every copy waits in review).
 pub fn waiting_for_decision(r: &PageRecord) -> bool {
-    r.status == Status::Review
+    r.status.waits_for_decision()
 }
 
 /// Reads a decisions file whole (see [`read_decisions`], which `tally` uses to stream it).
@@ -571,12 +583,14 @@ pub fn apply_decisions(
     records: &mut [PageRecord],
     decisions: &[DecisionRow],
     forms: &[Form],
+    registry: &Registry,
+    lang: Lang,
 ) -> anyhow::Result<Vec<TrailEntry>> {
-    let mut check = DecisionCheck::new(records);
+    let mut check = DecisionCheck::new(records, registry, lang);
     for d in decisions {
         check.add(records, forms, d.clone())?;
     }
-    check.apply(records, forms)
+    Ok(check.apply(records, forms)?.trail)
 }
 
 /// Decisions checked one at a time against the pages (nothing applied yet): what each one
@@ -584,18 +598,134 @@ pub fn apply_decisions(
 pub struct DecisionCheck {
     index: BallotIndex,
     chosen: BTreeMap<(usize, String), (DecisionRow, Decision)>,
+    /// Pages keyed by hand, by their row: checked as a whole in [`DecisionCheck::apply`],
+    /// once every row is in (a hand-written file may put the answers before the `KEYED` row).
+    keying: BTreeMap<usize, Keying>,
     unmatched: Vec<String>,
+    /// Keyed units are checked against it ("did you mean …").
+    registry: Registry,
+    /// The language of the messages about keyed pages.
+    lang: Lang,
+}
+
+/// The rows that key one page by hand: its `KEYED` row and its answers by question.
+#[derive(Default)]
+struct Keying {
+    keyed: Option<DecisionRow>,
+    answers: BTreeMap<String, (DecisionRow, Decision)>,
+}
+
+/// A keyed page, checked and ready to apply.
+struct KeyedBallot {
+    page: usize,
+    payload: Payload,
+    questions: Vec<QuestionRead>,
+    auditor: String,
+    trail: Vec<TrailEntry>,
+}
+
+/// Decisions applied: the audit trail, and the pages keyed by hand (their rows in the
+/// records, in order).
+pub struct Applied {
+    pub trail: Vec<TrailEntry>,
+    pub keyed: Vec<usize>,
+}
+
+/// Where a decision row goes: to a page keyed by hand, to the ordinary checks, or nowhere.
+enum Route {
+    Keyed(usize),
+    Ordinary,
+    Unmatched,
 }
 
 /// How many decisions that match no page are named in the error (all are counted).
 const UNMATCHED_LISTED: usize = 20;
 
+/// Serials are printed with at least six digits and read with at most nine (see
+/// `payload::SERIAL_DIGITS`): an auditor keys the number as printed, leading zeros or not.
+const MAX_KEYED_SERIAL_DIGITS: usize = 9;
+
+/// A decision that matches no page, as the error lists it.
+fn unmatched_text(d: &DecisionRow) -> String {
+    format!(
+        "{}: {}",
+        d.origin,
+        if d.by_identity && !d.unit.is_empty() {
+            let form = if d.version.is_empty() {
+                d.form.clone()
+            } else {
+                format!("{} v{}", d.form, d.version)
+            };
+            format!(
+                "ballot {} {} of form {form} (decided on {}#{})",
+                d.unit, d.serial, d.source, d.page
+            )
+        } else {
+            format!("{}#{}", d.source, d.page)
+        }
+    )
+}
+
+/// Whether an auditor may key this page by hand: the scanner rejected it only because it
+/// could not read it as a ballot (see [`Reason::can_be_keyed`]).
+pub fn can_be_keyed(r: &PageRecord) -> bool {
+    r.status == Status::Rejected
+        && !r.reasons.is_empty()
+        && r.reasons.iter().all(|x| x.can_be_keyed())
+}
+
+/// The options of a question's decision must be the question's own (one for a
+/// single-choice question), and the question one with boxes.
+fn check_question_decision(
+    form: &Form,
+    question: &str,
+    decision: &Decision,
+    origin: &str,
+) -> anyhow::Result<()> {
+    let q = form
+        .question(question)
+        .with_context(|| format!("{origin}: form {} has no question {question:?}", form.id))?;
+    if !q.is_choice() {
+        bail!(
+            "{origin}: question {} is a comment area, read by a person and never counted: decisions apply to questions with boxes",
+            q.id
+        );
+    }
+    if let Decision::Options(ids) = decision {
+        if ids.len() > 1 && q.kind == crate::form::QuestionKind::Single {
+            bail!(
+                "{origin}: question {} takes one option; use MULTI for an over-marked answer",
+                q.id
+            );
+        }
+        for id in ids {
+            if !q.options.iter().any(|o| &o.id == id) {
+                bail!(
+                    "{origin}: question {} has no option {id:?} (options: {}, or BLANK, MULTI)",
+                    q.id,
+                    q.options
+                        .iter()
+                        .map(|o| o.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 impl DecisionCheck {
-    pub fn new(records: &[PageRecord]) -> DecisionCheck {
+    /// `registry` is the one the tally uses (keyed units are checked against it); `lang` the
+    /// language of the errors about keyed pages.
+    pub fn new(records: &[PageRecord], registry: &Registry, lang: Lang) -> DecisionCheck {
         DecisionCheck {
             index: BallotIndex::new(records),
             chosen: BTreeMap::new(),
+            keying: BTreeMap::new(),
             unmatched: Vec::new(),
+            registry: registry.clone(),
+            lang,
         }
     }
 
@@ -606,25 +736,17 @@ impl DecisionCheck {
         forms: &[Form],
         d: DecisionRow,
     ) -> anyhow::Result<()> {
+        match self.route(records, &d)? {
+            Route::Keyed(i) => return self.add_keyed(records, i, d),
+            Route::Unmatched => {
+                self.unmatched.push(unmatched_text(&d));
+                return Ok(());
+            }
+            Route::Ordinary => {}
+        }
         let Some(i) = self.index.find(records, &d)? else {
             // Listed together at the end, so the auditor sees every one at once.
-            self.unmatched.push(format!(
-                "{}: {}",
-                d.origin,
-                if d.by_identity && !d.unit.is_empty() {
-                    let form = if d.version.is_empty() {
-                        d.form.clone()
-                    } else {
-                        format!("{} v{}", d.form, d.version)
-                    };
-                    format!(
-                        "ballot {} {} of form {form} (decided on {}#{})",
-                        d.unit, d.serial, d.source, d.page
-                    )
-                } else {
-                    format!("{}#{}", d.source, d.page)
-                }
-            ));
+            self.unmatched.push(unmatched_text(&d));
             return Ok(());
         };
         let chosen = &mut self.chosen;
@@ -656,7 +778,13 @@ impl DecisionCheck {
                 d.source,
                 d.page,
                 if rejected { "rejected" } else { "a copy of a file already read" },
-                if copy_of_file { "; decide the first copy's answers" } else { "" }
+                if copy_of_file {
+                    "; decide the first copy's answers"
+                } else if can_be_keyed(r) {
+                    "; or key the ballot by hand: a KEYED row and its answers, naming the page by file_sha256 and page"
+                } else {
+                    ""
+                }
             );
         }
         if let Some(p) = &r.payload {
@@ -687,42 +815,7 @@ impl DecisionCheck {
                         d.origin, d.source, d.page
                     )
                 })?;
-            let q = form.question(&d.question).with_context(|| {
-                format!(
-                    "{}: form {} has no question {:?}",
-                    d.origin, form.id, d.question
-                )
-            })?;
-            if !q.is_choice() {
-                bail!(
-                    "{}: question {} is a comment area, read by a person and never counted: decisions apply to questions with boxes",
-                    d.origin,
-                    q.id
-                );
-            }
-            if let Decision::Options(ids) = &decision {
-                if ids.len() > 1 && q.kind == crate::form::QuestionKind::Single {
-                    bail!(
-                        "{}: question {} takes one option; use MULTI for an over-marked answer",
-                        d.origin,
-                        q.id
-                    );
-                }
-                for id in ids {
-                    if !q.options.iter().any(|o| &o.id == id) {
-                        bail!(
-                            "{}: question {} has no option {id:?} (options: {}, or BLANK, MULTI)",
-                            d.origin,
-                            q.id,
-                            q.options
-                                .iter()
-                                .map(|o| o.id.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        );
-                    }
-                }
-            }
+            check_question_decision(form, &d.question, &decision, &d.origin)?;
         }
         match chosen.get(&(i, d.question.clone())) {
             Some((prev, prev_decision)) if *prev_decision != decision => {
@@ -739,12 +832,328 @@ impl DecisionCheck {
         Ok(())
     }
 
-    /// Applies the checked decisions: every one matched a page, or none is applied.
-    pub fn apply(
-        self,
-        records: &mut [PageRecord],
+    /// Where a row goes. A `KEYED` row, and an answer for a page that can be keyed (found by
+    /// its content: its QR code was not read), key that page by hand; any other row is an
+    /// ordinary decision. A `KEYED` row for a page that was read, or that cannot be keyed, is
+    /// refused with what to do instead.
+    fn route(&self, records: &[PageRecord], d: &DecisionRow) -> anyhow::Result<Route> {
+        let keyed_row = d.question == WHOLE_BALLOT && d.decision == KEYED;
+        if d.question == WHOLE_BALLOT && !keyed_row {
+            return Ok(Route::Ordinary);
+        }
+        let lang = self.lang;
+        let same_content: Vec<usize> = if d.by_identity && !d.file_sha256.is_empty() {
+            self.index
+                .by_content
+                .get(&(d.file_sha256.clone(), d.page))
+                .cloned()
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        // Of several pages with this content (the same file at two stations), the one with
+        // the row's name, else the first: any other is a copy of its file, never counted.
+        let named = |c: &[usize]| -> Option<usize> {
+            c.iter()
+                .copied()
+                .find(|&i| records[i].source == d.source)
+                .or_else(|| c.first().copied())
+        };
+        let keyable: Vec<usize> = same_content
+            .iter()
+            .copied()
+            .filter(|&i| can_be_keyed(&records[i]))
+            .collect();
+        if let Some(i) = named(&keyable) {
+            return Ok(Route::Keyed(i));
+        }
+        if !keyed_row {
+            return Ok(Route::Ordinary);
+        }
+        if !d.by_identity || d.file_sha256.is_empty() {
+            bail!(text(lang, "keyed.needs_content", &[("origin", &d.origin)]));
+        }
+        let Some(i) = named(&same_content) else {
+            return Ok(Route::Unmatched);
+        };
+        let r = &records[i];
+        if r.status == Status::Rejected {
+            bail!(text(
+                lang,
+                "keyed.not_keyable",
+                &[
+                    ("origin", &d.origin),
+                    ("page", &r.page_ref()),
+                    ("reasons", &Reason::join(&r.reasons, ";")),
+                ]
+            ));
+        }
+        let ballot = r
+            .payload
+            .as_ref()
+            .map_or(String::new(), |p| format!("{} {}", p.unit, p.serial_text()));
+        bail!(text(
+            lang,
+            "keyed.not_unreadable",
+            &[
+                ("origin", &d.origin),
+                ("page", &r.page_ref()),
+                ("status", &r.status.as_str()),
+                ("ballot", &ballot),
+            ]
+        ))
+    }
+
+    /// Takes one row keying page `i`: its `KEYED` row or one of its answers. Two rows that
+    /// key the same thing differently are refused here; the page as a whole is checked in
+    /// [`DecisionCheck::apply`].
+    fn add_keyed(
+        &mut self,
+        records: &[PageRecord],
+        i: usize,
+        d: DecisionRow,
+    ) -> anyhow::Result<()> {
+        if d.auditor.is_empty() {
+            bail!(
+                "{}: no auditor: every decision names who made it (fill in the auditor column)",
+                d.origin
+            );
+        }
+        let page = records[i].page_ref();
+        let k = self.keying.entry(i).or_default();
+        if d.question == WHOLE_BALLOT {
+            let identity = |x: &DecisionRow| {
+                (
+                    x.form.clone(),
+                    x.version.clone(),
+                    x.unit.clone(),
+                    x.serial.clone(),
+                )
+            };
+            match &k.keyed {
+                Some(prev) if identity(prev) != identity(&d) => bail!(text(
+                    self.lang,
+                    "keyed.twice",
+                    &[
+                        ("first", &prev.origin),
+                        ("second", &d.origin),
+                        ("page", &page),
+                    ]
+                )),
+                Some(_) => {}
+                None => k.keyed = Some(d),
+            }
+            return Ok(());
+        }
+        let decision = Decision::parse(&d.question, &d.decision)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", d.origin))?;
+        match k.answers.get(&d.question) {
+            Some((prev, prev_decision)) if *prev_decision != decision => bail!(
+                "{} and {} decide {page} question {} differently ({} vs {}): settle it and keep one",
+                prev.origin,
+                d.origin,
+                d.question,
+                prev.decision,
+                d.decision
+            ),
+            Some(_) => {}
+            None => {
+                k.answers.insert(d.question.clone(), (d, decision));
+            }
+        }
+        Ok(())
+    }
+
+    /// The form a `KEYED` row names: its `form` and `version`, either left empty when the
+    /// scan folders hold only one.
+    fn keyed_form<'f>(&self, row: &DecisionRow, forms: &'f [Form]) -> anyhow::Result<&'f Form> {
+        let lang = self.lang;
+        let all = forms
+            .iter()
+            .map(|f| format!("{} v{}", f.id, f.version))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let ids: BTreeSet<&str> = forms.iter().map(|f| f.id.as_str()).collect();
+        let which = || {
+            text(
+                lang,
+                "keyed.which_form",
+                &[("origin", &row.origin), ("forms", &all)],
+            )
+        };
+        let id = match (row.form.as_str(), ids.len()) {
+            ("", 1) => ids.iter().next().copied().unwrap_or_default(),
+            ("", _) => bail!(which()),
+            (id, _) => id,
+        };
+        let versions: Vec<&Form> = forms.iter().filter(|f| f.id == id).collect();
+        let unknown = || {
+            text(
+                lang,
+                "keyed.unknown_form",
+                &[
+                    ("origin", &row.origin),
+                    ("form", &id),
+                    ("version", &row.version),
+                    ("forms", &all),
+                ],
+            )
+        };
+        match (row.version.as_str(), versions.as_slice()) {
+            (_, []) => bail!(unknown()),
+            ("", [only]) => Ok(only),
+            ("", _) => bail!(which()),
+            (v, _) => versions
+                .iter()
+                .copied()
+                .find(|f| v.parse::<u32>().ok() == Some(f.version))
+                .with_context(unknown),
+        }
+    }
+
+    /// Checks every keyed page as a whole before anything is applied: its form, unit (against
+    /// the registry), serial, the QR code where one was read, and an answer for every
+    /// question with boxes, each an option of its question.
+    fn check_keyed(
+        &self,
+        records: &[PageRecord],
         forms: &[Form],
-    ) -> anyhow::Result<Vec<TrailEntry>> {
+    ) -> anyhow::Result<Vec<KeyedBallot>> {
+        let lang = self.lang;
+        let mut out = Vec::new();
+        for (&i, k) in &self.keying {
+            let r = &records[i];
+            let page = r.page_ref();
+            let Some(row) = &k.keyed else {
+                let origin = k
+                    .answers
+                    .values()
+                    .map(|(d, _)| d.origin.as_str())
+                    .next()
+                    .unwrap_or_default();
+                bail!(text(
+                    lang,
+                    "keyed.no_keyed_row",
+                    &[
+                        ("origin", &origin),
+                        ("page", &page),
+                        ("reasons", &Reason::join(&r.reasons, ";")),
+                    ]
+                ));
+            };
+            let origin = row.origin.as_str();
+            if let Some((prev, _)) = self.chosen.get(&(i, WHOLE_BALLOT.to_string())) {
+                bail!(text(
+                    lang,
+                    "keyed.and_verdict",
+                    &[
+                        ("origin", &origin),
+                        ("other", &prev.origin),
+                        ("page", &page),
+                        ("verdict", &prev.decision),
+                    ]
+                ));
+            }
+            let form = self.keyed_form(row, forms)?;
+            let unit = self
+                .registry
+                .require(&row.unit, lang)
+                .map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
+            let serial = Some(row.serial.as_str())
+                .filter(|s| {
+                    (1..=MAX_KEYED_SERIAL_DIGITS).contains(&s.len())
+                        && s.bytes().all(|b| b.is_ascii_digit())
+                })
+                .and_then(|s| s.parse::<u32>().ok())
+                .with_context(|| {
+                    text(
+                        lang,
+                        "keyed.bad_serial",
+                        &[("origin", &origin), ("serial", &row.serial)],
+                    )
+                })?;
+            let payload = Payload::new(&form.id, form.version, &unit.code, serial);
+            let ballot = format!("{} {}", payload.unit, payload.serial_text());
+            if let Some(read) = &r.payload {
+                if (read.unit.as_str(), read.serial) != (payload.unit.as_str(), serial) {
+                    bail!(text(
+                        lang,
+                        "keyed.qr_differs",
+                        &[
+                            ("origin", &origin),
+                            ("page", &page),
+                            ("qr", &format!("{} {}", read.unit, read.serial_text())),
+                            ("keyed", &ballot),
+                        ]
+                    ));
+                }
+            }
+            for (q, (d, decision)) in &k.answers {
+                check_question_decision(form, q, decision, &d.origin)?;
+            }
+            let missing: Vec<&str> = form
+                .questions
+                .iter()
+                .filter(|q| q.is_choice() && !k.answers.contains_key(&q.id))
+                .map(|q| q.id.as_str())
+                .collect();
+            if !missing.is_empty() {
+                bail!(text(
+                    lang,
+                    "keyed.missing_answers",
+                    &[
+                        ("origin", &origin),
+                        ("page", &page),
+                        ("ballot", &ballot),
+                        ("questions", &missing.join(", ")),
+                    ]
+                ));
+            }
+            let entry = |question: &str, after: String, d: &DecisionRow| TrailEntry {
+                source: r.source.clone(),
+                page: r.page,
+                unit: payload.unit.clone(),
+                serial: payload.serial_text(),
+                question: question.to_string(),
+                before: String::new(),
+                after,
+                auditor: d.auditor.clone(),
+                note: d.note.clone(),
+            };
+            let mut trail = vec![TrailEntry {
+                before: r.status.as_str().to_string(),
+                ..entry(WHOLE_BALLOT, Decision::Keyed.to_string(), row)
+            }];
+            let mut questions = Vec::new();
+            // In form order, as a scan lists a page's answers.
+            for q in form.questions.iter().filter(|q| q.is_choice()) {
+                let Some((d, decision)) = k.answers.get(&q.id) else {
+                    continue;
+                };
+                trail.push(entry(&q.id, decision.to_string(), d));
+                if let Some(answer) = decision.answer() {
+                    questions.push(QuestionRead {
+                        question: q.id.clone(),
+                        answer,
+                        boxes: Vec::new(),
+                        review_reason: None,
+                    });
+                }
+            }
+            out.push(KeyedBallot {
+                page: i,
+                payload,
+                questions,
+                auditor: row.auditor.clone(),
+                trail,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Applies the checked decisions: every one matched a page, or none is applied.
+    pub fn apply(self, records: &mut [PageRecord], forms: &[Form]) -> anyhow::Result<Applied> {
+        let lang = self.lang;
         if !self.unmatched.is_empty() {
             let n = self.unmatched.len();
             bail!(
@@ -759,9 +1168,11 @@ impl DecisionCheck {
                 }
             );
         }
+        let keyed = self.check_keyed(records, forms)?;
         let chosen = self.chosen;
         refuse_rejecting_one_of_identical_copies(records, &chosen)?;
-        let mut trail = Vec::new();
+        // By page and question, keyed pages among the others.
+        let mut trail: Vec<((usize, String), TrailEntry)> = Vec::new();
         let mut accepted = BTreeSet::new();
         let mut rejected = BTreeSet::new();
         for ((i, q), (d, decision)) in &chosen {
@@ -799,7 +1210,7 @@ impl DecisionCheck {
                     }
                 },
             }
-            trail.push(TrailEntry {
+            let entry = TrailEntry {
                 source: r.source.clone(),
                 page: r.page,
                 unit,
@@ -809,10 +1220,50 @@ impl DecisionCheck {
                 after: decision.to_string(),
                 auditor: d.auditor.clone(),
                 note: d.note.clone(),
-            });
+            };
+            trail.push(((*i, q.clone()), entry));
         }
+        let mut keyed_pages = Vec::new();
+        let mut keyed_by = Vec::new();
+        for k in keyed {
+            let r = &mut records[k.page];
+            r.status = Status::Keyed;
+            r.form = Some((k.payload.form.clone(), k.payload.version));
+            r.payload = Some(k.payload);
+            r.questions = k.questions;
+            r.detail = text(lang, "keyed.detail", &[("auditor", &k.auditor)]);
+            r.duplicate_of = None;
+            for e in k.trail {
+                trail.push(((k.page, e.question.clone()), e));
+            }
+            keyed_pages.push(k.page);
+            keyed_by.push(k.auditor);
+        }
+        trail.sort_by(|a, b| a.0.cmp(&b.0));
         redecide(records, forms, &accepted, &rejected);
-        Ok(trail)
+        // A keyed serial already returned says so, in the scan's language.
+        for (&i, auditor) in keyed_pages.iter().zip(&keyed_by) {
+            let r = &mut records[i];
+            let (Some(first), Some(p)) = (&r.duplicate_of, &r.payload) else {
+                continue;
+            };
+            if r.status == Status::Duplicate && r.reasons.contains(&Reason::Duplicate) {
+                r.detail = text(
+                    lang,
+                    "keyed.detail_duplicate",
+                    &[
+                        ("auditor", auditor),
+                        ("unit", &p.unit),
+                        ("serial", &p.serial_text()),
+                        ("first", first),
+                    ],
+                );
+            }
+        }
+        Ok(Applied {
+            trail: trail.into_iter().map(|(_, e)| e).collect(),
+            keyed: keyed_pages,
+        })
     }
 }
 
@@ -880,7 +1331,14 @@ pub fn redecide(
     accepted: &BTreeSet<usize>,
     rejected: &BTreeSet<usize>,
 ) {
+    let keyed: Vec<usize> = (0..records.len())
+        .filter(|&i| records[i].status == Status::Keyed)
+        .collect();
     for (i, r) in records.iter_mut().enumerate() {
+        // Decided below, once the pages that were read are settled.
+        if r.status == Status::Keyed {
+            continue;
+        }
         if rejected.contains(&i) {
             r.status = Status::Rejected;
             r.reasons = vec![Reason::AuditorRejected];
@@ -907,6 +1365,62 @@ pub fn redecide(
         r.duplicate_of = None;
     }
     crate::duplicates::mark_duplicates(records);
+    decide_keyed(records, forms, &keyed);
+}
+
+/// Keyed pages (`keyed`, in page order), once the pages that were read are settled. A serial
+/// that another page returned — read, in review or invalid, or keyed on an earlier page — is
+/// a `duplicate`: never counted twice, whatever the answers. Otherwise the keyed answers
+/// decide as a read ballot's would: `keyed` where it would be counted, `invalid` where it
+/// would be (a blank ballot). The reason the scanner gave (`no_qr`…) stays first.
+fn decide_keyed(records: &mut [PageRecord], forms: &[Form], keyed: &[usize]) {
+    let keyed_set: BTreeSet<usize> = keyed.iter().copied().collect();
+    let mut returned: BTreeMap<(String, u32), usize> = BTreeMap::new();
+    for (j, r) in records.iter().enumerate() {
+        let Some(p) = &r.payload else { continue };
+        if keyed_set.contains(&j) || matches!(r.status, Status::Rejected | Status::Duplicate) {
+            continue;
+        }
+        returned.entry((p.unit.clone(), p.serial)).or_insert(j);
+    }
+    for &i in keyed {
+        let r = &records[i];
+        // A copy of a file already read stays what `mark_duplicates` made it.
+        if r.status != Status::Keyed {
+            continue;
+        }
+        let Some(p) = &r.payload else { continue };
+        let key = (p.unit.clone(), p.serial);
+        let first = returned.get(&key).map(|&j| records[j].page_ref());
+        let form = r
+            .form
+            .as_ref()
+            .and_then(|(id, v)| forms.iter().find(|f| &f.id == id && f.version == *v));
+        let r = &mut records[i];
+        let mut reasons: Vec<Reason> = r
+            .reasons
+            .iter()
+            .copied()
+            .filter(|x| x.can_be_keyed())
+            .collect();
+        if let Some(first) = first {
+            reasons.push(Reason::Duplicate);
+            r.status = Status::Duplicate;
+            r.reasons = reasons;
+            r.duplicate_of = Some(first);
+            continue;
+        }
+        returned.insert(key, i);
+        let Some(form) = form else { continue };
+        let (status, more) = ballot::decide_ballot(form, &r.questions, false, false);
+        reasons.extend(more);
+        r.status = if status.is_counted() {
+            Status::Keyed
+        } else {
+            status
+        };
+        r.reasons = reasons;
+    }
 }
 
 pub fn trail_csv(trail: &[TrailEntry]) -> CsvTable {
@@ -1112,6 +1626,9 @@ pub struct TallyReport {
     pub pages: usize,
     pub decisions_applied: usize,
     pub by_status: BTreeMap<Status, usize>,
+    /// Pages keyed by hand (`KEYED` decisions), by the status they ended with: `keyed`, or
+    /// `duplicate` for a serial already returned, `invalid`, `rejected` for a voided serial.
+    pub keyed_by_status: BTreeMap<Status, usize>,
     /// Ballots still waiting for review: while above 0 the results are provisional.
     pub pending: u64,
     /// The language the report was written in (and the console speaks).
@@ -1190,16 +1707,16 @@ pub fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
         Some(p) => Registry::load(p)?,
         None => registry.unwrap_or_else(Registry::default_units),
     };
+    let lang = req.lang.or(scan_lang).unwrap_or_default();
     // Streamed: only one decision per page and question is kept, never the files.
-    let mut check = DecisionCheck::new(&records);
+    let mut check = DecisionCheck::new(&records, &registry, lang);
     for p in req.decisions {
         read_decisions(p, |d| check.add(&records, &forms, d))?;
     }
-    let trail = check.apply(&mut records, &forms)?;
+    let Applied { trail, keyed } = check.apply(&mut records, &forms)?;
     // After the decisions: no decision can count a voided serial.
     let (voided, voided_files) = crate::voided::load_for_issued(req.issued)?;
     let voided_rejected = reject_voided(&mut records, &voided);
-    let lang = req.lang.or(scan_lang).unwrap_or_default();
     // Review status covers undecided duplicate conflicts too (every copy waits in review).
     let pending = records.iter().filter(|r| waiting_for_decision(r)).count() as u64;
     if req.final_only && pending > 0 {
@@ -1276,10 +1793,15 @@ pub fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
     for r in &records {
         *by_status.entry(r.status).or_default() += 1;
     }
+    let mut keyed_by_status = BTreeMap::new();
+    for &i in &keyed {
+        *keyed_by_status.entry(records[i].status).or_default() += 1;
+    }
     Ok(TallyReport {
         pages: records.len(),
         decisions_applied: trail.len(),
         by_status,
+        keyed_by_status,
         pending,
         lang,
         comments: comments.len(),
@@ -1338,6 +1860,81 @@ fn copy_comments(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A page the scanner rejected for `reason`, with the QR code it read if any.
+    fn unreadable(source: &str, reason: Reason, qr: Option<Payload>) -> PageRecord {
+        let mut r = PageRecord::new(source, 1);
+        r.reasons = vec![reason];
+        r.file_sha256 = format!("sha-{source}");
+        r.form = qr.as_ref().map(|p| (p.form.clone(), p.version));
+        r.payload = qr;
+        r
+    }
+
+    /// The rows keying `r` as `serial` of P-ANBIEN on CSAT v1, every answer `answer`.
+    fn keyed_rows(r: &PageRecord, serial: &str, answer: &str) -> Vec<DecisionRow> {
+        let form = Form::default_form();
+        let row = |question: &str, decision: &str| DecisionRow {
+            source: r.source.clone(),
+            page: 1,
+            file_sha256: r.file_sha256.clone(),
+            form: "CSAT".into(),
+            version: "1".into(),
+            unit: "P-ANBIEN".into(),
+            serial: serial.into(),
+            question: question.into(),
+            decision: decision.into(),
+            auditor: "A".into(),
+            note: String::new(),
+            by_identity: true,
+            origin: format!("d.csv:{question}"),
+        };
+        std::iter::once(row(WHOLE_BALLOT, KEYED))
+            .chain(form.questions.iter().map(|q| {
+                let a = if q.id == "q8" && answer != "BLANK" {
+                    "no"
+                } else {
+                    answer
+                };
+                row(&q.id, a)
+            }))
+            .collect()
+    }
+
+    fn key(records: &mut [PageRecord], rows: &[DecisionRow]) -> anyhow::Result<Vec<TrailEntry>> {
+        let forms = vec![Form::default_form()];
+        apply_decisions(records, rows, &forms, &Registry::default_units(), Lang::En)
+    }
+
+    #[test]
+    fn a_page_whose_alignment_failed_is_keyed_only_as_its_qr_code_says() {
+        let qr = Payload::new("CSAT", 1, "P-ANBIEN", 7);
+        let page = unreadable("a.png", Reason::AlignmentFailed, Some(qr));
+        let e = key(&mut [page.clone()], &keyed_rows(&page, "8", "4"))
+            .expect_err("another serial than the QR code's");
+        assert!(
+            e.to_string().contains("was read as P-ANBIEN 000007")
+                && e.to_string().contains("keyed as P-ANBIEN 000008"),
+            "{e}"
+        );
+        let mut records = [page.clone()];
+        key(&mut records, &keyed_rows(&page, "000007", "4")).expect("keyed");
+        assert_eq!(records[0].status, Status::Keyed);
+        assert_eq!(records[0].reasons, [Reason::AlignmentFailed]);
+    }
+
+    #[test]
+    fn a_page_keyed_blank_is_invalid_and_a_forged_one_cannot_be_keyed() {
+        let page = unreadable("a.png", Reason::NoQr, None);
+        let mut records = [page.clone()];
+        key(&mut records, &keyed_rows(&page, "3", "BLANK")).expect("keyed");
+        assert_eq!(records[0].status, Status::Invalid);
+        assert_eq!(records[0].reasons, [Reason::NoQr, Reason::BlankBallot]);
+        let forged = unreadable("f.png", Reason::BadSignature, None);
+        let e = key(&mut [forged.clone()], &keyed_rows(&forged, "3", "4"))
+            .expect_err("a forged ballot is never keyed");
+        assert!(e.to_string().contains("cannot be keyed"), "{e}");
+    }
 
     #[test]
     fn a_replayed_question_keeps_the_reason_its_scan_gave() {

@@ -50,6 +50,10 @@ pub enum Status {
     Review,
     Rejected,
     Duplicate,
+    /// Set by `tally` only: a page the scanner could not read (no QR code, no alignment) whose
+    /// unit, serial and answers an auditor keyed in from the image (a `KEYED` decision).
+    /// Counted like [`Status::Counted`].
+    Keyed,
 }
 
 impl Status {
@@ -60,6 +64,7 @@ impl Status {
             Status::Review => "review",
             Status::Rejected => "rejected",
             Status::Duplicate => "duplicate",
+            Status::Keyed => "keyed",
         }
     }
 
@@ -70,9 +75,22 @@ impl Status {
             Status::Review,
             Status::Rejected,
             Status::Duplicate,
+            Status::Keyed,
         ]
         .into_iter()
         .find(|x| x.as_str() == s)
+    }
+
+    /// Whether the ballot's answers go into the tallies and rates: read and counted, or keyed
+    /// by an auditor. The one rule every count uses.
+    pub fn is_counted(self) -> bool {
+        matches!(self, Status::Counted | Status::Keyed)
+    }
+
+    /// Whether the ballot waits for a person before it can count (its unclear answers are
+    /// tallied as `REVIEW`): `review`, which covers undecided photocopies too.
+    pub fn waits_for_decision(self) -> bool {
+        self == Status::Review
     }
 }
 

@@ -91,7 +91,11 @@ impl Duplicates {
                 return;
             }
         }
-        if matches!(r.status, Status::Rejected | Status::Duplicate) {
+        // A keyed page is checked against the ballots read, after them (`audit::redecide`).
+        if matches!(
+            r.status,
+            Status::Rejected | Status::Duplicate | Status::Keyed
+        ) {
             return;
         }
         let Some(p) = &r.payload else {

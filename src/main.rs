@@ -354,11 +354,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 date,
             })?;
             let lang = r.lang;
-            let list: Vec<String> = r
-                .by_status
-                .iter()
-                .map(|(s, n)| format!("{} {n}", text(lang, &format!("status.{}", s.as_str()), &[])))
-                .collect();
+            let statuses = |by: &std::collections::BTreeMap<ballotscan::ballot::Status, usize>| {
+                by.iter()
+                    .map(|(s, n)| {
+                        format!("{} {n}", text(lang, &format!("status.{}", s.as_str()), &[]))
+                    })
+                    .collect::<Vec<String>>()
+                    .join(", ")
+            };
+            let list = statuses(&r.by_status);
             eprintln!(
                 "{}",
                 text(
@@ -368,10 +372,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         ("pages", &r.pages),
                         ("scans", &scans.len()),
                         ("decisions", &r.decisions_applied),
-                        ("list", &list.join(", ")),
+                        ("list", &list),
                     ]
                 )
             );
+            let keyed: usize = r.keyed_by_status.values().sum();
+            if keyed > 0 {
+                eprintln!(
+                    "{}",
+                    text(
+                        lang,
+                        "tally.keyed",
+                        &[("n", &keyed), ("list", &statuses(&r.keyed_by_status))]
+                    )
+                );
+            }
             if r.pending > 0 {
                 eprintln!("{}", text(lang, "tally.provisional", &[("n", &r.pending)]));
             }

@@ -126,6 +126,17 @@ impl Reason {
         cell.split(';').map(str::parse).collect()
     }
 
+    /// The page image is there but the scanner could not read it as a ballot (no QR code, a
+    /// QR code that is not a ballot's, a form it does not know, no alignment): an auditor may
+    /// key its unit, serial and answers from the image (a `KEYED` decision). A forged
+    /// signature, a voided serial or an undecodable file is never keyed.
+    pub fn can_be_keyed(self) -> bool {
+        matches!(
+            self,
+            Reason::NoQr | Reason::BadPayload | Reason::UnknownForm | Reason::AlignmentFailed
+        )
+    }
+
     /// The scan never had a page image: no image is expected for review.
     pub fn has_no_image(self) -> bool {
         matches!(

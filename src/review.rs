@@ -12,6 +12,7 @@
 //! reads differently from what `answers.csv` recorded (the file was replaced, say), the page
 //! says so instead of quietly showing something else.
 
+mod keyed;
 pub mod page;
 
 use std::collections::BTreeMap;
@@ -142,7 +143,7 @@ pub fn review_order(records: &[PageRecord]) -> Vec<usize> {
         Status::Invalid => 1,
         Status::Duplicate => 2,
         Status::Rejected => 3,
-        Status::Counted => 4,
+        Status::Counted | Status::Keyed => 4,
     };
     let mut idx: Vec<usize> = (0..records.len())
         .filter(|&i| is_flagged(&records[i]))

@@ -68,8 +68,8 @@ impl Tally {
             .entry(unit.clone())
             .or_default()
             .insert(form.clone());
-        let counted = b.status == Status::Counted;
-        let pending = b.status == Status::Review;
+        let counted = b.status.is_counted();
+        let pending = b.status.waits_for_decision();
         for (q, a) in &b.answers {
             let keys: Vec<String> = match a {
                 Answer::Chosen(ids) if counted => ids.clone(),
@@ -378,6 +378,7 @@ pub struct SummaryRow {
     /// 0 for a root unit, 1 for its children…
     pub depth: usize,
     pub pages: u64,
+    /// Read and counted, or keyed by an auditor (`keyed`): every ballot whose answers count.
     pub counted: u64,
     pub invalid: u64,
     pub review: u64,
@@ -419,7 +420,7 @@ impl Tally {
             if let Some(f) = &b.form {
                 s.forms.insert(f.clone());
             }
-            if b.status != Status::Counted {
+            if !b.status.is_counted() {
                 continue;
             }
             let Some(form) = form else { continue };
@@ -509,7 +510,7 @@ impl Tally {
                     },
                     returns: returns.map(|_| rolled.get(&unit).copied().unwrap_or((0, 0))),
                     pages: s.pages,
-                    counted: n(Status::Counted),
+                    counted: n(Status::Counted) + n(Status::Keyed),
                     invalid: n(Status::Invalid),
                     review: n(Status::Review),
                     rejected: n(Status::Rejected),

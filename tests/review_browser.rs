@@ -12,6 +12,7 @@ use std::process::Command;
 
 use ballotscan::audit;
 use ballotscan::ballot::{Answer, Status};
+use ballotscan::i18n::Lang;
 use ballotscan::reason::Reason;
 use ballotscan::report::ScanSettings;
 use support::*;
@@ -70,16 +71,41 @@ fn browser_checks(root: &Path, out: &Path, expected: &Path) -> String {
     said
 }
 
-#[test]
-fn an_auditors_clicks_export_exactly_the_decisions_the_audit_accepts() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+/// The scans of `make_scans`, scanned into `out` with its review page, when the browser test
+/// can run: the folder and `out`.
+fn reviewed_scans(root: &Path) -> Option<(tempfile::TempDir, std::path::PathBuf)> {
     if !browser_available(root) {
-        return;
+        return None;
     }
     let dir = tempfile::tempdir().expect("tempdir");
     make_scans(dir.path());
     scan_and_review(dir.path(), "scans", "out");
     let out = dir.path().join("out");
+    Some((dir, out))
+}
+
+/// `ballotscan tally out --decisions decisions.csv --out final`, run in `dir`.
+fn final_tally(dir: &Path) {
+    bin()
+        .current_dir(dir)
+        .args([
+            "tally",
+            "out",
+            "--decisions",
+            "decisions.csv",
+            "--out",
+            "final",
+        ])
+        .assert()
+        .success();
+}
+
+#[test]
+fn an_auditors_clicks_export_exactly_the_decisions_the_audit_accepts() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let Some((dir, out)) = reviewed_scans(root) else {
+        return;
+    };
     let rows = read_rows(&out.join("ballots.csv"));
     let row_of = |name: &str| {
         rows.iter()
@@ -161,7 +187,10 @@ fn an_auditors_clicks_export_exactly_the_decisions_the_audit_accepts() {
     let forms = ScanSettings::load(&out)
         .and_then(|s| s.forms())
         .expect("forms");
-    let trail = audit::apply_decisions(&mut records, &decisions, &forms)
+    let registry = ScanSettings::load(&out)
+        .and_then(|s| s.registry())
+        .expect("registry");
+    let trail = audit::apply_decisions(&mut records, &decisions, &forms, &registry, Lang::En)
         .expect("the audit accepts the browser's decisions");
     assert_eq!(trail.len(), 2);
     let faint = &records[row_of(HOSTILE_NAME) - 1];
@@ -177,18 +206,7 @@ fn an_auditors_clicks_export_exactly_the_decisions_the_audit_accepts() {
     assert_eq!(rejected.reasons, vec![Reason::AuditorRejected]);
 
     // And through the command line: the final tally applies both and keeps the trail.
-    bin()
-        .current_dir(dir.path())
-        .args([
-            "tally",
-            "out",
-            "--decisions",
-            "decisions.csv",
-            "--out",
-            "final",
-        ])
-        .assert()
-        .success();
+    final_tally(dir.path());
     let trail = read_rows(&dir.path().join("final/audit-trail.csv"));
     assert_eq!(trail.len(), 2, "{trail:?}");
     assert!(trail.iter().all(|r| r[7] == auditor), "{trail:?}");
@@ -300,4 +318,81 @@ fn five_thousand_flagged_ballots_open_in_chunks_and_stay_responsive() {
     // only by "show more", both hidden by a filter when exported, are what the audit reads.
     let decisions = audit::load_decisions(&save_to).expect("decisions.csv loads");
     assert_eq!(decisions.len(), 2, "{decisions:?}");
+}
+
+#[test]
+fn a_page_keyed_by_hand_exports_keyed_rows_that_the_tally_counts() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let Some((dir, out)) = reviewed_scans(root) else {
+        return;
+    };
+    let rows = read_rows(&out.join("ballots.csv"));
+    // The blank sheet: rejected as no_qr, its image shown. Keyed as if it were a ballot.
+    let (row, sheet) = rows
+        .iter()
+        .enumerate()
+        .find(|(_, r)| r[0].ends_with("g-sheet.jpg"))
+        .map(|(i, r)| (i + 1, r))
+        .expect("the blank sheet");
+    assert_eq!(
+        (sheet[2].as_str(), sheet[3].as_str()),
+        ("rejected", "no_qr")
+    );
+    let auditor = "Lê Thị C";
+    let answers = [
+        ("q1", "5"),
+        ("q2", "4"),
+        ("q3", "BLANK"),
+        ("q4", "3"),
+        ("q5", "5"),
+        ("q6", "MULTI"),
+        ("q7", "1"),
+        ("q8", "no"),
+    ];
+    let who = [
+        sheet[0].as_str(),
+        "1",
+        sheet[13].as_str(),
+        "CSAT",
+        "1",
+        "P-ANBIEN",
+        "000042",
+    ];
+    let mut expected_rows = vec![[&who[..], &["*", "KEYED", auditor, ""]].concat()];
+    for (q, v) in answers {
+        expected_rows.push([&who[..], &[q, v, auditor, ""]].concat());
+    }
+    let save_to = dir.path().join("decisions.csv");
+    let expected = serde_json::json!({
+        "phase": "keyed",
+        "auditor": auditor,
+        "keyed": {
+            "row": row,
+            "form": "CSAT|1",
+            "unit": "P-ANBIEN",
+            "serial": "000042",
+            "answers": answers,
+        },
+        "header": audit::DECISIONS_HEADER,
+        "rows": expected_rows,
+        "save_to": save_to,
+    });
+    let expected_path = dir.path().join("expected.json");
+    std::fs::write(&expected_path, expected.to_string()).expect("write");
+    browser_checks(root, &out, &expected_path);
+
+    // The tally counts what was keyed, as keyed.
+    final_tally(dir.path());
+    let ballots = read_rows(&dir.path().join("final/ballots.csv"));
+    let keyed = ballots
+        .iter()
+        .find(|r| r[0].ends_with("g-sheet.jpg"))
+        .expect("the sheet in the tally");
+    assert_eq!(
+        (keyed[2].as_str(), keyed[6].as_str(), keyed[7].as_str()),
+        ("keyed", "P-ANBIEN", "000042"),
+        "{keyed:?}"
+    );
+    let trail = read_rows(&dir.path().join("final/audit-trail.csv"));
+    assert_eq!(trail.len(), 1 + answers.len(), "{trail:?}");
 }

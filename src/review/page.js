@@ -80,7 +80,7 @@
     return e;
   }
   function decided(e) {
-    return !!(e && (e.verdict || Object.keys(e.answers).length));
+    return !!(e && (e.verdict || Object.keys(e.answers).length || keyedStarted(e)));
   }
   function tidy(key) {
     var e = state.ballots[key];
@@ -250,6 +250,7 @@
     v.value = e.verdict;
     if (v.value !== e.verdict) { e.verdict = ''; v.value = ''; }
     card.querySelector('input.note').value = e.note;
+    keyedRestore(card, e);
     tidy(key);
     mark(card);
   });
@@ -263,6 +264,7 @@
       var e = state.ballots[key] || { answers: {} };
       var what = Object.keys(e.answers || {}).sort().map(function (q) { return q + ' = ' + e.answers[q]; });
       if (e.verdict) what.push(WHOLE + ' = ' + e.verdict);
+      if (keyedStarted(e)) what.push(keyedSummary(e.keyed));
       if (e.note) what.push('"' + e.note + '"');
       var li = document.createElement('li');
       li.className = 'orphan';
@@ -292,6 +294,8 @@
       checkChoice(t);
     } else if (t.matches('select.verdict')) {
       entry(key).verdict = t.value;
+    } else if (t.matches(KEYED_FIELDS)) {
+      keyedTake(card, entry(key));
     } else {
       return;
     }
@@ -431,6 +435,148 @@
   });
   applyView();
 
+  // ---- Manual entry (KEYED) ---------------------------------------------------------------
+  // A page the scanner could not read as a ballot (no QR code, no alignment) has a form
+  // (review/keyed.rs) where the auditor keys its form, unit, serial and answers from the image.
+  // They are kept with the page's decisions as `keyed` ({ form: 'id|version', unit, serial,
+  // answers }) and exported as a KEYED row and one row per question (audit::Decision::Keyed);
+  // Export refuses while a keyed page is unfinished, so the tally never gets half a ballot.
+  // The lists are filled only when the form is opened (or restored).
+  var KEYED_FIELDS = 'select.k-form, select.k-unit, input.k-serial, select.k-ans';
+  // The decision's word and the script's sentence, from the units' template (saved decisions
+  // are restored before this section runs, hence a function).
+  function keyedText(name) {
+    var t = document.getElementById('t-k-units');
+    return (t && t.getAttribute('data-' + name)) || '';
+  }
+  function keyedStarted(e) {
+    var k = e && e.keyed;
+    return !!(k && (k.unit || k.serial || Object.keys(k.answers || {}).length));
+  }
+  function keyedBlock(card, form) {
+    var blocks = card.querySelectorAll('.k-qs');
+    for (var i = 0; i < blocks.length; i++) if (blocks[i].getAttribute('data-f') === form) return blocks[i];
+    return null;
+  }
+  // Copies the form into a card from its template on first use, presets what the page says
+  // (its form, the unit and serial its QR code named), fills the lists, shows the chosen
+  // form's questions.
+  function keyedPrepare(card) {
+    var form = card && card.querySelector('details.keyed');
+    if (!form) return null;
+    if (!form.querySelector('.k-id')) {
+      var t = document.getElementById('t-k-form');
+      if (!t || !t.content) return null;
+      form.appendChild(document.importNode(t.content, true));
+      var unit = form.querySelector('select.k-unit');
+      fill(unit);
+      unit.value = form.getAttribute('data-unit') || '';
+      form.querySelector('select.k-form').value = form.getAttribute('data-form') || '';
+      form.querySelector('input.k-serial').value = form.getAttribute('data-serial') || '';
+    }
+    var sels = form.querySelectorAll('select.k-ans');
+    for (var i = 0; i < sels.length; i++) fill(sels[i]);
+    keyedShowForm(card);
+    return form;
+  }
+  function keyedShowForm(card) {
+    var chosen = card.querySelector('select.k-form').value;
+    var blocks = card.querySelectorAll('.k-qs');
+    for (var i = 0; i < blocks.length; i++) blocks[i].hidden = blocks[i].getAttribute('data-f') !== chosen;
+  }
+  // What the card's form says now, kept in the page's entry (dropped when nothing is keyed).
+  function keyedTake(card, e) {
+    keyedPrepare(card);
+    var form = card.querySelector('select.k-form').value;
+    var k = {
+      form: form,
+      unit: card.querySelector('select.k-unit').value,
+      serial: card.querySelector('input.k-serial').value.trim(),
+      answers: {},
+    };
+    var block = keyedBlock(card, form);
+    var sels = block ? block.querySelectorAll('select.k-ans') : [];
+    for (var i = 0; i < sels.length; i++) if (sels[i].value) k.answers[sels[i].getAttribute('data-q')] = sels[i].value;
+    e.keyed = k;
+    if (!keyedStarted(e)) delete e.keyed;
+    card.querySelector('details.keyed').classList.toggle('k-started', keyedStarted(e));
+  }
+  function keyedRestore(card, e) {
+    if (!e.keyed || typeof e.keyed !== 'object') { delete e.keyed; return; }
+    var form = keyedPrepare(card);
+    if (!form) { delete e.keyed; return; }
+    var k = e.keyed;
+    var set = function (el, v) { el.value = typeof v === 'string' ? v : ''; };
+    set(form.querySelector('select.k-form'), k.form);
+    set(form.querySelector('select.k-unit'), k.unit);
+    set(form.querySelector('input.k-serial'), k.serial);
+    keyedShowForm(card);
+    var block = keyedBlock(card, form.querySelector('select.k-form').value);
+    Object.keys(k.answers || {}).forEach(function (q) {
+      var sel = block && block.querySelector('select.k-ans[data-q="' + CSS.escape(q) + '"]');
+      if (sel) set(sel, k.answers[q]);
+    });
+    form.open = true;
+    // What no longer fits the page (a form or unit it does not list) is dropped.
+    keyedTake(card, e);
+  }
+  function keyedSummary(k) {
+    return keyedText('keyed') + ' ' + [k.form.replace('|', ' v'), k.unit, k.serial].join(' ').trim();
+  }
+  // The pages keyed but not finished: named as the card's heading names them.
+  function keyedUnfinished() {
+    var out = [];
+    Object.keys(state.ballots).forEach(function (key) {
+      var card = byKey[key];
+      var e = state.ballots[key];
+      if (!card || !keyedStarted(e)) return;
+      keyedPrepare(card);
+      var k = e.keyed;
+      var block = keyedBlock(card, k.form);
+      var sels = block ? block.querySelectorAll('select.k-ans') : [];
+      var whole = !!block && !!k.unit && /^[0-9]{1,9}$/.test(k.serial) && !e.verdict;
+      for (var i = 0; i < sels.length; i++) if (!k.answers[sels[i].getAttribute('data-q')]) whole = false;
+      if (!whole) out.push(card.getAttribute('data-source') + '#' + card.getAttribute('data-page'));
+    });
+    return out.sort();
+  }
+  // decisions.csv's rows for a keyed page: the KEYED row (with the note), then each answer in
+  // the form's order; the page is named by its file's content and page, as its code was not read.
+  function keyedRows(card, e, auditor) {
+    if (!keyedStarted(e)) return [];
+    keyedPrepare(card);
+    var k = e.keyed;
+    var bar = k.form.lastIndexOf('|');
+    var who = [card.getAttribute('data-source'), card.getAttribute('data-page'),
+      card.getAttribute('data-sha'), k.form.slice(0, bar), k.form.slice(bar + 1), k.unit, k.serial];
+    var rows = [who.concat([WHOLE, keyedText('keyed'), auditor, e.note])];
+    var block = keyedBlock(card, k.form);
+    var sels = block ? block.querySelectorAll('select.k-ans') : [];
+    for (var i = 0; i < sels.length; i++) {
+      var q = sels[i].getAttribute('data-q');
+      if (k.answers[q]) rows.push(who.concat([q, k.answers[q], auditor, '']));
+    }
+    return rows;
+  }
+  document.addEventListener('toggle', function (ev) {
+    var t = ev.target;
+    if (t && t.matches && t.matches('details.keyed') && t.open) keyedPrepare(cardOf(t));
+  }, true);
+  document.addEventListener('click', function (ev) {
+    var t = ev.target;
+    if (!t || !t.matches || !t.matches('button.k-clear')) return;
+    var card = cardOf(t);
+    var key = keyOf(card);
+    var form = card.querySelector('details.keyed');
+    var fields = form.querySelectorAll('select.k-unit, input.k-serial, select.k-ans');
+    for (var i = 0; i < fields.length; i++) fields[i].value = '';
+    if (state.ballots[key]) delete state.ballots[key].keyed;
+    form.classList.remove('k-started');
+    tidy(key);
+    mark(card);
+    save();
+  });
+
   // ---- Keyboard: the common choices -------------------------------------------------------
   // n / p: next / previous ballot (the first press takes the ballot in view; "show more" when
   // the shown ones run out); j / k: next / previous question; 1–9: that option of the question
@@ -494,6 +640,8 @@
     if (ev.ctrlKey || ev.altKey || ev.metaKey || ev.defaultPrevented) return;
     var target = ev.target;
     if (target && (target.tagName === 'INPUT' || target.tagName === 'TEXTAREA' || target.isContentEditable)) return;
+    // Nor in a manual-entry form, where letters find a unit in its list.
+    if (target && target.closest && target.closest('details.keyed')) return;
     var key = ev.key;
     var question = target && target.matches && target.matches('select.ans') ? target : null;
     if (key === 'n' || key === 'p') stepCard(key === 'n' ? 1 : -1);
@@ -551,6 +699,7 @@
         lines.push(who.concat([WHOLE, e.verdict, auditor, e.note]).map(cell).join(','));
         n++;
       }
+      keyedRows(card, e, auditor).forEach(function (r) { lines.push(r.map(cell).join(',')); n++; });
     });
     return { text: '\ufeff' + lines.join('\r\n') + '\r\n', rows: n };
   }
@@ -559,6 +708,11 @@
     if (!auditor) {
       report(t('js_need_name'));
       auditorEl.focus();
+      return;
+    }
+    var unfinished = keyedUnfinished();
+    if (unfinished.length) {
+      report(keyedText('unfinished').split('%{list}').join(unfinished.join(', ')));
       return;
     }
     var csv = decisionsCsv(auditor);

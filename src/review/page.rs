@@ -164,6 +164,8 @@ pub fn index_html(input: &PageInput) -> String {
         whole = e(WHOLE_BALLOT),
     );
     forms_legend(&mut h, input);
+    // Manual entry's lists (review/keyed.rs).
+    super::keyed::templates(&mut h, input);
     let _ = writeln!(
         h,
         "<template id=\"t-verdict\"><option value=\"{}\">{}</option><option value=\"{}\">{}</option></template>",
@@ -520,7 +522,7 @@ fn css_safe(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_')
 }
 
-fn template_id(form_index: usize, question: &str) -> String {
+pub(super) fn template_id(form_index: usize, question: &str) -> String {
     format!("f{form_index}-{question}")
 }
 
@@ -728,6 +730,10 @@ fn ballot_card(h: &mut String, input: &PageInput, rank: usize, entry: &Entry) {
         None => {
             let _ = writeln!(h, "<p>{}</p>", text(lang, "review.no_form", &[]));
         }
+    }
+    // A page that could not be read as a ballot may be keyed by hand (review/keyed.rs).
+    if crate::audit::can_be_keyed(r) {
+        super::keyed::form(h, input, r);
     }
     // The verdicts themselves come from the page's one <template id="t-verdict"> (page.js
     // copies them in when the ballot is shown), like the answers' option lists.

@@ -18,6 +18,9 @@
 //   { "phase": "rescan", "profile", "auditor", "reject": { "row", "note" },
 //     "orphan": "CSAT v1 P-ANBIEN 000002", "orphan_what": "q6 = 3",
 //     "header", "rows", "save_to" }
+// With "phase": "keyed", it keys a page whose QR code was not read (manual entry) instead:
+//   { "phase": "keyed", "auditor", "keyed": { "row", "form", "unit", "serial",
+//     "answers": [[question, value], ...] }, "header", "rows", "save_to" }
 // Exits 0 when every check passes; otherwise prints what differed and exits 1.
 
 import { readFileSync, mkdtempSync, rmSync, existsSync } from 'node:fs';
@@ -96,6 +99,8 @@ try {
 
   if (expected.phase === 'rescan') {
     await afterRescan(page);
+  } else if (expected.phase === 'keyed') {
+    await keyByHand(page);
   } else if (expected.phase === 'bulk') {
     await bulk(page, context);
   } else {
@@ -214,6 +219,44 @@ async function decide(page) {
   await filters(page);
 
   // Export: the answer on the ballot the filter hides goes out with the rest.
+  await exported(page);
+}
+
+// Manual entry: the auditor opens the form on an unreadable page, keys it, and Export refuses
+// until every question is keyed; the keyed answers survive a reload and export as KEYED rows.
+async function keyByHand(page) {
+  const k = expected.keyed;
+  await page.fill('#auditor', expected.auditor);
+  const card = page.locator(`#b${k.row}`);
+  await card.scrollIntoViewIfNeeded();
+  check(await card.locator('details.keyed').count() === 1, 'no manual-entry form on the unreadable page');
+  check(await page.locator('details.keyed').count() === 1, 'a manual-entry form on a page that was read');
+  await card.locator('details.keyed summary').click();
+  await page.waitForFunction((row) => document.querySelectorAll(`#b${row} select.k-unit option`).length > 1,
+    k.row, { timeout: 5000 });
+  await card.locator('select.k-form').selectOption(k.form);
+  await card.locator('select.k-unit').selectOption(k.unit);
+  await card.locator('input.k-serial').fill(k.serial);
+  const block = card.locator(`.k-qs[data-f="${k.form}"]`);
+  check(await block.isVisible(), 'the chosen form\'s questions are not shown');
+  for (const [q, v] of k.answers.slice(0, -1)) await block.locator(`select.k-ans[data-q="${q}"]`).selectOption(v);
+  // One question left: Export refuses and names the page.
+  let early = false;
+  page.once('download', () => { early = true; });
+  await page.click('#export');
+  await page.waitForTimeout(300);
+  check(!early, 'export went ahead with a page half keyed');
+  const source = await card.getAttribute('data-source');
+  check((await page.textContent('#status')).includes(`${source}#1`), `status: ${await page.textContent('#status')}`);
+  const [lastQ, lastV] = k.answers[k.answers.length - 1];
+  await block.locator(`select.k-ans[data-q="${lastQ}"]`).selectOption(lastV);
+  // Kept across a reload, the form open with what was keyed.
+  await page.reload();
+  check(await card.locator('details.keyed').evaluate((d) => d.open), 'the keyed form is closed after a reload');
+  check((await card.locator('select.k-unit').inputValue()) === k.unit, 'keyed unit not restored');
+  check((await card.locator('input.k-serial').inputValue()) === k.serial, 'keyed serial not restored');
+  check((await block.locator(`select.k-ans[data-q="${lastQ}"]`).inputValue()) === lastV, 'keyed answer not restored');
+  check(await card.evaluate((c) => c.classList.contains('decided')), 'the keyed page is not marked decided');
   await exported(page);
 }
 
