@@ -1240,7 +1240,7 @@ impl DecisionCheck {
             keyed_by.push(k.auditor);
         }
         trail.sort_by(|a, b| a.0.cmp(&b.0));
-        redecide(records, forms, &accepted, &rejected);
+        redecide(records, forms, &accepted, &rejected, lang);
         // A keyed serial already returned says so, in the scan's language.
         for (&i, auditor) in keyed_pages.iter().zip(&keyed_by) {
             let r = &mut records[i];
@@ -1330,6 +1330,7 @@ pub fn redecide(
     forms: &[Form],
     accepted: &BTreeSet<usize>,
     rejected: &BTreeSet<usize>,
+    lang: Lang,
 ) {
     let keyed: Vec<usize> = (0..records.len())
         .filter(|&i| records[i].status == Status::Keyed)
@@ -1364,7 +1365,7 @@ pub fn redecide(
         r.reasons = reasons;
         r.duplicate_of = None;
     }
-    crate::duplicates::mark_duplicates(records);
+    crate::duplicates::mark_duplicates(records, lang);
     decide_keyed(records, forms, &keyed);
 }
 

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use sha2::{Digest, Sha256};
 
 use crate::ballot::Status;
+use crate::i18n::{text, Lang};
 use crate::reason::Reason;
 use crate::scan::PageRecord;
 
@@ -130,8 +131,8 @@ impl Duplicates {
         }
     }
 
-    /// The batch is complete: what each page turned out to be.
-    pub fn finish(self) -> Verdicts {
+    /// The batch is complete: what each page turned out to be (told in `lang` in `detail`).
+    pub fn finish(self, lang: Lang) -> Verdicts {
         let mut findings = self.same_file;
         for (key, i) in self.later {
             let Some(c) = self.ballots.get(&key) else {
@@ -150,6 +151,7 @@ impl Duplicates {
             findings,
             firsts,
             names: HashMap::new(),
+            lang,
         }
     }
 }
@@ -161,6 +163,7 @@ pub struct Verdicts {
     firsts: BTreeSet<usize>,
     /// Page → (source file, `source#page`).
     names: HashMap<usize, (String, String)>,
+    lang: Lang,
 }
 
 impl Verdicts {
@@ -182,13 +185,13 @@ impl Verdicts {
             Finding::SameFile { .. } => {
                 r.status = Status::Duplicate;
                 r.reasons = vec![Reason::DuplicateFile];
-                r.detail = format!("the same file content as {first_source}");
+                r.detail = text(self.lang, "page.same_file", &[("first", &first_source)]);
                 r.duplicate_of = Some(first_source);
             }
             Finding::SameBallot { .. } => {
                 r.status = Status::Duplicate;
                 r.reasons = vec![Reason::Duplicate];
-                r.detail = format!("the same ballot, with the same answers, as {first_ref}");
+                r.detail = text(self.lang, "page.same_ballot", &[("first", &first_ref)]);
                 r.duplicate_of = Some(first_ref);
             }
             Finding::Conflict { first, copies } => {
@@ -200,9 +203,14 @@ impl Verdicts {
                     r.duplicate_of = Some(first_ref);
                 }
                 if let Some(p) = &r.payload {
-                    r.detail = format!(
-                        "serial {} of {} appears {copies} times with different answers",
-                        p.serial, p.unit
+                    r.detail = text(
+                        self.lang,
+                        "page.conflict",
+                        &[
+                            ("serial", &p.serial),
+                            ("unit", &p.unit),
+                            ("copies", &copies),
+                        ],
                     );
                 }
             }
@@ -211,10 +219,10 @@ impl Verdicts {
 }
 
 /// Marks the duplicates among records held in memory (the `tally` command's merged scans).
-pub fn mark_duplicates(records: &mut [PageRecord]) {
+pub fn mark_duplicates(records: &mut [PageRecord], lang: Lang) {
     let mut seen = Duplicates::default();
     records.iter().for_each(|r| seen.see(r));
-    let mut verdicts = seen.finish();
+    let mut verdicts = seen.finish(lang);
     for (i, r) in records.iter_mut().enumerate() {
         verdicts.apply(i, r);
     }
@@ -250,7 +258,7 @@ mod tests {
             page("c.png", 1, "s2", 1, "1"),
             page("d.png", 1, "s3", 2, "3"),
         ];
-        mark_duplicates(&mut records);
+        mark_duplicates(&mut records, Lang::En);
         let got: Vec<(Status, Vec<Reason>, Option<String>)> = records
             .iter()
             .map(|r| (r.status, r.reasons.clone(), r.duplicate_of.clone()))

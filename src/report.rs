@@ -347,7 +347,7 @@ fn write_scan(
 
     let mut spill = spill.into_inner().map_err(|e| fail(e.into_error()))?;
     spill.seek(std::io::SeekFrom::Start(0)).map_err(fail)?;
-    let mut verdicts = duplicates.finish();
+    let mut verdicts = duplicates.finish(settings.lang);
     let forms: Vec<Form> = cfg.forms.iter().map(|(f, _)| f.clone()).collect();
     let mut ballots = crate::output::CsvStream::create(&dir.join("ballots.csv"), &BALLOTS_HEADER)?;
     let mut tally = Tally::default();
