@@ -9,8 +9,10 @@
 //! voided serials, signing key, language and the ballotscan program itself): when any of them
 //! differs, every file is read again, since the same image could read differently.
 //!
-//! Pages whose file could not be opened (no hash) are not remembered: the reason may be
-//! passing (a file still being written, a share that was away), so they are tried again.
+//! Every page of the scan is written (the scan reads its records back from here to write
+//! ballots.csv once duplicates are known), but pages whose file could not be opened (no hash)
+//! are never kept: the reason may be passing (a file still being written, a share that was
+//! away), so they are tried again.
 
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
@@ -160,7 +162,7 @@ impl PreviousScan {
             }
             // Parsed in full once, so that a kept page can never fail to load later.
             let page: ScannedPage = serde_json::from_str(&line).map_err(|e| damaged(number, &e))?;
-            let Some(stamp) = page.stamp else {
+            let (Some(stamp), true) = (page.stamp, page.worth_remembering()) else {
                 continue;
             };
             let f = *previous
@@ -298,11 +300,8 @@ impl PagesWriter {
     }
 
     pub fn page(&mut self, page: &ScannedPage) -> std::io::Result<()> {
-        if page.worth_remembering() {
-            serde_json::to_writer(&mut self.out, page)?;
-            self.out.write_all(b"\n")?;
-        }
-        Ok(())
+        serde_json::to_writer(&mut self.out, page)?;
+        self.out.write_all(b"\n")
     }
 
     pub fn finish(self) -> std::io::Result<()> {
@@ -313,4 +312,17 @@ impl PagesWriter {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// The records of a `pages.jsonl` just written, in page order (how the scan reads its pages
+/// back once duplicates are known, so that memory does not grow with the batch).
+pub fn records(dir: &Path) -> std::io::Result<impl Iterator<Item = std::io::Result<PageRecord>>> {
+    let file = std::fs::File::open(dir.join(FILE))?;
+    Ok(std::io::BufReader::new(file).lines().skip(1).map(|line| {
+        line.and_then(|l| {
+            serde_json::from_str::<ScannedPage>(&l)
+                .map(|p| p.record)
+                .map_err(std::io::Error::other)
+        })
+    }))
 }

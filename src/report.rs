@@ -3,7 +3,6 @@
 //! documented in the README.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, Seek, Write};
 use std::path::Path;
 
 use crate::ballot::Status;
@@ -276,8 +275,8 @@ pub fn scan_walk_to_dir(
 
 /// Writes a scan's files into `dir` in two passes over its pages, so that memory does not
 /// grow with the batch. While pages are read, `answers.csv` is written and each page's
-/// record goes to a temporary file beside the outputs, keeping only compact duplicate keys in
-/// memory. Then the records are read back in order, the duplicates found marked, and
+/// record goes to `pages.jsonl` (also the next scan's memory, see [`crate::previous_scan`]),
+/// keeping only compact duplicate keys in memory. Then the records are read back in order, the duplicates found marked, and
 /// `ballots.csv`, the tallies and the summary written.
 fn write_scan(
     dir: &Path,
@@ -294,7 +293,6 @@ fn write_scan(
     };
     std::fs::create_dir_all(dir).map_err(fail)?;
     let mut answers = crate::output::CsvStream::create(&dir.join("answers.csv"), &ANSWERS_HEADER)?;
-    let mut spill = std::io::BufWriter::new(tempfile::tempfile_in(dir).map_err(fail)?);
     let mut pages = PagesWriter::create(dir, fingerprint).map_err(fail)?;
     let mut duplicates = Duplicates::default();
     let mut outcome = ScanOutcome::default();
@@ -328,13 +326,6 @@ fn write_scan(
         }
         outcome.times.add(&r.times);
         duplicates.see(&r);
-        // Box scores are not serialised: the spilled record is the slim one.
-        let written = serde_json::to_writer(&mut spill, &r)
-            .map_err(std::io::Error::other)
-            .and_then(|()| spill.write_all(b"\n"));
-        if let Err(e) = written {
-            failed.get_or_insert(fail(e));
-        }
     });
     if let Some(e) = failed {
         return Err(e);
@@ -345,16 +336,15 @@ fn write_scan(
     let json = serde_json::to_vec_pretty(settings).unwrap_or_default();
     crate::output::write_atomic(&dir.join("scan.json"), &json)?;
 
-    let mut spill = spill.into_inner().map_err(|e| fail(e.into_error()))?;
-    spill.seek(std::io::SeekFrom::Start(0)).map_err(fail)?;
     let mut verdicts = duplicates.finish(settings.lang);
     let forms: Vec<Form> = cfg.forms.iter().map(|(f, _)| f.clone()).collect();
     let mut ballots = crate::output::CsvStream::create(&dir.join("ballots.csv"), &BALLOTS_HEADER)?;
     let mut tally = Tally::default();
-    for (i, line) in std::io::BufReader::new(spill).lines().enumerate() {
-        let mut r: PageRecord = line
-            .and_then(|l| serde_json::from_str(&l).map_err(std::io::Error::other))
-            .map_err(fail)?;
+    for (i, r) in crate::previous_scan::records(dir)
+        .map_err(fail)?
+        .enumerate()
+    {
+        let mut r = r.map_err(fail)?;
         verdicts.apply(i, &mut r);
         ballots.row(ballot_row(&r))?;
         tally.add(&tally_ballot(&r), &forms, &cfg.registry);
