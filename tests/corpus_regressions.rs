@@ -52,3 +52,42 @@ fn boxes_misread_on_independent_scans_send_the_ballot_to_a_person() {
         }
     }
 }
+
+/// Our own simulator's photocopy (synth seed 12, BENCHMARKS.md session 11): a toner band over
+/// option 3 of q1 and q2 reads as a mark beside the citizen's real one. The ballot must stay
+/// with a person, and neither question may read as the band's option alone.
+#[test]
+fn a_toner_band_beside_real_marks_keeps_the_ballot_with_a_person() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let name = "photocopy-seed12-P-MAYTO-000004.jpg";
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus");
+    std::fs::create_dir(dir.path().join("in")).expect("mkdir");
+    std::fs::copy(fixtures.join(name), dir.path().join("in").join(name)).expect("copy fixture");
+    bin()
+        .current_dir(dir.path())
+        .args(["scan", "in", "--out", "out"])
+        .assert()
+        .success();
+    let ballots = read_rows(&dir.path().join("out/ballots.csv"));
+    assert_eq!(ballots.len(), 1);
+    assert_eq!(ballots[0][2], "review", "{:?}", ballots[0]);
+    let answers = read_rows(&dir.path().join("out/answers.csv"));
+    let answer = |q: &str| {
+        answers
+            .iter()
+            .find(|r| r[4] == q)
+            .map(|r| r[5].clone())
+            .expect("question read")
+    };
+    // The truth is 5 for q1 and 4 for q2; the band is on option 3 of both.
+    assert!(
+        ["MULTI", "REVIEW", "5"].contains(&answer("q1").as_str()),
+        "q1 {}",
+        answer("q1")
+    );
+    assert!(
+        ["REVIEW", "4"].contains(&answer("q2").as_str()),
+        "q2 {}",
+        answer("q2")
+    );
+}
