@@ -1570,16 +1570,10 @@ pub const RECONCILIATION_HEADER: [&str; 13] = [
 
 pub fn reconciliation_csv(rec: &BTreeMap<String, Reconciliation>, registry: &Registry) -> CsvTable {
     let mut t = CsvTable::new(&RECONCILIATION_HEADER);
-    let mut order: Vec<&String> = registry
-        .units
-        .iter()
-        .filter_map(|u| rec.get_key_value(&u.code).map(|(k, _)| k))
-        .collect();
-    order.extend(rec.keys().filter(|k| registry.get(k).is_none()));
-    for u in order {
+    for u in registry.in_order(rec.keys().map(String::as_str)) {
         let r = &rec[u];
         t.row([
-            u.clone(),
+            u.to_string(),
             registry
                 .get(u)
                 .map_or("(not in the units registry)".into(), |x| x.name.clone()),

@@ -144,6 +144,20 @@ impl Registry {
         Ok(reg)
     }
 
+    /// `codes` in the registry's order, then those it does not know, in the order given: how
+    /// units are listed to people.
+    pub fn in_order<'a>(&self, codes: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+        let (mut known, mut unknown) = (Vec::new(), Vec::new());
+        for c in codes {
+            match self.index.get(c) {
+                Some(&i) => known.push((i, c)),
+                None => unknown.push(c),
+            }
+        }
+        known.sort_by_key(|(i, _)| *i);
+        known.into_iter().map(|(_, c)| c).chain(unknown).collect()
+    }
+
     pub fn get(&self, code: &str) -> Option<&Unit> {
         self.index.get(code).map(|&i| &self.units[i])
     }

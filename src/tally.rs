@@ -340,20 +340,12 @@ fn units_in_order<'a>(
     registry: &Registry,
     present: impl Iterator<Item = &'a String>,
 ) -> Vec<String> {
-    let present: BTreeSet<&String> = present.collect();
-    let mut out: Vec<String> = registry
-        .units
-        .iter()
-        .filter(|u| present.contains(&u.code))
-        .map(|u| u.code.clone())
-        .collect();
-    out.extend(
-        present
-            .into_iter()
-            .filter(|c| registry.get(c).is_none())
-            .cloned(),
-    );
-    out
+    let present: BTreeSet<&str> = present.map(String::as_str).collect();
+    registry
+        .in_order(present)
+        .into_iter()
+        .map(str::to_string)
+        .collect()
 }
 
 #[derive(Clone, Debug, Default)]

@@ -252,18 +252,9 @@ fn filters(input: &PageInput) -> String {
         .collect();
     // Units of the registry in its order, then codes it does not know, then pages without a
     // unit (no QR code read).
-    let mut unit_order: Vec<&str> = input
+    let mut unit_order = input
         .registry
-        .units
-        .iter()
-        .map(|u| u.code.as_str())
-        .filter(|c| units.contains_key(c))
-        .collect();
-    unit_order.extend(
-        units
-            .keys()
-            .filter(|c| !c.is_empty() && input.registry.get(c).is_none()),
-    );
+        .in_order(units.keys().copied().filter(|c| !c.is_empty()));
     if units.contains_key("") {
         unit_order.push("");
     }
@@ -444,15 +435,7 @@ fn comments_section(h: &mut String, input: &PageInput) {
         let _ = writeln!(h, "<p>{}</p>", text(lang, "review.comments_none", &[]));
     }
     // Registry units in registry order, then codes not in the registry.
-    let mut order: Vec<&str> = input
-        .registry
-        .units
-        .iter()
-        .map(|u| u.code.as_str())
-        .filter(|c| by_unit.contains_key(c))
-        .collect();
-    order.extend(by_unit.keys().filter(|c| input.registry.get(c).is_none()));
-    for unit in order {
+    for unit in input.registry.in_order(by_unit.keys().copied()) {
         let Some(list) = by_unit.get(unit) else {
             continue;
         };
