@@ -1,4 +1,4 @@
-//! Pages from the independent corpus (tools/corpus/make_corpus.py, seed 75: augraphy and our
+//! Pages from the independent corpus (tools/corpus/make_corpus.py, seeds 75 and 76: augraphy and our
 //! own folds, copiers and photos, code the reader's authors did not write) on which the reader
 //! misread a box. Each was sent to review, so no vote was lost; these tests keep it so: the
 //! misread question must stay `REVIEW` and the ballot with a person, never counted.
@@ -9,13 +9,16 @@ use std::path::Path;
 
 use support::{bin, read_rows};
 
-/// Each page, and the questions whose boxes were misread there (BENCHMARKS.md, session 9):
-/// toner blotches from a worn copier and augraphy's dark fields inside empty boxes.
-const MISREAD: [(&str, &[&str]); 4] = [
+/// Each page, and the questions whose boxes were misread there (BENCHMARKS.md, sessions 9
+/// and 11): toner blotches from a worn copier and augraphy's dark fields inside empty boxes
+/// (seed 75), and a copier's toner in an empty box beside a real mark (seed 76).
+const MISREAD: [(&str, &[&str]); 6] = [
     ("photocopy-PC08-000014.jpg", &["q3"]),
     ("photocopy-PC08-000007.jpg", &["q2"]),
     ("augraphy-default-X-ANDONG-000035.jpg", &["q4", "q8"]),
     ("augraphy-default-P-ANBIEN-000016.jpg", &["q4"]),
+    ("photocopy-seed76-P-MAYTO-000017.jpg", &["q5"]),
+    ("photocopy-seed76-P-ANBIEN-000007.jpg", &["q7"]),
 ];
 
 #[test]
