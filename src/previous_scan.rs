@@ -73,13 +73,6 @@ pub struct ScannedPage {
     pub kept: bool,
 }
 
-impl ScannedPage {
-    /// Whether the next scan may keep this page instead of reading its file again.
-    fn worth_remembering(&self) -> bool {
-        self.stamp.is_some() && !self.record.file_sha256.is_empty()
-    }
-}
-
 #[derive(Serialize, Deserialize)]
 struct Header {
     format: String,
@@ -162,7 +155,8 @@ impl PreviousScan {
             }
             // Parsed in full once, so that a kept page can never fail to load later.
             let page: ScannedPage = serde_json::from_str(&line).map_err(|e| damaged(number, &e))?;
-            let (Some(stamp), true) = (page.stamp, page.worth_remembering()) else {
+            // A page whose file could not be opened (no hash) is read again.
+            let Some(stamp) = page.stamp.filter(|_| !page.record.file_sha256.is_empty()) else {
                 continue;
             };
             let f = *previous
