@@ -255,11 +255,14 @@ impl Surroundings {
 
     /// `at(i, j)`: brightness of the cell `i` columns right of and `j` rows below the box's
     /// outer top-left corner, NaN where a scanner streak or fold line crosses it;
-    /// `at_unmasked`: the same without the lines; `side`: the box's size in cells.
+    /// `at_unmasked`: the same without the lines; `side`: the box's size in cells; `shifts`:
+    /// how far (cells) the top, bottom, left and right borders were found from where the box's
+    /// size puts them.
     fn measure(
         at: &dyn Fn(i64, i64) -> f64,
         at_unmasked: &dyn Fn(i64, i64) -> f64,
         side: i64,
+        shifts: [i64; 4],
         ink: &dyn Fn(f64, f64) -> f64,
         spike: f64,
     ) -> Surroundings {
@@ -314,10 +317,10 @@ impl Surroundings {
             }
             (measured.map(|m| m.0), measured.map(|m| m.2))
         };
-        let (mut top, top_core) = one_side(false, near);
-        let (mut bottom, bottom_core) = one_side(false, far);
-        let (mut left, left_core) = one_side(true, near);
-        let (mut right, right_core) = one_side(true, far);
+        let (mut top, top_core) = one_side(false, near + shifts[0]);
+        let (mut bottom, bottom_core) = one_side(false, far + shifts[1]);
+        let (mut left, left_core) = one_side(true, near + shifts[2]);
+        let (mut right, right_core) = one_side(true, far + shifts[3]);
         let texture = side_texture;
         stretch_inks.sort_by(f64::total_cmp);
         let stroke = match (
@@ -422,6 +425,9 @@ const MARGIN_MM: f64 = 2.4;
 /// The border is searched within this distance of its predicted place. The page fit is good to
 /// a few tenths of a millimetre; printers shift and stretch by up to this much more.
 const SEARCH_MM: f64 = 1.0;
+/// How far one side's border is looked for from where the box's joint fit puts it (cells):
+/// the half millimetre a fold ridge or a curled edge shifts the paper, and a little more.
+const SIDE_SHIFT_CELLS: i64 = 3;
 /// The inside is measured this far in from the border's outer edge: the 0.4 mm border plus
 /// room for blur, JPEG ringing and a border printed slightly thick.
 const INSET_MM: f64 = 1.0;
@@ -539,6 +545,37 @@ pub fn score_box(img: &GrayImage, h: &Homography, rect: &RectMm) -> BoxScore {
     };
     let dx = best(&col);
     let dy = best(&row);
+    // Each side's own border, where the paper under it moved apart from the rest of the box:
+    // a fold ridge or a curled edge shifts one side of a box against the other by up to half
+    // a millimetre, and the paper around that side must be measured outside *its* border —
+    // measured from the box's joint fit, the ring ran along the border's ink, and the box (empty
+    // or plainly marked) went to a person as "speckled surroundings". Moved only when the
+    // border is plainly no longer where the joint fit puts it, so a pen line hugging a border
+    // (a circle drawn tight around the box) is never taken for it.
+    let own_border = |profile: &dyn Fn(i64) -> f64, at: i64, outside: i64| -> i64 {
+        let score = |d: i64| {
+            let border: f64 = (0..b).map(|k| profile(at + d + k)).sum();
+            border - profile(at + d + outside)
+        };
+        let joint = score(0);
+        let (moved, best) = (-SIDE_SHIFT_CELLS..=SIDE_SHIFT_CELLS)
+            .filter(|d| d.abs() >= 2)
+            .map(|d| (d, score(d)))
+            .fold((0, f64::MIN), |a, c| if c.1 > a.1 { c } else { a });
+        if best > 0.0 && joint < 0.5 * best {
+            moved
+        } else {
+            0
+        }
+    };
+    let (near_x, far_x) = (m + dx, m + side - b + dx);
+    let (near_y, far_y) = (m + dy, m + side - b + dy);
+    let side_shifts = [
+        own_border(&row, near_y, -2),
+        own_border(&row, far_y, b + 1),
+        own_border(&col, near_x, -2),
+        own_border(&col, far_x, b + 1),
+    ];
 
     // Print black: the darkest part of the found border, so ink is measured in "how dark a
     // pen is here", whatever the scanner's contrast.
@@ -595,6 +632,7 @@ pub fn score_box(img: &GrayImage, h: &Homography, rect: &RectMm) -> BoxScore {
         },
         &|i, j| sample(m + dx + i, m + dy + j),
         side,
+        side_shifts,
         &|paper, value| ink_level(paper, contrast, value),
         // A stroke's darkening, in grey levels: over a third of the print contrast.
         contrast / 3.0,
@@ -1231,6 +1269,61 @@ mod tests {
             let s = score_box(&img, &h, &rect);
             assert!(!s.circled, "seed {seed}: {s:?}");
         }
+    }
+
+    /// The paper right of `x_mm` moved `by_mm` further right, as a fold ridge running down
+    /// through a box leaves it on the glass.
+    fn ridge(img: &GrayImage, dpi: f64, x_mm: f64, by_mm: f64) -> GrayImage {
+        let s = dpi / 25.4;
+        let (x0, by) = ((x_mm * s) as u32, (by_mm * s).round() as u32);
+        let mut out = img.clone();
+        for (x, y, p) in out.enumerate_pixels_mut() {
+            if x >= x0 {
+                p.0 = img.get_pixel(x.saturating_sub(by).max(x0), y).0;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_box_split_by_a_fold_ridge_is_judged_against_the_paper_outside_each_border() {
+        let h = Homography::at_dpi(200.0);
+        let (blank, rect) = blank_box_image(200.0, 0.0);
+        let c = rect.center();
+        for by in [0.4, 0.5, 0.6] {
+            // Empty: the right border half a millimetre out is not ink around the box.
+            let empty = score_box(&ridge(&blank, 200.0, c.x, by), &h, &rect);
+            assert!(!empty.surroundings_unusable(), "{by}: {empty:?}");
+            assert!(!empty.stroke_beside(), "{by}: {empty:?}");
+            assert_eq!(
+                Thresholds::default().classify(empty.fill),
+                MarkState::Empty,
+                "{by}: {empty:?}"
+            );
+            // Marked: a cross inside is still a plain mark.
+            let mut crossed = blank.clone();
+            pen(&mut crossed, 200.0, &|x, y| {
+                let (u, v) = (x - c.x, y - c.y);
+                u.abs() < 2.2 && v.abs() < 2.2 && ((u - v).abs() < 0.35 || (u + v).abs() < 0.35)
+            });
+            let marked = score_box(&ridge(&crossed, 200.0, c.x, by), &h, &rect);
+            assert!(!marked.surroundings_unusable(), "{by}: {marked:?}");
+            assert_eq!(
+                Thresholds::default().classify(marked.fill),
+                MarkState::Marked,
+                "{by}: {marked:?}"
+            );
+        }
+        // A pen line drawn tight around the box, 0.8 mm out, is never taken for its border:
+        // it stays a stroke beside the box.
+        let mut hugged = blank.clone();
+        pen(&mut hugged, 200.0, &|x, y| {
+            let (u, v) = ((x - c.x).abs(), (y - c.y).abs());
+            let out = rect.w / 2.0 + 0.8;
+            (u.max(v) - out).abs() < 0.25
+        });
+        let hg = score_box(&hugged, &h, &rect);
+        assert!(hg.stroke_beside() || hg.surroundings_unusable(), "{hg:?}");
     }
 
     #[test]
