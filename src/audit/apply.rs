@@ -4,9 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use anyhow::bail;
-
-use super::check::{answers_open_to_decisions, DecisionCheck, UNMATCHED_LISTED};
+use super::check::{answers_open_to_decisions, DecisionCheck, Refusals};
 use super::decisions::{Decision, DecisionRow, WHOLE_BALLOT};
 use super::keyed::decide_keyed;
 use super::trail::TrailEntry;
@@ -17,7 +15,9 @@ use crate::reason::Reason;
 use crate::registry::Registry;
 use crate::scan::PageRecord;
 
-/// Applies decisions to the pages, then re-decides statuses and duplicates across all of them.
+/// Applies decisions to the pages, then re-decides statuses and duplicates across all of them:
+/// every row is checked first, and if any is refused none is applied (the error names them
+/// all).
 pub fn apply_decisions(
     records: &mut [PageRecord],
     decisions: &[DecisionRow],
@@ -27,7 +27,7 @@ pub fn apply_decisions(
 ) -> anyhow::Result<Vec<TrailEntry>> {
     let mut check = DecisionCheck::new(records, registry, lang);
     for d in decisions {
-        check.add(records, forms, d.clone())?;
+        check.add(records, forms, d.clone());
     }
     Ok(check.apply(records, forms)?.trail)
 }
@@ -41,25 +41,14 @@ pub struct Applied {
 
 impl DecisionCheck {
     /// Applies the checked decisions: every one matched a page, or none is applied.
-    pub fn apply(self, records: &mut [PageRecord], forms: &[Form]) -> anyhow::Result<Applied> {
+    pub fn apply(mut self, records: &mut [PageRecord], forms: &[Form]) -> anyhow::Result<Applied> {
         let lang = self.lang;
-        if !self.unmatched.is_empty() {
-            let n = self.unmatched.len();
-            bail!(
-                "{n} decision{} name{} no ballot in the scan folders given (made on other scans, or on ballots since removed): add the scan folder that holds these ballots to the tally, or delete these rows from the decisions file:\n  {}{}",
-                if n == 1 { "" } else { "s" },
-                if n == 1 { "s" } else { "" },
-                self.unmatched[..n.min(UNMATCHED_LISTED)].join("\n  "),
-                if n > UNMATCHED_LISTED {
-                    format!("\n  … and {} more", n - UNMATCHED_LISTED)
-                } else {
-                    String::new()
-                }
-            );
-        }
-        let keyed = self.check_keyed(records, forms)?;
+        // Everything is checked, every refusal kept, before any page changes.
+        let mut refused = std::mem::take(&mut self.refused);
+        let keyed = self.check_keyed(records, forms, &mut refused);
+        refuse_rejecting_one_of_identical_copies(records, &self.chosen, &mut refused);
+        refused.verdict(&self.unmatched)?;
         let chosen = self.chosen;
-        refuse_rejecting_one_of_identical_copies(records, &chosen)?;
         // By page and question, keyed pages among the others.
         let mut trail: Vec<((usize, String), TrailEntry)> = Vec::new();
         let mut accepted = BTreeSet::new();
@@ -163,7 +152,8 @@ impl DecisionCheck {
 fn refuse_rejecting_one_of_identical_copies(
     records: &[PageRecord],
     chosen: &BTreeMap<(usize, String), (DecisionRow, Decision)>,
-) -> anyhow::Result<()> {
+    refused: &mut Refusals,
+) {
     let rejected: BTreeSet<usize> = chosen
         .iter()
         .filter(|(_, (_, decision))| *decision == Decision::Reject)
@@ -198,7 +188,7 @@ fn refuse_rejecting_one_of_identical_copies(
             .map(|(_, c)| c.page_ref())
             .collect();
         if !copies.is_empty() {
-            bail!(
+            refused.push(anyhow::anyhow!(
                 "{}: {}#{} ({} {}) was also read, with the same answers, as {}: rejecting it alone would count that copy instead; reject every copy of this ballot",
                 d.origin,
                 r.source,
@@ -206,10 +196,9 @@ fn refuse_rejecting_one_of_identical_copies(
                 p.unit,
                 p.serial_text(),
                 copies.join(", ")
-            );
+            ));
         }
     }
-    Ok(())
 }
 
 /// Recomputes every readable ballot's status from its (possibly corrected) answers, then
@@ -277,4 +266,103 @@ pub fn reject_voided(
         n += 1;
     }
     n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payload::Payload;
+
+    /// Ballot `serial` of P-ANBIEN on CSAT v1, read with q1 waiting for review.
+    fn in_review(serial: u32) -> PageRecord {
+        let mut r = PageRecord::new(&format!("{serial}.png"), 1);
+        r.status = Status::Review;
+        r.reasons = vec![Reason::AmbiguousMark];
+        r.file_sha256 = format!("sha-{serial}");
+        r.payload = Some(Payload::new("CSAT", 1, "P-ANBIEN", serial));
+        r.form = Some(("CSAT".into(), 1));
+        r.questions = vec![QuestionRead {
+            question: "q1".into(),
+            answer: ballot::Answer::Review,
+            boxes: Vec::new(),
+            review_reason: Some(Reason::AmbiguousMark),
+        }];
+        r
+    }
+
+    /// Row `line` of a decisions file deciding `question` of ballot `serial`.
+    fn row(line: usize, serial: u32, question: &str, decision: &str) -> DecisionRow {
+        DecisionRow {
+            source: format!("{serial}.png"),
+            page: 1,
+            file_sha256: format!("sha-{serial}"),
+            form: "CSAT".into(),
+            version: "1".into(),
+            unit: "P-ANBIEN".into(),
+            serial: format!("{serial:06}"),
+            question: question.into(),
+            decision: decision.into(),
+            auditor: "A".into(),
+            note: String::new(),
+            by_identity: true,
+            origin: format!("d.csv:{line}"),
+        }
+    }
+
+    fn apply(records: &mut [PageRecord], rows: &[DecisionRow]) -> anyhow::Result<Vec<TrailEntry>> {
+        let forms = vec![Form::default_form()];
+        apply_decisions(records, rows, &forms, &Registry::default_units(), Lang::En)
+    }
+
+    fn as_written(records: &[PageRecord]) -> String {
+        serde_json::to_string(records).expect("records serialise")
+    }
+
+    #[test]
+    fn one_bad_row_among_good_ones_changes_no_record_and_is_named() {
+        let mut records = [in_review(1), in_review(2), in_review(3)];
+        let before = as_written(&records);
+        let rows = [
+            row(2, 1, "q1", "4"),
+            row(3, 2, "q1", "7"),
+            row(4, 3, "q1", "MULTI"),
+        ];
+        let e = apply(&mut records, &rows).expect_err("a row names an option q1 lacks");
+        assert!(
+            e.to_string().contains("d.csv:3") && e.to_string().contains("no option \"7\""),
+            "{e}"
+        );
+        assert!(!e.to_string().contains("d.csv:2") && !e.to_string().contains("d.csv:4"));
+        assert_eq!(as_written(&records), before, "no record changed");
+        apply(&mut records, &[rows[0].clone(), rows[2].clone()]).expect("the good rows apply");
+        assert_eq!(records[0].status, Status::Counted);
+    }
+
+    #[test]
+    fn every_refused_row_is_named_at_once() {
+        let mut records = [in_review(1), in_review(2), in_review(3)];
+        let before = as_written(&records);
+        let mut no_auditor = row(4, 3, "q1", "BLANK");
+        no_auditor.auditor.clear();
+        let rows = [
+            row(2, 1, "q9", "4"),
+            row(3, 2, "q1", "4;5"),
+            no_auditor,
+            row(5, 9, "q1", "4"),
+        ];
+        let e = apply(&mut records, &rows)
+            .expect_err("three rows refused, one matching no ballot")
+            .to_string();
+        for needle in [
+            "3 decisions cannot be applied, so none is",
+            "d.csv:2: form CSAT has no question \"q9\"",
+            "d.csv:3: question q1 takes one option",
+            "d.csv:4: no auditor",
+            "1 decision names no ballot",
+            "d.csv:5: ballot P-ANBIEN 000009",
+        ] {
+            assert!(e.contains(needle), "{needle:?} in {e}");
+        }
+        assert_eq!(as_written(&records), before, "no record changed");
+    }
 }

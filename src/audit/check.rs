@@ -9,6 +9,7 @@ use anyhow::{bail, Context};
 use super::decisions::{Decision, DecisionRow, KEYED, WHOLE_BALLOT};
 use super::keyed::Keying;
 use crate::ballot::Status;
+use crate::failure::{Failure, Mistake};
 use crate::form::Form;
 use crate::i18n::{text, Lang};
 use crate::reason::Reason;
@@ -173,6 +174,9 @@ pub struct DecisionCheck {
     /// once every row is in (a hand-written file may put the answers before the `KEYED` row).
     pub(super) keying: BTreeMap<usize, Keying>,
     pub(super) unmatched: Vec<String>,
+    /// Rows refused so far: named together by [`DecisionCheck::apply`], which then applies
+    /// nothing.
+    pub(super) refused: Refusals,
     /// Keyed units are checked against it ("did you mean …").
     pub(super) registry: Registry,
     /// The language of the messages about keyed pages.
@@ -186,8 +190,94 @@ enum Route {
     Unmatched,
 }
 
-/// How many decisions that match no page are named in the error (all are counted).
-pub(super) const UNMATCHED_LISTED: usize = 20;
+/// How many refused rows, and how many rows that match no page, the error names (all are
+/// counted).
+const LISTED: usize = 20;
+
+/// The rows refused so far, each with why. Every one is counted and the first [`LISTED`] are
+/// kept to be named: a damaged file of a million bad rows is not held in memory.
+#[derive(Default)]
+pub(super) struct Refusals {
+    listed: Vec<anyhow::Error>,
+    count: usize,
+    /// The exit status the refusals call for ([`Failure::of`] each: a unit not in the
+    /// registry is an input mistake): theirs when they agree, else [`Failure::Refused`].
+    kind: Option<Failure>,
+}
+
+impl Refusals {
+    pub(super) fn push(&mut self, e: anyhow::Error) {
+        let kind = Failure::of(&e);
+        self.kind = Some(match self.kind {
+            Some(k) if k != kind => Failure::Refused,
+            _ => kind,
+        });
+        self.count += 1;
+        if self.listed.len() < LISTED {
+            self.listed.push(e);
+        }
+    }
+
+    /// What `checked` holds, or `None` with its error kept as a refusal.
+    pub(super) fn keep<T>(&mut self, checked: anyhow::Result<T>) -> Option<T> {
+        checked.map_err(|e| self.push(e)).ok()
+    }
+
+    /// `Ok` when no row was refused and every row matched a page. Otherwise one error that
+    /// names them all, so that the auditor fixes the file once: a single refusal as it was
+    /// raised, else a list of them, then the rows that match no page.
+    pub(super) fn verdict(self, unmatched: &[String]) -> anyhow::Result<()> {
+        let mut listed = self.listed;
+        let n = self.count;
+        let unmatched_text = unmatched_message(unmatched);
+        match (n, unmatched_text) {
+            (0, None) => Ok(()),
+            (1, None) => Err(listed.remove(0)),
+            (0, Some(text)) => Err(anyhow::anyhow!(text)),
+            (n, unmatched_text) => {
+                let mut message = format!(
+                    "{n} decision{} cannot be applied, so none is; correct or delete {} and tally again:",
+                    if n == 1 { "" } else { "s" },
+                    if n == 1 { "it" } else { "them" },
+                );
+                for e in &listed {
+                    message.push_str(&format!("\n  {e:#}"));
+                }
+                if n > listed.len() {
+                    message.push_str(&format!("\n  … and {} more", n - listed.len()));
+                }
+                // Decisions that match no page are the tally's refusal, whatever the others.
+                let kind = match (self.kind, &unmatched_text) {
+                    (Some(kind), None) => kind,
+                    _ => Failure::Refused,
+                };
+                if let Some(text) = unmatched_text {
+                    message.push('\n');
+                    message.push_str(&text);
+                }
+                Err(Mistake { kind, message }.into())
+            }
+        }
+    }
+}
+
+/// The error naming the decisions that match no page, `None` when every one matched.
+fn unmatched_message(unmatched: &[String]) -> Option<String> {
+    let n = unmatched.len();
+    (n > 0).then(|| {
+        format!(
+            "{n} decision{} name{} no ballot in the scan folders given (made on other scans, or on ballots since removed): add the scan folder that holds these ballots to the tally, or delete these rows from the decisions file:\n  {}{}",
+            if n == 1 { "" } else { "s" },
+            if n == 1 { "s" } else { "" },
+            unmatched[..n.min(LISTED)].join("\n  "),
+            if n > LISTED {
+                format!("\n  … and {} more", n - LISTED)
+            } else {
+                String::new()
+            }
+        )
+    })
+}
 
 /// A decision that matches no page, as the error lists it.
 fn unmatched_text(d: &DecisionRow) -> String {
@@ -208,6 +298,43 @@ fn unmatched_text(d: &DecisionRow) -> String {
             format!("{}#{}", d.source, d.page)
         }
     )
+}
+
+/// Every decision names who made it.
+pub(super) fn require_auditor(d: &DecisionRow) -> anyhow::Result<()> {
+    if d.auditor.is_empty() {
+        bail!(
+            "{}: no auditor: every decision names who made it (fill in the auditor column)",
+            d.origin
+        );
+    }
+    Ok(())
+}
+
+/// Keeps what row `d` decides for `key` (a page and question) on `page`: the same decision
+/// twice is kept once, a different one is refused naming both rows.
+pub(super) fn keep_one<K: Ord>(
+    kept: &mut BTreeMap<K, (DecisionRow, Decision)>,
+    key: K,
+    d: DecisionRow,
+    decision: Decision,
+    page: &str,
+) -> anyhow::Result<()> {
+    match kept.get(&key) {
+        Some((prev, prev_decision)) if *prev_decision != decision => bail!(
+            "{} and {} decide {page} question {} differently ({} vs {}): settle it and keep one",
+            prev.origin,
+            d.origin,
+            d.question,
+            prev.decision,
+            d.decision
+        ),
+        Some(_) => Ok(()),
+        None => {
+            kept.insert(key, (d, decision));
+            Ok(())
+        }
+    }
 }
 
 /// The options of a question's decision must be the question's own (one for a
@@ -260,13 +387,22 @@ impl DecisionCheck {
             chosen: BTreeMap::new(),
             keying: BTreeMap::new(),
             unmatched: Vec::new(),
+            refused: Refusals::default(),
             registry: registry.clone(),
             lang,
         }
     }
 
-    /// Checks one decision; an error stops the tally (nothing is applied).
-    pub fn add(
+    /// Checks one decision and keeps what it decides. A row that does not fit is refused,
+    /// with why, and the check goes on: [`DecisionCheck::apply`] names every refused row at
+    /// once and applies none.
+    pub fn add(&mut self, records: &[PageRecord], forms: &[Form], d: DecisionRow) {
+        let checked = self.take(records, forms, d);
+        self.refused.keep(checked);
+    }
+
+    /// [`DecisionCheck::add`] for one row; an error is its refusal.
+    fn take(
         &mut self,
         records: &[PageRecord],
         forms: &[Form],
@@ -285,14 +421,8 @@ impl DecisionCheck {
             self.unmatched.push(unmatched_text(&d));
             return Ok(());
         };
-        let chosen = &mut self.chosen;
         let r = &records[i];
-        if d.auditor.is_empty() {
-            bail!(
-                "{}: no auditor: every decision names who made it (fill in the auditor column)",
-                d.origin
-            );
-        }
+        require_auditor(&d)?;
         let rejected = r.status == Status::Rejected;
         let copy_of_file = r.reasons.contains(&Reason::DuplicateFile);
         let whole = d.question == WHOLE_BALLOT;
@@ -353,19 +483,14 @@ impl DecisionCheck {
                 })?;
             check_question_decision(form, &d.question, &decision, &d.origin)?;
         }
-        match chosen.get(&(i, d.question.clone())) {
-            Some((prev, prev_decision)) if *prev_decision != decision => {
-                bail!(
-                "{} and {} decide {}#{} question {} differently ({} vs {}): settle it and keep one",
-                prev.origin, d.origin, d.source, d.page, d.question, prev.decision, d.decision
-            )
-            }
-            _ => {
-                chosen.insert((i, d.question.clone()), (d, decision));
-            }
-        }
-
-        Ok(())
+        let page = format!("{}#{}", d.source, d.page);
+        keep_one(
+            &mut self.chosen,
+            (i, d.question.clone()),
+            d,
+            decision,
+            &page,
+        )
     }
 
     /// Where a row goes. A `KEYED` row, and an answer for a page that can be keyed (found by

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{bail, Context};
 
-use super::check::{check_question_decision, DecisionCheck};
+use super::check::{check_question_decision, keep_one, require_auditor, DecisionCheck, Refusals};
 use super::decisions::{Decision, DecisionRow, WHOLE_BALLOT};
 use super::trail::TrailEntry;
 use crate::ballot::{self, QuestionRead, Status};
@@ -47,12 +47,7 @@ impl DecisionCheck {
         i: usize,
         d: DecisionRow,
     ) -> anyhow::Result<()> {
-        if d.auditor.is_empty() {
-            bail!(
-                "{}: no auditor: every decision names who made it (fill in the auditor column)",
-                d.origin
-            );
-        }
+        require_auditor(&d)?;
         let page = records[i].page_ref();
         let k = self.keying.entry(i).or_default();
         if d.question == WHOLE_BALLOT {
@@ -81,21 +76,7 @@ impl DecisionCheck {
         }
         let decision = Decision::parse(&d.question, &d.decision)
             .map_err(|e| anyhow::anyhow!("{}: {e}", d.origin))?;
-        match k.answers.get(&d.question) {
-            Some((prev, prev_decision)) if *prev_decision != decision => bail!(
-                "{} and {} decide {page} question {} differently ({} vs {}): settle it and keep one",
-                prev.origin,
-                d.origin,
-                d.question,
-                prev.decision,
-                d.decision
-            ),
-            Some(_) => {}
-            None => {
-                k.answers.insert(d.question.clone(), (d, decision));
-            }
-        }
-        Ok(())
+        keep_one(&mut k.answers, d.question.clone(), d, decision, &page)
     }
 
     /// The form a `KEYED` row names: its `form` and `version`, either left empty when the
@@ -147,142 +128,164 @@ impl DecisionCheck {
 
     /// Checks every keyed page as a whole before anything is applied: its form, unit (against
     /// the registry), serial, the QR code where one was read, and an answer for every
-    /// question with boxes, each an option of its question.
+    /// question with boxes, each an option of its question. A page that does not fit is
+    /// refused, and the others are still checked.
     pub(super) fn check_keyed(
         &self,
         records: &[PageRecord],
         forms: &[Form],
-    ) -> anyhow::Result<Vec<KeyedBallot>> {
-        let lang = self.lang;
+        refused: &mut Refusals,
+    ) -> Vec<KeyedBallot> {
         let mut out = Vec::new();
         for (&i, k) in &self.keying {
-            let r = &records[i];
-            let page = r.page_ref();
-            let Some(row) = &k.keyed else {
-                let origin = k
-                    .answers
-                    .values()
-                    .map(|(d, _)| d.origin.as_str())
-                    .next()
-                    .unwrap_or_default();
-                bail!(text(
-                    lang,
-                    "keyed.no_keyed_row",
-                    &[
-                        ("origin", &origin),
-                        ("page", &page),
-                        ("reasons", &Reason::join(&r.reasons, ";")),
-                    ]
-                ));
-            };
-            let origin = row.origin.as_str();
-            if let Some((prev, _)) = self.chosen.get(&(i, WHOLE_BALLOT.to_string())) {
-                bail!(text(
-                    lang,
-                    "keyed.and_verdict",
-                    &[
-                        ("origin", &origin),
-                        ("other", &prev.origin),
-                        ("page", &page),
-                        ("verdict", &prev.decision),
-                    ]
-                ));
-            }
-            let form = self.keyed_form(row, forms)?;
-            let unit = self
-                .registry
-                .require(&row.unit, lang)
-                .map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
-            let serial = Some(row.serial.as_str())
-                .filter(|s| {
-                    (1..=MAX_KEYED_SERIAL_DIGITS).contains(&s.len())
-                        && s.bytes().all(|b| b.is_ascii_digit())
-                })
-                .and_then(|s| s.parse::<u32>().ok())
-                .with_context(|| {
-                    text(
-                        lang,
-                        "keyed.bad_serial",
-                        &[("origin", &origin), ("serial", &row.serial)],
-                    )
-                })?;
-            let payload = Payload::new(&form.id, form.version, &unit.code, serial);
-            let ballot = format!("{} {}", payload.unit, payload.serial_text());
-            if let Some(read) = &r.payload {
-                if (read.unit.as_str(), read.serial) != (payload.unit.as_str(), serial) {
-                    bail!(text(
-                        lang,
-                        "keyed.qr_differs",
-                        &[
-                            ("origin", &origin),
-                            ("page", &page),
-                            ("qr", &format!("{} {}", read.unit, read.serial_text())),
-                            ("keyed", &ballot),
-                        ]
-                    ));
-                }
-            }
-            for (q, (d, decision)) in &k.answers {
-                check_question_decision(form, q, decision, &d.origin)?;
-            }
-            let missing: Vec<&str> = form
-                .questions
-                .iter()
-                .filter(|q| q.is_choice() && !k.answers.contains_key(&q.id))
-                .map(|q| q.id.as_str())
-                .collect();
-            if !missing.is_empty() {
-                bail!(text(
-                    lang,
-                    "keyed.missing_answers",
-                    &[
-                        ("origin", &origin),
-                        ("page", &page),
-                        ("ballot", &ballot),
-                        ("questions", &missing.join(", ")),
-                    ]
-                ));
-            }
-            let entry = |question: &str, after: String, d: &DecisionRow| TrailEntry {
-                source: r.source.clone(),
-                page: r.page,
-                unit: payload.unit.clone(),
-                serial: payload.serial_text(),
-                question: question.to_string(),
-                before: String::new(),
-                after,
-                auditor: d.auditor.clone(),
-                note: d.note.clone(),
-            };
-            let mut trail = vec![TrailEntry {
-                before: r.status.as_str().to_string(),
-                ..entry(WHOLE_BALLOT, Decision::Keyed.to_string(), row)
-            }];
-            let mut questions = Vec::new();
-            // In form order, as a scan lists a page's answers.
-            for q in form.questions.iter().filter(|q| q.is_choice()) {
-                let Some((d, decision)) = k.answers.get(&q.id) else {
-                    continue;
-                };
-                trail.push(entry(&q.id, decision.to_string(), d));
-                if let Some(answer) = decision.answer() {
-                    questions.push(QuestionRead {
-                        question: q.id.clone(),
-                        answer,
-                        boxes: Vec::new(),
-                        review_reason: None,
-                    });
-                }
-            }
-            out.push(KeyedBallot {
-                page: i,
-                payload,
-                questions,
-                auditor: row.auditor.clone(),
-                trail,
-            });
+            let checked = self.check_keyed_page(records, forms, i, k, refused);
+            out.extend(refused.keep(checked).flatten());
         }
-        Ok(out)
+        out
+    }
+
+    /// [`DecisionCheck::check_keyed`] for page `i`: an error is the page's refusal; `None`
+    /// when answers of it were refused (each kept in `refused`).
+    fn check_keyed_page(
+        &self,
+        records: &[PageRecord],
+        forms: &[Form],
+        i: usize,
+        k: &Keying,
+        refused: &mut Refusals,
+    ) -> anyhow::Result<Option<KeyedBallot>> {
+        let lang = self.lang;
+        let r = &records[i];
+        let page = r.page_ref();
+        let Some(row) = &k.keyed else {
+            let origin = k
+                .answers
+                .values()
+                .map(|(d, _)| d.origin.as_str())
+                .next()
+                .unwrap_or_default();
+            bail!(text(
+                lang,
+                "keyed.no_keyed_row",
+                &[
+                    ("origin", &origin),
+                    ("page", &page),
+                    ("reasons", &Reason::join(&r.reasons, ";")),
+                ]
+            ));
+        };
+        let origin = row.origin.as_str();
+        if let Some((prev, _)) = self.chosen.get(&(i, WHOLE_BALLOT.to_string())) {
+            bail!(text(
+                lang,
+                "keyed.and_verdict",
+                &[
+                    ("origin", &origin),
+                    ("other", &prev.origin),
+                    ("page", &page),
+                    ("verdict", &prev.decision),
+                ]
+            ));
+        }
+        let form = self.keyed_form(row, forms)?;
+        let unit = self
+            .registry
+            .require(&row.unit, lang)
+            .map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
+        let serial = Some(row.serial.as_str())
+            .filter(|s| {
+                (1..=MAX_KEYED_SERIAL_DIGITS).contains(&s.len())
+                    && s.bytes().all(|b| b.is_ascii_digit())
+            })
+            .and_then(|s| s.parse::<u32>().ok())
+            .with_context(|| {
+                text(
+                    lang,
+                    "keyed.bad_serial",
+                    &[("origin", &origin), ("serial", &row.serial)],
+                )
+            })?;
+        let payload = Payload::new(&form.id, form.version, &unit.code, serial);
+        let ballot = format!("{} {}", payload.unit, payload.serial_text());
+        if let Some(read) = &r.payload {
+            if (read.unit.as_str(), read.serial) != (payload.unit.as_str(), serial) {
+                bail!(text(
+                    lang,
+                    "keyed.qr_differs",
+                    &[
+                        ("origin", &origin),
+                        ("page", &page),
+                        ("qr", &format!("{} {}", read.unit, read.serial_text())),
+                        ("keyed", &ballot),
+                    ]
+                ));
+            }
+        }
+        // Every answer is checked, so that all the wrong ones are named at once.
+        let mut answers_fit = true;
+        for (q, (d, decision)) in &k.answers {
+            let checked = check_question_decision(form, q, decision, &d.origin);
+            answers_fit &= refused.keep(checked).is_some();
+        }
+        if !answers_fit {
+            return Ok(None);
+        }
+        let missing: Vec<&str> = form
+            .questions
+            .iter()
+            .filter(|q| q.is_choice() && !k.answers.contains_key(&q.id))
+            .map(|q| q.id.as_str())
+            .collect();
+        if !missing.is_empty() {
+            bail!(text(
+                lang,
+                "keyed.missing_answers",
+                &[
+                    ("origin", &origin),
+                    ("page", &page),
+                    ("ballot", &ballot),
+                    ("questions", &missing.join(", ")),
+                ]
+            ));
+        }
+        let entry = |question: &str, after: String, d: &DecisionRow| TrailEntry {
+            source: r.source.clone(),
+            page: r.page,
+            unit: payload.unit.clone(),
+            serial: payload.serial_text(),
+            question: question.to_string(),
+            before: String::new(),
+            after,
+            auditor: d.auditor.clone(),
+            note: d.note.clone(),
+        };
+        let mut trail = vec![TrailEntry {
+            before: r.status.as_str().to_string(),
+            ..entry(WHOLE_BALLOT, Decision::Keyed.to_string(), row)
+        }];
+        let mut questions = Vec::new();
+        // In form order, as a scan lists a page's answers.
+        for q in form.questions.iter().filter(|q| q.is_choice()) {
+            let Some((d, decision)) = k.answers.get(&q.id) else {
+                continue;
+            };
+            trail.push(entry(&q.id, decision.to_string(), d));
+            if let Some(answer) = decision.answer() {
+                questions.push(QuestionRead {
+                    question: q.id.clone(),
+                    answer,
+                    boxes: Vec::new(),
+                    review_reason: None,
+                });
+            }
+        }
+        Ok(Some(KeyedBallot {
+            page: i,
+            payload,
+            questions,
+            auditor: row.auditor.clone(),
+            trail,
+        }))
     }
 }
 

@@ -6,7 +6,8 @@
 //!
 //! Every decision is checked against the ballot it names; anything that does not fit (an
 //! unknown ballot, an option the question does not have, two different decisions for the same
-//! question) stops the re-tally with an error — nothing is applied silently.
+//! question) stops the re-tally: every row is checked before any is applied, and the error
+//! names every refused row at once — nothing is applied silently, or in part.
 
 mod apply;
 mod check;
@@ -152,7 +153,10 @@ pub fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
     // Streamed: only one decision per page and question is kept, never the files.
     let mut check = DecisionCheck::new(&records, &registry, lang);
     for p in req.decisions {
-        read_decisions(p, |d| check.add(&records, &forms, d))?;
+        read_decisions(p, |d| {
+            check.add(&records, &forms, d);
+            Ok(())
+        })?;
     }
     let Applied { trail, keyed } = check.apply(&mut records, &forms)?;
     // After the decisions: no decision can count a voided serial.
