@@ -188,7 +188,7 @@ pub fn run(dir: &Path, lang: Option<crate::i18n::Lang>) -> anyhow::Result<Summar
                 .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         })
         .unwrap_or_default();
-    let cfg = scan::Config::new(forms.clone(), registry.clone(), None, thresholds)?;
+    let cfg = scan::Config::new(forms.to_vec(), registry.clone(), None, thresholds)?;
     // Written into a fresh folder and swapped in as a whole, like the results folder: a kill
     // or a full disk midway leaves the previous review/ complete, never half of each.
     let staged = crate::results::StagedFolder::begin(&dir.join("review"), written_by_review)
@@ -357,11 +357,7 @@ fn blank_record(r: &PageRecord) -> PageRecord {
 }
 
 fn form_of<'a>(cfg: &'a scan::Config, r: &PageRecord) -> Option<&'a Form> {
-    let (id, v) = r.form.as_ref()?;
-    cfg.forms
-        .iter()
-        .map(|(f, _)| f)
-        .find(|f| &f.id == id && f.version == *v)
+    cfg.forms.of(r.form.as_ref()).map(|(f, _)| f)
 }
 
 /// Questions whose answer, read again, differs from what `answers.csv` recorded.

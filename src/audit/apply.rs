@@ -9,7 +9,7 @@ use super::decisions::{Decision, DecisionRow, WHOLE_BALLOT};
 use super::keyed::decide_keyed;
 use super::trail::TrailEntry;
 use crate::ballot::{self, QuestionRead, Status};
-use crate::form::Form;
+use crate::form::Forms;
 use crate::i18n::{text, Lang};
 use crate::reason::Reason;
 use crate::registry::Registry;
@@ -21,7 +21,7 @@ use crate::scan::PageRecord;
 pub fn apply_decisions(
     records: &mut [PageRecord],
     decisions: &[DecisionRow],
-    forms: &[Form],
+    forms: &Forms,
     registry: &Registry,
     lang: Lang,
 ) -> anyhow::Result<Vec<TrailEntry>> {
@@ -41,7 +41,7 @@ pub struct Applied {
 
 impl DecisionCheck {
     /// Applies the checked decisions: every one matched a page, or none is applied.
-    pub fn apply(mut self, records: &mut [PageRecord], forms: &[Form]) -> anyhow::Result<Applied> {
+    pub fn apply(mut self, records: &mut [PageRecord], forms: &Forms) -> anyhow::Result<Applied> {
         let lang = self.lang;
         // Everything is checked, every refusal kept, before any page changes.
         let mut refused = std::mem::take(&mut self.refused);
@@ -205,7 +205,7 @@ fn refuse_rejecting_one_of_identical_copies(
 /// duplicates across the whole set, exactly as a scan decides them.
 pub fn redecide(
     records: &mut [PageRecord],
-    forms: &[Form],
+    forms: &Forms,
     accepted: &BTreeSet<usize>,
     rejected: &BTreeSet<usize>,
     lang: Lang,
@@ -224,11 +224,7 @@ pub fn redecide(
             continue;
         }
         let readable = answers_open_to_decisions(r);
-        let Some(form) = r
-            .form
-            .as_ref()
-            .and_then(|(id, v)| forms.iter().find(|f| &f.id == id && f.version == *v))
-        else {
+        let Some(form) = forms.of(r.form.as_ref()) else {
             continue;
         };
         if !readable {
@@ -271,6 +267,7 @@ pub fn reject_voided(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::form::Form;
     use crate::payload::Payload;
 
     /// Ballot `serial` of P-ANBIEN on CSAT v1, read with q1 waiting for review.
@@ -310,7 +307,7 @@ mod tests {
     }
 
     fn apply(records: &mut [PageRecord], rows: &[DecisionRow]) -> anyhow::Result<Vec<TrailEntry>> {
-        let forms = vec![Form::default_form()];
+        let forms = Forms::from(vec![Form::default_form()]);
         apply_decisions(records, rows, &forms, &Registry::default_units(), Lang::En)
     }
 

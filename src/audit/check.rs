@@ -10,7 +10,7 @@ use super::decisions::{Decision, DecisionRow, KEYED, WHOLE_BALLOT};
 use super::keyed::Keying;
 use crate::ballot::Status;
 use crate::failure::{Failure, Mistake};
-use crate::form::Form;
+use crate::form::{Form, Forms};
 use crate::i18n::{text, Lang};
 use crate::reason::Reason;
 use crate::registry::Registry;
@@ -396,7 +396,7 @@ impl DecisionCheck {
     /// Checks one decision and keeps what it decides. A row that does not fit is refused,
     /// with why, and the check goes on: [`DecisionCheck::apply`] names every refused row at
     /// once and applies none.
-    pub fn add(&mut self, records: &[PageRecord], forms: &[Form], d: DecisionRow) {
+    pub fn add(&mut self, records: &[PageRecord], forms: &Forms, d: DecisionRow) {
         let checked = self.take(records, forms, d);
         self.refused.keep(checked);
     }
@@ -405,7 +405,7 @@ impl DecisionCheck {
     fn take(
         &mut self,
         records: &[PageRecord],
-        forms: &[Form],
+        forms: &Forms,
         d: DecisionRow,
     ) -> anyhow::Result<()> {
         match self.route(records, &d)? {
@@ -471,16 +471,12 @@ impl DecisionCheck {
         }
         let decision = decision.map_err(|e| anyhow::anyhow!("{}: {e}", d.origin))?;
         if !whole {
-            let form = r
-                .form
-                .as_ref()
-                .and_then(|(id, v)| forms.iter().find(|f| &f.id == id && f.version == *v))
-                .with_context(|| {
-                    format!(
-                        "{}: {}#{} has no readable form, so only `*` decisions apply to it",
-                        d.origin, d.source, d.page
-                    )
-                })?;
+            let form = forms.of(r.form.as_ref()).with_context(|| {
+                format!(
+                    "{}: {}#{} has no readable form, so only `*` decisions apply to it",
+                    d.origin, d.source, d.page
+                )
+            })?;
             check_question_decision(form, &d.question, &decision, &d.origin)?;
         }
         let page = format!("{}#{}", d.source, d.page);

@@ -11,7 +11,7 @@ use super::check::{check_question_decision, keep_one, require_auditor, DecisionC
 use super::decisions::{Decision, DecisionRow, WHOLE_BALLOT};
 use super::trail::TrailEntry;
 use crate::ballot::{self, QuestionRead, Status};
-use crate::form::Form;
+use crate::form::{Form, Forms};
 use crate::i18n::text;
 use crate::payload::Payload;
 use crate::reason::Reason;
@@ -133,7 +133,7 @@ impl DecisionCheck {
     pub(super) fn check_keyed(
         &self,
         records: &[PageRecord],
-        forms: &[Form],
+        forms: &Forms,
         refused: &mut Refusals,
     ) -> Vec<KeyedBallot> {
         let mut out = Vec::new();
@@ -149,7 +149,7 @@ impl DecisionCheck {
     fn check_keyed_page(
         &self,
         records: &[PageRecord],
-        forms: &[Form],
+        forms: &Forms,
         i: usize,
         k: &Keying,
         refused: &mut Refusals,
@@ -294,7 +294,7 @@ impl DecisionCheck {
 /// a `duplicate`: never counted twice, whatever the answers. Otherwise the keyed answers
 /// decide as a read ballot's would: `keyed` where it would be counted, `invalid` where it
 /// would be (a blank ballot). The reason the scanner gave (`no_qr`…) stays first.
-pub(super) fn decide_keyed(records: &mut [PageRecord], forms: &[Form], keyed: &[usize]) {
+pub(super) fn decide_keyed(records: &mut [PageRecord], forms: &Forms, keyed: &[usize]) {
     let keyed_set: BTreeSet<usize> = keyed.iter().copied().collect();
     let mut returned: BTreeMap<(String, u32), usize> = BTreeMap::new();
     for (j, r) in records.iter().enumerate() {
@@ -313,10 +313,7 @@ pub(super) fn decide_keyed(records: &mut [PageRecord], forms: &[Form], keyed: &[
         let Some(p) = &r.payload else { continue };
         let key = (p.unit.clone(), p.serial);
         let first = returned.get(&key).map(|&j| records[j].page_ref());
-        let form = r
-            .form
-            .as_ref()
-            .and_then(|(id, v)| forms.iter().find(|f| &f.id == id && f.version == *v));
+        let form = forms.of(r.form.as_ref());
         let r = &mut records[i];
         let mut reasons: Vec<Reason> = r
             .reasons
@@ -392,7 +389,7 @@ mod tests {
     }
 
     fn key(records: &mut [PageRecord], rows: &[DecisionRow]) -> anyhow::Result<Vec<TrailEntry>> {
-        let forms = vec![Form::default_form()];
+        let forms = Forms::from(vec![Form::default_form()]);
         apply_decisions(records, rows, &forms, &Registry::default_units(), Lang::En)
     }
 

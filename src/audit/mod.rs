@@ -35,7 +35,7 @@ pub use scan_folder::load_scan;
 pub use trail::{trail_csv, TrailEntry, TRAIL_HEADER};
 
 use crate::ballot::Status;
-use crate::form::Form;
+use crate::form::Forms;
 use crate::i18n::{text, Lang};
 use crate::output;
 use crate::registry::Registry;
@@ -128,7 +128,7 @@ pub fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
         }
         locks.push(crate::results::lock_for_reading(d)?);
     }
-    let mut forms: Vec<Form> = Vec::new();
+    let mut forms = Forms::default();
     let mut registry = None;
     let mut records = Vec::new();
     let mut scan_lang = None;
@@ -136,9 +136,7 @@ pub fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
         let settings = ScanSettings::load(dir)?;
         scan_lang.get_or_insert(settings.lang);
         for f in settings.forms()? {
-            if !forms.iter().any(|g| g.id == f.id && g.version == f.version) {
-                forms.push(f);
-            }
+            forms.insert(f);
         }
         if registry.is_none() {
             registry = Some(settings.registry()?);
