@@ -1,7 +1,8 @@
 //! Drawing text and rectangles into images, and measuring and wrapping text: the one glyph
 //! loop (with kerning) that the ballot renderer, the review images and report.html's chart
 //! draw with and that the layout and the PDF writer measure with, greedy word wrap, and
-//! blending a colour into a pixel.
+//! blending a colour into a pixel, outlining and filling rectangles in image pixels
+//! ([`PxRect`]).
 //!
 //! Text sizes are "units per em": pixels for an image, points for [`text_width`] when the
 //! layout measures in points. The font files themselves and their metrics are in
@@ -112,6 +113,104 @@ pub fn fill_rect(img: &mut RgbImage, x: u32, y: u32, w: u32, h: u32, colour: Rgb
         for xx in x..(x + w).min(img.width()) {
             img.put_pixel(xx, yy, colour);
         }
+    }
+}
+
+/// A rectangle in image pixels (edges, not pixel centres).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PxRect {
+    pub x0: f64,
+    pub y0: f64,
+    pub x1: f64,
+    pub y1: f64,
+}
+
+impl PxRect {
+    /// `r` at `s` pixels a millimetre.
+    pub fn from_mm(r: &crate::geometry::RectMm, s: f64) -> PxRect {
+        PxRect {
+            x0: r.x * s,
+            y0: r.y * s,
+            x1: r.right() * s,
+            y1: r.bottom() * s,
+        }
+    }
+
+    /// `d` pixels wider on every side.
+    pub fn grow(self, d: f64) -> PxRect {
+        PxRect {
+            x0: self.x0 - d,
+            y0: self.y0 - d,
+            x1: self.x1 + d,
+            y1: self.y1 + d,
+        }
+    }
+
+    /// The smallest rectangle holding both.
+    pub fn union(self, o: PxRect) -> PxRect {
+        PxRect {
+            x0: self.x0.min(o.x0),
+            y0: self.y0.min(o.y0),
+            x1: self.x1.max(o.x1),
+            y1: self.y1.max(o.y1),
+        }
+    }
+
+    /// Cut to a `w` × `h` image.
+    pub fn clamp(self, w: f64, h: f64) -> PxRect {
+        PxRect {
+            x0: self.x0.clamp(0.0, w),
+            y0: self.y0.clamp(0.0, h),
+            x1: self.x1.clamp(0.0, w),
+            y1: self.y1.clamp(0.0, h),
+        }
+    }
+}
+
+/// Draws the outline of `r`, `thickness` pixels wide inwards from its edges.
+pub fn outline(img: &mut RgbImage, r: PxRect, thickness: f64, colour: Rgb<u8>) {
+    let (x0, y0) = (r.x0.round() as i64, r.y0.round() as i64);
+    let (x1, y1) = (r.x1.round() as i64, r.y1.round() as i64);
+    let t = thickness.round().max(1.0) as i64;
+    for y in y0..y1 {
+        for x in x0..x1 {
+            let edge = x < x0 + t || x >= x1 - t || y < y0 + t || y >= y1 - t;
+            if edge {
+                blend(img, x, y, colour, 1.0);
+            }
+        }
+    }
+}
+
+/// The size at most `px` at which `text` fits in `room` pixels (never below 60 % of `px`;
+/// longer texts are cut by the image edge rather than made unreadable).
+pub fn fit_size(text: &str, px: f64, room: f64, weight: Weight) -> f64 {
+    let w = text_width(text, px, weight);
+    if w <= room || w <= 0.0 {
+        px
+    } else {
+        (px * room / w).max(px * 0.6)
+    }
+}
+
+/// [`text`], returning the pixels the line covers (from the pen's start to its end, ascent
+/// to descent).
+pub fn text_box(
+    img: &mut RgbImage,
+    x: f64,
+    baseline: f64,
+    px: f64,
+    weight: Weight,
+    colour: Rgb<u8>,
+    line: &str,
+) -> PxRect {
+    let end = text(img, x, baseline, px, weight, colour, line);
+    let (ascent, descent) = vertical_metrics(px, weight);
+    PxRect {
+        x0: x,
+        y0: baseline - ascent,
+        x1: end,
+        y1: baseline - descent,
     }
 }
 

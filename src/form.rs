@@ -528,6 +528,93 @@ fn line_of(text: &str, byte: usize) -> usize {
         .map_or(1, |t| t.bytes().filter(|&b| b == b'\n').count() + 1)
 }
 
+/// The forms a scan or a tally knows, each id and version once: the one place a page's form
+/// is looked up by what its QR code says. `T` is the form itself, or the form with what a
+/// scan keeps beside it (its layout); the list reads as a slice of them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Forms<T = Form>(Vec<T>);
+
+impl<T: AsRef<Form>> Forms<T> {
+    /// The form with this id and version.
+    pub fn get(&self, id: &str, version: u32) -> Option<&T> {
+        self.position(id, version).map(|i| &self.0[i])
+    }
+
+    /// Where the form with this id and version is in the list (the review page numbers its
+    /// forms so).
+    pub fn position(&self, id: &str, version: u32) -> Option<usize> {
+        self.0.iter().position(|f| {
+            let f = f.as_ref();
+            f.id == id && f.version == version
+        })
+    }
+
+    /// The form a page was read with (`PageRecord::form`: its id and version), if known.
+    pub fn of(&self, page_form: Option<&(String, u32)>) -> Option<&T> {
+        page_form.and_then(|(id, version)| self.get(id, *version))
+    }
+
+    /// Adds `form` unless one with its id and version is already here (the first one stays);
+    /// whether it was added.
+    pub fn insert(&mut self, form: T) -> bool {
+        let known = {
+            let f = form.as_ref();
+            self.get(&f.id, f.version).is_some()
+        };
+        if !known {
+            self.0.push(form);
+        }
+        !known
+    }
+}
+
+impl<T> Default for Forms<T> {
+    fn default() -> Self {
+        Forms(Vec::new())
+    }
+}
+
+impl<T> std::ops::Deref for Forms<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        &self.0
+    }
+}
+
+/// The forms in the order given; a later form with the id and version of an earlier one is
+/// never found (see [`Forms::insert`] to drop it, [`load_dir`] to refuse it).
+impl<T> From<Vec<T>> for Forms<T> {
+    fn from(forms: Vec<T>) -> Self {
+        Forms(forms)
+    }
+}
+
+impl<T> FromIterator<T> for Forms<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(forms: I) -> Self {
+        Forms(forms.into_iter().collect())
+    }
+}
+
+impl<T> IntoIterator for Forms<T> {
+    type Item = T;
+    type IntoIter = std::vec::IntoIter<T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl<T> From<Forms<T>> for Vec<T> {
+    fn from(forms: Forms<T>) -> Vec<T> {
+        forms.0
+    }
+}
+
+impl AsRef<Form> for Form {
+    fn as_ref(&self) -> &Form {
+        self
+    }
+}
+
 /// Loads every `*.toml` form in a folder, sorted by file name. Two files with the same id and
 /// version are an error: the scanner could not tell their ballots apart.
 pub fn load_dir(dir: &Path) -> Result<Vec<Form>, FormError> {
@@ -548,10 +635,10 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Form>, FormError> {
             message: Msg::new("form_error.empty_dir", &[]),
         });
     }
-    let mut forms: Vec<Form> = Vec::new();
+    let mut forms: Forms = Forms::default();
     for p in paths {
         let f = Form::load(&p)?;
-        if forms.iter().any(|g| g.id == f.id && g.version == f.version) {
+        if forms.get(&f.id, f.version).is_some() {
             return Err(FormError {
                 file: p.display().to_string(),
                 line: 1,
@@ -565,9 +652,9 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Form>, FormError> {
                 ),
             });
         }
-        forms.push(f);
+        forms.insert(f);
     }
-    Ok(forms)
+    Ok(forms.into())
 }
 
 #[cfg(test)]

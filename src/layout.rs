@@ -175,6 +175,13 @@ pub struct Layout {
     unit_place: UnitPlace,
 }
 
+/// A scan keeps each form with its layout; they are looked up by the form.
+impl AsRef<Form> for (Form, Layout) {
+    fn as_ref(&self) -> &Form {
+        &self.0
+    }
+}
+
 impl Layout {
     pub fn new(form: &Form) -> Result<Layout, FormError> {
         let fail = |line: usize, message: Msg| FormError {

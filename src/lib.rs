@@ -7,7 +7,8 @@
 //! [`duplicates`] → [`tally`] and [`report`] (CSVs, written by [`output`] into a [`results`]
 //! folder swapped in whole; [`scan_files`] holds ballots.csv and answers.csv, [`issued`]
 //! issued.csv), orchestrated by [`scan`]; [`reason`] is the reason codes. Auditing: [`review`] (annotated images and a decision page for the flagged
-//! ballots) → [`audit`] (decisions applied, re-tally).
+//! ballots) → [`audit`] (scan folders read back, decisions checked then applied, the re-tally,
+//! reconciliation).
 //! [`draw`] measures and draws text (one glyph loop) for all of them.
 
 // The message catalogues (locales/*.yml), compiled in; see `i18n`.

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use crate::ballot::Status;
 use crate::duplicates::Duplicates;
-use crate::form::Form;
+use crate::form::{Form, Forms};
 use crate::output::WriteError;
 use crate::previous_scan::{NotKept, PagesWriter, PreviousScan, ScannedPage};
 use crate::registry::Registry;
@@ -77,11 +77,11 @@ impl ScanSettings {
         Ok(s)
     }
 
-    pub fn forms(&self) -> anyhow::Result<Vec<Form>> {
-        Ok(match &self.forms {
+    pub fn forms(&self) -> anyhow::Result<Forms> {
+        Ok(Forms::from(match &self.forms {
             Some(dir) => crate::form::load_dir(dir)?,
             None => Form::standard_forms(),
-        })
+        }))
     }
 
     pub fn registry(&self) -> anyhow::Result<Registry> {
@@ -337,7 +337,7 @@ fn write_scan(
     crate::output::write_atomic(&dir.join("scan.json"), &json)?;
 
     let mut verdicts = duplicates.finish(settings.lang);
-    let forms: Vec<Form> = cfg.forms.iter().map(|(f, _)| f.clone()).collect();
+    let forms: Forms = cfg.forms.iter().map(|(f, _)| f.clone()).collect();
     let mut ballots = crate::output::CsvStream::create(&dir.join("ballots.csv"), &BALLOTS_HEADER)?;
     let mut tally = Tally::default();
     for (i, r) in crate::previous_scan::records(dir)

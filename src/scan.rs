@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::ballot::{self, QuestionRead, Status};
 use crate::comments;
-use crate::form::Form;
+use crate::form::{Form, Forms};
 use crate::i18n::{text, Lang};
 use crate::input;
 use crate::layout::Layout;
@@ -30,7 +30,7 @@ use crate::registry::Registry;
 pub const REVIEW_FIT_ERROR_MM: f64 = 0.6;
 
 pub struct Config {
-    pub forms: Vec<(Form, Layout)>,
+    pub forms: Forms<(Form, Layout)>,
     pub registry: Registry,
     pub key: Option<SigningKey>,
     pub thresholds: Thresholds,
@@ -63,9 +63,7 @@ impl Config {
     }
 
     fn form(&self, id: &str, version: u32) -> Option<&(Form, Layout)> {
-        self.forms
-            .iter()
-            .find(|(f, _)| f.id == id && f.version == version)
+        self.forms.get(id, version)
     }
 }
 

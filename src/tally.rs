@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::ballot::{Answer, Status};
-use crate::form::{Form, Question};
+use crate::form::{Form, Forms, Question};
 use crate::i18n::{text, Lang};
 use crate::output::CsvTable;
 use crate::registry::Registry;
@@ -47,7 +47,7 @@ pub struct Tally {
 }
 
 impl Tally {
-    pub fn of(ballots: &[TallyBallot], forms: &[Form], registry: &Registry) -> Tally {
+    pub fn of(ballots: &[TallyBallot], forms: &Forms, registry: &Registry) -> Tally {
         let mut t = Tally::default();
         for b in ballots {
             t.add(b, forms, registry);
@@ -55,7 +55,7 @@ impl Tally {
         t
     }
 
-    pub fn add(&mut self, b: &TallyBallot, forms: &[Form], registry: &Registry) {
+    pub fn add(&mut self, b: &TallyBallot, forms: &Forms, registry: &Registry) {
         self.add_to_tallies(b);
         self.add_to_summary(b, forms, registry);
     }
@@ -94,7 +94,7 @@ impl Tally {
     /// `version` say whose ballots a row counts: versions asking a question alike share its rows
     /// (`1;2`), versions asking it differently have rows of their own under another name (see
     /// [`RollupQuestions`]).
-    pub fn tallies_table(&self, forms: &[Form], registry: &Registry, lang: Lang) -> CsvTable {
+    pub fn tallies_table(&self, forms: &Forms, registry: &Registry, lang: Lang) -> CsvTable {
         let special = |code: &str| text(lang, &format!("tallies.{code}"), &[]);
         let questions = self.questions(forms);
         let mut table = CsvTable::new(&TALLIES_HEADER);
@@ -143,7 +143,7 @@ impl Tally {
     }
 
     /// The questions of the forms tallied as the roll-ups count them.
-    pub fn questions(&self, forms: &[Form]) -> RollupQuestions {
+    pub fn questions(&self, forms: &Forms) -> RollupQuestions {
         RollupQuestions::of(forms, &self.forms_used())
     }
 }
@@ -202,7 +202,7 @@ impl RollupQuestions {
     /// name of its own, `q7_v1` (or `q7_v1_v2`). Different forms never share one: a question
     /// id used by two forms is named with its form, `KHAC_q1`. `used` empty: every form given
     /// (a tally of no ballots still has its columns).
-    pub fn of(forms: &[Form], used: &BTreeSet<FormKey>) -> RollupQuestions {
+    pub fn of(forms: &Forms, used: &BTreeSet<FormKey>) -> RollupQuestions {
         let chosen: Vec<&Form> = forms
             .iter()
             .filter(|f| used.is_empty() || used.contains(&(f.id.clone(), f.version)))
@@ -328,7 +328,7 @@ fn join_versions(versions: &[u32]) -> String {
 /// `tallies.csv` of ballots held in memory (see [`Tally::tallies_table`]).
 pub fn tallies_csv(
     ballots: &[TallyBallot],
-    forms: &[Form],
+    forms: &Forms,
     registry: &Registry,
     lang: Lang,
 ) -> CsvTable {
@@ -392,7 +392,7 @@ pub struct Summary {
 }
 
 impl Tally {
-    fn add_to_summary(&mut self, b: &TallyBallot, forms: &[Form], registry: &Registry) {
+    fn add_to_summary(&mut self, b: &TallyBallot, forms: &Forms, registry: &Registry) {
         let scopes: Vec<String> = match &b.unit {
             Some(u) => registry
                 .ancestry(u)
@@ -401,10 +401,7 @@ impl Tally {
                 .collect(),
             None => vec![String::new()],
         };
-        let form = b
-            .form
-            .as_ref()
-            .and_then(|(id, v)| forms.iter().find(|f| &f.id == id && f.version == *v));
+        let form = forms.of(b.form.as_ref());
         for scope in scopes {
             let s = self.per_unit.entry(scope).or_default();
             s.pages += 1;
@@ -439,7 +436,7 @@ impl Tally {
     /// registry, then unidentified pages.
     pub fn summary(
         &self,
-        forms: &[Form],
+        forms: &Forms,
         registry: &Registry,
         returns: Option<&BTreeMap<String, (u64, u64)>>,
     ) -> Summary {
@@ -523,7 +520,7 @@ impl Tally {
 /// The summary of ballots held in memory (see [`Tally::summary`]).
 pub fn summarize(
     ballots: &[TallyBallot],
-    forms: &[Form],
+    forms: &Forms,
     registry: &Registry,
     returns: Option<&BTreeMap<String, (u64, u64)>>,
 ) -> Summary {
@@ -533,7 +530,7 @@ pub fn summarize(
 /// `summary.csv`: one row per unit with pages, its numbers including all units below it.
 pub fn summary_csv(
     ballots: &[TallyBallot],
-    forms: &[Form],
+    forms: &Forms,
     registry: &Registry,
     returns: Option<&BTreeMap<String, (u64, u64)>>,
 ) -> CsvTable {
@@ -720,12 +717,12 @@ mod tests {
     use super::*;
 
     /// CSAT v1 and a v3 whose q7 asks about extra papers instead (another text).
-    fn forms_with_a_different_q7() -> Vec<Form> {
+    fn forms_with_a_different_q7() -> Forms {
         let mut v3 = Form::default_form();
         v3.version = 3;
         let q7 = v3.questions.iter_mut().find(|q| q.id == "q7").expect("q7");
         q7.text = "Cán bộ có yêu cầu nộp thêm giấy tờ ngoài quy định không?".into();
-        vec![Form::default_form(), Form::standard_v2(), v3]
+        Forms::from(vec![Form::default_form(), Form::standard_v2(), v3])
     }
 
     fn answered(unit: &str, version: u32, q7: &str) -> TallyBallot {
@@ -840,7 +837,7 @@ mod tests {
         // Another form with the same question ids: never merged with CSAT.
         let mut other = Form::default_form();
         other.id = "KHAC".into();
-        forms.push(other);
+        forms.insert(other);
         let mut b = answered("P-ANBIEN", 1, "5");
         b.form = Some(("KHAC".into(), 1));
         let tally = Tally::of(&[answered("P-ANBIEN", 1, "1"), b], &forms, &reg);
@@ -868,7 +865,7 @@ mod tests {
     #[test]
     fn rates_roll_up_to_parents_and_count_only_counted_ballots() {
         let reg = Registry::default_units();
-        let forms = vec![Form::default_form()];
+        let forms = Forms::from(vec![Form::default_form()]);
         let ballots = vec![
             ballot("P-ANBIEN", Status::Counted, "5"),
             ballot("P-ANBIEN", Status::Counted, "2"),

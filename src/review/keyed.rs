@@ -62,7 +62,7 @@ pub(super) fn templates(h: &mut String, input: &PageInput) {
         help = text(lang, "review_keyed.help", &[("keyed", &KEYED)]),
         form_label = text(lang, "review_keyed.form", &[]),
     );
-    for f in input.forms {
+    for f in input.forms.iter() {
         let _ = write!(
             h,
             "<option value=\"{}\">{} v{}</option>",
@@ -114,7 +114,7 @@ pub(super) fn templates(h: &mut String, input: &PageInput) {
 pub(super) fn form(h: &mut String, input: &PageInput, r: &PageRecord) {
     let e = escape;
     let read = r.payload.as_ref();
-    let preset = match (read, input.forms) {
+    let preset = match (read, &input.forms[..]) {
         (Some(p), _) => form_value(&p.form, p.version),
         (None, [only]) => form_value(&only.id, only.version),
         (None, _) => String::new(),

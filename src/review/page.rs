@@ -13,7 +13,7 @@ use std::fmt::Write;
 
 use crate::audit::{Decision, DECISIONS_HEADER, WHOLE_BALLOT};
 use crate::ballot::{Answer, Status};
-use crate::form::{Form, QuestionKind};
+use crate::form::{Forms, QuestionKind};
 use crate::i18n::{decimal, text, Lang};
 use crate::marks::{MarkState, Thresholds};
 use crate::reason::Reason;
@@ -44,7 +44,7 @@ pub struct PageInput<'a> {
     pub records: &'a [PageRecord],
     /// The flagged pages, in the order they are listed.
     pub entries: &'a [Entry],
-    pub forms: &'a [Form],
+    pub forms: &'a Forms,
     pub registry: &'a Registry,
     pub thresholds: Thresholds,
     /// The language of everything the auditor reads; values (codes, ids) stay as written.
@@ -637,13 +637,11 @@ fn ballot_card(h: &mut String, input: &PageInput, rank: usize, entry: &Entry) {
         }
     }
     h.push_str("<div class=\"qs\">\n");
-    let form = r.form.as_ref().and_then(|(id, v)| {
-        input
-            .forms
-            .iter()
-            .enumerate()
-            .find(|(_, f)| &f.id == id && f.version == *v)
-    });
+    let form = r
+        .form
+        .as_ref()
+        .and_then(|(id, v)| input.forms.position(id, *v))
+        .map(|fi| (fi, &input.forms[fi]));
     // Only the verdict is offered where decisions on answers would change nothing.
     let readable = crate::audit::answers_open_to_decisions(r);
     match form {
@@ -768,7 +766,7 @@ mod tests {
             page("P-ANBIEN", 4, Answer::Empty),
         ];
         let registry = Registry::default_units();
-        let forms = Form::standard_forms();
+        let forms = Forms::from(crate::form::Form::standard_forms());
         let html = index_html(&PageInput {
             scan_dir: "out",
             scan_key: "k",

@@ -302,7 +302,7 @@ pub fn synthetic_page(n: usize) -> String {
         scan_key: "0123456789abcdef",
         records: &records,
         entries: &entries,
-        forms: &[Form::default_form()],
+        forms: &ballotscan::form::Forms::from(vec![Form::default_form()]),
         registry: &Registry::default_units(),
         thresholds: Default::default(),
         lang: Default::default(),

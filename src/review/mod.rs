@@ -3,8 +3,8 @@
 //! ([`page`]) where the auditor records decisions and exports them as `decisions.csv`, the file
 //! [`crate::audit::load_decisions`] reads back.
 //!
-//! This module owns choosing and ordering the flagged pages and drawing their images. The
-//! images are drawn from the very pipeline the scan decided with: each page is read again by
+//! This module owns the command: choosing and ordering the flagged pages, and writing their
+//! images ([`images`] draws them) and the page. The images are drawn from the very pipeline the scan decided with: each page is read again by
 //! [`scan::read_page`] (deterministic, with the forms, units and thresholds saved in
 //! `scan.json`), and the box rectangles it found, their states and the page transform are
 //! drawn as they are, their fill scores passed to the page with each crop — detection is
@@ -12,6 +12,7 @@
 //! reads differently from what `answers.csv` recorded (the file was replaced, say), the page
 //! says so instead of quietly showing something else.
 
+mod images;
 mod keyed;
 pub mod page;
 
@@ -19,42 +20,19 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use image::{GrayImage, Rgb, RgbImage};
 use rayon::prelude::*;
 
 use crate::audit;
-use crate::ballot::{Answer, QuestionRead, Status};
-use crate::draw;
-use crate::fonts::Weight;
+use crate::ballot::{QuestionRead, Status};
 use crate::form::Form;
-use crate::geometry::{Homography, PointMm, RectMm, MM_PER_INCH};
 use crate::input;
-use crate::layout::{PAGE_H, PAGE_W};
 use crate::marks::{self, MarkState, Thresholds};
 use crate::output;
-use crate::reason::Reason;
 use crate::report::ScanSettings;
 use crate::scan::{self, PageRecord};
 
-/// Resolution of the annotated images. At 100 DPI a 7 mm box is 28 px — enough to judge a
-/// pencil stroke — and a page is about 100–200 kB as JPEG, so 2,000 flagged ballots stay a
-/// folder that can be copied to an auditor's laptop.
-pub const REVIEW_DPI: f64 = 100.0;
-/// Width of the strip added right of the page, where each question's reading is written:
-/// the page's own right margin (about 10 mm beyond the last box) is too narrow for `REVIEW`.
-pub const ANSWER_STRIP_MM: f64 = 30.0;
-/// JPEG quality of the images: marks and box borders stay crisp, a page stays small.
-const JPEG_QUALITY: u8 = 80;
-/// Each output pixel averages `SUPERSAMPLE`² samples of the scan: a 300 DPI scan shrunk to
-/// 100 DPI by point sampling would drop thin pencil lines.
-const SUPERSAMPLE: usize = 2;
-
-/// The colours of a box's state, as the auditor's page explains them.
-pub const MARKED: Rgb<u8> = Rgb([0, 150, 60]);
-pub const AMBIGUOUS: Rgb<u8> = Rgb([235, 110, 0]);
-pub const EMPTY: Rgb<u8> = Rgb([140, 140, 140]);
-const OVER_MARKED: Rgb<u8> = Rgb([210, 30, 30]);
-const STRIP: Rgb<u8> = Rgb([242, 242, 242]);
+use images::encode_jpeg;
+pub use images::{annotate, plain, AMBIGUOUS, ANSWER_STRIP_MM, EMPTY, MARKED, REVIEW_DPI};
 
 /// Part of an annotated image showing one question's boxes (pixels of that image).
 #[derive(Clone, Debug, PartialEq)]
@@ -188,7 +166,7 @@ pub fn run(dir: &Path, lang: Option<crate::i18n::Lang>) -> anyhow::Result<Summar
                 .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         })
         .unwrap_or_default();
-    let cfg = scan::Config::new(forms.clone(), registry.clone(), None, thresholds)?;
+    let cfg = scan::Config::new(forms.to_vec(), registry.clone(), None, thresholds)?;
     // Written into a fresh folder and swapped in as a whole, like the results folder: a kill
     // or a full disk midway leaves the previous review/ complete, never half of each.
     let staged = crate::results::StagedFolder::begin(&dir.join("review"), written_by_review)
@@ -357,11 +335,7 @@ fn blank_record(r: &PageRecord) -> PageRecord {
 }
 
 fn form_of<'a>(cfg: &'a scan::Config, r: &PageRecord) -> Option<&'a Form> {
-    let (id, v) = r.form.as_ref()?;
-    cfg.forms
-        .iter()
-        .map(|(f, _)| f)
-        .find(|f| &f.id == id && f.version == *v)
+    cfg.forms.of(r.form.as_ref()).map(|(f, _)| f)
 }
 
 /// Questions whose answer, read again, differs from what `answers.csv` recorded.
@@ -387,237 +361,6 @@ fn compare_readings(form: &Form, recorded: &PageRecord, again: &[QuestionRead]) 
     out
 }
 
-fn px_per_mm() -> f64 {
-    REVIEW_DPI / MM_PER_INCH
-}
-
-/// The upright page, sampled from the scan through the page transform, with every box
-/// outlined in its state's colour and each question's reading in a strip right of the page.
-/// Returns the image and one crop per question: its boxes' columns, with each box's place,
-/// fill score and state, which the review page writes under the box (the option's label, and
-/// on demand the score) rather than into the image.
-pub fn annotate(
-    img: &GrayImage,
-    h: &Homography,
-    form: &Form,
-    questions: &[QuestionRead],
-    thresholds: &Thresholds,
-) -> (RgbImage, Vec<Crop>) {
-    let s = px_per_mm();
-    let (pw, ph) = ((PAGE_W * s).round() as u32, (PAGE_H * s).round() as u32);
-    let strip = (ANSWER_STRIP_MM * s).round() as u32;
-    let mut out = RgbImage::from_pixel(pw + strip, ph, STRIP);
-    let n = SUPERSAMPLE;
-    let rows: Vec<Vec<u8>> = (0..ph)
-        .into_par_iter()
-        .map(|y| {
-            (0..pw)
-                .map(|x| {
-                    let mut sum = 0.0f32;
-                    for sy in 0..n {
-                        for sx in 0..n {
-                            let p = PointMm::new(
-                                (x as f64 + (sx as f64 + 0.5) / n as f64) / s,
-                                (y as f64 + (sy as f64 + 0.5) / n as f64) / s,
-                            );
-                            let q = h.map(p);
-                            sum += marks::bilinear(img, q.x, q.y);
-                        }
-                    }
-                    (sum / (n * n) as f32).round().clamp(0.0, 255.0) as u8
-                })
-                .collect()
-        })
-        .collect();
-    for (y, row) in rows.iter().enumerate() {
-        for (x, v) in row.iter().enumerate() {
-            out.put_pixel(x as u32, y as u32, Rgb([*v, *v, *v]));
-        }
-    }
-
-    let answer_px = 3.6 * s;
-    let mut crops = Vec::new();
-    for q in &form.questions {
-        let Some(read) = questions.iter().find(|x| x.question == q.id) else {
-            continue;
-        };
-        let found: Vec<PxRect> = read
-            .boxes
-            .iter()
-            .map(|b| PxRect::from_mm(&b.score.found, s))
-            .collect();
-        let Some(mut bounds) = found.iter().map(|r| r.grow(3.0)).reduce(PxRect::union) else {
-            continue;
-        };
-        for (b, r) in read.boxes.iter().zip(&found) {
-            // Outside the found edge, so the printed border and the mark stay visible. The
-            // score and the option's label are the page's to write (HTML, under the crop).
-            stroke(&mut out, r.grow(3.0), 2.0, state_colour(b.state));
-        }
-        // Each option's column, so the page has the room to write its label under its box.
-        let centres: Vec<f64> = found.iter().map(|r| (r.x0 + r.x1) / 2.0).collect();
-        let half_column = centres
-            .windows(2)
-            .map(|w| (w[1] - w[0]).abs() / 2.0)
-            .reduce(f64::min);
-        if let (Some(half), Some(first), Some(last)) =
-            (half_column, centres.first(), centres.last())
-        {
-            bounds.x0 = bounds.x0.min(first.min(*last) - half);
-            bounds.x1 = bounds.x1.max(first.max(*last) + half);
-        }
-        let pad = 1.5 * s;
-        let c = bounds.grow(pad).clamp(pw as f64, ph as f64);
-        let (cx, cy) = (c.x0.floor(), c.y0.floor());
-        crops.push(Crop {
-            question: q.id.clone(),
-            x: cx as u32,
-            y: cy as u32,
-            w: (c.x1 - cx).ceil() as u32,
-            h: (c.y1 - cy).ceil() as u32,
-            boxes: read
-                .boxes
-                .iter()
-                .zip(&found)
-                .map(|(b, r)| CropBox {
-                    option: b.option.clone(),
-                    x: (r.x0 - cx).round().max(0.0) as u32,
-                    y: (r.y0 - cy).round().max(0.0) as u32,
-                    w: (r.x1 - r.x0).round() as u32,
-                    h: (r.y1 - r.y0).round() as u32,
-                    fill: b.score.fill,
-                    state: b.state,
-                })
-                .collect(),
-        });
-        // The reading, in the strip at the row's height.
-        let (text, colour) = answer_text(&read.answer, read.review_reason);
-        let mid = (bounds.y0 + bounds.y1) / 2.0;
-        let room = strip as f64 - 8.0;
-        let size = fit_size(&text, answer_px, room, Weight::Bold);
-        draw_text(
-            &mut out,
-            pw as f64 + 4.0,
-            mid + size * 0.35,
-            size,
-            Weight::Bold,
-            colour,
-            &text,
-        );
-    }
-    // A thin rule between page and strip, and the thresholds used, at the strip's top.
-    for y in 0..ph {
-        out.put_pixel(pw, y, Rgb([200, 200, 200]));
-    }
-    let score_px = 2.6 * s; // about 7.5 pt: readable at 100 DPI
-    let legend = [
-        (format!("marked ≥ {:.3}", thresholds.marked), MARKED),
-        (format!("empty ≤ {:.3}", thresholds.empty), EMPTY),
-    ];
-    for (k, (text, colour)) in legend.iter().enumerate() {
-        let size = fit_size(text, score_px, strip as f64 - 8.0, Weight::Regular);
-        draw_text(
-            &mut out,
-            pw as f64 + 4.0,
-            (6.0 + 4.0 * k as f64) * s,
-            size,
-            Weight::Regular,
-            *colour,
-            text,
-        );
-    }
-    (out, crops)
-}
-
-fn state_colour(state: MarkState) -> Rgb<u8> {
-    match state {
-        MarkState::Marked => MARKED,
-        MarkState::Ambiguous => AMBIGUOUS,
-        MarkState::Empty => EMPTY,
-    }
-}
-
-fn answer_text(a: &Answer, review_reason: Option<Reason>) -> (String, Rgb<u8>) {
-    match a {
-        Answer::Chosen(ids) => (format!("→ {}", ids.join(";")), MARKED),
-        Answer::Blank => ("BLANK".into(), EMPTY),
-        Answer::Multi => ("MULTI".into(), OVER_MARKED),
-        Answer::Review => match review_reason {
-            Some(Reason::PossibleCorrection) => ("REVIEW (fix?)".into(), AMBIGUOUS),
-            _ => ("REVIEW".into(), AMBIGUOUS),
-        },
-        // Writing areas have no boxes to draw beside (annotate skips them).
-        Answer::Written => ("WRITTEN".into(), MARKED),
-        Answer::Empty => ("EMPTY".into(), EMPTY),
-        Answer::Unreadable => ("UNREADABLE".into(), AMBIGUOUS),
-    }
-}
-
-/// A page that was not aligned (no QR code, a decode error…): the scan itself, shrunk to
-/// about [`REVIEW_DPI`] (assuming the page fills the image along its long side, as a scan
-/// does), under a banner with the status, reasons and detail.
-pub fn plain(img: &GrayImage, r: &PageRecord) -> RgbImage {
-    let (w, h) = img.dimensions();
-    let target = (PAGE_H * px_per_mm()).round();
-    let scale = (target / w.max(h).max(1) as f64).min(1.0);
-    let (nw, nh) = (
-        ((w as f64 * scale).round() as u32).max(1),
-        ((h as f64 * scale).round() as u32).max(1),
-    );
-    let small = if (nw, nh) == (w, h) {
-        img.clone()
-    } else {
-        image::imageops::resize(img, nw, nh, image::imageops::FilterType::Triangle)
-    };
-    let width = nw.max(400);
-    let head_px = 16.0;
-    let body_px = 12.0;
-    let mut lines = vec![(
-        format!("{}: {}", r.status.as_str(), Reason::join(&r.reasons, "; ")),
-        head_px,
-        Weight::Bold,
-        OVER_MARKED,
-    )];
-    let detail = draw::wrap(r.detail.split_whitespace(), width as f64 - 16.0, |l| {
-        draw::text_width(l, body_px, Weight::Regular)
-    });
-    for l in detail {
-        lines.push((l, body_px, Weight::Regular, Rgb([40, 40, 40])));
-    }
-    let banner: f64 = 8.0 + lines.iter().map(|(_, px, _, _)| px * 1.3).sum::<f64>();
-    let banner = banner.ceil() as u32;
-    let mut out = RgbImage::from_pixel(width, nh + banner, Rgb([255, 244, 230]));
-    for (y, row) in small.rows().enumerate() {
-        for (x, p) in row.enumerate() {
-            let v = p.0[0];
-            out.put_pixel(x as u32, banner + y as u32, Rgb([v, v, v]));
-        }
-    }
-    let mut y = 4.0;
-    for (text, px, weight, colour) in &lines {
-        y += px * 1.3;
-        draw_text(&mut out, 8.0, y - px * 0.3, *px, *weight, *colour, text);
-    }
-    for x in 0..width {
-        out.put_pixel(x, banner.saturating_sub(1), OVER_MARKED);
-    }
-    out
-}
-
-fn encode_jpeg(img: &RgbImage) -> anyhow::Result<Vec<u8>> {
-    use image::ImageEncoder;
-    let mut bytes = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, JPEG_QUALITY)
-        .write_image(
-            img.as_raw(),
-            img.width(),
-            img.height(),
-            image::ExtendedColorType::Rgb8,
-        )
-        .context("cannot encode a review image as JPEG")?;
-    Ok(bytes)
-}
-
 /// Whether `name` in `review/` is one `review` writes (`index.html`, an image `NNNN.jpg`, a
 /// temporary file): replaced by the next run. Anything else there is the auditor's and is kept.
 fn written_by_review(name: &str) -> bool {
@@ -627,103 +370,10 @@ fn written_by_review(name: &str) -> bool {
     image || name == "index.html" || name.starts_with(".tmp")
 }
 
-/// A rectangle in image pixels (edges, not pixel centres).
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct PxRect {
-    x0: f64,
-    y0: f64,
-    x1: f64,
-    y1: f64,
-}
-
-impl PxRect {
-    fn from_mm(r: &RectMm, s: f64) -> PxRect {
-        PxRect {
-            x0: r.x * s,
-            y0: r.y * s,
-            x1: r.right() * s,
-            y1: r.bottom() * s,
-        }
-    }
-
-    fn grow(self, d: f64) -> PxRect {
-        PxRect {
-            x0: self.x0 - d,
-            y0: self.y0 - d,
-            x1: self.x1 + d,
-            y1: self.y1 + d,
-        }
-    }
-
-    fn union(self, o: PxRect) -> PxRect {
-        PxRect {
-            x0: self.x0.min(o.x0),
-            y0: self.y0.min(o.y0),
-            x1: self.x1.max(o.x1),
-            y1: self.y1.max(o.y1),
-        }
-    }
-
-    fn clamp(self, w: f64, h: f64) -> PxRect {
-        PxRect {
-            x0: self.x0.clamp(0.0, w),
-            y0: self.y0.clamp(0.0, h),
-            x1: self.x1.clamp(0.0, w),
-            y1: self.y1.clamp(0.0, h),
-        }
-    }
-}
-
-/// Draws the outline of `r`, `thickness` pixels wide inwards from its edges.
-fn stroke(img: &mut RgbImage, r: PxRect, thickness: f64, colour: Rgb<u8>) {
-    let (x0, y0) = (r.x0.round() as i64, r.y0.round() as i64);
-    let (x1, y1) = (r.x1.round() as i64, r.y1.round() as i64);
-    let t = thickness.round().max(1.0) as i64;
-    for y in y0..y1 {
-        for x in x0..x1 {
-            let edge = x < x0 + t || x >= x1 - t || y < y0 + t || y >= y1 - t;
-            if edge {
-                draw::blend(img, x, y, colour, 1.0);
-            }
-        }
-    }
-}
-
-/// The size at most `px` at which `text` fits in `room` pixels (never below 60 % of `px`;
-/// longer texts are cut by the image edge rather than made unreadable).
-fn fit_size(text: &str, px: f64, room: f64, weight: Weight) -> f64 {
-    let w = draw::text_width(text, px, weight);
-    if w <= room || w <= 0.0 {
-        px
-    } else {
-        (px * room / w).max(px * 0.6)
-    }
-}
-
-/// Draws one line of text with its baseline at `baseline` (the embedded DejaVu Sans, as the
-/// ballots are printed with); returns the pixels it covers.
-fn draw_text(
-    img: &mut RgbImage,
-    x: f64,
-    baseline: f64,
-    px: f64,
-    weight: Weight,
-    colour: Rgb<u8>,
-    text: &str,
-) -> PxRect {
-    let end = draw::text(img, x, baseline, px, weight, colour, text);
-    let (ascent, descent) = draw::vertical_metrics(px, weight);
-    PxRect {
-        x0: x,
-        y0: baseline - ascent,
-        x1: end,
-        y1: baseline - descent,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reason::Reason;
 
     fn record(status: Status, reasons: &[Reason], margin: Option<f64>) -> PageRecord {
         let mut r = PageRecord::new("x", 1);

@@ -1,0 +1,195 @@
+//! Reading a scan folder back: the pages of `ballots.csv` and their answers from
+//! `answers.csv`, as the records a scan wrote them from, so that a tally replays the scan.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{bail, Context};
+
+use crate::ballot::{self, Answer, BoxRead, QuestionRead, Status};
+use crate::marks::{BoxScore, Fill, MarkState};
+use crate::payload::Payload;
+use crate::reason::Reason;
+use crate::scan::PageRecord;
+
+/// Loads the pages of one scan folder from its `ballots.csv` and `answers.csv`.
+pub fn load_scan(dir: &Path) -> anyhow::Result<Vec<PageRecord>> {
+    let rows = crate::scan_files::read_ballots(dir)?;
+    let mut records: Vec<PageRecord> = Vec::new();
+    for (n, r) in rows.into_iter().enumerate() {
+        let page: usize = r
+            .page
+            .parse()
+            .with_context(|| format!("{}/ballots.csv:{}: bad page", dir.display(), n + 2))?;
+        let status = Status::parse(&r.status)
+            .with_context(|| format!("{}/ballots.csv:{}: bad status", dir.display(), n + 2))?;
+        let payload = if r.unit.is_empty() {
+            None
+        } else {
+            Some(Payload {
+                form: r.form.clone(),
+                version: r.version.parse().unwrap_or(0),
+                unit: r.unit,
+                serial: r.serial.parse().unwrap_or(0),
+                signature: None,
+            })
+        };
+        let form_key = payload.as_ref().map(|p| (r.form, p.version));
+        let mut rec = PageRecord::new(&r.source, page);
+        rec.status = status;
+        rec.reasons = Reason::parse_list(&r.reasons).with_context(|| {
+            format!(
+                "{}/ballots.csv:{}: bad reasons (written by a newer ballotscan?)",
+                dir.display(),
+                n + 2
+            )
+        })?;
+        rec.detail = r.detail;
+        rec.payload = payload;
+        rec.form = form_key;
+        rec.min_margin = r.min_margin.parse().ok();
+        // Kept so that a tally reproduces the scan's rows (formatted alike, they print alike).
+        rec.rotation_deg = r.rotation_deg.parse().ok();
+        rec.fit_error_mm = r.fit_error_mm.parse().ok();
+        rec.fiducials_found = r.fiducials.parse().ok();
+        rec.file_sha256 = r.file_sha256;
+        rec.duplicate_of = (!r.duplicate_of.is_empty()).then_some(r.duplicate_of);
+        records.push(rec);
+    }
+    let answers = crate::scan_files::read_answers(dir)?;
+    // Pages are keyed by their row, not their name: the same folder given twice, or two
+    // names that print alike, give several rows with one `source#page`. answers.csv lists
+    // each page's questions together, in ballots.csv order, so a page's answers belong to
+    // the next row with that name from where the previous page's answers went.
+    let mut rows_by_name: BTreeMap<(String, usize), Vec<usize>> = BTreeMap::new();
+    for (i, r) in records.iter().enumerate() {
+        if r.payload.is_some() {
+            rows_by_name
+                .entry((r.source.clone(), r.page))
+                .or_default()
+                .push(i);
+        }
+    }
+    let mut current: Option<usize> = None;
+    for (n, r) in answers.into_iter().enumerate() {
+        let key = (r.source, r.page.parse().unwrap_or(0));
+        let question = r.question;
+        let same_page = current.is_some_and(|i| {
+            records[i].source == key.0
+                && records[i].page == key.1
+                && !records[i].questions.iter().any(|q| q.question == question)
+        });
+        if !same_page {
+            let after = current.map_or(0, |i| i + 1);
+            let next = rows_by_name
+                .get(&key)
+                .and_then(|rows| rows.iter().copied().find(|&i| i >= after));
+            let Some(i) = next else {
+                bail!(
+                    "{}/answers.csv:{}: {}#{} has no row in ballots.csv at or after this point \
+                     (or its question {question} is listed twice): the folder is damaged or its \
+                     files come from different runs; scan again",
+                    dir.display(),
+                    n + 2,
+                    key.0,
+                    key.1
+                );
+            };
+            current = Some(i);
+        }
+        let Some(i) = current else { continue };
+        let answer = Answer::from_text(&r.answer);
+        let boxes = boxes_read(&r.states, &r.scores);
+        let review_reason = (answer == Answer::Review).then(|| recorded_review_reason(&boxes));
+        records[i].questions.push(QuestionRead {
+            question,
+            review_reason,
+            answer,
+            boxes,
+        });
+    }
+    // The other way: every page that was read has its answers.
+    for (n, r) in records.iter().enumerate() {
+        if r.payload.is_some() && r.status != Status::Rejected && r.questions.is_empty() {
+            bail!(
+                "{}/ballots.csv:{}: {}#{} is {} but answers.csv has no answers for it: the \
+                 folder is damaged or its files come from different runs; scan again",
+                dir.display(),
+                n + 2,
+                r.source,
+                r.page,
+                r.status.as_str()
+            );
+        }
+    }
+    Ok(records)
+}
+
+/// The boxes of one question from answers.csv's `states` (`1=empty 2=marked`) and `scores`
+/// (`1=0.000 2=0.845`) cells; none when either is missing or they do not pair up.
+/// Why a scan sent a question to review, from its recorded boxes: a box between the
+/// thresholds, or else several marks that `ballot::decide_question` would not void as
+/// `MULTI` (a solid box beside another mark, or weak marks on a shaded row) — decided again
+/// by the same rule on the same fills and states, so a replay gives the scan's reason.
+fn recorded_review_reason(boxes: &[BoxRead]) -> Reason {
+    if boxes.is_empty() || boxes.iter().any(|b| b.state == MarkState::Ambiguous) {
+        return Reason::AmbiguousMark;
+    }
+    // Only a single-choice question goes to review without an ambiguous box.
+    match ballot::decide_question(crate::form::QuestionKind::Single, boxes) {
+        (Answer::Review, Some(reason)) => reason,
+        _ => Reason::PossibleCorrection,
+    }
+}
+
+fn boxes_read(states: &str, scores: &str) -> Vec<BoxRead> {
+    let states: Vec<(&str, &str)> = states
+        .split_whitespace()
+        .filter_map(|x| x.split_once('='))
+        .collect();
+    let scores: Vec<(&str, &str)> = scores
+        .split_whitespace()
+        .filter_map(|x| x.split_once('='))
+        .collect();
+    if states.len() != scores.len() {
+        return Vec::new();
+    }
+    let boxes: Option<Vec<BoxRead>> = states
+        .iter()
+        .zip(&scores)
+        .map(|((option, state), (option2, fill))| {
+            if option != option2 {
+                return None;
+            }
+            let state = [MarkState::Empty, MarkState::Ambiguous, MarkState::Marked]
+                .into_iter()
+                .find(|s| s.as_str() == *state)?;
+            Some(BoxRead {
+                option: option.to_string(),
+                state,
+                score: BoxScore::as_recorded(Fill(fill.parse().ok()?)),
+            })
+        })
+        .collect();
+    boxes.unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replayed_question_keeps_the_reason_its_scan_gave() {
+        // One firm mark beside a weak one on a shaded row: the scan said `background_in_row`,
+        // a replay used to say `possible_correction`.
+        let shaded = boxes_read("1=marked 2=marked 3=empty", "1=0.300 2=0.070 3=0.000");
+        assert_eq!(recorded_review_reason(&shaded), Reason::BackgroundInRow);
+        let corrected = boxes_read("1=marked 2=marked 3=empty", "1=0.700 2=0.300 3=0.000");
+        assert_eq!(
+            recorded_review_reason(&corrected),
+            Reason::PossibleCorrection
+        );
+        let doubtful = boxes_read("1=ambiguous 2=empty", "1=0.040 2=0.000");
+        assert_eq!(recorded_review_reason(&doubtful), Reason::AmbiguousMark);
+    }
+}
