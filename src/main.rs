@@ -48,7 +48,7 @@ fn run(command: Command, lang: Option<Lang>) -> anyhow::Result<()> {
         Command::Units(a) => commands::units::run(a, lang),
         Command::Forms(a) => commands::forms::run(a, lang),
         Command::Synth(a) => commands::synth::run(a, lang),
-        Command::Check(a) => commands::check::run(a),
+        Command::Check(a) => commands::check::run(a, lang),
     }
 }
 

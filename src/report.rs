@@ -55,7 +55,6 @@ impl ScanSettings {
     }
 
     pub fn load(dir: &Path) -> anyhow::Result<ScanSettings> {
-        use anyhow::Context;
         let path = dir.join("scan.json");
         // A folder that is not a scan's is a mistake in what was given: an input failure.
         let bytes = std::fs::read(&path).map_err(|e| {
@@ -65,14 +64,18 @@ impl ScanSettings {
                 dir.display()
             ))
         })?;
-        let s: ScanSettings = serde_json::from_slice(&bytes)
-            .with_context(|| format!("{} is not a ballotscan scan.json", path.display()))?;
+        let s: ScanSettings = serde_json::from_slice(&bytes).map_err(|e| {
+            crate::failure::input(format!(
+                "{} is not a ballotscan scan.json: {e}",
+                path.display()
+            ))
+        })?;
         if s.format != SETTINGS_FORMAT {
-            anyhow::bail!(
+            return Err(crate::failure::input(format!(
                 "{} has format {:?}; this version reads {SETTINGS_FORMAT:?}",
                 path.display(),
                 s.format
-            );
+            )));
         }
         Ok(s)
     }
@@ -238,11 +241,11 @@ pub fn scan_walk_to_dir(
     for input in inputs {
         if let Ok(input) = crate::results::canonical(input) {
             if input.starts_with(folder.path()) {
-                anyhow::bail!(
+                return Err(crate::failure::usage(format!(
                     "the input {} lies inside --out {}: a results folder is replaced as a whole, so write the results elsewhere",
                     input.display(),
                     dir.display()
-                );
+                )));
             }
         }
     }

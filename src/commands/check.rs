@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use crate::i18n::Lang;
+
 /// `check`'s arguments.
 #[derive(clap::Args, Debug)]
 #[group(skip)]
@@ -12,9 +14,11 @@ pub struct Args {
 }
 
 /// Runs `check`: one line per profile on stdout.
-pub fn run(a: Args) -> anyhow::Result<()> {
-    let by = crate::synth::check::compare_by_profile(&a.truth, &a.scan.join("answers.csv"))
-        .map_err(anyhow::Error::msg)?;
+pub fn run(a: Args, lang: Option<Lang>) -> anyhow::Result<()> {
+    let answers = a.scan.join("answers.csv");
+    crate::failure::require_existing(lang.unwrap_or_default(), [&a.truth, &answers])?;
+    let by =
+        crate::synth::check::compare_by_profile(&a.truth, &answers).map_err(anyhow::Error::msg)?;
     // Written, not printed: `check … | head` closes the pipe early, which is no error.
     let print = || -> std::io::Result<()> {
         use std::io::Write;

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::failure;
 use crate::form::Form;
 use crate::i18n::{text, Lang};
 use crate::synth::ballots::{self, FileFormat};
@@ -49,7 +50,11 @@ pub fn run(a: Args, lang: Option<Lang>) -> anyhow::Result<()> {
     let key = super::load_key(a.key.as_ref())?;
     if let Some(d) = a.dpi {
         if !(100.0..=600.0).contains(&d) {
-            anyhow::bail!(text(lang, "cli.synth_bad_dpi", &[("dpi", &d)]));
+            return Err(failure::usage(text(
+                lang,
+                "cli.synth_bad_dpi",
+                &[("dpi", &d)],
+            )));
         }
     }
     let report = ballots::run(&ballots::Request {
