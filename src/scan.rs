@@ -29,6 +29,9 @@ use crate::registry::Registry;
 /// by a fraction of their size.
 pub const REVIEW_FIT_ERROR_MM: f64 = 0.6;
 
+/// How pages are read: the one value a scan runs with and records in scan.json (see
+/// [`crate::report::ScanSettings::of`]), so that `review` and `tally` replay the very forms,
+/// units, thresholds, voided serials and language the scan used.
 pub struct Config {
     pub forms: Vec<(Form, Layout)>,
     pub registry: Registry,
@@ -39,6 +42,20 @@ pub struct Config {
     pub voided: crate::voided::SerialsByUnit,
     /// The language of the sentences in ballots.csv's `detail`.
     pub lang: Lang,
+    /// Where the forms, units and voided serials were read from, as scan.json records them.
+    pub sources: Sources,
+}
+
+/// The files a scan's [`Config`] was read from (absolute paths), recorded in scan.json so that
+/// `review` and `tally` read them again: `None` for the embedded forms or units.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Sources {
+    /// The forms folder.
+    pub forms: Option<PathBuf>,
+    /// The units registry.
+    pub units: Option<PathBuf>,
+    /// The `voided.csv` files given with `--voided`.
+    pub voided: Vec<PathBuf>,
 }
 
 impl Config {
@@ -59,6 +76,7 @@ impl Config {
             thresholds,
             voided: Default::default(),
             lang: Lang::default(),
+            sources: Sources::default(),
         })
     }
 

@@ -11,7 +11,7 @@ use crate::form::{self, Form};
 use crate::i18n::{text, Lang};
 use crate::input::Walk;
 use crate::marks::Thresholds;
-use crate::report::{self, ScanSettings};
+use crate::report;
 
 /// `scan`'s flags.
 #[derive(clap::Args, Debug)]
@@ -83,21 +83,16 @@ pub fn run(a: Args, lang: Option<Lang>) -> anyhow::Result<()> {
     let mut cfg = crate::scan::Config::new(forms, registry, key, thresholds)?;
     cfg.voided = crate::voided::load(&a.voided)?;
     cfg.lang = lang;
-    let absolute = |p: &Option<PathBuf>| {
-        p.as_ref()
-            .map(|p| crate::results::canonical(p).unwrap_or(p.clone()))
+    // Recorded in scan.json as absolute paths: `review` and `tally` may run elsewhere.
+    let absolute = |p: &PathBuf| crate::results::canonical(p).unwrap_or(p.clone());
+    cfg.sources = crate::scan::Sources {
+        forms: a.forms.as_ref().map(absolute),
+        units: a.units.as_ref().map(absolute),
+        voided: a.voided.iter().map(absolute).collect(),
     };
-    let mut settings = ScanSettings::new(absolute(&a.forms), absolute(&a.units), &cfg.thresholds);
-    settings.lang = lang;
-    settings.voided = a
-        .voided
-        .iter()
-        .map(|p| absolute(&Some(p.clone())).unwrap_or(p.clone()))
-        .collect();
     // Walked once: the same list sizes the progress bar and is scanned.
     let walk = crate::input::walk_inputs(&a.inputs, Some(&a.out));
-    let scan =
-        |walk: &Walk, rescan: bool| scan_into(&a.out, &a.inputs, walk, &cfg, &settings, rescan);
+    let scan = |walk: &Walk, rescan: bool| scan_into(&a.out, &a.inputs, walk, &cfg, rescan);
     if !a.watch {
         return scan(&walk, a.rescan);
     }
@@ -107,11 +102,7 @@ pub fn run(a: Args, lang: Option<Lang>) -> anyhow::Result<()> {
     }
     eprintln!(
         "{}",
-        text(
-            settings.lang,
-            "console.watching",
-            &[("dir", &a.out.display())]
-        )
+        text(lang, "console.watching", &[("dir", &a.out.display())])
     );
     crate::watch::watch(
         &a.inputs,
@@ -122,7 +113,7 @@ pub fn run(a: Args, lang: Option<Lang>) -> anyhow::Result<()> {
                 eprintln!(
                     "{}",
                     text(
-                        settings.lang,
+                        lang,
                         "console.watch_failed",
                         &[("error", &format!("{e:#}"))]
                     )
@@ -138,16 +129,16 @@ fn scan_into(
     inputs: &[PathBuf],
     walk: &Walk,
     cfg: &crate::scan::Config,
-    settings: &ScanSettings,
     rescan: bool,
 ) -> anyhow::Result<()> {
+    let lang = cfg.lang;
     let files = &walk.files;
     let bar = indicatif::ProgressBar::with_draw_target(
         Some(files.len() as u64),
         indicatif::ProgressDrawTarget::stderr(),
     );
     bar.set_style(
-        indicatif::ProgressStyle::with_template(&text(settings.lang, "cli.progress", &[]))
+        indicatif::ProgressStyle::with_template(&text(lang, "cli.progress", &[]))
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let pages = std::sync::atomic::AtomicUsize::new(0);
@@ -162,7 +153,6 @@ fn scan_into(
             bar.set_message(total.to_string());
             bar.inc(1);
         },
-        settings,
         rescan,
     );
     bar.finish_and_clear();
@@ -170,15 +160,11 @@ fn scan_into(
     let elapsed = start.elapsed().as_secs_f64();
     eprint!(
         "{}",
-        report::console_summary(&outcome, files.len(), elapsed, peak_memory(), settings.lang)
+        report::console_summary(&outcome, files.len(), elapsed, peak_memory(), lang)
     );
     eprintln!(
         "{}",
-        text(
-            settings.lang,
-            "console.results_in",
-            &[("dir", &out.display())]
-        )
+        text(lang, "console.results_in", &[("dir", &out.display())])
     );
     Ok(())
 }
