@@ -54,6 +54,11 @@ fn run(command: Command, lang: Option<Lang>) -> anyhow::Result<()> {
 
 fn main() -> ExitCode {
     let _console = ballotscan::console::Utf8Console::switch();
+    // Said before anything else: the run then speaks the default language, which may not be
+    // the one the variable was set for.
+    if let Some(warning) = ballotscan::args::environment_lang_warning() {
+        eprintln!("{warning}");
+    }
     // Before parsing: the flags' own mistakes, and those of forms and registries read deep in
     // the library, are read by the same person as the rest.
     ballotscan::i18n::set_spoken(ballotscan::args::lang_of_command_line());
