@@ -1046,6 +1046,12 @@ EXCLUDED_FROM_DEFAULT = {
     "PaperFactory",
     "DotMatrix",
     "Hollow",
+    # Pen strokes drawn by augraphy itself (strike-throughs, underlines, highlighter, scribbles):
+    # ink a person put on the page, not a scan artefact. The truth cannot know where they fall,
+    # so a strike-through across a box (seed 91: three boxes of one page) was counted as an
+    # unmarked box "read marked" when a person would call it a mark too.
+    "Markup",
+    "Scribbles",
 }
 
 
@@ -1055,8 +1061,9 @@ def augraphy_default(page, rng):
     with a stack of sheet edges and scales it back), clip binders over the page
     (BindingsAndFasteners), PaperFactory (it needs texture files), and DotMatrix and Hollow,
     which re-render the printed form as dot-matrix print or outlined glyphs (a laser-printed
-    ballot never looks like that, and they erase the QR code and the marks): none of them is a
-    scan artefact, and the truth needs every box's position."""
+    ballot never looks like that, and they erase the QR code and the marks), and Markup and
+    Scribbles, which draw pen strokes the truth cannot know of: none of them is a scan artefact,
+    and the truth needs every box's position and every mark."""
     import augraphy as A
 
     pipe = A.default_augraphy_pipeline()
