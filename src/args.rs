@@ -14,15 +14,53 @@ pub const MAX_SERIALS: usize = 10_000;
 /// for an office's shortcut or batch file.
 pub const LANG_VARIABLE: &str = "BALLOTSCAN_LANG";
 
-/// The language [`LANG_VARIABLE`] chooses, if it is set to one.
+/// The language [`LANG_VARIABLE`] chooses, if it is set to one (see
+/// [`environment_lang_warning`] for a value that names none).
 pub fn lang_of_environment() -> Option<Lang> {
-    std::env::var(LANG_VARIABLE).ok()?.parse().ok()
+    environment_lang().ok().flatten()
+}
+
+/// What [`LANG_VARIABLE`] says: `Ok(None)` when it is not set (or empty), `Err(value)` when it
+/// names no language.
+fn environment_lang() -> Result<Option<Lang>, String> {
+    match std::env::var(LANG_VARIABLE) {
+        Ok(v) if v.trim().is_empty() => Ok(None),
+        Ok(v) => v.parse().map(Some).map_err(|_| v),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(v)) => Err(v.to_string_lossy().into_owned()),
+    }
+}
+
+/// The warning to show when [`LANG_VARIABLE`] is consulted (no `--lang` typed) and names no
+/// language: the run goes on in the default, Vietnamese, and says so in both languages — the
+/// variable was set by someone who wanted one of them, and which one cannot be told.
+pub fn environment_lang_warning() -> Option<String> {
+    if lang_typed().is_some() {
+        return None;
+    }
+    let value = environment_lang().err()?;
+    let lines = [Lang::Vi, Lang::En].map(|lang| {
+        let why = text(
+            lang,
+            "args.bad_lang_variable",
+            &[("variable", &LANG_VARIABLE), ("value", &value)],
+        );
+        text(lang, "console.warning", &[("text", &why)])
+    });
+    Some(lines.join("\n"))
 }
 
 /// The language of the command line being parsed: flags are parsed before `run` knows it,
 /// and their errors (and `--help`) are read by the same person. `--lang` as typed, else
 /// [`LANG_VARIABLE`], else Vietnamese.
 pub fn lang_of_command_line() -> Lang {
+    lang_typed()
+        .or_else(lang_of_environment)
+        .unwrap_or_default()
+}
+
+/// `--lang` as typed on the command line, when it names a language.
+fn lang_typed() -> Option<Lang> {
     let args: Vec<String> = std::env::args().collect();
     args.iter()
         .enumerate()
@@ -31,8 +69,6 @@ pub fn lang_of_command_line() -> Lang {
             Some(rest) => rest.strip_prefix('=').and_then(|v| v.parse().ok()),
             None => None,
         })
-        .or_else(lang_of_environment)
-        .unwrap_or_default()
 }
 
 /// A number with a decimal point or a decimal comma (`0.03`, `0,03`, `80,5`). A number with

@@ -1,5 +1,6 @@
 //! What the console prints beside a command's own summary: warnings, collapsed so that the
-//! same warning about twelve pages is one line a clerk reads, not twelve to scroll past.
+//! same warning about twelve pages is one line a clerk reads, not twelve to scroll past; and
+//! the Windows console switched to UTF-8 while the program runs.
 
 use crate::i18n::{text, Lang};
 
@@ -34,6 +35,41 @@ pub fn collapse_warnings(lang: Lang, warnings: &[(String, String)]) -> Vec<Strin
             )
         })
         .collect()
+}
+
+/// A Windows console shows bytes in its code page (often 437 or 1258), so UTF-8 output
+/// written through a pipe or by a child such as `more` would show "Phiáº¿u": the console is
+/// switched to UTF-8 for this run and put back when it ends (the code page outlives the
+/// process otherwise). Rust writes to a console window itself in UTF-16, needing no code page.
+pub struct Utf8Console {
+    #[cfg(windows)]
+    previous: u32,
+}
+
+impl Utf8Console {
+    pub fn switch() -> Utf8Console {
+        #[cfg(windows)]
+        {
+            use windows_sys::Win32::System::Console::{GetConsoleOutputCP, SetConsoleOutputCP};
+            // SAFETY: both take or give a code page number; without a console they fail
+            // harmlessly (0), and 0 is then not restored.
+            let previous = unsafe { GetConsoleOutputCP() };
+            unsafe { SetConsoleOutputCP(65001) };
+            Utf8Console { previous }
+        }
+        #[cfg(not(windows))]
+        Utf8Console {}
+    }
+}
+
+impl Drop for Utf8Console {
+    fn drop(&mut self) {
+        #[cfg(windows)]
+        if self.previous != 0 {
+            // SAFETY: as in `switch`.
+            unsafe { windows_sys::Win32::System::Console::SetConsoleOutputCP(self.previous) };
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! ballotscan: printed ballots in, exact per-unit tallies out.
 //!
 //! The modules follow the data. Printing: [`form`] (definition) → [`layout`] (millimetres)
-//! → [`render`] (PDF/PNG) with [`payload`] (QR text) and [`generate`] (the `generate` command).
+//! → [`render`] (PDF/PNG) with [`payload`] (QR text) and [`generate`] (a unit's ballots and issued.csv).
 //! Scanning: [`input`] (files, TIFF and PDF pages) → [`locate`] (QR, fiducials, page
 //! transform) → [`marks`] (checkbox scoring) → [`ballot`] (answers and verdicts) →
 //! [`duplicates`] → [`tally`] and [`report`] (CSVs, written by [`output`] into a [`results`]
@@ -10,6 +10,9 @@
 //! ballots) → [`audit`] (scan folders read back, decisions checked then applied, the re-tally,
 //! reconciliation).
 //! [`draw`] measures and draws text (one glyph loop) for all of them.
+//! The command line: [`commands`], one module per command (its flags and the function that
+//! runs it: checks, the stage that does the work, what the console says), with [`args`]
+//! (decimal commas, serial ranges), [`failure`] (exit statuses) and [`console`].
 
 // The message catalogues (locales/*.yml), compiled in; see `i18n`.
 rust_i18n::i18n!("locales", fallback = "en");
@@ -17,6 +20,7 @@ rust_i18n::i18n!("locales", fallback = "en");
 pub mod args;
 pub mod audit;
 pub mod ballot;
+pub mod commands;
 pub mod comments;
 pub mod console;
 pub mod draw;

@@ -20,7 +20,6 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::i18n::Lang;
 use crate::scan::{Config, PageRecord};
 use crate::scan_files::ANSWERS_HEADER;
 
@@ -249,7 +248,7 @@ impl PreviousScan {
 }
 
 /// What decides how a page reads, as one value: pages read under another are read again.
-pub fn settings_fingerprint(cfg: &Config, lang: Lang) -> String {
+pub fn settings_fingerprint(cfg: &Config) -> String {
     let forms: Vec<_> = cfg.forms.iter().map(|(f, _)| f).collect();
     let text = format!(
         "{FORMAT}\n{}\n{}\n{forms:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{}",
@@ -258,7 +257,7 @@ pub fn settings_fingerprint(cfg: &Config, lang: Lang) -> String {
         cfg.registry,
         cfg.thresholds,
         cfg.voided,
-        lang,
+        cfg.lang,
         cfg.key.as_ref().map_or(String::new(), |k| k.fingerprint()),
     );
     crate::scan::file_sha256(text.as_bytes())

@@ -38,24 +38,22 @@ pub struct ScanSettings {
 pub const SETTINGS_FORMAT: &str = "ballotscan-scan/1";
 
 impl ScanSettings {
-    pub fn new(
-        forms: Option<std::path::PathBuf>,
-        units: Option<std::path::PathBuf>,
-        thresholds: &crate::marks::Thresholds,
-    ) -> ScanSettings {
+    /// What scan.json records of the scan `cfg` runs: taken from the configuration itself,
+    /// never built beside it, so the file cannot disagree with the scan that `review` and
+    /// `tally` replay.
+    pub fn of(cfg: &crate::scan::Config) -> ScanSettings {
         ScanSettings {
             format: SETTINGS_FORMAT.into(),
-            forms,
-            units,
-            empty_below: thresholds.empty,
-            marked_above: thresholds.marked,
-            lang: crate::i18n::Lang::default(),
-            voided: Vec::new(),
+            forms: cfg.sources.forms.clone(),
+            units: cfg.sources.units.clone(),
+            empty_below: cfg.thresholds.empty,
+            marked_above: cfg.thresholds.marked,
+            lang: cfg.lang,
+            voided: cfg.sources.voided.clone(),
         }
     }
 
     pub fn load(dir: &Path) -> anyhow::Result<ScanSettings> {
-        use anyhow::Context;
         let path = dir.join("scan.json");
         // A folder that is not a scan's is a mistake in what was given: an input failure.
         let bytes = std::fs::read(&path).map_err(|e| {
@@ -65,14 +63,18 @@ impl ScanSettings {
                 dir.display()
             ))
         })?;
-        let s: ScanSettings = serde_json::from_slice(&bytes)
-            .with_context(|| format!("{} is not a ballotscan scan.json", path.display()))?;
+        let s: ScanSettings = serde_json::from_slice(&bytes).map_err(|e| {
+            crate::failure::input(format!(
+                "{} is not a ballotscan scan.json: {e}",
+                path.display()
+            ))
+        })?;
         if s.format != SETTINGS_FORMAT {
-            anyhow::bail!(
+            return Err(crate::failure::input(format!(
                 "{} has format {:?}; this version reads {SETTINGS_FORMAT:?}",
                 path.display(),
                 s.format
-            );
+            )));
         }
         Ok(s)
     }
@@ -130,11 +132,10 @@ pub fn scan_to_dir(
     inputs: &[std::path::PathBuf],
     cfg: &crate::scan::Config,
     on_file: &(dyn Fn(usize) + Sync),
-    settings: &ScanSettings,
     rescan: bool,
 ) -> anyhow::Result<ScanOutcome> {
     let walk = crate::input::walk_inputs(inputs, Some(dir));
-    scan_walk_to_dir(dir, inputs, &walk, cfg, on_file, settings, rescan)
+    scan_walk_to_dir(dir, inputs, &walk, cfg, on_file, rescan)
 }
 
 /// What the results of one file may take on disk at most: its rows in the CSVs and its
@@ -208,7 +209,6 @@ pub fn scan_walk_to_dir(
     walk: &crate::input::Walk,
     cfg: &crate::scan::Config,
     on_file: &(dyn Fn(usize) + Sync),
-    settings: &ScanSettings,
     rescan: bool,
 ) -> anyhow::Result<ScanOutcome> {
     if walk.files.is_empty() {
@@ -238,16 +238,16 @@ pub fn scan_walk_to_dir(
     for input in inputs {
         if let Ok(input) = crate::results::canonical(input) {
             if input.starts_with(folder.path()) {
-                anyhow::bail!(
+                return Err(crate::failure::usage(format!(
                     "the input {} lies inside --out {}: a results folder is replaced as a whole, so write the results elsewhere",
                     input.display(),
                     dir.display()
-                );
+                )));
             }
         }
     }
     // Read under the lock, after an interrupted swap was finished: the folder's last complete set.
-    let fingerprint = crate::previous_scan::settings_fingerprint(cfg, settings.lang);
+    let fingerprint = crate::previous_scan::settings_fingerprint(cfg);
     let (previous, not_kept) = if rescan {
         (PreviousScan::default(), None)
     } else {
@@ -264,7 +264,6 @@ pub fn scan_walk_to_dir(
         &previous,
         &fingerprint,
         on_file,
-        settings,
     )?;
     outcome.not_kept = not_kept;
     // Its pages.jsonl is still open: Windows removes no folder holding an open file.
@@ -285,7 +284,6 @@ fn write_scan(
     previous: &PreviousScan,
     fingerprint: &str,
     on_file: &(dyn Fn(usize) + Sync),
-    settings: &ScanSettings,
 ) -> Result<ScanOutcome, WriteError> {
     let fail = |error: std::io::Error| WriteError {
         path: dir.display().to_string(),
@@ -333,7 +331,8 @@ fn write_scan(
     let t = std::time::Instant::now();
     answers.finish()?;
     pages.finish().map_err(fail)?;
-    let json = serde_json::to_vec_pretty(settings).unwrap_or_default();
+    let settings = ScanSettings::of(cfg);
+    let json = serde_json::to_vec_pretty(&settings).unwrap_or_default();
     crate::output::write_atomic(&dir.join("scan.json"), &json)?;
 
     let mut verdicts = duplicates.finish(settings.lang);
@@ -522,6 +521,38 @@ mod tests {
         assert!(msg.contains("has 60 MB free"), "{msg}");
         assert!(msg.contains("need up to 67 MB"), "{msg}");
         assert!(enough_space(dir, 67 << 20, 1000).is_ok());
+    }
+
+    #[test]
+    fn scan_json_is_written_from_the_configuration_the_scan_ran_with() {
+        let thresholds = crate::marks::Thresholds {
+            empty: 0.02,
+            marked: 0.07,
+        };
+        let mut cfg = crate::scan::Config::new(
+            Form::standard_forms(),
+            Registry::default_units(),
+            None,
+            thresholds,
+        )
+        .expect("config");
+        cfg.lang = crate::i18n::Lang::En;
+        cfg.sources.units = Some("/office/donvi.csv".into());
+        cfg.sources.voided = vec!["/office/voided.csv".into()];
+        let dir = tempfile::tempdir().expect("tempdir");
+        let scans = dir.path().join("scans");
+        std::fs::create_dir_all(&scans).expect("mkdir");
+        // Not an image: one rejected row, and a complete results folder.
+        std::fs::write(scans.join("note.png"), "not a page").expect("write");
+        let out = dir.path().join("out");
+        scan_to_dir(&out, &[scans], &cfg, &|_| {}, true).expect("scans");
+        let saved = ScanSettings::load(&out).expect("scan.json");
+        assert_eq!(saved, ScanSettings::of(&cfg));
+        assert_eq!((saved.empty_below, saved.marked_above), (0.02, 0.07));
+        assert_eq!(saved.lang, crate::i18n::Lang::En);
+        assert_eq!(saved.forms, None);
+        assert_eq!(saved.units, cfg.sources.units);
+        assert_eq!(saved.voided, cfg.sources.voided);
     }
 
     #[cfg(target_os = "linux")]

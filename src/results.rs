@@ -99,20 +99,28 @@ fn resolve(out: &Path) -> anyhow::Result<(PathBuf, PathBuf, String)> {
         .and_then(|n| n.to_str())
         .filter(|n| !n.is_empty() && *n != "." && *n != "..")
         .map(str::to_string)
-        .with_context(|| {
-            format!(
+        .ok_or_else(|| {
+            crate::failure::usage(format!(
                 "{} cannot be a results folder: give a folder with a name of its own, e.g. --out results",
                 out.display()
-            )
+            ))
         })?;
     let parent = match out.parent().filter(|p| !p.as_os_str().is_empty()) {
         Some(p) => p.to_path_buf(),
         None => PathBuf::from("."),
     };
-    std::fs::create_dir_all(&parent)
-        .with_context(|| format!("cannot create the folder {}", parent.display()))?;
+    std::fs::create_dir_all(&parent).map_err(cannot(format!(
+        "cannot create the folder {}",
+        parent.display()
+    )))?;
     let parent = canonical(&parent).unwrap_or(parent);
     Ok((parent.join(&name), parent, name))
+}
+
+/// An output failure (exit status 4): `what` could not be done with the results, and the
+/// system's reason why.
+fn cannot(what: String) -> impl FnOnce(std::io::Error) -> anyhow::Error {
+    move |e| crate::failure::output(format!("{what}: {e}"))
 }
 
 /// Takes the lock of the folder `out` (its lock file is `lock_name` inside `lock_dir`).
@@ -122,7 +130,10 @@ fn take_lock(lock_path: &Path, out: &Path, what: &str) -> anyhow::Result<FolderL
         .truncate(false)
         .write(true)
         .open(lock_path)
-        .with_context(|| format!("cannot create the lock file {}", lock_path.display()))?;
+        .map_err(cannot(format!(
+            "cannot create the lock file {}",
+            lock_path.display()
+        )))?;
     match file.try_lock() {
         Ok(()) => {
             hide(lock_path);
@@ -133,7 +144,7 @@ fn take_lock(lock_path: &Path, out: &Path, what: &str) -> anyhow::Result<FolderL
             out.display()
         ),
         Err(std::fs::TryLockError::Error(e)) => {
-            Err(e).with_context(|| format!("cannot lock {}", lock_path.display()))
+            Err(cannot(format!("cannot lock {}", lock_path.display()))(e))
         }
     }
 }
@@ -141,8 +152,10 @@ fn take_lock(lock_path: &Path, out: &Path, what: &str) -> anyhow::Result<FolderL
 /// Locks `generate`'s output folder (the lock file is inside it: that folder is never
 /// swapped), so that two runs cannot both continue `issued.csv` from the same last serial.
 pub fn lock_print_folder(out: &Path) -> anyhow::Result<FolderLock> {
-    std::fs::create_dir_all(out)
-        .with_context(|| format!("cannot create the output folder {}", out.display()))?;
+    std::fs::create_dir_all(out).map_err(cannot(format!(
+        "cannot create the output folder {}",
+        out.display()
+    )))?;
     take_lock(&out.join(".ballotscan.lock"), out, "printing ballots into")
 }
 
@@ -160,10 +173,10 @@ impl ResultsFolder {
     pub fn begin(out: &Path) -> anyhow::Result<ResultsFolder> {
         let (out, parent, name) = resolve(out)?;
         if std::env::current_dir().is_ok_and(|cwd| cwd.starts_with(&out)) {
-            bail!(
+            return Err(crate::failure::usage(format!(
                 "--out {} is the current folder or holds it: a results folder is replaced as a whole, so give a folder of its own, e.g. --out results",
                 out.display()
-            );
+            )));
         }
         let lock = take_lock(&parent.join(format!(".{name}.lock")), &out, "writing into")?;
         let folder = StagedFolder::in_parent(parent, name, written_by_a_run)?;
@@ -220,18 +233,18 @@ impl StagedFolder {
         let out = parent.join(&name);
         recover(&parent, &name, ours)?;
         if out.exists() && !out.is_dir() {
-            bail!(
+            return Err(crate::failure::output(format!(
                 "{} is a file, not a folder: give another --out",
                 out.display()
-            );
+            )));
         }
         let staging = parent.join(format!(".{name}.new-{}", std::process::id()));
         if staging.exists() {
             std::fs::remove_dir_all(&staging)
-                .with_context(|| format!("cannot remove {}", staging.display()))?;
+                .map_err(cannot(format!("cannot remove {}", staging.display())))?;
         }
         std::fs::create_dir(&staging)
-            .with_context(|| format!("cannot create {}", staging.display()))?;
+            .map_err(cannot(format!("cannot create {}", staging.display())))?;
         hide(&staging);
         Ok(StagedFolder {
             out,
@@ -256,10 +269,10 @@ impl StagedFolder {
     pub fn commit(self) -> anyhow::Result<()> {
         sync_dir(&self.staging);
         let fail = |e: std::io::Error| {
-            anyhow::Error::new(e).context(format!(
+            cannot(format!(
                 "cannot put the new results in place of {} (close programs that have files in it open, then run again; the previous results are unchanged)",
                 self.out.display()
-            ))
+            ))(e)
         };
         if !self.out.exists() {
             std::fs::rename(&self.staging, &self.out).map_err(fail)?;

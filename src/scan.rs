@@ -29,6 +29,9 @@ use crate::registry::Registry;
 /// by a fraction of their size.
 pub const REVIEW_FIT_ERROR_MM: f64 = 0.6;
 
+/// How pages are read: the one value a scan runs with and records in scan.json (see
+/// [`crate::report::ScanSettings::of`]), so that `review` and `tally` replay the very forms,
+/// units, thresholds, voided serials and language the scan used.
 pub struct Config {
     pub forms: Forms<(Form, Layout)>,
     pub registry: Registry,
@@ -39,6 +42,20 @@ pub struct Config {
     pub voided: crate::voided::SerialsByUnit,
     /// The language of the sentences in ballots.csv's `detail`.
     pub lang: Lang,
+    /// Where the forms, units and voided serials were read from, as scan.json records them.
+    pub sources: Sources,
+}
+
+/// The files a scan's [`Config`] was read from (absolute paths), recorded in scan.json so that
+/// `review` and `tally` read them again: `None` for the embedded forms or units.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Sources {
+    /// The forms folder.
+    pub forms: Option<PathBuf>,
+    /// The units registry.
+    pub units: Option<PathBuf>,
+    /// The `voided.csv` files given with `--voided`.
+    pub voided: Vec<PathBuf>,
 }
 
 impl Config {
@@ -59,6 +76,7 @@ impl Config {
             thresholds,
             voided: Default::default(),
             lang: Lang::default(),
+            sources: Sources::default(),
         })
     }
 
@@ -124,9 +142,86 @@ impl PageRecord {
     /// A page about which nothing is known yet but where it came from: rejected, with no
     /// reason until it is read.
     pub fn new(source: &str, page: usize) -> PageRecord {
+        PageRecord::of_reading(source, page, PageReading::new())
+    }
+
+    /// The record of page `page` of `source` as `reading` found it (no file hash, no
+    /// duplicate and no decoding time yet).
+    pub fn of_reading(source: &str, page: usize, reading: PageReading) -> PageRecord {
         PageRecord {
             source: source.to_string(),
             page,
+            status: reading.status,
+            reasons: reading.reasons,
+            detail: reading.detail,
+            payload: reading.payload,
+            form: reading.form,
+            rotation_deg: reading.rotation_deg,
+            fit_error_mm: reading.fit_error_mm,
+            transform: reading.transform,
+            fiducials_found: reading.fiducials_found,
+            min_margin: reading.min_margin,
+            questions: reading.questions,
+            file_sha256: String::new(),
+            duplicate_of: None,
+            comment_images: reading.comment_images,
+            comment_ink: reading.comment_ink,
+            times: reading.times,
+        }
+    }
+
+    fn rejected(source: &str, page: usize, code: Reason, detail: String) -> PageRecord {
+        let mut rec = PageRecord::new(source, page);
+        reject(&mut rec, code, detail);
+        rec
+    }
+
+    /// This page as `reading` found it; its decoding time, file hash and duplicate stay.
+    pub fn take(&mut self, reading: PageReading) {
+        let mut read = PageRecord::of_reading(&self.source, self.page, reading);
+        read.file_sha256 = std::mem::take(&mut self.file_sha256);
+        read.duplicate_of = self.duplicate_of.take();
+        read.times.decode = self.times.decode;
+        *self = read;
+    }
+
+    /// `source#page`, how one page is named in `duplicate_of` and in messages.
+    pub fn page_ref(&self) -> String {
+        format!("{}#{}", self.source, self.page)
+    }
+}
+
+/// What reading one decoded page found: QR, alignment, box scores, answers, verdict. A
+/// rejected reading keeps what was found before the step that failed (the payload of a page
+/// that could not be aligned, say), for the review image and ballots.csv.
+#[derive(Clone, Debug)]
+pub struct PageReading {
+    pub status: Status,
+    pub reasons: Vec<Reason>,
+    /// A sentence for people, when the reason codes need one (rejections).
+    pub detail: String,
+    pub payload: Option<Payload>,
+    pub form: Option<(String, u32)>,
+    pub rotation_deg: Option<f64>,
+    pub fit_error_mm: Option<f64>,
+    /// The page transform the boxes were read through.
+    pub transform: Option<crate::geometry::Homography>,
+    pub fiducials_found: Option<usize>,
+    /// Smallest distance of any box score to a threshold.
+    pub min_margin: Option<f64>,
+    pub questions: Vec<QuestionRead>,
+    /// The written areas' images (PNG), by question.
+    pub comment_images: Vec<(String, Vec<u8>)>,
+    /// The ink counted as writing in each writing area (mm²).
+    pub comment_ink: Vec<(String, f64)>,
+    /// Time in QR, alignment and scoring (decoding is the caller's).
+    pub times: StageTimes,
+}
+
+impl PageReading {
+    /// Nothing found yet: rejected, with no reason until one is known.
+    fn new() -> PageReading {
+        PageReading {
             status: Status::Rejected,
             reasons: Vec::new(),
             detail: String::new(),
@@ -138,74 +233,59 @@ impl PageRecord {
             fiducials_found: None,
             min_margin: None,
             questions: Vec::new(),
-            file_sha256: String::new(),
-            duplicate_of: None,
             comment_images: Vec::new(),
             comment_ink: Vec::new(),
             times: StageTimes::default(),
         }
     }
 
-    fn rejected(source: &str, page: usize, code: Reason, detail: String) -> PageRecord {
-        let mut rec = PageRecord::new(source, page);
-        reject(&mut rec, code, detail);
-        rec
-    }
-
-    /// `source#page`, how one page is named in `duplicate_of` and in messages.
-    pub fn page_ref(&self) -> String {
-        format!("{}#{}", self.source, self.page)
+    /// This reading, stopped at a step that failed for `code`.
+    fn rejected(mut self, code: Reason, detail: String) -> PageReading {
+        self.status = Status::Rejected;
+        self.reasons = vec![code];
+        self.detail = detail;
+        self
     }
 }
 
 /// Reads one decoded page.
-pub fn read_page(img: &GrayImage, cfg: &Config, rec: &mut PageRecord) {
+pub fn read_page(img: &GrayImage, cfg: &Config) -> PageReading {
+    let mut reading = PageReading::new();
     let t = Instant::now();
     let qr = locate::find_qr(img);
-    rec.times.qr = t.elapsed();
+    reading.times.qr = t.elapsed();
     let Some(qr) = qr else {
         let key = if looks_blank(img) {
             "page.no_qr_blank"
         } else {
             "page.no_qr"
         };
-        reject(rec, Reason::NoQr, text(cfg.lang, key, &[]));
-        return;
+        return reading.rejected(Reason::NoQr, text(cfg.lang, key, &[]));
     };
     let payload = match Payload::parse(&qr.bytes) {
         Ok(p) => p,
         Err(e) => {
-            reject(
-                rec,
+            return reading.rejected(
                 Reason::BadPayload,
                 text(cfg.lang, "page.bad_payload", &[("why", &e)]),
             );
-            return;
         }
     };
-    rec.payload = Some(payload.clone());
+    reading.payload = Some(payload.clone());
     match payload.check_signature(cfg.key.as_ref()) {
         SignatureCheck::Valid | SignatureCheck::NotChecked => {}
         SignatureCheck::Missing => {
-            reject(
-                rec,
-                Reason::BadSignature,
-                text(cfg.lang, "page.unsigned", &[]),
-            );
-            return;
+            return reading.rejected(Reason::BadSignature, text(cfg.lang, "page.unsigned", &[]));
         }
         SignatureCheck::Invalid => {
-            reject(
-                rec,
+            return reading.rejected(
                 Reason::BadSignature,
                 text(cfg.lang, "page.bad_signature", &[]),
             );
-            return;
         }
     }
     let Some((form, layout)) = cfg.form(&payload.form, payload.version) else {
-        reject(
-            rec,
+        return reading.rejected(
             Reason::UnknownForm,
             text(
                 cfg.lang,
@@ -213,29 +293,26 @@ pub fn read_page(img: &GrayImage, cfg: &Config, rec: &mut PageRecord) {
                 &[("form", &payload.form), ("version", &payload.version)],
             ),
         );
-        return;
     };
-    rec.form = Some((form.id.clone(), form.version));
+    reading.form = Some((form.id.clone(), form.version));
     let t = Instant::now();
     let box_rects: Vec<crate::geometry::RectMm> =
         layout.checkboxes.iter().map(|c| c.rect).collect();
     let aligned = locate::align(img, &qr, &box_rects);
-    rec.times.align = t.elapsed();
+    reading.times.align = t.elapsed();
     let alignment = match aligned {
         Ok(a) => a,
         Err(e) => {
-            reject(
-                rec,
+            return reading.rejected(
                 Reason::AlignmentFailed,
                 text(cfg.lang, "page.not_aligned", &[("why", &e)]),
             );
-            return;
         }
     };
-    rec.rotation_deg = Some(alignment.rotation_deg);
-    rec.fit_error_mm = Some(alignment.fit_error_mm);
-    rec.transform = Some(alignment.transform);
-    rec.fiducials_found = Some(alignment.fiducials_found);
+    reading.rotation_deg = Some(alignment.rotation_deg);
+    reading.fit_error_mm = Some(alignment.fit_error_mm);
+    reading.transform = Some(alignment.transform);
+    reading.fiducials_found = Some(alignment.fiducials_found);
     let t = Instant::now();
     let scores: Vec<(String, String, marks::BoxScore)> = layout
         .checkboxes
@@ -243,36 +320,40 @@ pub fn read_page(img: &GrayImage, cfg: &Config, rec: &mut PageRecord) {
         .zip(marks::score_boxes(img, &alignment.transform, &box_rects))
         .map(|(c, score)| (c.question.clone(), c.option.clone(), score))
         .collect();
-    rec.times.score = t.elapsed();
-    rec.min_margin = scores
+    reading.times.score = t.elapsed();
+    reading.min_margin = scores
         .iter()
         .map(|(_, _, s)| cfg.thresholds.margin(s.fill))
         .min_by(f64::total_cmp);
-    rec.questions = ballot::read_questions(form, &scores, &cfg.thresholds);
+    reading.questions = ballot::read_questions(form, &scores, &cfg.thresholds);
     if !layout.text_areas.is_empty() {
         let black = comments::print_black(img, &alignment.transform, &layout.fiducials);
         for area in &layout.text_areas {
             let c = comments::read_area(img, &alignment.transform, area, black);
-            if let Some(q) = rec.questions.iter_mut().find(|q| q.question == c.question) {
+            if let Some(q) = reading
+                .questions
+                .iter_mut()
+                .find(|q| q.question == c.question)
+            {
                 q.answer = c.answer;
             }
-            rec.comment_ink.push((c.question.clone(), c.ink_mm2));
+            reading.comment_ink.push((c.question.clone(), c.ink_mm2));
             if let Some(png) = c.png {
-                rec.comment_images.push((c.question, png));
+                reading.comment_images.push((c.question, png));
             }
         }
     }
     let unknown_unit = cfg.registry.get(&payload.unit).is_none();
     let (status, reasons) = ballot::decide_ballot(
         form,
-        &rec.questions,
+        &reading.questions,
         alignment.fit_error_mm > REVIEW_FIT_ERROR_MM,
         unknown_unit,
     );
-    rec.status = status;
-    rec.reasons = reasons;
+    reading.status = status;
+    reading.reasons = reasons;
     if unknown_unit {
-        rec.detail = text(cfg.lang, "page.unknown_unit", &[("unit", &payload.unit)]);
+        reading.detail = text(cfg.lang, "page.unknown_unit", &[("unit", &payload.unit)]);
     }
     // Read in full (the answers stay visible to an auditor), never counted.
     if cfg
@@ -280,14 +361,15 @@ pub fn read_page(img: &GrayImage, cfg: &Config, rec: &mut PageRecord) {
         .get(&payload.unit)
         .is_some_and(|s| s.contains(&payload.serial))
     {
-        rec.status = Status::Rejected;
-        rec.reasons.push(crate::reason::Reason::VoidedSerial);
-        rec.detail = text(
+        reading.status = Status::Rejected;
+        reading.reasons.push(crate::reason::Reason::VoidedSerial);
+        reading.detail = text(
             cfg.lang,
             "page.voided",
             &[("serial", &payload.serial_text()), ("unit", &payload.unit)],
         );
     }
+    reading
 }
 
 fn reject(rec: &mut PageRecord, code: Reason, detail: String) {
@@ -398,7 +480,7 @@ fn read_pages(
                     rec.times.decode =
                         t.elapsed() + if i == 0 { open_time } else { Duration::ZERO };
                     match img {
-                        Ok(img) => read_page(&img, cfg, &mut rec),
+                        Ok(img) => rec.take(read_page(&img, cfg)),
                         Err(e) => reject(&mut rec, e.code(), e.detail(cfg.lang)),
                     }
                     rec

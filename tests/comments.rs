@@ -41,7 +41,7 @@ fn read(
     )
     .expect("synth page");
     let mut rec = PageRecord::new(profile, serial as usize);
-    scan::read_page(&page.image, cfg, &mut rec);
+    rec.take(scan::read_page(&page.image, cfg));
     rec
 }
 

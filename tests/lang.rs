@@ -323,3 +323,37 @@ fn the_detail_column_of_ballots_csv_is_in_the_scans_language() {
         ]
     );
 }
+
+#[test]
+fn a_language_variable_naming_no_language_is_warned_about_in_both_languages() {
+    let run = |args: &[&str]| {
+        let out = bin()
+            .env("BALLOTSCAN_LANG", "fr")
+            .args(args)
+            .output()
+            .expect("runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (status, stdout, stderr) = run(&["units"]);
+    assert_eq!(status, Some(0), "{stderr}");
+    // Said in both languages, naming the value and the ones accepted; the run goes on in
+    // Vietnamese.
+    assert!(
+        stderr.contains("cảnh báo: biến môi trường BALLOTSCAN_LANG đang là “fr”")
+            && stderr.contains("warning: the environment variable BALLOTSCAN_LANG is 'fr'"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("vi (tiếng Việt) hoặc en (tiếng Anh)"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("đơn vị"), "{stdout}");
+    // With --lang typed, the variable is not consulted: nothing to warn about.
+    let (status, _, stderr) = run(&["--lang", "en", "units"]);
+    assert_eq!(status, Some(0));
+    assert!(!stderr.contains("BALLOTSCAN_LANG"), "{stderr}");
+}

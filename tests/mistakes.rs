@@ -212,3 +212,138 @@ fn the_same_review_warning_about_many_pages_is_one_line() {
         "{err}"
     );
 }
+
+/// One ballot in `dir/scans`, for the commands below that need a batch to get as far as
+/// writing.
+fn one_ballot(dir: &Path) -> std::path::PathBuf {
+    let scans = dir.join("scans");
+    std::fs::create_dir_all(&scans).expect("mkdir");
+    save_png(
+        &ballot("P-ANBIEN", 1, &answers(), None, 150.0),
+        &scans.join("a.png"),
+    );
+    scans
+}
+
+#[test]
+fn command_line_mistakes_exit_with_status_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scans = one_ballot(dir.path());
+    // An unknown flag (clap's own refusal).
+    bin()
+        .args(["scan", "--bogus", "--out", "x"])
+        .arg(&scans)
+        .assert()
+        .failure()
+        .code(2);
+    // A value out of range, found after parsing.
+    let run = bin()
+        .args([
+            "--lang", "en", "synth", "--unit", "P-ANBIEN", "--dpi", "50", "--out",
+        ])
+        .arg(dir.path().join("synth"))
+        .assert()
+        .failure()
+        .code(2);
+    assert!(stderr(&run).contains("--dpi"), "{}", stderr(&run));
+    // The current folder as --out: replacing it as a whole would pull the floor away.
+    bin()
+        .current_dir(dir.path())
+        .args(["scan", "scans", "--out", "."])
+        .assert()
+        .failure()
+        .code(2);
+}
+
+#[test]
+fn unusable_inputs_exit_with_status_3() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scans = one_ballot(dir.path());
+    // A form definition that is not one.
+    let forms = dir.path().join("forms");
+    std::fs::create_dir_all(&forms).expect("mkdir");
+    std::fs::write(forms.join("broken.toml"), "id = \"CSAT\"\nversion = ").expect("write");
+    let run = bin()
+        .args(["--lang", "en", "scan"])
+        .arg(&scans)
+        .arg("--forms")
+        .arg(&forms)
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .assert()
+        .failure()
+        .code(3);
+    assert!(stderr(&run).contains("broken.toml"), "{}", stderr(&run));
+    // A units registry that is not one.
+    let units = dir.path().join("donvi.csv");
+    std::fs::write(&units, "this,is\nnot,a registry\n").expect("write");
+    bin()
+        .arg("scan")
+        .arg(&scans)
+        .arg("--units")
+        .arg(&units)
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .assert()
+        .failure()
+        .code(3);
+    assert!(!dir.path().join("out").exists());
+    // A folder given to review that is not a scan's: its scan.json cannot be read.
+    let not_a_scan = dir.path().join("not-a-scan");
+    std::fs::create_dir_all(&not_a_scan).expect("mkdir");
+    std::fs::write(not_a_scan.join("scan.json"), "{ not json").expect("write");
+    bin()
+        .arg("review")
+        .arg(&not_a_scan)
+        .assert()
+        .failure()
+        .code(3);
+    // check's truth file missing.
+    bin()
+        .arg("check")
+        .arg(dir.path().join("truth.csv"))
+        .arg(&not_a_scan)
+        .assert()
+        .failure()
+        .code(3);
+}
+
+#[test]
+fn results_that_cannot_be_written_exit_with_status_4() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scans = one_ballot(dir.path());
+    // A file where the results' parent folder should be: nothing can be created under it,
+    // whoever runs the test (permissions would not stop root).
+    let file = dir.path().join("notes.txt");
+    std::fs::write(&file, "not a folder").expect("write");
+    let run = bin()
+        .args(["--lang", "en", "scan"])
+        .arg(&scans)
+        .arg("--out")
+        .arg(file.join("out"))
+        .assert()
+        .failure()
+        .code(4);
+    assert!(stderr(&run).contains("cannot create"), "{}", stderr(&run));
+    // --out naming the file itself.
+    bin()
+        .arg("scan")
+        .arg(&scans)
+        .arg("--out")
+        .arg(&file)
+        .assert()
+        .failure()
+        .code(4);
+    // generate's print folder.
+    bin()
+        .args(["generate", "--unit", "P-ANBIEN", "--count", "1", "--out"])
+        .arg(file.join("print"))
+        .assert()
+        .failure()
+        .code(4);
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("read"),
+        "not a folder",
+        "the file in the way is left as it was"
+    );
+}

@@ -121,14 +121,7 @@ fn accuracy(args: &[String]) -> anyhow::Result<()> {
     let root = keep.clone().unwrap_or_else(|| tmp.path().to_path_buf());
     let cfg = config()?;
     let scan_dir = |scans: &Path, out: &Path| -> anyhow::Result<()> {
-        report::scan_to_dir(
-            out,
-            &[scans.to_path_buf()],
-            &cfg,
-            &|_| {},
-            &report::ScanSettings::new(None, None, &cfg.thresholds),
-            true,
-        )?;
+        report::scan_to_dir(out, &[scans.to_path_buf()], &cfg, &|_| {}, true)?;
         Ok(())
     };
     let mut families: Vec<(String, check::Accuracy)> = Vec::new();
@@ -405,14 +398,8 @@ fn speed(args: &[String]) -> anyhow::Result<()> {
             b.pages = all as f64;
             let t = Instant::now();
             let out = b.dir.join("out");
-            let outcome = report::scan_to_dir(
-                &out,
-                std::slice::from_ref(&b.scans),
-                &cfg,
-                &|_| {},
-                &report::ScanSettings::new(None, None, &cfg.thresholds),
-                true,
-            )?;
+            let outcome =
+                report::scan_to_dir(&out, std::slice::from_ref(&b.scans), &cfg, &|_| {}, true)?;
             b.scan.push(t.elapsed().as_secs_f64());
             b.write_ms.push(outcome.write_time.as_secs_f64() * 1000.0);
             b.stage = outcome.times;
@@ -535,18 +522,9 @@ fn incremental(args: &[String]) -> anyhow::Result<()> {
         let from = &distinct[i % distinct.len()];
         std::fs::copy(from, inbox.join(format!("{i:06}.jpg")))?;
     }
-    let settings = report::ScanSettings::new(None, None, &cfg.thresholds);
     let scan = |inputs: &Path, out: &Path, rescan: bool| {
         seconds(|| {
-            report::scan_to_dir(
-                out,
-                &[inputs.to_path_buf()],
-                &cfg,
-                &|_| {},
-                &settings,
-                rescan,
-            )
-            .map(|_| ())
+            report::scan_to_dir(out, &[inputs.to_path_buf()], &cfg, &|_| {}, rescan).map(|_| ())
         })
     };
     println!(

@@ -8,20 +8,54 @@ pub mod raster;
 
 use qrcode::{EcLevel, QrCode, Version};
 
+use crate::i18n::Msg;
 use crate::layout::{Layout, Shape, QR_MODULES, QR_VERSION};
 use crate::payload::Payload;
 
-#[derive(Debug, thiserror::Error)]
+/// Why a ballot could not be drawn; shown in the run's language (see [`crate::i18n::spoken`]).
+#[derive(Debug)]
 pub enum RenderError {
-    #[error("the QR payload {0:?} does not fit a version-5 QR code: use unit and form codes of at most 16 characters")]
+    /// The QR text (as encoded) is too long for the QR code's fixed size.
     PayloadTooLong(String),
-    #[error(
-        "the text {0:?} does not fit its place on the ballot even at the smallest size: shorten it"
-    )]
+    /// A text that does not fit its place even at the smallest size.
     TextTooLong(String),
-    #[error("cannot write the PDF: {0}")]
+    /// The embedded font (bold or not) could not be used: a fault of this program's build.
+    Font { bold: bool },
+    /// The PDF writer refused the A4 page size: a fault of this program.
+    PageSize,
+    /// The PDF writer failed; its own words, quoted as it said them.
     Pdf(String),
 }
+
+impl RenderError {
+    /// The message, to be put into words in any language.
+    pub fn message(&self) -> Msg {
+        match self {
+            // `quoted` as Rust quotes it (escapes shown), for the English message as it was;
+            // the Vietnamese one sets the text in its own quotation marks.
+            RenderError::PayloadTooLong(payload) => Msg::new(
+                "render_error.payload_too_long",
+                &[("payload", payload), ("quoted", &format!("{payload:?}"))],
+            ),
+            RenderError::TextTooLong(text) => Msg::new(
+                "render_error.text_too_long",
+                &[("text", text), ("quoted", &format!("{text:?}"))],
+            ),
+            RenderError::Font { bold: true } => Msg::new("render_error.bold_font", &[]),
+            RenderError::Font { bold: false } => Msg::new("render_error.regular_font", &[]),
+            RenderError::PageSize => Msg::new("render_error.page_size", &[]),
+            RenderError::Pdf(why) => Msg::new("render_error.pdf", &[("why", why)]),
+        }
+    }
+}
+
+impl std::fmt::Display for RenderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.message().fmt(f)
+    }
+}
+
+impl std::error::Error for RenderError {}
 
 /// Everything printed on one ballot: the form's static shapes, the QR code, the identifier
 /// under it and the unit's name.
@@ -69,4 +103,32 @@ pub fn ballot_specific_shapes(
         .ok_or_else(|| RenderError::TextTooLong(unit_name.to_string()))?;
     shapes.extend(unit);
     Ok(shapes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::Lang;
+
+    #[test]
+    fn a_render_error_is_told_in_vietnamese_and_in_english() {
+        let e = RenderError::TextTooLong("Công an phường An Biên".into());
+        assert_eq!(
+            e.message().in_lang(Lang::En),
+            "the text \"Công an phường An Biên\" does not fit its place on the ballot even at the smallest size: shorten it"
+        );
+        let vi = e.message().in_lang(Lang::Vi);
+        assert!(vi.contains("“Công an phường An Biên” không vừa"), "{vi}");
+        for e in [
+            RenderError::PayloadTooLong("BS1:X".into()),
+            RenderError::Font { bold: true },
+            RenderError::Font { bold: false },
+            RenderError::PageSize,
+            RenderError::Pdf("krilla".into()),
+        ] {
+            let (vi, en) = (e.message().in_lang(Lang::Vi), e.message().in_lang(Lang::En));
+            assert!(!vi.contains("render_error") && !en.contains("render_error"));
+            assert_ne!(vi, en);
+        }
+    }
 }

@@ -16,13 +16,13 @@ const PT_PER_MM: f32 = (72.0 / MM_PER_INCH) as f32;
 /// One PDF page per ballot, A4.
 pub fn write_pdf(pages: &[Vec<Shape>]) -> Result<Vec<u8>, RenderError> {
     let regular = Font::new(fonts::REGULAR_TTF.to_vec().into(), 0)
-        .ok_or_else(|| RenderError::Pdf("embedded regular font".into()))?;
-    let bold = Font::new(fonts::BOLD_TTF.to_vec().into(), 0)
-        .ok_or_else(|| RenderError::Pdf("embedded bold font".into()))?;
+        .ok_or(RenderError::Font { bold: false })?;
+    let bold =
+        Font::new(fonts::BOLD_TTF.to_vec().into(), 0).ok_or(RenderError::Font { bold: true })?;
     let mut doc = Document::new();
     for shapes in pages {
         let settings = PageSettings::from_wh(PAGE_W as f32 * PT_PER_MM, PAGE_H as f32 * PT_PER_MM)
-            .ok_or_else(|| RenderError::Pdf("page size".into()))?;
+            .ok_or(RenderError::PageSize)?;
         let mut page = doc.start_page_with(settings);
         let mut surface = page.surface();
         // All rectangles and discs of the page in one path: smaller files, faster printing.

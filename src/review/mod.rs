@@ -301,9 +301,9 @@ fn review_file(
                     });
                 }
             };
-            let mut again = blank_record(r);
-            scan::read_page(&img, cfg, &mut again);
-            let (drawn, crops) = match (&again.transform, form_of(cfg, &again)) {
+            let again = scan::read_page(&img, cfg);
+            let form = cfg.forms.of(again.form.as_ref()).map(|(f, _)| f);
+            let (drawn, crops) = match (&again.transform, form) {
                 (Some(h), Some(form)) => {
                     warnings.extend(compare_readings(form, r, &again.questions));
                     annotate(&img, h, form, &again.questions, &cfg.thresholds)
@@ -328,16 +328,6 @@ fn review_file(
 }
 
 /// A fresh record for re-reading a page (what `scan` starts each page with).
-fn blank_record(r: &PageRecord) -> PageRecord {
-    let mut fresh = PageRecord::new(&r.source, r.page);
-    fresh.file_sha256 = r.file_sha256.clone();
-    fresh
-}
-
-fn form_of<'a>(cfg: &'a scan::Config, r: &PageRecord) -> Option<&'a Form> {
-    cfg.forms.of(r.form.as_ref()).map(|(f, _)| f)
-}
-
 /// Questions whose answer, read again, differs from what `answers.csv` recorded.
 fn compare_readings(form: &Form, recorded: &PageRecord, again: &[QuestionRead]) -> Vec<String> {
     if recorded.questions.is_empty() {
