@@ -62,20 +62,8 @@ fn boxes_misread_on_independent_scans_send_the_ballot_to_a_person() {
 /// with a person, and neither question may read as the band's option alone.
 #[test]
 fn a_toner_band_beside_real_marks_keeps_the_ballot_with_a_person() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let name = "photocopy-seed12-P-MAYTO-000004.jpg";
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus");
-    std::fs::create_dir(dir.path().join("in")).expect("mkdir");
-    std::fs::copy(fixtures.join(name), dir.path().join("in").join(name)).expect("copy fixture");
-    bin()
-        .current_dir(dir.path())
-        .args(["scan", "in", "--out", "out"])
-        .assert()
-        .success();
-    let ballots = read_rows(&dir.path().join("out/ballots.csv"));
-    assert_eq!(ballots.len(), 1);
+    let (ballots, answers) = scan_one("photocopy-seed12-P-MAYTO-000004.jpg");
     assert_eq!(ballots[0][2], "review", "{:?}", ballots[0]);
-    let answers = read_rows(&dir.path().join("out/answers.csv"));
     let answer = |q: &str| {
         answers
             .iter()
@@ -101,25 +89,13 @@ fn a_toner_band_beside_real_marks_keeps_the_ballot_with_a_person() {
 /// read its lit and shaded halves against one threshold and rejected the page (`no_qr`).
 #[test]
 fn a_shadow_edge_across_the_qr_code_does_not_reject_the_page() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let name = "phone-shadow-seed13-X-ANDONG-000001.jpg";
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus");
-    std::fs::create_dir(dir.path().join("in")).expect("mkdir");
-    std::fs::copy(fixtures.join(name), dir.path().join("in").join(name)).expect("copy fixture");
-    bin()
-        .current_dir(dir.path())
-        .args(["scan", "in", "--out", "out"])
-        .assert()
-        .success();
-    let ballots = read_rows(&dir.path().join("out/ballots.csv"));
-    assert_eq!(ballots.len(), 1);
+    let (ballots, answers) = scan_one("phone-shadow-seed13-X-ANDONG-000001.jpg");
     // status, unit and serial as the code says; the truth's answers where read.
     assert_ne!(ballots[0][2], "rejected", "{:?}", ballots[0]);
     assert_eq!(
         (&ballots[0][6][..], &ballots[0][7][..]),
         ("X-ANDONG", "000001")
     );
-    let answers = read_rows(&dir.path().join("out/answers.csv"));
     let truth = [
         ("q2", "5"),
         ("q3", "5"),
@@ -137,4 +113,20 @@ fn a_shadow_edge_across_the_qr_code_does_not_reject_the_page() {
             .collect();
         assert!(read == [expected] || read == ["REVIEW"], "{q}: {read:?}");
     }
+}
+
+/// Scans one fixture page on its own: its ballots.csv and answers.csv rows (one ballot).
+fn scan_one(name: &str) -> (Vec<Vec<String>>, Vec<Vec<String>>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus");
+    std::fs::create_dir(dir.path().join("in")).expect("mkdir");
+    std::fs::copy(fixtures.join(name), dir.path().join("in").join(name)).expect("copy fixture");
+    bin()
+        .current_dir(dir.path())
+        .args(["scan", "in", "--out", "out"])
+        .assert()
+        .success();
+    let ballots = read_rows(&dir.path().join("out/ballots.csv"));
+    assert_eq!(ballots.len(), 1, "{name}");
+    (ballots, read_rows(&dir.path().join("out/answers.csv")))
 }
