@@ -8,6 +8,7 @@ use std::path::Path;
 use anyhow::{bail, Context};
 
 use crate::ballot::Answer;
+use crate::i18n::Msg;
 use crate::output;
 
 /// The columns the review page writes. A ballot is found by `form` + `version` + `unit` +
@@ -95,14 +96,15 @@ pub enum Decision {
 impl Decision {
     /// Reads the `decision` cell of a row for `question`. Option ids are not checked here
     /// (that needs the ballot's form), so a question's decision always reads.
-    pub fn parse(question: &str, text: &str) -> Result<Decision, String> {
+    pub fn parse(question: &str, text: &str) -> Result<Decision, Msg> {
         if question == WHOLE_BALLOT {
             return match text {
                 "ACCEPT" => Ok(Decision::Accept),
                 "REJECT" => Ok(Decision::Reject),
                 KEYED => Ok(Decision::Keyed),
-                _ => Err(format!(
-                    "a whole-ballot decision is ACCEPT, REJECT or KEYED, not {text:?}"
+                _ => Err(Msg::new(
+                    "audit.not_a_verdict",
+                    &[("text", &format!("{text:?}"))],
                 )),
             };
         }
