@@ -547,7 +547,18 @@ fn decode_symbol(img: &GrayImage, area: &Area, symbol: &Symbol) -> Option<QrFoun
         .map(|(&(u, v), px)| (module_mm(u, v), px))
         .collect();
     let affine = Homography::fit_affine(&pairs)?;
-    if let Some(found) = decode_through(img, &affine, symbol.size, threshold) {
+    // With thresholds per block, each module is also read against its own block's: the edge
+    // of a shadow cast across the code leaves its lit and shaded halves no threshold in common.
+    let central = |_: PointPx| threshold;
+    let own_block = |c: PointPx| area.threshold_at(c.x.max(0.0) as usize, c.y.max(0.0) as usize);
+    let mut thresholds: Vec<&dyn Fn(PointPx) -> u8> = vec![&central];
+    if area.local.is_some() {
+        thresholds.push(&own_block);
+    }
+    if let Some(found) = thresholds
+        .iter()
+        .find_map(|t| decode_through(img, &affine, symbol.size, t))
+    {
         return Some(found);
     }
     // Perspective (a phone photo) bends the far corner: the alignment pattern pins it.
@@ -557,7 +568,10 @@ fn decode_symbol(img: &GrayImage, area: &Area, symbol: &Symbol) -> Option<QrFoun
             let mut four = pairs.clone();
             four.push((at, px));
             if let Some(h) = Homography::fit(&four) {
-                if let Some(found) = decode_through(img, &h, symbol.size, threshold) {
+                if let Some(found) = thresholds
+                    .iter()
+                    .find_map(|t| decode_through(img, &h, symbol.size, t))
+                {
                     return Some(found);
                 }
             }
@@ -584,8 +598,14 @@ fn mean_around(img: &GrayImage, c: PointPx, r: i64) -> Option<u8> {
     Some((sum / ((2 * r + 1) * (2 * r + 1)) as u32) as u8)
 }
 
-/// Samples every module's centre and decodes the bits.
-fn decode_through(img: &GrayImage, h: &Homography, size: usize, threshold: u8) -> Option<QrFound> {
+/// Samples every module's centre and decodes the bits, a module being dark below
+/// `threshold(its centre)`.
+fn decode_through(
+    img: &GrayImage,
+    h: &Homography,
+    size: usize,
+    threshold: &dyn Fn(PointPx) -> u8,
+) -> Option<QrFound> {
     let module_px = h.px_per_mm(module_mm(size as f64 / 2.0, size as f64 / 2.0)) * QR_MODULE_MM;
     let r = (module_px / 5.0).floor().clamp(0.0, 2.0) as i64;
     // quirc's decoder (table-driven Reed-Solomon) reads the bits: rqrr's recomputes powers
@@ -598,7 +618,7 @@ fn decode_through(img: &GrayImage, h: &Homography, size: usize, threshold: u8) -
     for v in 0..size {
         for u in 0..size {
             let c = h.map(module_mm(u as f64 + 0.5, v as f64 + 0.5));
-            if mean_around(img, c, r)? < threshold {
+            if mean_around(img, c, r)? < threshold(c) {
                 let i = v * size + u;
                 code.cell_bitmap[i >> 3] |= 1 << (i & 7);
             }
