@@ -213,10 +213,18 @@ fn decisions_are_applied_with_a_trail_and_the_retally_is_reproducible() {
     }
 }
 
+/// The refusal of a tally with these decision rows, in English.
 fn tally_error(st: &Station, lines: &[&str]) -> String {
+    tally_error_in(st, &["--lang", "en"], lines)
+}
+
+/// The refusal of a tally with these decision rows, with `lang` (the `--lang` flag and its
+/// value, or nothing for the default).
+fn tally_error_in(st: &Station, lang: &[&str], lines: &[&str]) -> String {
     let dec = st.root.join("bad.csv");
     decisions(&dec, lines);
     let out = bin()
+        .args(lang)
         .arg("tally")
         .arg(&st.scan)
         .arg("--decisions")
@@ -255,6 +263,38 @@ fn bad_decisions_are_refused_with_the_line_that_is_wrong() {
         !st.root.join("bad-out").join("tallies.csv").exists(),
         "nothing written on error"
     );
+}
+
+#[test]
+fn refused_decisions_are_explained_in_vietnamese_by_default_and_in_english_with_lang_en() {
+    let st = station();
+    let src = source_of(&st.scan, "000003");
+    let rows = [
+        "nowhere.png,1,P-ANBIEN,000003,q2,BLANK,A,".to_string(),
+        format!("{src},1,P-ANBIEN,000003,q2,7,A,"),
+    ];
+    let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+    let vietnamese = [
+        "1 quyết định không áp dụng được nên không quyết định nào được áp dụng",
+        "bad.csv:3: câu hỏi q2 không có phương án \"7\"",
+        "1 quyết định không ứng với phiếu nào trong các thư mục quét đã cho",
+        "bad.csv:2: nowhere.png#1",
+    ];
+    let english = [
+        "1 decision cannot be applied, so none is; correct or delete it and tally again:",
+        "bad.csv:3: question q2 has no option \"7\" (options:",
+        "1 decision names no ballot in the scan folders given",
+        "bad.csv:2: nowhere.png#1",
+    ];
+    for (lang, said) in [(&[][..], vietnamese), (&["--lang", "en"][..], english)] {
+        let e = tally_error_in(&st, lang, &rows);
+        for s in said {
+            assert!(e.contains(s), "{s:?} not in {e}");
+        }
+        if lang.is_empty() {
+            assert!(!e.contains("decision"), "English left in: {e}");
+        }
+    }
 }
 
 #[test]

@@ -202,7 +202,7 @@ fn a_decisions_file_is_read_record_by_record() {
     drop(text);
     let (read, peak) = peak_of(|| {
         let mut n = 0usize;
-        ballotscan::audit::read_decisions(&path, |d| {
+        ballotscan::audit::read_decisions(&path, ballotscan::i18n::Lang::En, |d| {
             assert_eq!((d.unit.as_str(), d.decision.as_str()), ("P-ANBIEN", "3"));
             n += 1;
             Ok(())

@@ -520,7 +520,15 @@ fn decisions(dir: &Path, rows: &[&str]) -> PathBuf {
 fn tally_fails(dir: &Path, dec: &Path) -> String {
     let r = bin()
         .current_dir(dir)
-        .args(["tally", "out", "--out", "final", "--decisions"])
+        .args([
+            "--lang",
+            "en",
+            "tally",
+            "out",
+            "--out",
+            "final",
+            "--decisions",
+        ])
         .arg(dec)
         .assert()
         .failure();
@@ -792,7 +800,7 @@ fn decisions_name_their_ballot_across_stations_renames_and_rescans() {
     let tally = |args: &[&str], dec: &Path| {
         bin()
             .current_dir(dir.path())
-            .arg("tally")
+            .args(["--lang", "en", "tally"])
             .args(args)
             .args(["--out", "final", "--decisions"])
             .arg(dec)
@@ -869,7 +877,15 @@ fn a_decision_made_on_one_folder_applies_to_a_rescan_of_its_ballots_into_another
     let tally = |scan: &str, dec: &Path| {
         bin()
             .current_dir(dir.path())
-            .args(["tally", scan, "--out", "final", "--decisions"])
+            .args([
+                "--lang",
+                "en",
+                "tally",
+                scan,
+                "--out",
+                "final",
+                "--decisions",
+            ])
             .arg(dec)
             .assert()
     };

@@ -178,7 +178,7 @@ fn an_auditors_clicks_export_exactly_the_decisions_the_audit_accepts() {
     browser_checks(root, &out, &expected_path);
 
     // The exported file is what the audit reads: every decision checked against its ballot.
-    let decisions = audit::load_decisions(&save_to).expect("decisions.csv loads");
+    let decisions = audit::load_decisions(&save_to, Lang::En).expect("decisions.csv loads");
     assert_eq!(decisions.len(), 2);
     assert_eq!(decisions[0].source, faint_source);
     assert_eq!(decisions[1].note, note, "the apostrophe is taken off again");
@@ -242,7 +242,7 @@ fn an_auditors_clicks_export_exactly_the_decisions_the_audit_accepts() {
     });
     std::fs::write(&expected_path, expected.to_string()).expect("write");
     browser_checks(root, &out, &expected_path);
-    let decisions = audit::load_decisions(&save_to).expect("decisions.csv loads");
+    let decisions = audit::load_decisions(&save_to, Lang::En).expect("decisions.csv loads");
     assert_eq!(decisions.len(), 1);
     assert_eq!(decisions[0].version, "1");
 }
@@ -316,7 +316,7 @@ fn five_thousand_flagged_ballots_open_in_chunks_and_stay_responsive() {
     assert!(said.contains("figures: "), "{said}");
     // The two decisions made in the browser, one on the first card and one on a card shown
     // only by "show more", both hidden by a filter when exported, are what the audit reads.
-    let decisions = audit::load_decisions(&save_to).expect("decisions.csv loads");
+    let decisions = audit::load_decisions(&save_to, Lang::En).expect("decisions.csv loads");
     assert_eq!(decisions.len(), 2, "{decisions:?}");
 }
 

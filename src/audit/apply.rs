@@ -46,8 +46,8 @@ impl DecisionCheck {
         // Everything is checked, every refusal kept, before any page changes.
         let mut refused = std::mem::take(&mut self.refused);
         let keyed = self.check_keyed(records, forms, &mut refused);
-        refuse_rejecting_one_of_identical_copies(records, &self.chosen, &mut refused);
-        refused.verdict(&self.unmatched)?;
+        refuse_rejecting_one_of_identical_copies(records, &self.chosen, &mut refused, lang);
+        refused.verdict(&self.unmatched, lang)?;
         let chosen = self.chosen;
         // By page and question, keyed pages among the others.
         let mut trail: Vec<((usize, String), TrailEntry)> = Vec::new();
@@ -153,6 +153,7 @@ fn refuse_rejecting_one_of_identical_copies(
     records: &[PageRecord],
     chosen: &BTreeMap<(usize, String), (DecisionRow, Decision)>,
     refused: &mut Refusals,
+    lang: Lang,
 ) {
     let rejected: BTreeSet<usize> = chosen
         .iter()
@@ -188,15 +189,17 @@ fn refuse_rejecting_one_of_identical_copies(
             .map(|(_, c)| c.page_ref())
             .collect();
         if !copies.is_empty() {
-            refused.push(anyhow::anyhow!(
-                "{}: {}#{} ({} {}) was also read, with the same answers, as {}: rejecting it alone would count that copy instead; reject every copy of this ballot",
-                d.origin,
-                r.source,
-                r.page,
-                p.unit,
-                p.serial_text(),
-                copies.join(", ")
-            ));
+            refused.push(anyhow::anyhow!(text(
+                lang,
+                "audit.reject_one_copy",
+                &[
+                    ("origin", &d.origin),
+                    ("page", &format!("{}#{}", r.source, r.page)),
+                    ("unit", &p.unit),
+                    ("serial", &p.serial_text()),
+                    ("copies", &copies.join(", ")),
+                ]
+            )));
         }
     }
 }

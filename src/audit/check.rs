@@ -79,7 +79,12 @@ impl BallotIndex {
 
     /// The page a decision names. `Ok(None)`: no page matches (the decision was made on
     /// other scans); an error: several do and nothing in the decision tells them apart.
-    fn find(&self, records: &[PageRecord], d: &DecisionRow) -> anyhow::Result<Option<usize>> {
+    fn find(
+        &self,
+        records: &[PageRecord],
+        d: &DecisionRow,
+        lang: Lang,
+    ) -> anyhow::Result<Option<usize>> {
         let describe = |c: &[usize]| {
             c.iter()
                 .map(|&i| records[i].page_ref())
@@ -87,16 +92,22 @@ impl BallotIndex {
                 .join(", ")
         };
         if !d.by_identity {
-            return match self.by_name.get(&(d.source.clone(), d.page)).map(Vec::as_slice) {
+            return match self
+                .by_name
+                .get(&(d.source.clone(), d.page))
+                .map(Vec::as_slice)
+            {
                 Some([i]) => Ok(Some(*i)),
-                Some(many) => bail!(
-                    "{}: {}#{} names {} pages ({}): this decisions file names ballots by file name only; export the decisions again from the review page, which names them by serial and content",
-                    d.origin,
-                    d.source,
-                    d.page,
-                    many.len(),
-                    describe(many)
-                ),
+                Some(many) => bail!(text(
+                    lang,
+                    "audit.by_file_name_only",
+                    &[
+                        ("origin", &d.origin),
+                        ("page", &format!("{}#{}", d.source, d.page)),
+                        ("n", &many.len()),
+                        ("pages", &describe(many)),
+                    ]
+                )),
                 None => Ok(None),
             };
         }
@@ -152,15 +163,18 @@ impl BallotIndex {
         match candidates.as_slice() {
             [] => Ok(None),
             [i] => Ok(Some(*i)),
-            many => bail!(
-                "{}: {} {} {} names {} pages that cannot be told apart ({}): tally their scan folders separately",
-                d.origin,
-                d.form,
-                d.unit,
-                d.serial,
-                many.len(),
-                describe(many)
-            ),
+            many => bail!(text(
+                lang,
+                "audit.not_told_apart",
+                &[
+                    ("origin", &d.origin),
+                    ("form", &d.form),
+                    ("unit", &d.unit),
+                    ("serial", &d.serial),
+                    ("n", &many.len()),
+                    ("pages", &describe(many)),
+                ]
+            )),
         }
     }
 }
@@ -179,7 +193,7 @@ pub struct DecisionCheck {
     pub(super) refused: Refusals,
     /// Keyed units are checked against it ("did you mean …").
     pub(super) registry: Registry,
-    /// The language of the messages about keyed pages.
+    /// The language the refusals are written in (the tally's: `--lang`, else the scan's).
     pub(super) lang: Lang,
 }
 
@@ -226,25 +240,26 @@ impl Refusals {
     /// `Ok` when no row was refused and every row matched a page. Otherwise one error that
     /// names them all, so that the auditor fixes the file once: a single refusal as it was
     /// raised, else a list of them, then the rows that match no page.
-    pub(super) fn verdict(self, unmatched: &[String]) -> anyhow::Result<()> {
+    pub(super) fn verdict(self, unmatched: &[String], lang: Lang) -> anyhow::Result<()> {
         let mut listed = self.listed;
         let n = self.count;
-        let unmatched_text = unmatched_message(unmatched);
+        let unmatched_text = unmatched_message(unmatched, lang);
         match (n, unmatched_text) {
             (0, None) => Ok(()),
             (1, None) => Err(listed.remove(0)),
             (0, Some(text)) => Err(anyhow::anyhow!(text)),
             (n, unmatched_text) => {
-                let mut message = format!(
-                    "{n} decision{} cannot be applied, so none is; correct or delete {} and tally again:",
-                    if n == 1 { "" } else { "s" },
-                    if n == 1 { "it" } else { "them" },
-                );
+                let mut message = if n == 1 {
+                    text(lang, "audit.refused_one", &[])
+                } else {
+                    text(lang, "audit.refused_many", &[("n", &n)])
+                };
                 for e in &listed {
                     message.push_str(&format!("\n  {e:#}"));
                 }
                 if n > listed.len() {
-                    message.push_str(&format!("\n  … and {} more", n - listed.len()));
+                    message.push_str("\n  ");
+                    message.push_str(&text(lang, "audit.and_more", &[("n", &(n - listed.len()))]));
                 }
                 // Decisions that match no page are the tally's refusal, whatever the others.
                 let kind = match (self.kind, &unmatched_text) {
@@ -262,25 +277,27 @@ impl Refusals {
 }
 
 /// The error naming the decisions that match no page, `None` when every one matched.
-fn unmatched_message(unmatched: &[String]) -> Option<String> {
+fn unmatched_message(unmatched: &[String], lang: Lang) -> Option<String> {
     let n = unmatched.len();
     (n > 0).then(|| {
-        format!(
-            "{n} decision{} name{} no ballot in the scan folders given (made on other scans, or on ballots since removed): add the scan folder that holds these ballots to the tally, or delete these rows from the decisions file:\n  {}{}",
-            if n == 1 { "" } else { "s" },
-            if n == 1 { "s" } else { "" },
-            unmatched[..n.min(LISTED)].join("\n  "),
-            if n > LISTED {
-                format!("\n  … and {} more", n - LISTED)
-            } else {
-                String::new()
-            }
-        )
+        let mut message = if n == 1 {
+            text(lang, "audit.unmatched_one", &[])
+        } else {
+            text(lang, "audit.unmatched_many", &[("n", &n)])
+        };
+        message.push_str("\n  ");
+        message.push_str(&unmatched[..n.min(LISTED)].join("\n  "));
+        if n > LISTED {
+            message.push_str("\n  ");
+            message.push_str(&text(lang, "audit.and_more", &[("n", &(n - LISTED))]));
+        }
+        message
     })
 }
 
 /// A decision that matches no page, as the error lists it.
-fn unmatched_text(d: &DecisionRow) -> String {
+fn unmatched_text(d: &DecisionRow, lang: Lang) -> String {
+    let page = format!("{}#{}", d.source, d.page);
     format!(
         "{}: {}",
         d.origin,
@@ -290,23 +307,26 @@ fn unmatched_text(d: &DecisionRow) -> String {
             } else {
                 format!("{} v{}", d.form, d.version)
             };
-            format!(
-                "ballot {} {} of form {form} (decided on {}#{})",
-                d.unit, d.serial, d.source, d.page
+            text(
+                lang,
+                "audit.unmatched_ballot",
+                &[
+                    ("unit", &d.unit),
+                    ("serial", &d.serial),
+                    ("form", &form),
+                    ("page", &page),
+                ],
             )
         } else {
-            format!("{}#{}", d.source, d.page)
+            page
         }
     )
 }
 
 /// Every decision names who made it.
-pub(super) fn require_auditor(d: &DecisionRow) -> anyhow::Result<()> {
+pub(super) fn require_auditor(d: &DecisionRow, lang: Lang) -> anyhow::Result<()> {
     if d.auditor.is_empty() {
-        bail!(
-            "{}: no auditor: every decision names who made it (fill in the auditor column)",
-            d.origin
-        );
+        bail!(text(lang, "audit.no_auditor", &[("origin", &d.origin)]));
     }
     Ok(())
 }
@@ -319,16 +339,21 @@ pub(super) fn keep_one<K: Ord>(
     d: DecisionRow,
     decision: Decision,
     page: &str,
+    lang: Lang,
 ) -> anyhow::Result<()> {
     match kept.get(&key) {
-        Some((prev, prev_decision)) if *prev_decision != decision => bail!(
-            "{} and {} decide {page} question {} differently ({} vs {}): settle it and keep one",
-            prev.origin,
-            d.origin,
-            d.question,
-            prev.decision,
-            d.decision
-        ),
+        Some((prev, prev_decision)) if *prev_decision != decision => bail!(text(
+            lang,
+            "audit.decided_differently",
+            &[
+                ("first", &prev.origin),
+                ("second", &d.origin),
+                ("page", &page),
+                ("question", &d.question),
+                ("first_decision", &prev.decision),
+                ("second_decision", &d.decision),
+            ]
+        )),
         Some(_) => Ok(()),
         None => {
             kept.insert(key, (d, decision));
@@ -344,34 +369,48 @@ pub(super) fn check_question_decision(
     question: &str,
     decision: &Decision,
     origin: &str,
+    lang: Lang,
 ) -> anyhow::Result<()> {
-    let q = form
-        .question(question)
-        .with_context(|| format!("{origin}: form {} has no question {question:?}", form.id))?;
+    let q = form.question(question).with_context(|| {
+        text(
+            lang,
+            "audit.no_question",
+            &[
+                ("origin", &origin),
+                ("form", &form.id),
+                ("question", &format!("{question:?}")),
+            ],
+        )
+    })?;
+    let about = [
+        ("origin", &origin as &dyn std::fmt::Display),
+        ("question", &q.id),
+    ];
     if !q.is_choice() {
-        bail!(
-            "{origin}: question {} is a comment area, read by a person and never counted: decisions apply to questions with boxes",
-            q.id
-        );
+        bail!(text(lang, "audit.comment_area", &about));
     }
     if let Decision::Options(ids) = decision {
         if ids.len() > 1 && q.kind == crate::form::QuestionKind::Single {
-            bail!(
-                "{origin}: question {} takes one option; use MULTI for an over-marked answer",
-                q.id
-            );
+            bail!(text(lang, "audit.one_option", &about));
         }
         for id in ids {
             if !q.options.iter().any(|o| &o.id == id) {
-                bail!(
-                    "{origin}: question {} has no option {id:?} (options: {}, or BLANK, MULTI)",
-                    q.id,
-                    q.options
-                        .iter()
-                        .map(|o| o.id.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
+                let options = q
+                    .options
+                    .iter()
+                    .map(|o| o.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                bail!(text(
+                    lang,
+                    "audit.no_option",
+                    &[
+                        ("origin", &origin),
+                        ("question", &q.id),
+                        ("option", &format!("{id:?}")),
+                        ("options", &options),
+                    ]
+                ));
             }
         }
     }
@@ -380,7 +419,7 @@ pub(super) fn check_question_decision(
 
 impl DecisionCheck {
     /// `registry` is the one the tally uses (keyed units are checked against it); `lang` the
-    /// language of the errors about keyed pages.
+    /// language every refusal is written in.
     pub fn new(records: &[PageRecord], registry: &Registry, lang: Lang) -> DecisionCheck {
         DecisionCheck {
             index: BallotIndex::new(records),
@@ -408,84 +447,93 @@ impl DecisionCheck {
         forms: &Forms,
         d: DecisionRow,
     ) -> anyhow::Result<()> {
+        let lang = self.lang;
         match self.route(records, &d)? {
             Route::Keyed(i) => return self.add_keyed(records, i, d),
             Route::Unmatched => {
-                self.unmatched.push(unmatched_text(&d));
+                self.unmatched.push(unmatched_text(&d, lang));
                 return Ok(());
             }
             Route::Ordinary => {}
         }
-        let Some(i) = self.index.find(records, &d)? else {
+        let Some(i) = self.index.find(records, &d, lang)? else {
             // Listed together at the end, so the auditor sees every one at once.
-            self.unmatched.push(unmatched_text(&d));
+            self.unmatched.push(unmatched_text(&d, lang));
             return Ok(());
         };
         let r = &records[i];
-        require_auditor(&d)?;
+        require_auditor(&d, lang)?;
         let rejected = r.status == Status::Rejected;
         let copy_of_file = r.reasons.contains(&Reason::DuplicateFile);
         let whole = d.question == WHOLE_BALLOT;
         // Not refused yet: the checks below come first, in this order, as they always did.
         let decision = Decision::parse(&d.question, &d.decision);
+        let page = format!("{}#{}", d.source, d.page);
         if decision == Ok(Decision::Accept) && rejected {
-            bail!(
-                "{}: {}#{} was rejected by the scanner ({}): it cannot be accepted as read; scan the sheet again",
-                d.origin,
-                d.source,
-                d.page,
-                Reason::join(&r.reasons, ";")
-            );
+            bail!(text(
+                lang,
+                "audit.rejected_not_accepted",
+                &[
+                    ("origin", &d.origin),
+                    ("page", &page),
+                    ("reasons", &Reason::join(&r.reasons, ";")),
+                ]
+            ));
         }
         if !whole && !answers_open_to_decisions(r) {
-            bail!(
-                "{}: {}#{} is {}: its answers are not counted, so they cannot be decided (only ACCEPT or REJECT{})",
-                d.origin,
-                d.source,
-                d.page,
-                if rejected { "rejected" } else { "a copy of a file already read" },
-                if copy_of_file {
-                    "; decide the first copy's answers"
-                } else if can_be_keyed(r) {
-                    "; or key the ballot by hand: a KEYED row and its answers, naming the page by file_sha256 and page"
+            let hint = if copy_of_file {
+                text(lang, "audit.hint_first_copy", &[])
+            } else if can_be_keyed(r) {
+                text(lang, "audit.hint_key_it", &[])
+            } else {
+                String::new()
+            };
+            bail!(text(
+                lang,
+                if rejected {
+                    "audit.rejected_answers"
                 } else {
-                    ""
-                }
-            );
+                    "audit.copy_answers"
+                },
+                &[("origin", &d.origin), ("page", &page), ("hint", &hint)]
+            ));
         }
         if let Some(p) = &r.payload {
             if (!d.unit.is_empty() && d.unit != p.unit)
                 || (!d.serial.is_empty() && d.serial.parse::<u32>().ok() != Some(p.serial))
             {
-                bail!(
-                    "{}: {}#{} is {} {:06}, not {} {}: the decision names the wrong page",
-                    d.origin,
-                    d.source,
-                    d.page,
-                    p.unit,
-                    p.serial,
-                    d.unit,
-                    d.serial
-                );
+                bail!(text(
+                    lang,
+                    "audit.wrong_page",
+                    &[
+                        ("origin", &d.origin),
+                        ("page", &page),
+                        ("read", &format!("{} {:06}", p.unit, p.serial)),
+                        ("unit", &d.unit),
+                        ("serial", &d.serial),
+                    ]
+                ));
             }
         }
-        let decision = decision.map_err(|e| anyhow::anyhow!("{}: {e}", d.origin))?;
+        let decision =
+            decision.map_err(|e| anyhow::anyhow!("{}: {}", d.origin, e.in_lang(lang)))?;
         if !whole {
             let form = forms.of(r.form.as_ref()).with_context(|| {
-                format!(
-                    "{}: {}#{} has no readable form, so only `*` decisions apply to it",
-                    d.origin, d.source, d.page
+                text(
+                    lang,
+                    "audit.no_readable_form",
+                    &[("origin", &d.origin), ("page", &page)],
                 )
             })?;
-            check_question_decision(form, &d.question, &decision, &d.origin)?;
+            check_question_decision(form, &d.question, &decision, &d.origin, lang)?;
         }
-        let page = format!("{}#{}", d.source, d.page);
         keep_one(
             &mut self.chosen,
             (i, d.question.clone()),
             d,
             decision,
             &page,
+            lang,
         )
     }
 

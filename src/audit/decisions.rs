@@ -8,6 +8,7 @@ use std::path::Path;
 use anyhow::{bail, Context};
 
 use crate::ballot::Answer;
+use crate::i18n::{text, Lang, Msg};
 use crate::output;
 
 /// The columns the review page writes. A ballot is found by `form` + `version` + `unit` +
@@ -95,14 +96,15 @@ pub enum Decision {
 impl Decision {
     /// Reads the `decision` cell of a row for `question`. Option ids are not checked here
     /// (that needs the ballot's form), so a question's decision always reads.
-    pub fn parse(question: &str, text: &str) -> Result<Decision, String> {
+    pub fn parse(question: &str, text: &str) -> Result<Decision, Msg> {
         if question == WHOLE_BALLOT {
             return match text {
                 "ACCEPT" => Ok(Decision::Accept),
                 "REJECT" => Ok(Decision::Reject),
                 KEYED => Ok(Decision::Keyed),
-                _ => Err(format!(
-                    "a whole-ballot decision is ACCEPT, REJECT or KEYED, not {text:?}"
+                _ => Err(Msg::new(
+                    "audit.not_a_verdict",
+                    &[("text", &format!("{text:?}"))],
                 )),
             };
         }
@@ -138,10 +140,11 @@ impl std::fmt::Display for Decision {
     }
 }
 
-/// Reads a decisions file whole (see [`read_decisions`], which `tally` uses to stream it).
-pub fn load_decisions(path: &Path) -> anyhow::Result<Vec<DecisionRow>> {
+/// Reads a decisions file whole (see [`read_decisions`], which `tally` uses to stream it);
+/// its mistakes are told in `lang`.
+pub fn load_decisions(path: &Path, lang: Lang) -> anyhow::Result<Vec<DecisionRow>> {
     let mut out = Vec::new();
-    read_decisions(path, |d| {
+    read_decisions(path, lang, |d| {
         out.push(d);
         Ok(())
     })?;
@@ -153,14 +156,20 @@ pub fn load_decisions(path: &Path) -> anyhow::Result<Vec<DecisionRow>> {
 const MAX_DECISION_FIELD: usize = 64 << 10;
 
 /// Reads a decisions file record by record, handing each decision to `each`; the file is
-/// never held in memory (a 195 MB file took 2 GB read whole).
+/// never held in memory (a 195 MB file took 2 GB read whole). Its mistakes are told in `lang`.
 pub fn read_decisions(
     path: &Path,
+    lang: Lang,
     mut each: impl FnMut(DecisionRow) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     use std::io::{BufRead, BufReader};
-    let file = std::fs::File::open(path)
-        .with_context(|| format!("cannot read the decisions file {}", path.display()))?;
+    let file = std::fs::File::open(path).with_context(|| {
+        text(
+            lang,
+            "audit.cannot_read_decisions",
+            &[("file", &path.display())],
+        )
+    })?;
     let mut input = BufReader::with_capacity(1 << 16, file);
     // Skip the byte-order mark Excel and the review page write.
     if input.fill_buf()?.starts_with("\u{feff}".as_bytes()) {
@@ -172,7 +181,13 @@ pub fn read_decisions(
         .from_reader(input);
     let header = rdr
         .headers()
-        .map_err(|e| anyhow::anyhow!("{}: bad header: {e}", path.display()))?
+        .map_err(|e| {
+            anyhow::anyhow!(text(
+                lang,
+                "audit.bad_header",
+                &[("file", &path.display()), ("error", &e)]
+            ))
+        })?
         .clone();
     let names: Vec<&str> = header.iter().collect();
     let by_identity = names.contains(&"file_sha256");
@@ -184,11 +199,15 @@ pub fn read_decisions(
     };
     for need in need.iter().filter(|n| **n != "version") {
         if !names.contains(need) {
-            bail!(
-                "{}: missing column {need:?}; a decisions file has the header {}",
-                path.display(),
-                DECISIONS_HEADER.join(",")
-            );
+            bail!(text(
+                lang,
+                "audit.missing_column",
+                &[
+                    ("file", &path.display()),
+                    ("column", &format!("{need:?}")),
+                    ("header", &DECISIONS_HEADER.join(",")),
+                ]
+            ));
         }
     }
     let pos = |n: &str| names.iter().position(|x| *x == n);
@@ -201,12 +220,16 @@ pub fn read_decisions(
             Ok(true) => {}
             Err(e) => {
                 let line = e.position().map_or(n + 1, |p| p.line());
+                let origin = format!("{}:{line}", path.display());
                 match e.kind() {
-                    csv::ErrorKind::Utf8 { .. } => bail!(
-                        "{}:{line}: not UTF-8: save it as \"CSV UTF-8\"",
-                        path.display()
-                    ),
-                    _ => bail!("{}:{line}: bad row: {e}", path.display()),
+                    csv::ErrorKind::Utf8 { .. } => {
+                        bail!(text(lang, "audit.not_utf8", &[("origin", &origin)]))
+                    }
+                    _ => bail!(text(
+                        lang,
+                        "audit.bad_row",
+                        &[("origin", &origin), ("error", &e)]
+                    )),
                 }
             }
         }
@@ -214,10 +237,11 @@ pub fn read_decisions(
         let line = record.position().map_or(n + 1, |p| p.line());
         let origin = format!("{}:{line}", path.display());
         if record.iter().any(|f| f.len() > MAX_DECISION_FIELD) {
-            bail!(
-                "{origin}: a cell longer than {} KB: not a decision",
-                MAX_DECISION_FIELD >> 10
-            );
+            bail!(text(
+                lang,
+                "audit.cell_too_long",
+                &[("origin", &origin), ("kb", &(MAX_DECISION_FIELD >> 10))]
+            ));
         }
         // Names are taken exactly (a file may be called " a.png"); words people type are
         // trimmed.
@@ -230,7 +254,7 @@ pub fn read_decisions(
         each(DecisionRow {
             page: typed("page")
                 .parse()
-                .with_context(|| format!("{origin}: bad page number"))?,
+                .with_context(|| text(lang, "audit.bad_page_number", &[("origin", &origin)]))?,
             source: exact("source"),
             file_sha256: typed("file_sha256"),
             form: typed("form"),
@@ -263,7 +287,7 @@ mod tests {
         )
         .expect("write");
         let mut read = Vec::new();
-        read_decisions(&path, |d| {
+        read_decisions(&path, crate::i18n::Lang::En, |d| {
             read.push(d);
             Ok(())
         })

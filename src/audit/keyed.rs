@@ -47,7 +47,7 @@ impl DecisionCheck {
         i: usize,
         d: DecisionRow,
     ) -> anyhow::Result<()> {
-        require_auditor(&d)?;
+        require_auditor(&d, self.lang)?;
         let page = records[i].page_ref();
         let k = self.keying.entry(i).or_default();
         if d.question == WHOLE_BALLOT {
@@ -75,8 +75,15 @@ impl DecisionCheck {
             return Ok(());
         }
         let decision = Decision::parse(&d.question, &d.decision)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", d.origin))?;
-        keep_one(&mut k.answers, d.question.clone(), d, decision, &page)
+            .map_err(|e| anyhow::anyhow!("{}: {}", d.origin, e.in_lang(self.lang)))?;
+        keep_one(
+            &mut k.answers,
+            d.question.clone(),
+            d,
+            decision,
+            &page,
+            self.lang,
+        )
     }
 
     /// The form a `KEYED` row names: its `form` and `version`, either left empty when the
@@ -224,7 +231,7 @@ impl DecisionCheck {
         // Every answer is checked, so that all the wrong ones are named at once.
         let mut answers_fit = true;
         for (q, (d, decision)) in &k.answers {
-            let checked = check_question_decision(form, q, decision, &d.origin);
+            let checked = check_question_decision(form, q, decision, &d.origin, lang);
             answers_fit &= refused.keep(checked).is_some();
         }
         if !answers_fit {

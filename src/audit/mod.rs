@@ -151,7 +151,7 @@ pub fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
     // Streamed: only one decision per page and question is kept, never the files.
     let mut check = DecisionCheck::new(&records, &registry, lang);
     for p in req.decisions {
-        read_decisions(p, |d| {
+        read_decisions(p, lang, |d| {
             check.add(&records, &forms, d);
             Ok(())
         })?;
