@@ -298,6 +298,31 @@ fn refused_decisions_are_explained_in_vietnamese_by_default_and_in_english_with_
 }
 
 #[test]
+fn a_tally_into_its_own_scan_folder_is_refused_in_the_users_language() {
+    let st = station();
+    let inside = st.scan.join("tong-hop");
+    for (lang, said) in [
+        (&[][..], "nằm trong thư mục kết quả quét"),
+        (&["--lang", "en"][..], "lies inside the scan folder"),
+    ] {
+        let out = bin()
+            .args(lang)
+            .arg("tally")
+            .arg(&st.scan)
+            .arg("--out")
+            .arg(&inside)
+            .assert()
+            .failure();
+        let e = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+        assert!(e.contains(said), "{said:?} not in {e}");
+        assert!(
+            !inside.exists(),
+            "{lang:?}: a tally was written into the scan folder"
+        );
+    }
+}
+
+#[test]
 fn stations_merge_with_duplicates_caught_across_folders_and_returns_reconciled() {
     let a = station();
     // A second station scanned ballot 1 again (same answers) and a photocopy of 2 (different).

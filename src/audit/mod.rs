@@ -92,27 +92,23 @@ pub fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
     // Every scan folder is found before the results folder is touched: a mistyped name
     // writes nothing, not even a lock file.
     let mut scan_dirs = Vec::new();
+    // Before scan.json is read, the language asked for (or Vietnamese) speaks.
+    let asked = req.lang.unwrap_or_default();
+    let cannot_open = |d: &Path| text(asked, "tally.cannot_open_scan", &[("dir", &d.display())]);
     for d in req.scan_dirs {
         let dir = match crate::results::canonical(d) {
             Ok(dir) => dir,
             // A swap killed between its two renames: finish it, then read the folder.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && crate::results::present(d) => {
                 drop(crate::results::lock_for_reading(d)?);
-                crate::results::canonical(d)
-                    .with_context(|| format!("cannot open the scan folder {}", d.display()))?
+                crate::results::canonical(d).with_context(|| cannot_open(d))?
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
-                "the scan folder {} does not exist: give the --out folder of `ballotscan scan`",
-                d.display()
-            ),
-            Err(e) => {
-                return Err(e).with_context(|| {
-                    format!(
-                    "cannot open the scan folder {}: give the --out folder of `ballotscan scan`",
-                    d.display()
-                )
-                })
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(text(
+                asked,
+                "tally.no_scan_folder",
+                &[("dir", &d.display())]
+            )),
+            Err(e) => return Err(e).with_context(|| cannot_open(d)),
         };
         scan_dirs.push((d, dir));
     }
@@ -120,11 +116,11 @@ pub fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
     let mut locks = Vec::new();
     for (d, dir) in scan_dirs {
         if dir.starts_with(out.path()) || out.path().starts_with(&dir) {
-            bail!(
-                "--out {} is, holds or lies inside the scan folder {}: write the tally elsewhere",
-                req.out.display(),
-                d.display()
-            );
+            bail!(text(
+                asked,
+                "tally.out_in_scan",
+                &[("out", &req.out.display()), ("dir", &d.display())]
+            ));
         }
         locks.push(crate::results::lock_for_reading(d)?);
     }
