@@ -149,7 +149,7 @@ async function afterRescan(page) {
   // Forgotten on request, for good.
   await page.click('#forget');
   check(await page.locator('#orphans').isHidden(), 'the list stays after Forget');
-  await page.reload();
+  await reload(page);
   check(await page.locator('#orphans').isHidden(), 'forgotten decisions came back after a reload');
   check((await page.locator(`#b${expected.reject.row} select.verdict`).inputValue()) === 'REJECT',
     'Forget dropped a decision that matches a ballot');
@@ -206,7 +206,7 @@ async function decide(page) {
   await card.locator('input.note').fill(expected.reject.note);
 
   // Decisions survive a reload (localStorage, keyed by the scan).
-  await page.reload();
+  await reload(page);
   check((await page.inputValue('#auditor')) === expected.auditor, 'auditor name not restored');
   check((await page.inputValue(sel)) === expected.answer.value, 'answer not restored after reload');
   check(await page.isVisible(q1warn), 'the warning did not come back with its answer after the reload');
@@ -251,7 +251,7 @@ async function keyByHand(page) {
   const [lastQ, lastV] = k.answers[k.answers.length - 1];
   await block.locator(`select.k-ans[data-q="${lastQ}"]`).selectOption(lastV);
   // Kept across a reload, the form open with what was keyed.
-  await page.reload();
+  await reload(page);
   check(await card.locator('details.keyed').evaluate((d) => d.open), 'the keyed form is closed after a reload');
   check((await card.locator('select.k-unit').inputValue()) === k.unit, 'keyed unit not restored');
   check((await card.locator('input.k-serial').inputValue()) === k.serial, 'keyed serial not restored');
@@ -298,7 +298,7 @@ async function labels(page) {
   check(/^0,0[3-5]\d không rõ$/.test(got.opts[2].score), `the faint box's score ${got.opts[2].score}`);
   check(got.opts.filter((o, k) => k !== 2).every((o) => /^0,0[0-3]\d trống$/.test(o.score)),
     `the empty boxes' scores ${JSON.stringify(got.opts.map((o) => o.score))}`);
-  await page.reload();
+  await reload(page);
   check(await page.isChecked('#f-scores'), '"show scores" not kept across a reload');
   await page.uncheck('#f-scores');
 }
@@ -458,7 +458,7 @@ async function filters(page) {
   await page.selectOption('#f-todo', '0');
   check(same(await listed(page), []), 'for information + unknown_unit lists a card');
   await page.selectOption('#f-todo', '');
-  await page.reload();
+  await reload(page);
   check((await page.inputValue('#f-reason')) === 'unknown_unit', 'the reason filter is not restored after a reload');
   check(same(await listed(page), [expected.reject.row]), `listed after the reload: ${JSON.stringify(await listed(page))}`);
   const keys = await page.evaluate(() => Object.keys(localStorage));
@@ -473,3 +473,11 @@ if (failures.length) {
   process.exit(1);
 }
 console.log('review page: all browser checks passed');
+
+// Chromium hands localStorage writes to the browser process asynchronously: a reload a few
+// milliseconds after a click (never a person's) can read the storage as it was before it. The
+// test waits as long as any person would before reloading; what it checks after is unchanged.
+async function reload(page) {
+  await page.waitForTimeout(500);
+  await page.reload();
+}
