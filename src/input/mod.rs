@@ -740,7 +740,11 @@ fn on_white(v: u8, a: u8) -> u8 {
     ((v * a + 255 * (255 - a) + 127) / 255) as u8
 }
 
-/// ITU-R BT.601 luma, as JPEG uses.
+/// ITU-R BT.601 luma, as JPEG uses: 0.299 R + 0.587 G + 0.114 B rounded to the nearest gray.
+/// The one colour-to-gray rule for every input (PNG, TIFF, JPEG, PDF images), so the same
+/// scan reads the same whichever file it arrives in. (The `image` crate's `to_luma8` is not
+/// it: that uses sRGB/Rec. 709 weights and truncates.)
+#[inline]
 fn luma(r: u8, g: u8, b: u8) -> u8 {
     ((299 * r as u32 + 587 * g as u32 + 114 * b as u32 + 500) / 1000) as u8
 }
@@ -748,6 +752,22 @@ fn luma(r: u8, g: u8, b: u8) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn luma_is_rec_601_rounded_to_the_nearest_gray_for_every_colour() {
+        for r in 0..=255u8 {
+            for g in 0..=255u8 {
+                for b in 0..=255u8 {
+                    let exact = 0.299 * r as f64 + 0.587 * g as f64 + 0.114 * b as f64;
+                    let got = luma(r, g, b) as f64;
+                    assert!(
+                        (got - exact).abs() <= 0.5 + 1e-9,
+                        "luma({r}, {g}, {b}) = {got}, Rec. 601 says {exact:.3}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn a_large_file_is_read_whole_in_order() {

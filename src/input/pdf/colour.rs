@@ -6,6 +6,7 @@ use hayro_syntax::page::Resources;
 
 use super::image_dict::decode_stream;
 use super::{decode_err, unsupported, Limits, PageResult};
+use crate::input::luma;
 
 /// An image colour space, reduced to what gray conversion needs.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,12 +37,6 @@ impl Colour {
             _ => 0,
         }
     }
-}
-
-/// Rec. 601 luma, the same weights a JPEG's Y channel uses.
-#[inline]
-pub(super) fn luma(r: u8, g: u8, b: u8) -> u8 {
-    ((19595 * r as u32 + 38470 * g as u32 + 7471 * b as u32 + 32768) >> 16) as u8
 }
 
 /// Naive CMYK → RGB ((1−c)(1−k) …) then luma; no ICC profile, which is plenty for gray marks.

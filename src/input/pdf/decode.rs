@@ -7,9 +7,10 @@ use hayro_syntax::object::Stream;
 use hayro_syntax::page::Resources;
 use image::GrayImage;
 
-use super::colour::{luma, parse_colour, Colour, SampleMap};
+use super::colour::{parse_colour, Colour, SampleMap};
 use super::image_dict::{apply_chain, decode_stream, filter_chain, FilterKind, ImageDict};
 use super::{decode_err, unsupported, Limits, PageResult, PdfPageError};
+use crate::input::luma;
 
 pub(super) fn check_pixels(width: u64, height: u64, limits: &Limits) -> PageResult<usize> {
     let too_large = PdfPageError::TooLarge { width, height };
