@@ -103,39 +103,35 @@ impl StageTimes {
     }
 }
 
-/// Everything known about one page of input. Serialised (without the transform, box scores
+/// Everything known about one page of input: where it came from, what reading it found, and
+/// what the batch adds (file hash, duplicate). Serialised (without the transform, box scores
 /// and timings) to hold a batch's pages on disk between reading and writing.
+///
+/// The reading's fields are reached through it (`record.status` is `record.reading.status`),
+/// and written flattened among the record's own, so `pages.jsonl` lines have one level.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct PageRecord {
     pub source: String,
     /// 1-based page number within the file.
     pub page: usize,
-    pub status: Status,
-    pub reasons: Vec<Reason>,
-    /// A sentence for people, when the reason codes need one (rejections).
-    pub detail: String,
-    pub payload: Option<Payload>,
-    pub form: Option<(String, u32)>,
-    pub rotation_deg: Option<f64>,
-    pub fit_error_mm: Option<f64>,
-    /// The page transform the boxes were read through (for review images).
-    #[serde(skip)]
-    pub transform: Option<crate::geometry::Homography>,
-    pub fiducials_found: Option<usize>,
-    /// Smallest distance of any box score to a threshold.
-    pub min_margin: Option<f64>,
-    pub questions: Vec<QuestionRead>,
+    /// What reading the page found.
+    #[serde(flatten)]
+    pub reading: PageReading,
     pub file_sha256: String,
     pub duplicate_of: Option<String>,
-    /// The written areas' images (PNG), by question, to be saved in the results folder's
-    /// `comments/`; the verdicts themselves are in `questions`.
-    #[serde(skip)]
-    pub comment_images: Vec<(String, Vec<u8>)>,
-    /// The ink counted as writing in each writing area (mm²), for answers.csv.
-    #[serde(skip)]
-    pub comment_ink: Vec<(String, f64)>,
-    #[serde(skip)]
-    pub times: StageTimes,
+}
+
+impl std::ops::Deref for PageRecord {
+    type Target = PageReading;
+    fn deref(&self) -> &PageReading {
+        &self.reading
+    }
+}
+
+impl std::ops::DerefMut for PageRecord {
+    fn deref_mut(&mut self) -> &mut PageReading {
+        &mut self.reading
+    }
 }
 
 impl PageRecord {
@@ -151,22 +147,9 @@ impl PageRecord {
         PageRecord {
             source: source.to_string(),
             page,
-            status: reading.status,
-            reasons: reading.reasons,
-            detail: reading.detail,
-            payload: reading.payload,
-            form: reading.form,
-            rotation_deg: reading.rotation_deg,
-            fit_error_mm: reading.fit_error_mm,
-            transform: reading.transform,
-            fiducials_found: reading.fiducials_found,
-            min_margin: reading.min_margin,
-            questions: reading.questions,
+            reading,
             file_sha256: String::new(),
             duplicate_of: None,
-            comment_images: reading.comment_images,
-            comment_ink: reading.comment_ink,
-            times: reading.times,
         }
     }
 
@@ -178,11 +161,9 @@ impl PageRecord {
 
     /// This page as `reading` found it; its decoding time, file hash and duplicate stay.
     pub fn take(&mut self, reading: PageReading) {
-        let mut read = PageRecord::of_reading(&self.source, self.page, reading);
-        read.file_sha256 = std::mem::take(&mut self.file_sha256);
-        read.duplicate_of = self.duplicate_of.take();
-        read.times.decode = self.times.decode;
-        *self = read;
+        let decode = self.reading.times.decode;
+        self.reading = reading;
+        self.reading.times.decode = decode;
     }
 
     /// `source#page`, how one page is named in `duplicate_of` and in messages.
@@ -194,7 +175,9 @@ impl PageRecord {
 /// What reading one decoded page found: QR, alignment, box scores, answers, verdict. A
 /// rejected reading keeps what was found before the step that failed (the payload of a page
 /// that could not be aligned, say), for the review image and ballots.csv.
-#[derive(Clone, Debug)]
+///
+/// Serialised inside [`PageRecord`] (flattened), without what `pages.jsonl` does not keep.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct PageReading {
     pub status: Status,
     pub reasons: Vec<Reason>,
@@ -204,17 +187,22 @@ pub struct PageReading {
     pub form: Option<(String, u32)>,
     pub rotation_deg: Option<f64>,
     pub fit_error_mm: Option<f64>,
-    /// The page transform the boxes were read through.
+    /// The page transform the boxes were read through (for review images).
+    #[serde(skip)]
     pub transform: Option<crate::geometry::Homography>,
     pub fiducials_found: Option<usize>,
     /// Smallest distance of any box score to a threshold.
     pub min_margin: Option<f64>,
     pub questions: Vec<QuestionRead>,
-    /// The written areas' images (PNG), by question.
+    /// The written areas' images (PNG), by question, to be saved in the results folder's
+    /// `comments/`; the verdicts themselves are in `questions`.
+    #[serde(skip)]
     pub comment_images: Vec<(String, Vec<u8>)>,
-    /// The ink counted as writing in each writing area (mm²).
+    /// The ink counted as writing in each writing area (mm²), for answers.csv.
+    #[serde(skip)]
     pub comment_ink: Vec<(String, f64)>,
-    /// Time in QR, alignment and scoring (decoding is the caller's).
+    /// Time in decoding (the caller's), QR, alignment and scoring.
+    #[serde(skip)]
     pub times: StageTimes,
 }
 
@@ -559,5 +547,26 @@ pub fn scan_walk(
             })
             .collect();
         per_file.into_iter().flatten().for_each(&mut *on_page);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two `pages.jsonl` records as the scan wrote them while the reading's fields were still
+    /// declared in [`PageRecord`] itself (a page read and sent to review, a page refused): the
+    /// flattened [`PageReading`] must read them and write them back byte for byte, so results
+    /// folders of earlier scans stay readable and new ones stay the same.
+    #[test]
+    fn page_records_read_and_write_pages_jsonl_unchanged() {
+        let lines = [
+            r#"{"source":"samples/a-P-ANBIEN-000005.jpg","page":1,"status":"Review","reasons":["ambiguous_mark","multi_mark"],"detail":"","payload":{"form":"CSAT","version":1,"unit":"P-ANBIEN","serial":5,"signature":null},"form":["CSAT",1],"rotation_deg":359.999873178691,"fit_error_mm":0.005742571726097202,"fiducials_found":4,"min_margin":0.0,"questions":[{"question":"q1","answer":{"Chosen":["2"]}},{"question":"q2","answer":{"Chosen":["2"]}},{"question":"q3","answer":{"Chosen":["3"]}},{"question":"q4","answer":"Multi"},{"question":"q5","answer":{"Chosen":["2"]}},{"question":"q6","answer":{"Chosen":["2"]}},{"question":"q7","answer":"Review"},{"question":"q8","answer":{"Chosen":["yes"]}}],"file_sha256":"9dbe655e10de722dd962c620024f220f2393fecba4888ba6abe7480faa6766f6","duplicate_of":null}"#,
+            r#"{"source":"samples/i-truncated.jpg","page":1,"status":"Rejected","reasons":["decode_error"],"detail":"không giải mã được ảnh: JPEG data is truncated (no end-of-image marker)","payload":null,"form":null,"rotation_deg":null,"fit_error_mm":null,"fiducials_found":null,"min_margin":null,"questions":[],"file_sha256":"ea9308e04e05dbb1646a844673362b4b7d056ad414d20c1c1720774792df3c77","duplicate_of":"samples/x.jpg#2"}"#,
+        ];
+        for line in lines {
+            let rec: PageRecord = serde_json::from_str(line).expect("reads");
+            assert_eq!(serde_json::to_string(&rec).expect("writes"), line);
+        }
     }
 }
