@@ -41,14 +41,22 @@ const SPECK_SPAN_MM: f64 = 3.5;
 const FAINT_TRACE_FILL: f64 = 0.02;
 const FAINT_TRACE_RATIO: f64 = 3.0;
 
+/// What became of one page, as ballots.csv's `status` column says it.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
 )]
 pub enum Status {
+    /// Read, every answer decided: its answers count.
     Counted,
+    /// Read, but with nothing to count (a blank ballot, no countable answer).
     Invalid,
+    /// Read, with something a person must decide before it counts (see its reasons).
     Review,
+    /// Not counted: not readable as a ballot (an unreadable file, no QR code, no alignment, an
+    /// unknown form), or refused (a voided serial, an auditor's `REJECT`).
     Rejected,
+    /// A later copy of a ballot (same file, or same unit and serial with the same answers):
+    /// counted once, at its first copy.
     Duplicate,
     /// Set by `tally` only: a page the scanner could not read (no QR code, no alignment) whose
     /// unit, serial and answers an auditor keyed in from the image (a `KEYED` decision).
@@ -57,6 +65,7 @@ pub enum Status {
 }
 
 impl Status {
+    /// The word ballots.csv and the reports use.
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Counted => "counted",
@@ -68,6 +77,7 @@ impl Status {
         }
     }
 
+    /// The status named by its ballots.csv word ([`Status::as_str`]).
     pub fn parse(s: &str) -> Option<Status> {
         [
             Status::Counted,
@@ -101,8 +111,11 @@ impl Status {
 pub enum Answer {
     /// The chosen option ids (one for a single-choice question, any number for multi).
     Chosen(Vec<String>),
+    /// Nothing marked.
     Blank,
+    /// More than one box marked on a single-choice question: spoils that question only.
     Multi,
+    /// A box the scanner could not call (faint, corrected): a person decides.
     Review,
     /// A writing area (`text` question) with something written in it: its image is in
     /// `comments/` for a person to read. Never counted.
@@ -127,6 +140,7 @@ impl Answer {
         }
     }
 
+    /// The answer as written in the CSVs ([`Answer::to_text`]); anything not a keyword is option ids.
     pub fn from_text(s: &str) -> Answer {
         match s {
             "BLANK" => Answer::Blank,
@@ -139,6 +153,7 @@ impl Answer {
         }
     }
 
+    /// A choice that goes into the tallies (not blank, spoiled, undecided or a comment).
     pub fn is_countable(&self) -> bool {
         matches!(self, Answer::Chosen(_))
     }
@@ -152,15 +167,22 @@ impl Answer {
 /// One box as read.
 #[derive(Clone, Debug)]
 pub struct BoxRead {
+    /// The option id printed beside the box.
     pub option: String,
+    /// Its fill and where it was found.
     pub score: BoxScore,
+    /// Its fill called against the thresholds.
     pub state: MarkState,
 }
 
+/// One question as read: its verdict and the boxes it was decided from.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct QuestionRead {
+    /// The question id from the form.
     pub question: String,
+    /// The verdict.
     pub answer: Answer,
+    /// Every box of the question, in the form's order (for answers.csv and review images).
     #[serde(skip)]
     pub boxes: Vec<BoxRead>,
     /// Why the answer is REVIEW, when it is.

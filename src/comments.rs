@@ -76,6 +76,7 @@ const MAX_OFF_SCAN: f64 = 0.1;
 /// One writing area as read.
 #[derive(Clone, Debug)]
 pub struct CommentRead {
+    /// The question id of the writing area.
     pub question: String,
     /// `Written`, `Empty` or `Unreadable`.
     pub answer: Answer,

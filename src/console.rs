@@ -47,6 +47,8 @@ pub struct Utf8Console {
 }
 
 impl Utf8Console {
+    /// Puts the console in UTF-8 for as long as the value lives (Windows; nothing elsewhere), so
+    /// Vietnamese messages print as written.
     pub fn switch() -> Utf8Console {
         #[cfg(windows)]
         {

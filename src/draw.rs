@@ -119,9 +119,13 @@ pub fn fill_rect(img: &mut RgbImage, x: u32, y: u32, w: u32, h: u32, colour: Rgb
 /// A rectangle in image pixels (edges, not pixel centres).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PxRect {
+    /// Left edge.
     pub x0: f64,
+    /// Top edge.
     pub y0: f64,
+    /// Right edge.
     pub x1: f64,
+    /// Bottom edge.
     pub y1: f64,
 }
 

@@ -26,6 +26,7 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// The process exit status for this failure (see the README's exit statuses).
     pub const fn exit_status(self) -> u8 {
         match self {
             Failure::Refused => 1,
@@ -61,7 +62,9 @@ impl Failure {
 /// An error whose kind of failure is known where it is raised.
 #[derive(Debug)]
 pub struct Mistake {
+    /// What kind of failure it is, hence the exit status.
     pub kind: Failure,
+    /// What the user is told, in their language.
     pub message: String,
 }
 

@@ -13,27 +13,36 @@ pub const MM_PER_INCH: f64 = 25.4;
 /// A point on the printed page, in millimetres from the top-left corner.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct PointMm {
+    /// Millimetres from the left edge.
     pub x: f64,
+    /// Millimetres from the top edge.
     pub y: f64,
 }
 
 /// An axis-aligned rectangle on the printed page, in millimetres.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct RectMm {
+    /// Left edge (mm from the page's left).
     pub x: f64,
+    /// Top edge (mm from the page's top).
     pub y: f64,
+    /// Width (mm).
     pub w: f64,
+    /// Height (mm).
     pub h: f64,
 }
 
 /// A point in a scanned or rendered image, in pixels (sub-pixel precision).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PointPx {
+    /// Pixels from the image's left edge.
     pub x: f64,
+    /// Pixels from the image's top edge.
     pub y: f64,
 }
 
 impl PointMm {
+    /// The point `x` mm from the left and `y` mm from the top.
     pub const fn new(x: f64, y: f64) -> Self {
         Self { x, y }
     }
@@ -46,28 +55,34 @@ impl PointMm {
 }
 
 impl PointPx {
+    /// The point `x` px from the left and `y` px from the top.
     pub const fn new(x: f64, y: f64) -> Self {
         Self { x, y }
     }
 
+    /// Straight-line distance in pixels.
     pub fn distance(self, other: PointPx) -> f64 {
         (self.x - other.x).hypot(self.y - other.y)
     }
 }
 
 impl RectMm {
+    /// The rectangle with top-left corner (`x`, `y`), `w` wide and `h` high (mm).
     pub const fn new(x: f64, y: f64, w: f64, h: f64) -> Self {
         Self { x, y, w, h }
     }
 
+    /// The right edge (mm).
     pub fn right(&self) -> f64 {
         self.x + self.w
     }
 
+    /// The bottom edge (mm).
     pub fn bottom(&self) -> f64 {
         self.y + self.h
     }
 
+    /// The middle of the rectangle.
     pub fn center(&self) -> PointMm {
         PointMm::new(self.x + self.w / 2.0, self.y + self.h / 2.0)
     }
@@ -85,6 +100,7 @@ impl RectMm {
             && other.y < self.bottom()
     }
 
+    /// True when `other` lies wholly inside this rectangle (edges may touch).
     pub fn contains(&self, other: &RectMm) -> bool {
         other.x >= self.x
             && other.y >= self.y
@@ -92,6 +108,7 @@ impl RectMm {
             && other.bottom() <= self.bottom()
     }
 
+    /// Top-left, top-right, bottom-right, bottom-left.
     pub fn corners(&self) -> [PointMm; 4] {
         [
             PointMm::new(self.x, self.y),
@@ -119,6 +136,7 @@ impl Homography {
         }
     }
 
+    /// Where a page point lands in the image.
     pub fn map(&self, p: PointMm) -> PointPx {
         let h = &self.h;
         let w = h[6] * p.x + h[7] * p.y + h[8];

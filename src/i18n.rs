@@ -16,8 +16,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Lang {
+    /// Vietnamese, the default.
     #[default]
     Vi,
+    /// English.
     En,
 }
 

@@ -14,43 +14,70 @@
 //! runs it: checks, the stage that does the work, what the console says), with [`args`]
 //! (decimal commas, serial ranges), [`failure`] (exit statuses) and [`console`].
 
+// Every public item says what it is for; a module still marked `allow(missing_docs)` below is
+// one not yet gone through (issue 13).
+#![warn(missing_docs)]
+
 // The message catalogues (locales/*.yml), compiled in; see `i18n`.
 rust_i18n::i18n!("locales", fallback = "en");
 
 pub mod args;
+#[allow(missing_docs)] // still to document (issue 13)
 pub mod audit;
 pub mod ballot;
+#[allow(missing_docs)] // still to document (issue 13)
 pub mod commands;
 pub mod comments;
 pub mod console;
 pub mod draw;
 pub mod duplicates;
 pub mod failure;
+#[allow(missing_docs)] // still to document (issue 13)
 pub mod fonts;
+#[allow(missing_docs)] // still to document (issue 13)
 pub mod form;
+#[allow(missing_docs)] // still to document (issue 13)
 pub mod generate;
 pub mod geometry;
 pub mod i18n;
+#[allow(missing_docs)] // still to document (issue 13)
 pub mod input;
+#[allow(missing_docs)] // still to document (issue 13)
 pub mod issued;
+#[allow(missing_docs)] // still to document (issue 13)
 pub mod layout;
 pub mod locate;
 pub mod marks;
+#[allow(missing_docs)] // still to document (issue 13)
 pub mod output;
+#[allow(missing_docs)] // still to document (issue 13)
 pub mod payload;
+#[allow(missing_docs)] // still to document (issue 13)
 pub mod previous_scan;
+#[allow(missing_docs)] // still to document (issue 13)
 pub mod printable;
+#[allow(missing_docs)] // still to document (issue 13)
 pub mod reason;
+#[allow(missing_docs)] // still to document (issue 13)
 pub mod registry;
 pub mod render;
+#[allow(missing_docs)] // still to document (issue 13)
 pub mod report;
+#[allow(missing_docs)] // still to document (issue 13)
 pub mod report_pdf;
 pub mod results;
+#[allow(missing_docs)] // still to document (issue 13)
 pub mod review;
+#[allow(missing_docs)] // still to document (issue 13)
 pub mod scan;
+#[allow(missing_docs)] // still to document (issue 13)
 pub mod scan_files;
+#[allow(missing_docs)] // still to document (issue 13)
 pub mod synth;
+#[allow(missing_docs)] // still to document (issue 13)
 pub mod tally;
+#[allow(missing_docs)] // still to document (issue 13)
 pub mod voided;
 pub mod watch;
+#[allow(missing_docs)] // still to document (issue 13)
 pub mod workbook;

@@ -47,14 +47,19 @@ impl Default for Thresholds {
     }
 }
 
+/// How a box's fill was called against the [`Thresholds`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MarkState {
+    /// Too little ink to be a mark.
     Empty,
+    /// Between the two thresholds: a person decides.
     Ambiguous,
+    /// Enough ink to be a mark.
     Marked,
 }
 
 impl MarkState {
+    /// The word answers.csv's `states` column uses.
     pub fn as_str(self) -> &'static str {
         match self {
             MarkState::Empty => "empty",
@@ -65,6 +70,7 @@ impl MarkState {
 }
 
 impl Thresholds {
+    /// Calls a box's fill empty, ambiguous or marked.
     pub fn classify(&self, fill: Fill) -> MarkState {
         if fill.0 >= self.marked {
             MarkState::Marked
@@ -88,6 +94,7 @@ impl Thresholds {
 /// One scored box.
 #[derive(Clone, Copy, Debug)]
 pub struct BoxScore {
+    /// How much of the box's inside is inked (the score answers.csv shows).
     pub fill: Fill,
     /// Where the box was found, relative to where the transform put it (mm, page frame).
     pub shift_mm: (f64, f64),

@@ -26,6 +26,7 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// What `walk` found, with each file's size and time as they are now.
     pub fn of(walk: &Walk) -> Snapshot {
         Snapshot {
             files: walk
@@ -37,6 +38,7 @@ impl Snapshot {
         }
     }
 
+    /// How many files there are.
     pub fn files(&self) -> usize {
         self.files.len()
     }

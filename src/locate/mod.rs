@@ -19,13 +19,16 @@ use crate::layout::{
 /// own reading order (top-left, top-right, bottom-right, bottom-left).
 #[derive(Clone, Debug)]
 pub struct QrFound {
+    /// The text the code holds (decoded by [`crate::payload`]).
     pub bytes: Vec<u8>,
+    /// The symbol's corners in the image, in the order above: they anchor the page fit.
     pub corners: [PointPx; 4],
 }
 
 /// The page's place in the image.
 #[derive(Clone, Debug)]
 pub struct Alignment {
+    /// From the printed page (mm) to the image (px): where every box is looked for.
     pub transform: Homography,
     /// Root-mean-square distance between where the fit puts the fiducials and QR corners and
     /// where they were found, in millimetres.
@@ -38,10 +41,13 @@ pub struct Alignment {
     pub rotation_deg: f64,
 }
 
+/// Why a page could not be aligned (reason `align_failed`).
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum AlignError {
+    /// Fewer than four fiducials found, and too few checkbox borders to stand in for them.
     #[error("only {0} of the 4 fiducial marks and too few checkbox borders were found: is the page torn, folded over the boxes or partly outside the scan?")]
     TooFewLandmarks(usize),
+    /// The landmarks were found but do not fit a flat page: the fit error is given in mm.
     #[error("the fiducial marks do not fit a flat page (fit error {0:.2} mm)")]
     BadFit(f64),
 }

@@ -20,7 +20,10 @@ pub enum RenderError {
     /// A text that does not fit its place even at the smallest size.
     TextTooLong(String),
     /// The embedded font (bold or not) could not be used: a fault of this program's build.
-    Font { bold: bool },
+    Font {
+        /// Whether the bold face was the one refused.
+        bold: bool,
+    },
     /// The PDF writer refused the A4 page size: a fault of this program.
     PageSize,
     /// The PDF writer failed; its own words, quoted as it said them.

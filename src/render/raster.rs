@@ -14,6 +14,8 @@ pub fn page_size_px(dpi: f64) -> (u32, u32) {
     ((PAGE_W * s).round() as u32, (PAGE_H * s).round() as u32)
 }
 
+/// Draws a ballot's shapes onto a white A4 page at `dpi`: the PNG a unit prints, and the
+/// synthetic scans start from.
 pub fn render(shapes: &[Shape], dpi: f64) -> GrayImage {
     let (w, h) = page_size_px(dpi);
     let mut img = GrayImage::from_pixel(w, h, image::Luma([255]));
