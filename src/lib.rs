@@ -27,23 +27,21 @@ pub mod audit;
 pub mod ballot;
 #[allow(missing_docs)] // still to document (issue 13)
 pub mod commands;
-pub mod comments;
+pub(crate) mod comments;
 pub mod console;
-pub mod draw;
-pub mod duplicates;
+pub(crate) mod draw;
+pub(crate) mod duplicates;
 pub mod failure;
 #[allow(missing_docs)] // still to document (issue 13)
 pub mod fonts;
 #[allow(missing_docs)] // still to document (issue 13)
 pub mod form;
-#[allow(missing_docs)] // still to document (issue 13)
-pub mod generate;
+pub(crate) mod generate;
 pub mod geometry;
 pub mod i18n;
 #[allow(missing_docs)] // still to document (issue 13)
 pub mod input;
-#[allow(missing_docs)] // still to document (issue 13)
-pub mod issued;
+pub(crate) mod issued;
 #[allow(missing_docs)] // still to document (issue 13)
 pub mod layout;
 pub mod locate;
@@ -63,21 +61,18 @@ pub mod registry;
 pub mod render;
 #[allow(missing_docs)] // still to document (issue 13)
 pub mod report;
+pub(crate) mod report_pdf;
 #[allow(missing_docs)] // still to document (issue 13)
-pub mod report_pdf;
 pub mod results;
 #[allow(missing_docs)] // still to document (issue 13)
 pub mod review;
 #[allow(missing_docs)] // still to document (issue 13)
 pub mod scan;
-#[allow(missing_docs)] // still to document (issue 13)
-pub mod scan_files;
+pub(crate) mod scan_files;
 #[allow(missing_docs)] // still to document (issue 13)
 pub mod synth;
 #[allow(missing_docs)] // still to document (issue 13)
 pub mod tally;
-#[allow(missing_docs)] // still to document (issue 13)
-pub mod voided;
-pub mod watch;
-#[allow(missing_docs)] // still to document (issue 13)
-pub mod workbook;
+pub(crate) mod voided;
+pub(crate) mod watch;
+pub(crate) mod workbook;
