@@ -39,7 +39,6 @@ pub mod form;
 pub(crate) mod generate;
 pub mod geometry;
 pub mod i18n;
-#[allow(missing_docs)] // still to document (issue 13)
 pub mod input;
 pub(crate) mod issued;
 #[allow(missing_docs)] // still to document (issue 13)
@@ -48,13 +47,11 @@ pub mod locate;
 pub mod marks;
 #[allow(missing_docs)] // still to document (issue 13)
 pub mod output;
-#[allow(missing_docs)] // still to document (issue 13)
 pub mod payload;
 #[allow(missing_docs)] // still to document (issue 13)
 pub mod previous_scan;
 #[allow(missing_docs)] // still to document (issue 13)
 pub mod printable;
-#[allow(missing_docs)] // still to document (issue 13)
 pub mod reason;
 #[allow(missing_docs)] // still to document (issue 13)
 pub mod registry;
@@ -66,7 +63,6 @@ pub(crate) mod report_pdf;
 pub mod results;
 #[allow(missing_docs)] // still to document (issue 13)
 pub mod review;
-#[allow(missing_docs)] // still to document (issue 13)
 pub mod scan;
 pub(crate) mod scan_files;
 #[allow(missing_docs)] // still to document (issue 13)

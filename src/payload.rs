@@ -19,7 +19,8 @@ use sha2::Sha256;
 use crate::form::is_valid_id;
 use crate::i18n::Msg;
 
-pub const PREFIX: &str = "BS1";
+/// The first field of every ballot payload: "ballotscan, format 1".
+const PREFIX: &str = "BS1";
 /// Hex digits of the truncated HMAC (48 bits: a forger's guess succeeds once in 2.8·10¹⁴).
 const SIGNATURE_HEX_LEN: usize = 12;
 /// Serials are printed with at least this many digits.
@@ -27,30 +28,47 @@ pub const SERIAL_DIGITS: usize = 6;
 /// Longer payloads are refused before any other work: a hostile QR code could hold kilobytes.
 const MAX_LEN: usize = 160;
 
+/// What a ballot's QR code says: which form, which unit, which serial, and the office's
+/// signature when ballots are signed.
 #[derive(
     Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
 pub struct Payload {
+    /// The form id printed on the ballot.
     pub form: String,
+    /// The form's version.
     pub version: u32,
+    /// The unit the ballot was issued to.
     pub unit: String,
+    /// The ballot's serial within its unit.
     pub serial: u32,
     /// Upper-case hex, as printed; `None` for an unsigned ballot.
     pub signature: Option<String>,
 }
 
+/// Why a QR code's text is not a ballot's (reason `bad_payload`).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PayloadError {
+    /// Longer than any ballot payload: refused before it is looked at.
     #[error("the QR code holds {0} bytes, more than a ballot payload ever has")]
     TooLong(usize),
+    /// Not UTF-8 text.
     #[error("the QR code is not text (not UTF-8)")]
     NotText,
+    /// Text that does not start with this program's prefix.
     #[error("not a ballotscan payload (it does not start with {PREFIX}:)")]
     NotBallot,
+    /// Not 5 fields (6 when signed).
     #[error("the payload has {0} fields; a ballot has 5 (or 6 when signed)")]
     FieldCount(usize),
+    /// A field that is not a valid id, version, unit or serial.
     #[error("bad {field} {value:?} in the payload")]
-    BadField { field: &'static str, value: String },
+    BadField {
+        /// Which field (`form`, `version`, `unit`, `serial`).
+        field: &'static str,
+        /// What it held.
+        value: String,
+    },
 }
 
 /// The office's signing key, read from a file.
@@ -60,10 +78,14 @@ pub struct SigningKey(Vec<u8>);
 /// A key file that cannot serve; shown in the run's language.
 #[derive(Debug)]
 pub enum KeyError {
+    /// The key file cannot be read.
     Read {
+        /// The key file as given.
         path: String,
+        /// What the system said.
         source: std::io::Error,
     },
+    /// The key file holds too few bytes to be a secret (its path given).
     TooShort(String),
 }
 
@@ -102,6 +124,7 @@ impl SigningKey {
         Ok(SigningKey(trimmed.to_vec()))
     }
 
+    /// A key given as its bytes (for tests and programs that hold the key themselves).
     pub fn from_bytes(bytes: &[u8]) -> SigningKey {
         SigningKey(bytes.to_vec())
     }
@@ -125,13 +148,16 @@ impl SigningKey {
 pub enum SignatureCheck {
     /// No key was given: signatures are not checked.
     NotChecked,
+    /// Signed with the key given.
     Valid,
     /// A key was given and the ballot is unsigned.
     Missing,
+    /// A key was given and the signature is not the one it makes: altered or forged.
     Invalid,
 }
 
 impl Payload {
+    /// An unsigned ballot's payload.
     pub fn new(form: &str, version: u32, unit: &str, serial: u32) -> Payload {
         Payload {
             form: form.to_string(),
@@ -154,6 +180,7 @@ impl Payload {
         )
     }
 
+    /// The payload signed with the office's key.
     pub fn signed(mut self, key: &SigningKey) -> Payload {
         let tag = key.mac(&self.body()).finalize().into_bytes();
         let hex: String = tag.iter().map(|b| format!("{b:02X}")).collect();
@@ -169,11 +196,12 @@ impl Payload {
         }
     }
 
-    /// A short human form for CSVs and messages: `CSAT v1 P-ANBIEN 000123`.
+    /// The serial as printed and as the CSVs write it: at least six digits, `000123`.
     pub fn serial_text(&self) -> String {
         format!("{:0width$}", self.serial, width = SERIAL_DIGITS)
     }
 
+    /// Reads a QR code's text as a ballot's payload.
     pub fn parse(bytes: &[u8]) -> Result<Payload, PayloadError> {
         if bytes.len() > MAX_LEN {
             return Err(PayloadError::TooLong(bytes.len()));
@@ -230,6 +258,7 @@ impl Payload {
         Ok(p)
     }
 
+    /// Whether the ballot is signed with `key` (checked only when a key is given).
     pub fn check_signature(&self, key: Option<&SigningKey>) -> SignatureCheck {
         let Some(key) = key else {
             return SignatureCheck::NotChecked;

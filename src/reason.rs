@@ -12,37 +12,64 @@ use std::str::FromStr;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Reason {
     // Rejected: the file or page could not be read as a ballot.
+    /// The file or folder cannot be read (missing, a FIFO or device, a link loop, changed
+    /// while read).
     UnreadableFile,
+    /// Empty, or not PNG, JPEG, TIFF or PDF content whatever its name says.
     NotAnImage,
+    /// A damaged or truncated image: refused, never read in part.
     DecodeError,
+    /// More than 60 Mpx claimed: refused before decoding (decompression bombs).
     ImageTooLarge,
+    /// A PDF whose structure cannot be read.
     BadPdf,
+    /// A PDF that needs a password to open.
     EncryptedPdf,
+    /// A PDF page without one page-sized scanned image (vector text, a small picture).
     NotAScannedPage,
+    /// A PDF image in a format not read (Separation colours, layered scans).
     UnsupportedPdfImage,
+    /// No QR code found: not a ballot, a blank sheet, or a destroyed code.
     NoQr,
+    /// A QR code that is not a ballotscan ballot's.
     BadPayload,
+    /// With a signing key: the ballot is unsigned or its signature is wrong.
     BadSignature,
+    /// The QR code's form id and version are not among the loaded forms.
     UnknownForm,
+    /// Too few fiducials found, or the page does not fit a flat sheet.
     AlignmentFailed,
     // Review: a person must look.
+    /// A box scored between the two thresholds.
     AmbiguousMark,
+    /// A heavily inked box beside another mark on a single-choice question: a crossed-out answer?
     PossibleCorrection,
+    /// Several marks that do not all stand clearly above their row (a fold's shadow, a toner band).
     BackgroundInRow,
+    /// The page fit is off by more than [`crate::scan::REVIEW_FIT_ERROR_MM`].
     PoorAlignment,
+    /// The ballot's unit is not in the units registry.
     UnknownUnit,
+    /// The same ballot (form, unit, serial) seen again with different answers: a photocopy?
     DuplicateConflict,
     // Invalid: read, but nothing to count.
+    /// No question answered.
     BlankBallot,
+    /// Fewer countable answers than the form's `rules.min_answered`.
     NoCountableAnswer,
     // Counted or invalid: a note.
+    /// A single-choice question had several marks (`MULTI`, not counted): a note, not a verdict.
     MultiMark,
     // Duplicate: counted once, elsewhere.
+    /// The same ballot seen again with the same answers (or keyed again): counted once.
     Duplicate,
+    /// A file with exactly the content of an earlier file.
     DuplicateFile,
     // Set by `tally`: an auditor's `REJECT`.
+    /// An auditor's `REJECT` decision.
     AuditorRejected,
     // Set by `scan --voided` or `tally`: a serial voided with `ballotscan void`.
+    /// A serial voided with `ballotscan void`: read in full, never counted.
     VoidedSerial,
 }
 

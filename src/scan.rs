@@ -33,9 +33,13 @@ pub const REVIEW_FIT_ERROR_MM: f64 = 0.6;
 /// [`crate::report::ScanSettings::of`]), so that `review` and `tally` replay the very forms,
 /// units, thresholds, voided serials and language the scan used.
 pub struct Config {
+    /// The forms ballots may be printed from, each with its layout, by id and version.
     pub forms: Forms<(Form, Layout)>,
+    /// The units a ballot may belong to.
     pub registry: Registry,
+    /// The key ballots are signed with (`--key`): unsigned or wrongly signed ones are rejected.
     pub key: Option<SigningKey>,
+    /// Where a box's fill stops being empty and starts being marked.
     pub thresholds: Thresholds,
     /// Serials voided with `ballotscan void` (`scan --voided`): their ballots are rejected
     /// as `voided_serial` once read.
@@ -59,6 +63,8 @@ pub struct Sources {
 }
 
 impl Config {
+    /// The configuration of a scan with these forms, units, key and thresholds (no voided serials,
+    /// the default language); refuses a form whose layout cannot be worked out.
     pub fn new(
         forms: Vec<Form>,
         registry: Registry,
@@ -88,13 +94,18 @@ impl Config {
 /// Time spent in each stage of one page, for the speed benchmark.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct StageTimes {
+    /// Reading the file into a gray image.
     pub decode: Duration,
+    /// Finding the QR code.
     pub qr: Duration,
+    /// Aligning the page (fiducials, page transform).
     pub align: Duration,
+    /// Scoring the boxes and deciding the answers.
     pub score: Duration,
 }
 
 impl StageTimes {
+    /// Adds another page's times to these.
     pub fn add(&mut self, other: &StageTimes) {
         self.decode += other.decode;
         self.qr += other.qr;
@@ -111,13 +122,16 @@ impl StageTimes {
 /// and written flattened among the record's own, so `pages.jsonl` lines have one level.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct PageRecord {
+    /// The input file as named in ballots.csv's `source` column.
     pub source: String,
     /// 1-based page number within the file.
     pub page: usize,
     /// What reading the page found.
     #[serde(flatten)]
     pub reading: PageReading,
+    /// The SHA-256 of the input file (hex), for duplicate files and the next scan's memory.
     pub file_sha256: String,
+    /// The page this one repeats (`source#page`), once duplicates are judged.
     pub duplicate_of: Option<String>,
 }
 
@@ -179,20 +193,28 @@ impl PageRecord {
 /// Serialised inside [`PageRecord`] (flattened), without what `pages.jsonl` does not keep.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct PageReading {
+    /// Counted, invalid, review, rejected (duplicates are judged later, over the whole batch).
     pub status: Status,
+    /// Why the page is not plainly counted, in the order found.
     pub reasons: Vec<Reason>,
     /// A sentence for people, when the reason codes need one (rejections).
     pub detail: String,
+    /// The QR code's contents, when it could be read.
     pub payload: Option<Payload>,
+    /// The form id and version the page was read with.
     pub form: Option<(String, u32)>,
+    /// How far the page is turned in the image, degrees clockwise.
     pub rotation_deg: Option<f64>,
+    /// How far the landmarks lie from where the page fit puts them (mm, root mean square).
     pub fit_error_mm: Option<f64>,
     /// The page transform the boxes were read through (for review images).
     #[serde(skip)]
     pub transform: Option<crate::geometry::Homography>,
+    /// How many of the four fiducials were found.
     pub fiducials_found: Option<usize>,
     /// Smallest distance of any box score to a threshold.
     pub min_margin: Option<f64>,
+    /// Every question's verdict and boxes, in the form's order.
     pub questions: Vec<QuestionRead>,
     /// The written areas' images (PNG), by question, to be saved in the results folder's
     /// `comments/`; the verdicts themselves are in `questions`.

@@ -151,32 +151,49 @@ pub fn page_memory(file: &OpenedFile, index: usize) -> u64 {
     }
 }
 
+/// A file format read, recognised by its first bytes ([`sniff`]), never by its name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
+    /// PNG.
     Png,
+    /// JPEG.
     Jpeg,
+    /// TIFF, one ballot per page.
     Tiff,
+    /// PDF as office scanners write it, one ballot per page.
     Pdf,
 }
 
 /// Why a file or a page could not give an image. `code()` is the reason written to the CSVs.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum InputError {
+    /// The file cannot be read (reason `unreadable_file`); what the system said.
     #[error("cannot read the file: {0}")]
     Unreadable(String),
+    /// An empty file (reason `not_an_image`).
     #[error("empty file (0 bytes)")]
     Empty,
+    /// Content that is no format read (reason `not_an_image`).
     #[error("not an image this tool reads (PNG, JPEG, TIFF or PDF), judged by its content")]
     NotAnImage,
+    /// A damaged or truncated image (reason `decode_error`); what the decoder said.
     #[error("cannot decode the image: {0}")]
     Decode(String),
+    /// More pixels than a scanned page can have (reason `image_too_large`).
     #[error("the image claims {width} × {height} pixels, more than a scanned page can have")]
-    TooLarge { width: u64, height: u64 },
+    TooLarge {
+        /// Pixels across, as the file claims.
+        width: u64,
+        /// Pixels down, as the file claims.
+        height: u64,
+    },
+    /// A PDF page that gives no scanned image, with its reason (`bad_pdf`, `encrypted_pdf`, …).
     #[error("{0}")]
     Pdf(String, Reason),
 }
 
 impl InputError {
+    /// The reason code written to the CSVs.
     pub fn code(&self) -> Reason {
         match self {
             InputError::Unreadable(_) => Reason::UnreadableFile,
@@ -209,6 +226,7 @@ impl InputError {
 /// get an `unreadable_file` row without being opened.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Walk {
+    /// The files to read, in batch order.
     pub files: Vec<PathBuf>,
     /// A path and why it is not read: missing, a link loop, a FIFO or device, a folder that
     /// cannot be listed.
@@ -348,6 +366,7 @@ fn not_a_regular_file(meta: &std::fs::Metadata) -> &'static str {
     "not a regular file: not read"
 }
 
+/// The format of a file's content, or `None` when it is no format read.
 pub fn sniff(bytes: &[u8]) -> Option<Format> {
     if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
         Some(Format::Png)
@@ -370,7 +389,9 @@ pub fn sniff(bytes: &[u8]) -> Option<Format> {
 pub struct OpenedFile {
     /// Shared with the parsed PDF, so a 150 MB scanner PDF is held once, not twice.
     pub bytes: std::sync::Arc<FileBytes>,
+    /// The file's format.
     pub format: Format,
+    /// How many pages (ballots) it holds: 1 except for TIFF and PDF.
     pub pages: usize,
     /// A PDF is parsed once; its pages are then decoded in parallel.
     pdf: Option<pdf::PdfDocument>,
@@ -378,6 +399,8 @@ pub struct OpenedFile {
     tiff: Option<tiff::TiffPages>,
 }
 
+/// Opens a file for reading its pages: refuses what is not a regular file, reads it whole and
+/// counts its pages.
 pub fn open(path: &Path) -> Result<OpenedFile, InputError> {
     let unreadable = |e: std::io::Error| InputError::Unreadable(os_error(&e));
     // Looked at before opening: opening a FIFO blocks until someone writes to it.
@@ -430,6 +453,7 @@ fn libc_nonblock() -> i32 {
 /// A file's bytes. (Files are read, never memory-mapped: a mapped file that another program
 /// truncates kills the whole process with SIGBUS.)
 pub enum FileBytes {
+    /// The file read into memory.
     Read(Vec<u8>),
 }
 
@@ -507,6 +531,7 @@ fn read_in_pieces(file: &std::fs::File, len: u64) -> std::io::Result<Vec<u8>> {
     }
 }
 
+/// A file already in memory, opened like [`open`] does (for tests and embedding programs).
 pub fn from_bytes(bytes: Vec<u8>) -> Result<OpenedFile, InputError> {
     from_file_bytes(FileBytes::Read(bytes))
 }
