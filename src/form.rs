@@ -17,20 +17,22 @@ use unicode_normalization::UnicodeNormalization;
 /// The standard citizen-satisfaction form, version 1, shipped in `fixtures/forms/`. Ballots
 /// printed with it are still in the field, so it stays embedded and readable.
 pub const DEFAULT_FORM_TOML: &str = include_str!("../fixtures/forms/csat-v1.toml");
+/// How messages name the embedded version 1, in place of a file path.
 pub const DEFAULT_FORM_NAME: &str = "fixtures/forms/csat-v1.toml (embedded)";
 /// Version 2 of the standard form: the official ballot (agency header, national motto, form
 /// number, centred title, comment area, closing line). `generate` prints it by default.
 pub const STANDARD_V2_TOML: &str = include_str!("../fixtures/forms/csat-v2.toml");
+/// How messages name the embedded version 2, in place of a file path.
 pub const STANDARD_V2_NAME: &str = "fixtures/forms/csat-v2.toml (embedded)";
 
-/// Where a form's `{unit}` placeholder stands in the header's agency lines: replaced on each
-/// ballot by the unit's name, in capitals as an agency name is written.
 /// Page arrangements: 1, the first ballots' (23 mm answer columns, headings wrapped greedily);
 /// 2, the official ballot's (20 mm columns leaving the question texts more room, headings
 /// wrapped where they stay readable, a rule closing a table before a question with other
 /// headings).
 pub const LAYOUTS: std::ops::RangeInclusive<u32> = 1..=2;
 
+/// Where a form's `{unit}` placeholder stands in the header's agency lines: replaced on each
+/// ballot by the unit's name, in capitals as an agency name is written.
 pub const UNIT_PLACEHOLDER: &str = "{unit}";
 /// Height of a `text` question's writing area when the definition gives none: five ruled
 /// lines, room for two or three sentences.
@@ -42,11 +44,15 @@ pub const TEXT_HEIGHT_RANGE_MM: std::ops::RangeInclusive<f64> = 15.0..=120.0;
 /// A checked form definition.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Form {
+    /// The form's id, printed in every ballot's QR code (`CSAT`).
     pub id: String,
+    /// Its version: a changed form is a new version, so ballots in the field stay readable.
     pub version: u32,
+    /// The title printed at the top.
     pub title: String,
     /// Where the title stands: left (beside the QR code, as version 1 prints it) or centred.
     pub title_align: Align,
+    /// The instructions printed under the title.
     pub instructions: String,
     /// The official header, when the form has one.
     pub header: Option<Header>,
@@ -56,15 +62,20 @@ pub struct Form {
     /// definition's arrangement, so a definition keeps its number: what changes the geometry
     /// is a new number, never a change to an old one.
     pub layout: u32,
+    /// The questions, in print order.
     pub questions: Vec<Question>,
+    /// How a ballot is judged.
     pub rules: Rules,
 }
 
+/// Where a title stands on the page.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Align {
+    /// Left, beside the QR code (version 1).
     #[default]
     Left,
+    /// Centred.
     Center,
 }
 
@@ -83,11 +94,16 @@ pub struct Header {
     pub form_number: String,
 }
 
+/// One question, with its answer boxes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Question {
+    /// Its id, used in the CSVs (`q1`).
     pub id: String,
+    /// The question as printed.
     pub text: String,
+    /// One answer, several, or a writing area.
     pub kind: QuestionKind,
+    /// The boxes, in print order.
     pub options: Vec<AnswerOption>,
     /// Option ids that count as "satisfied" for the satisfaction rate; empty when the
     /// question is not part of the rate (a yes/no question, say).
@@ -98,10 +114,13 @@ pub struct Question {
     pub height_mm: f64,
 }
 
+/// How a question is answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum QuestionKind {
+    /// One box: a second mark spoils the question (`MULTI`).
     Single,
+    /// Any number of boxes.
     Multi,
     /// A ruled area for the citizen's own words: read by a person, never counted. The scanner
     /// only says whether anything is written (`WRITTEN`, `EMPTY` or `UNREADABLE`).
@@ -115,10 +134,13 @@ impl Question {
     }
 }
 
+/// One answer box and its label.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AnswerOption {
+    /// Its id, used in the CSVs and tallies (`1`, `yes`).
     pub id: String,
+    /// The label printed beside the box.
     pub label: String,
 }
 
@@ -141,8 +163,11 @@ impl Default for Rules {
 #[derive(Debug, thiserror::Error)]
 #[error("{file}:{line}: {message}")]
 pub struct FormError {
+    /// The definition file (or the embedded form's name).
     pub file: String,
+    /// The line to fix (1-based; 0 when the whole file is meant).
     pub line: usize,
+    /// What is wrong, in the run's language.
     pub message: Msg,
 }
 
@@ -243,6 +268,7 @@ impl Form {
         Form::standard_v2()
     }
 
+    /// Reads and checks a form definition (TOML) from a file.
     pub fn load(path: &Path) -> Result<Form, FormError> {
         let text = std::fs::read_to_string(path).map_err(|e| FormError {
             file: path.display().to_string(),
@@ -426,6 +452,7 @@ impl Form {
         })
     }
 
+    /// The question with id `id`.
     pub fn question(&self, id: &str) -> Option<&Question> {
         self.questions.iter().find(|q| q.id == id)
     }

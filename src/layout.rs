@@ -13,7 +13,9 @@ use crate::form::{Align, Form, FormError, Header, Question, UNIT_PLACEHOLDER};
 use crate::geometry::{PointMm, RectMm};
 use crate::i18n::Msg;
 
+/// A4 width (mm).
 pub const PAGE_W: f64 = 210.0;
+/// A4 height (mm).
 pub const PAGE_H: f64 = 297.0;
 /// Most office printers cannot print closer than this to the edge.
 pub const PRINT_MARGIN: f64 = 5.0;
@@ -27,9 +29,9 @@ const FIDUCIAL_INSET: f64 = 11.0;
 /// QR symbol: version 5 (37 modules) at error-correction level M, always, so its size and
 /// place are the same on every ballot. 0.82 mm modules keep it above the 0.8 mm that cheap
 /// printers and 150 DPI scans still resolve; 37 × 0.82 mm ≈ 30 mm.
-pub const QR_VERSION: i16 = 5;
-pub const QR_MODULES: usize = 37;
-pub const QR_MODULE_MM: f64 = 0.82;
+pub(crate) const QR_VERSION: i16 = 5;
+pub(crate) const QR_MODULES: usize = 37;
+pub(crate) const QR_MODULE_MM: f64 = 0.82;
 /// The QR standard asks for four modules of white around the symbol.
 pub const QR_QUIET_MODULES: f64 = 4.0;
 const QR_TOP: f64 = 19.0;
@@ -48,7 +50,7 @@ pub const FIDUCIALS: [PointMm; 4] = [
 
 /// Checkboxes: 7 mm squares with a 0.4 mm printed border (issue: at least 5 mm).
 pub const BOX_SIZE: f64 = 7.0;
-pub const BOX_BORDER: f64 = 0.4;
+pub(crate) const BOX_BORDER: f64 = 0.4;
 
 const CONTENT_LEFT: f64 = 10.0;
 const CONTENT_RIGHT: f64 = 200.0;
@@ -83,7 +85,7 @@ const AGENCY_UNDERLINE_SHARE: f64 = 1.0 / 3.0;
 /// A writing area's dotted ruling: lines this far apart (a handwritten line's height), dots
 /// of this size at this pitch — the "......" of a paper form.
 pub const RULE_PITCH: f64 = 8.0;
-pub const RULE_DOT: f64 = 0.3;
+pub(crate) const RULE_DOT: f64 = 0.3;
 const RULE_DOT_PITCH: f64 = 1.0;
 /// Space above a writing area's label: the boxes of the question before it stay more than
 /// the reader's first box search (6 mm) away from the ruling.
@@ -94,10 +96,15 @@ const CLOSING_GAP: f64 = 5.0;
 /// One line of text, placed by its baseline.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TextLine {
+    /// Left edge (mm).
     pub x: f64,
+    /// Where the letters stand (mm from the top).
     pub baseline: f64,
+    /// Font size (points).
     pub size_pt: f64,
+    /// Regular or bold.
     pub weight: Weight,
+    /// The text itself.
     pub text: String,
     /// The line's box (ascent to descent), for overlap checks.
     pub bounds: RectMm,
@@ -107,12 +114,21 @@ pub struct TextLine {
 /// agree to the hair and the scanner's idea of "inside the border" is exact.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Shape {
+    /// A filled rectangle: box borders, rules, underlines.
     Fill(RectMm),
-    Disc { center: PointMm, radius: f64 },
+    /// A filled disc: the fiducials.
+    Disc {
+        /// Its centre.
+        center: PointMm,
+        /// Its radius (mm).
+        radius: f64,
+    },
+    /// A line of text.
     Text(TextLine),
 }
 
 impl Shape {
+    /// The page area the shape covers (mm).
     pub fn bounds(&self) -> RectMm {
         match self {
             Shape::Fill(r) => *r,
@@ -127,9 +143,12 @@ impl Shape {
     }
 }
 
+/// One printed answer box.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Checkbox {
+    /// The question it answers.
     pub question: String,
+    /// The option it stands for.
     pub option: String,
     /// Outer edge of the printed border.
     pub rect: RectMm,
@@ -138,6 +157,7 @@ pub struct Checkbox {
 /// A writing area (a `text` question): the citizen writes between its dotted rules.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TextArea {
+    /// The question it answers.
     pub question: String,
     /// The area read by the scanner and cut out as the comment's image.
     pub rect: RectMm,
@@ -152,19 +172,30 @@ pub enum UnitPlace {
     Labelled(RectMm),
     /// The agency's last line in the header, in capitals, centred at `center_x`, at most two
     /// lines of `width`, with the customary short underline.
-    Agency { center_x: f64, top: f64, width: f64 },
+    Agency {
+        /// The middle of the agency column (mm from the left).
+        center_x: f64,
+        /// Where the name's first line starts (mm from the top).
+        top: f64,
+        /// The widest a line of the name may be (mm).
+        width: f64,
+    },
 }
 
 /// A laid-out form. Per-ballot content (QR, serial, unit name) goes into the reserved places.
 #[derive(Clone, Debug)]
 pub struct Layout {
+    /// The form's id.
     pub form_id: String,
+    /// The form's version.
     pub form_version: u32,
     /// Centres, clockwise from top-left: TL, TR, BR, BL.
     pub fiducials: [PointMm; 4],
     /// The QR symbol itself (without its quiet zone).
     pub qr: RectMm,
+    /// Every answer box, by question in print order.
     pub checkboxes: Vec<Checkbox>,
+    /// Every writing area, in print order.
     pub text_areas: Vec<TextArea>,
     /// Each column heading's extent, by question and option (what the layout tests check
     /// stands over its own box).
@@ -183,6 +214,8 @@ impl AsRef<Form> for (Form, Layout) {
 }
 
 impl Layout {
+    /// Lays a form out on the A4 page; refuses one that does not fit (the error names the
+    /// question to shorten).
     pub fn new(form: &Form) -> Result<Layout, FormError> {
         let fail = |line: usize, message: Msg| FormError {
             file: format!("form {} v{}", form.id, form.version),
@@ -440,6 +473,7 @@ impl Layout {
         })
     }
 
+    /// Where one QR module (column, row) is printed on the page.
     pub fn qr_module_rect(&self, col: usize, row: usize) -> RectMm {
         RectMm::new(
             self.qr.x + col as f64 * QR_MODULE_MM,
@@ -512,6 +546,7 @@ impl Layout {
         Some(out)
     }
 
+    /// The box of `option` in question `question`.
     pub fn checkbox(&self, question: &str, option: &str) -> Option<&Checkbox> {
         self.checkboxes
             .iter()

@@ -34,14 +34,12 @@ pub(crate) mod duplicates;
 pub mod failure;
 #[allow(missing_docs)] // still to document (issue 13)
 pub mod fonts;
-#[allow(missing_docs)] // still to document (issue 13)
 pub mod form;
 pub(crate) mod generate;
 pub mod geometry;
 pub mod i18n;
 pub mod input;
 pub(crate) mod issued;
-#[allow(missing_docs)] // still to document (issue 13)
 pub mod layout;
 pub mod locate;
 pub mod marks;
@@ -53,7 +51,6 @@ pub mod previous_scan;
 #[allow(missing_docs)] // still to document (issue 13)
 pub mod printable;
 pub mod reason;
-#[allow(missing_docs)] // still to document (issue 13)
 pub mod registry;
 pub mod render;
 #[allow(missing_docs)] // still to document (issue 13)

@@ -9,27 +9,37 @@ use std::path::Path;
 use crate::form::{is_valid_id, nfc};
 use crate::i18n::{text, Lang, Msg};
 
+/// The Hải Phòng units shipped in `fixtures/units.csv`, used when no `--units` file is given.
 pub const DEFAULT_UNITS_CSV: &str = include_str!("../fixtures/units.csv");
 
+/// One unit that hands out ballots.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Unit {
+    /// Its code, printed in the QR code and used in the CSVs (`P-ANBIEN`).
     pub code: String,
+    /// Its name, as printed on the ballot and in the reports.
     pub name: String,
+    /// The unit its tallies roll up into; `None` at the top.
     pub parent: Option<String>,
 }
 
 /// Units in file order, looked up by code.
 #[derive(Clone, Debug, Default)]
 pub struct Registry {
+    /// Every unit, in file order.
     pub units: Vec<Unit>,
     index: BTreeMap<String, usize>,
 }
 
+/// A registry that cannot be used, with the place to fix it.
 #[derive(Debug, thiserror::Error)]
 #[error("{file}:{line}: {message}")]
 pub struct RegistryError {
+    /// The registry file (or the embedded one's name).
     pub file: String,
+    /// The line to fix (1-based; 0 when the whole file is meant).
     pub line: usize,
+    /// What is wrong, in the run's language.
     pub message: Msg,
 }
 
@@ -46,11 +56,13 @@ impl RegistryError {
 }
 
 impl Registry {
+    /// The embedded registry ([`DEFAULT_UNITS_CSV`]).
     pub fn default_units() -> Registry {
         Registry::parse(DEFAULT_UNITS_CSV, "fixtures/units.csv (embedded)")
             .expect("the embedded units registry is checked by the test suite")
     }
 
+    /// Reads and checks a registry CSV file.
     pub fn load(path: &Path) -> Result<Registry, RegistryError> {
         let bytes = std::fs::read(path).map_err(|e| RegistryError {
             file: path.display().to_string(),
@@ -65,6 +77,7 @@ impl Registry {
         Registry::parse(&text, &path.display().to_string())
     }
 
+    /// Reads and checks registry CSV text; `file` names it in errors.
     pub fn parse(text: &str, file: &str) -> Result<Registry, RegistryError> {
         let err = |line: usize, message: Msg| RegistryError {
             file: file.to_string(),
@@ -158,6 +171,7 @@ impl Registry {
         known.into_iter().map(|(_, c)| c).chain(unknown).collect()
     }
 
+    /// The unit with code `code`.
     pub fn get(&self, code: &str) -> Option<&Unit> {
         self.index.get(code).map(|&i| &self.units[i])
     }
