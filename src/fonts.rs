@@ -8,20 +8,26 @@ use ab_glyph::{Font, FontRef};
 
 use crate::draw;
 
-pub const REGULAR_TTF: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
-pub const BOLD_TTF: &[u8] = include_bytes!("../assets/fonts/DejaVuSans-Bold.ttf");
+/// DejaVu Sans, the regular face (embedded in every PDF ballot).
+pub(crate) const REGULAR_TTF: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+/// DejaVu Sans Bold.
+pub(crate) const BOLD_TTF: &[u8] = include_bytes!("../assets/fonts/DejaVuSans-Bold.ttf");
 
 /// Millimetres per typographic point.
 pub const MM_PER_PT: f64 = 25.4 / 72.0;
 
+/// Which face of the font a text is set in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Weight {
+    /// Body text.
     Regular,
+    /// Titles, headings, the agency's name and the motto.
     Bold,
 }
 
-pub fn font(weight: Weight) -> FontRef<'static> {
+/// The embedded face for `weight`, ready to measure and draw.
+pub(crate) fn font(weight: Weight) -> FontRef<'static> {
     let bytes = match weight {
         Weight::Regular => REGULAR_TTF,
         Weight::Bold => BOLD_TTF,
@@ -31,7 +37,7 @@ pub fn font(weight: Weight) -> FontRef<'static> {
 
 /// ab_glyph scales by the font's line height, not its em square: the scale at which one em is
 /// `em` units (points, pixels…), as PDF and every typesetter mean a font size.
-pub fn em_scale(font: &FontRef<'static>, em: f64) -> ab_glyph::PxScale {
+pub(crate) fn em_scale(font: &FontRef<'static>, em: f64) -> ab_glyph::PxScale {
     let upem = font.units_per_em().unwrap_or(1000.0);
     ab_glyph::PxScale::from((em as f32) * font.height_unscaled() / upem)
 }
@@ -51,7 +57,7 @@ pub fn descent_mm(size_pt: f64, weight: Weight) -> f64 {
     -draw::vertical_metrics(size_pt, weight).1 * MM_PER_PT
 }
 
-/// True when every character has a glyph in the font (no tofu boxes on paper).
+/// The first character the font has no glyph for (a tofu box on paper), if any.
 pub fn missing_glyph(text: &str, weight: Weight) -> Option<char> {
     let f = font(weight);
     text.chars()

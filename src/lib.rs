@@ -32,7 +32,6 @@ pub mod console;
 pub(crate) mod draw;
 pub(crate) mod duplicates;
 pub mod failure;
-#[allow(missing_docs)] // still to document (issue 13)
 pub mod fonts;
 pub mod form;
 pub(crate) mod generate;
@@ -43,10 +42,8 @@ pub(crate) mod issued;
 pub mod layout;
 pub mod locate;
 pub mod marks;
-#[allow(missing_docs)] // still to document (issue 13)
 pub mod output;
 pub mod payload;
-#[allow(missing_docs)] // still to document (issue 13)
 pub mod previous_scan;
 #[allow(missing_docs)] // still to document (issue 13)
 pub mod printable;

@@ -5,9 +5,11 @@
 use std::io::Write;
 use std::path::Path;
 
+/// A result file that could not be written.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot write {path}: {error} (check that the folder exists and is writable)")]
 pub struct WriteError {
+    /// The file that was being written.
     pub path: String,
     /// Not a `source`: the message already says it, and a chain would say it twice.
     pub error: std::io::Error,
@@ -41,6 +43,7 @@ pub struct CsvTable {
 }
 
 impl CsvTable {
+    /// An empty table with these column names.
     pub fn new(header: &[&str]) -> CsvTable {
         // The BOM is what makes Excel read the file as UTF-8.
         let mut buf = Vec::with_capacity(1 << 16);
@@ -51,6 +54,7 @@ impl CsvTable {
         CsvTable { writer }
     }
 
+    /// Adds a row, each cell neutralised against spreadsheet formulas.
     pub fn row<I, S>(&mut self, cells: I)
     where
         I: IntoIterator<Item = S>,
@@ -60,10 +64,12 @@ impl CsvTable {
         let _ = self.writer.write_record(&cells);
     }
 
+    /// The whole file: BOM, header and rows.
     pub fn into_bytes(self) -> Vec<u8> {
         self.writer.into_inner().unwrap_or_default()
     }
 
+    /// Writes the table to `path` atomically.
     pub fn write(self, path: &Path) -> Result<(), WriteError> {
         write_atomic(path, &self.into_bytes())
     }
@@ -77,6 +83,7 @@ pub struct CsvStream {
 }
 
 impl CsvStream {
+    /// Starts the file destined for `path` with its BOM and header.
     pub fn create(path: &Path, header: &[&str]) -> Result<CsvStream, WriteError> {
         let err = |error| WriteError {
             path: path.display().to_string(),
@@ -96,6 +103,7 @@ impl CsvStream {
         })
     }
 
+    /// Adds a row, each cell neutralised against spreadsheet formulas.
     pub fn row<I, S>(&mut self, cells: I) -> Result<(), WriteError>
     where
         I: IntoIterator<Item = S>,
@@ -108,6 +116,7 @@ impl CsvStream {
         })
     }
 
+    /// Flushes the file and renames it into place: only now does `path` change.
     pub fn finish(self) -> Result<(), WriteError> {
         let path = self.path;
         let err = |error| WriteError {

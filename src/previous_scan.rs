@@ -31,12 +31,14 @@ const FORMAT: &str = "ballotscan-pages/1";
 /// unchanged without reading it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileStamp {
+    /// Bytes.
     pub size: u64,
     /// Nanoseconds since 1970 (negative before).
     pub modified_ns: i64,
 }
 
 impl FileStamp {
+    /// The stamp in a file's metadata.
     pub fn of(meta: &std::fs::Metadata) -> FileStamp {
         let modified_ns =
             meta.modified()
@@ -65,7 +67,9 @@ pub type AnswerRow = [String; ANSWERS_HEADER.len()];
 pub struct ScannedPage {
     /// The file's stamp when it was read; `None` when it could not be looked at.
     pub stamp: Option<FileStamp>,
+    /// The page as read.
     pub record: PageRecord,
+    /// Its answers.csv rows.
     pub answers: Vec<AnswerRow>,
     /// Kept from the previous scan rather than read now.
     #[serde(skip)]
@@ -178,6 +182,7 @@ impl PreviousScan {
         Ok(previous)
     }
 
+    /// True when nothing is kept: every file is read.
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
     }
@@ -280,6 +285,7 @@ pub struct PagesWriter {
 }
 
 impl PagesWriter {
+    /// Starts `dir/pages.jsonl` with the line naming the settings `fingerprint`.
     pub fn create(dir: &Path, fingerprint: &str) -> std::io::Result<PagesWriter> {
         let path = dir.join(FILE);
         let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
@@ -292,16 +298,19 @@ impl PagesWriter {
         Ok(PagesWriter { out, path })
     }
 
+    /// Adds one page's line.
     pub fn page(&mut self, page: &ScannedPage) -> std::io::Result<()> {
         serde_json::to_writer(&mut self.out, page)?;
         self.out.write_all(b"\n")
     }
 
+    /// Flushes the file to disk.
     pub fn finish(self) -> std::io::Result<()> {
         let file = self.out.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()
     }
 
+    /// Where the file is being written.
     pub fn path(&self) -> &Path {
         &self.path
     }
