@@ -47,6 +47,9 @@ impl Failure {
             if cause.is::<crate::registry::RegistryError>()
                 || cause.is::<crate::form::FormError>()
                 || cause.is::<crate::payload::KeyError>()
+                || cause.is::<crate::output::ReadCsvError>()
+                || cause.is::<crate::scan_files::ScanFileError>()
+                || cause.is::<crate::audit::ScanFolderError>()
             {
                 return Failure::Input;
             }

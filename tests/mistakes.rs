@@ -347,3 +347,33 @@ fn results_that_cannot_be_written_exit_with_status_4() {
         "the file in the way is left as it was"
     );
 }
+
+#[test]
+fn a_malformed_csv_is_named_with_its_line_in_the_users_language() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("in");
+    std::fs::create_dir_all(&out).expect("mkdir");
+    // A row a cell short, as a hand edit in a text editor leaves it.
+    std::fs::write(
+        out.join("issued.csv"),
+        "form,version,unit,serial\nCSAT,2,P-ANBIEN,000001\nCSAT,2,P-ANBIEN\n",
+    )
+    .expect("write");
+    for (lang, said) in [
+        (&[][..], "issued.csv:3: dòng bị lỗi: "),
+        (&["--lang", "en"][..], "issued.csv:3: bad row: "),
+    ] {
+        let run = bin()
+            .args(lang)
+            .args(["generate", "--unit", "P-ANBIEN", "--count", "1", "--out"])
+            .arg(&out)
+            .assert()
+            .failure()
+            .code(3);
+        assert!(
+            stderr(&run).contains(said),
+            "{said:?} not in {}",
+            stderr(&run)
+        );
+    }
+}

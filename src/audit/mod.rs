@@ -31,7 +31,7 @@ pub use decisions::{
     OLD_DECISIONS_HEADER, WHOLE_BALLOT,
 };
 pub use reconcile::{ranges, reconcile, reconciliation_csv, Reconciliation, RECONCILIATION_HEADER};
-pub use scan_folder::load_scan;
+pub use scan_folder::{load_scan, ScanFolderError};
 pub use trail::{trail_csv, TrailEntry, TRAIL_HEADER};
 
 use crate::ballot::Status;
@@ -137,7 +137,9 @@ pub fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
         if registry.is_none() {
             registry = Some(settings.registry()?);
         }
-        records.extend(load_scan(dir)?);
+        // A damaged folder is told in the language of the tally (the scan's, unless asked).
+        let lang = req.lang.or(scan_lang).unwrap_or_default();
+        records.extend(load_scan(dir).map_err(|e| crate::failure::input(e.in_lang(lang)))?);
     }
     let registry = match req.units {
         Some(p) => Registry::load(p)?,

@@ -154,7 +154,7 @@ pub fn run(dir: &Path, lang: Option<crate::i18n::Lang>) -> anyhow::Result<Summar
         empty: settings.empty_below,
         marked: settings.marked_above,
     };
-    let records = audit::load_scan(dir)?;
+    let records = audit::load_scan(dir).map_err(|e| crate::failure::input(e.in_lang(lang)))?;
     // The folder's own name, never its path (the page is the same on every machine): saved
     // decisions are keyed by ballot, so a rescan into this folder finds them again.
     let scan_key = dir
