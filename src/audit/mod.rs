@@ -36,7 +36,7 @@ pub use trail::{trail_csv, TrailEntry, TRAIL_HEADER};
 
 use crate::ballot::Status;
 use crate::form::Forms;
-use crate::i18n::{text, Lang};
+use crate::i18n::{text, Lang, Msg};
 use crate::output;
 use crate::registry::Registry;
 
@@ -280,10 +280,15 @@ fn copy_comments(
             else {
                 continue;
             };
-            std::fs::create_dir_all(to)
-                .with_context(|| format!("cannot create {}", to.display()))?;
-            let bytes = std::fs::read(dir.join("comments").join(&name))
-                .with_context(|| format!("cannot read comments/{name} in {}", dir.display()))?;
+            std::fs::create_dir_all(to).with_context(|| {
+                Msg::new("tally_error.cannot_create", &[("dir", &to.display())])
+            })?;
+            let bytes = std::fs::read(dir.join("comments").join(&name)).with_context(|| {
+                Msg::new(
+                    "tally_error.cannot_read_comment",
+                    &[("name", &name), ("dir", &dir.display())],
+                )
+            })?;
             output::write_atomic(&to.join(&name), &bytes)?;
             out.push(crate::printable::Comment {
                 unit: unit.to_string(),
