@@ -34,6 +34,15 @@ const CLEAR_MARK_SHARE: f64 = 0.3;
 /// ink inside but crosses the ring around the box, so it is not taken for a speck.
 const SPECK_FILL: f64 = 0.10;
 const SPECK_SPAN_MM: f64 = 3.5;
+/// Paper around a box that changes sharply (ring step above half of what makes the
+/// surroundings unusable: a toner band as wide as the box, a shadow's edge) may be misread
+/// inside the box by that much, and a copier's mottling under a band scores like a light tick
+/// (0.08–0.15, independent corpus seed 92). A mark there counts without a person only when it
+/// is stronger than shading makes it, or when its ink reaches into the ring (the step is then
+/// the pen's own, as for an off-centre tick). Costs 2 of 1,264 definite marks on the
+/// independent corpus (seeds 91, 92).
+const SHADED_RING_STEP: f64 = 0.075;
+const SHADED_MARK_FILL: f64 = 0.2;
 /// A question read blank must not rest on a box that stands out from its row: a light stroke
 /// a 1-bit scanner thinned to a trace scores 0.02–0.03, its row's other boxes 0.000. Such a
 /// trace at `FAINT_TRACE_FILL` or above and `FAINT_TRACE_RATIO` times the row's next box
@@ -292,6 +301,13 @@ fn box_state(s: &BoxScore, thresholds: &Thresholds) -> MarkState {
         {
             MarkState::Ambiguous
         }
+        MarkState::Marked
+            if s.ring_step > SHADED_RING_STEP
+                && s.fill.0 < SHADED_MARK_FILL
+                && !s.stroke_beside() =>
+        {
+            MarkState::Ambiguous
+        }
         state => state,
     }
 }
@@ -485,6 +501,37 @@ mod tests {
         off.2.ring_stroke = 0.3;
         assert_eq!(
             read_q1(&[scored("1", 0.0, 0.0), off]).0,
+            Answer::Chosen(vec!["5".into()])
+        );
+    }
+
+    #[test]
+    fn a_light_mark_where_the_paper_around_changes_sharply_goes_to_a_person() {
+        // As in the independent corpus (seed 92, photocopy): a toner band as wide as the box
+        // column, the copier's mottling under it scoring 0.142 beside the citizen's tick — read
+        // as a second mark, the question would be MULTI and the vote lost without a person.
+        let tick = scored("1", 0.229, 6.7);
+        let banded = |fill: f64| {
+            let mut s = scored("5", fill, 6.7);
+            s.2.ring_step = 0.128;
+            s
+        };
+        let empty = |o: &str| scored(o, 0.0, 0.0);
+        let row = |last| [tick.clone(), empty("2"), empty("3"), empty("4"), last];
+        assert_eq!(
+            read_q1(&row(banded(0.142))),
+            (Answer::Review, Some(Reason::AmbiguousMark))
+        );
+        // On a band alone, a light mark is not taken for the answer either.
+        assert_eq!(read_q1(&[empty("1"), banded(0.142)]).0, Answer::Review);
+        // A mark stronger than shading makes is a mark wherever it is.
+        assert_eq!(read_q1(&row(banded(0.3))).0, Answer::Multi);
+        // The same step made by the pen's own ink crossing the ring (an off-centre tick) is
+        // the mark, not shading.
+        let mut off = banded(0.142);
+        off.2.ring_stroke = 0.3;
+        assert_eq!(
+            read_q1(&[empty("1"), off]).0,
             Answer::Chosen(vec!["5".into()])
         );
     }

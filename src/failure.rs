@@ -45,9 +45,15 @@ impl Failure {
             if let Some(m) = cause.downcast_ref::<Mistake>() {
                 return m.kind;
             }
+            if let Some(r) = cause.downcast_ref::<crate::results::ResultsError>() {
+                return r.failure();
+            }
             if cause.is::<crate::registry::RegistryError>()
                 || cause.is::<crate::form::FormError>()
                 || cause.is::<crate::payload::KeyError>()
+                || cause.is::<crate::output::ReadCsvError>()
+                || cause.is::<crate::scan_files::ScanFileError>()
+                || cause.is::<crate::audit::ScanFolderError>()
             {
                 return Failure::Input;
             }

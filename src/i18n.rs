@@ -45,7 +45,11 @@ impl FromStr for Lang {
         match s.trim().to_ascii_lowercase().as_str() {
             "vi" | "vie" | "vietnamese" | "tiếng việt" => Ok(Lang::Vi),
             "en" | "eng" | "english" => Ok(Lang::En),
-            other => Err(format!("unknown language {other:?}: use vi or en")),
+            other => Err(text(
+                spoken(),
+                "args.unknown_lang",
+                &[("value", &format!("{other:?}"))],
+            )),
         }
     }
 }

@@ -52,7 +52,7 @@ impl IssuedBallot {
 /// Reads an `issued.csv`; a file with another header, or a row whose serial is not a number,
 /// is refused (naming the line): a serial silently skipped could be issued twice.
 pub fn read(path: &Path) -> anyhow::Result<Vec<IssuedBallot>> {
-    let (header, rows) = output::read_csv(path).map_err(crate::failure::input)?;
+    let (header, rows) = output::read_csv(path)?;
     let names: Vec<&str> = header.iter().collect();
     if names != HEADER && names != OLD_HEADER {
         return Err(crate::failure::input(

@@ -72,8 +72,15 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let e = e.format(&mut command);
-            let _ = e.print();
-            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+            let code = u8::try_from(e.exit_code()).unwrap_or(2);
+            // --help and --version are already in the run's language; refusals are clap's
+            // English unless put into Vietnamese.
+            let _ = if e.use_stderr() && ballotscan::i18n::spoken() == Lang::Vi {
+                e.apply::<commands::help::Localized>().print()
+            } else {
+                e.print()
+            };
+            return ExitCode::from(code);
         }
     };
     let lang = cli.lang.or_else(ballotscan::args::lang_of_environment);

@@ -7,7 +7,7 @@ use std::path::Path;
 
 /// A result file that could not be written.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot write {path}: {error} (check that the folder exists and is writable)")]
+#[error("{}", crate::i18n::Msg::new("output.cannot_write", &[("path", .path), ("error", .error)]))]
 pub struct WriteError {
     /// The file that was being written.
     pub path: String,
@@ -161,26 +161,77 @@ fn needs_guard(cell: &str) -> bool {
 }
 
 /// Reads a CSV written by [`CsvTable`] (or by a user's spreadsheet), skipping a BOM.
-pub fn read_csv(path: &Path) -> Result<(csv::StringRecord, Vec<csv::StringRecord>), String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| format!("{} is not UTF-8: save it as \"CSV UTF-8\"", path.display()))?;
+pub fn read_csv(path: &Path) -> Result<(csv::StringRecord, Vec<csv::StringRecord>), ReadCsvError> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|error| ReadCsvError::Unreadable {
+        file: file.clone(),
+        error,
+    })?;
+    let text =
+        String::from_utf8(bytes).map_err(|_| ReadCsvError::NotUtf8 { file: file.clone() })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let mut rdr = csv::ReaderBuilder::new()
         .delimiter(delimiter_of(text.as_bytes()))
         .from_reader(text.as_bytes());
     let header = rdr
         .headers()
-        .map_err(|e| format!("{}: bad header: {e}", path.display()))?
+        .map_err(|error| ReadCsvError::BadHeader {
+            file: file.clone(),
+            error,
+        })?
         .clone();
     let mut rows = Vec::new();
     for (i, r) in rdr.records().enumerate() {
-        rows.push(r.map_err(|e| {
-            let line = e.position().map_or(i as u64 + 2, |p| p.line());
-            format!("{}:{line}: bad row: {e}", path.display())
+        rows.push(r.map_err(|error| ReadCsvError::BadRow {
+            file: file.clone(),
+            line: error.position().map_or(i as u64 + 2, |p| p.line()),
+            error,
         })?);
     }
     Ok((header, rows))
+}
+
+/// Why a CSV a person gave (or a folder holds) could not be read: the file, the line and what
+/// to do, in the user's language; the csv crate's own words stay as the detail.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", self.message())]
+pub enum ReadCsvError {
+    Unreadable {
+        file: String,
+        error: std::io::Error,
+    },
+    NotUtf8 {
+        file: String,
+    },
+    BadHeader {
+        file: String,
+        error: csv::Error,
+    },
+    BadRow {
+        file: String,
+        line: u64,
+        error: csv::Error,
+    },
+}
+
+impl ReadCsvError {
+    /// What went wrong, to be put into words in any language.
+    pub fn message(&self) -> crate::i18n::Msg {
+        use crate::i18n::Msg;
+        match self {
+            ReadCsvError::Unreadable { file, error } => {
+                Msg::new("csv_error.unreadable", &[("file", file), ("error", error)])
+            }
+            ReadCsvError::NotUtf8 { file } => Msg::new("csv_error.not_utf8", &[("file", file)]),
+            ReadCsvError::BadHeader { file, error } => {
+                Msg::new("csv_error.bad_header", &[("file", file), ("error", error)])
+            }
+            ReadCsvError::BadRow { file, line, error } => Msg::new(
+                "csv_error.bad_row",
+                &[("file", file), ("line", line), ("error", error)],
+            ),
+        }
+    }
 }
 
 /// The separator of a CSV a person gives, from its header line: `;` when the header has more

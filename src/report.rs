@@ -8,6 +8,7 @@ use std::path::Path;
 use crate::ballot::Status;
 use crate::duplicates::Duplicates;
 use crate::form::{Form, Forms};
+use crate::i18n::Msg;
 use crate::output::WriteError;
 use crate::previous_scan::{NotKept, PagesWriter, PreviousScan, ScannedPage};
 use crate::registry::Registry;
@@ -57,24 +58,40 @@ impl ScanSettings {
         let path = dir.join("scan.json");
         // A folder that is not a scan's is a mistake in what was given: an input failure.
         let bytes = std::fs::read(&path).map_err(|e| {
-            crate::failure::input(format!(
-                "cannot read {} ({e}): is {} the output folder of `ballotscan scan`?",
-                path.display(),
-                dir.display()
-            ))
+            // Before scan.json is read, the run's language (--lang, else Vietnamese) speaks.
+            crate::failure::input(
+                Msg::new(
+                    "scan_settings_error.unreadable",
+                    &[
+                        ("file", &path.display()),
+                        ("error", &e),
+                        ("dir", &dir.display()),
+                    ],
+                )
+                .to_string(),
+            )
         })?;
         let s: ScanSettings = serde_json::from_slice(&bytes).map_err(|e| {
-            crate::failure::input(format!(
-                "{} is not a ballotscan scan.json: {e}",
-                path.display()
-            ))
+            crate::failure::input(
+                Msg::new(
+                    "scan_settings_error.not_settings",
+                    &[("file", &path.display()), ("error", &e)],
+                )
+                .to_string(),
+            )
         })?;
         if s.format != SETTINGS_FORMAT {
-            return Err(crate::failure::input(format!(
-                "{} has format {:?}; this version reads {SETTINGS_FORMAT:?}",
-                path.display(),
-                s.format
-            )));
+            return Err(crate::failure::input(
+                Msg::new(
+                    "scan_settings_error.format",
+                    &[
+                        ("file", &path.display()),
+                        ("format", &format!("{:?}", s.format)),
+                        ("expected", &format!("{SETTINGS_FORMAT:?}")),
+                    ],
+                )
+                .to_string(),
+            ));
         }
         Ok(s)
     }

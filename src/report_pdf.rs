@@ -650,8 +650,12 @@ pub fn report_pages(summary: &Summary, info: &ReportInfo) -> Vec<Vec<Shape>> {
 
 /// `report.pdf` as bytes.
 pub fn report_pdf(summary: &Summary, info: &ReportInfo) -> anyhow::Result<Vec<u8>> {
-    crate::render::pdf::write_pdf(&report_pages(summary, info))
-        .map_err(|e| anyhow::anyhow!("cannot write report.pdf: {e}"))
+    crate::render::pdf::write_pdf(&report_pages(summary, info)).map_err(|e| {
+        anyhow::Error::msg(crate::i18n::Msg::new(
+            "report_error.cannot_write_pdf",
+            &[("error", &e)],
+        ))
+    })
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context};
+use crate::i18n::Msg;
 
 /// Files and folders a run writes into a results folder; anything else there is the
 /// user's and is kept.
@@ -100,63 +100,121 @@ fn resolve(out: &Path) -> anyhow::Result<(PathBuf, PathBuf, String)> {
         .filter(|n| !n.is_empty() && *n != "." && *n != "..")
         .map(str::to_string)
         .ok_or_else(|| {
-            crate::failure::usage(format!(
-                "{} cannot be a results folder: give a folder with a name of its own, e.g. --out results",
-                out.display()
-            ))
+            anyhow::Error::from(ResultsError::NoName {
+                folder: out.display().to_string(),
+            })
         })?;
     let parent = match out.parent().filter(|p| !p.as_os_str().is_empty()) {
         Some(p) => p.to_path_buf(),
         None => PathBuf::from("."),
     };
-    std::fs::create_dir_all(&parent).map_err(cannot(format!(
-        "cannot create the folder {}",
-        parent.display()
+    std::fs::create_dir_all(&parent).map_err(cannot(Msg::new(
+        "results_error.cannot_create_folder",
+        &[("path", &parent.display())],
     )))?;
     let parent = canonical(&parent).unwrap_or(parent);
     Ok((parent.join(&name), parent, name))
 }
 
+/// Why a results folder could not be used: in the run's language, each with its exit status
+/// ([`ResultsError::failure`]).
+#[derive(Debug, thiserror::Error)]
+#[error("{}", self.message())]
+pub enum ResultsError {
+    /// Another run holds the folder's lock.
+    Locked { folder: String, printing: bool },
+    /// `--out` has no name of its own (`/`, `..`).
+    NoName { folder: String },
+    /// `--out` is the current folder or holds it.
+    HoldsCurrentFolder { folder: String },
+    /// `--out` names a file.
+    IsAFile { folder: String },
+    /// `what` could not be done; the system's reason why. Not a `source`: the message says
+    /// it, and a chain would say it twice.
+    Io { what: Msg, error: std::io::Error },
+}
+
+impl ResultsError {
+    /// What went wrong, to be put into words in any language.
+    pub fn message(&self) -> Msg {
+        match self {
+            ResultsError::Locked { folder, printing } => Msg::new(
+                if *printing {
+                    "results_error.locked_printing"
+                } else {
+                    "results_error.locked_writing"
+                },
+                &[("folder", folder)],
+            ),
+            ResultsError::NoName { folder } => {
+                Msg::new("results_error.no_name", &[("folder", folder)])
+            }
+            ResultsError::HoldsCurrentFolder { folder } => {
+                Msg::new("results_error.holds_current", &[("folder", folder)])
+            }
+            ResultsError::IsAFile { folder } => {
+                Msg::new("results_error.is_a_file", &[("folder", folder)])
+            }
+            ResultsError::Io { what, error } => {
+                Msg::new("results_error.io", &[("what", what), ("error", error)])
+            }
+        }
+    }
+
+    /// The kind of failure, and so the exit status: a lock held by another run is a refusal,
+    /// a folder that cannot be one a command-line mistake, the rest output failures.
+    pub fn failure(&self) -> crate::failure::Failure {
+        use crate::failure::Failure;
+        match self {
+            ResultsError::Locked { .. } => Failure::Refused,
+            ResultsError::NoName { .. } | ResultsError::HoldsCurrentFolder { .. } => Failure::Usage,
+            ResultsError::IsAFile { .. } | ResultsError::Io { .. } => Failure::Output,
+        }
+    }
+}
+
 /// An output failure (exit status 4): `what` could not be done with the results, and the
 /// system's reason why.
-fn cannot(what: String) -> impl FnOnce(std::io::Error) -> anyhow::Error {
-    move |e| crate::failure::output(format!("{what}: {e}"))
+fn cannot(what: Msg) -> impl FnOnce(std::io::Error) -> anyhow::Error {
+    move |error| ResultsError::Io { what, error }.into()
 }
 
 /// Takes the lock of the folder `out` (its lock file is `lock_name` inside `lock_dir`).
-fn take_lock(lock_path: &Path, out: &Path, what: &str) -> anyhow::Result<FolderLock> {
+fn take_lock(lock_path: &Path, out: &Path, printing: bool) -> anyhow::Result<FolderLock> {
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(lock_path)
-        .map_err(cannot(format!(
-            "cannot create the lock file {}",
-            lock_path.display()
+        .map_err(cannot(Msg::new(
+            "results_error.cannot_create_lock",
+            &[("path", &lock_path.display())],
         )))?;
     match file.try_lock() {
         Ok(()) => {
             hide(lock_path);
             Ok(FolderLock { _file: file })
         }
-        Err(std::fs::TryLockError::WouldBlock) => bail!(
-            "another ballotscan is {what} {}: wait for it to finish (two runs into one folder would mix their files)",
-            out.display()
-        ),
-        Err(std::fs::TryLockError::Error(e)) => {
-            Err(cannot(format!("cannot lock {}", lock_path.display()))(e))
+        Err(std::fs::TryLockError::WouldBlock) => Err(ResultsError::Locked {
+            folder: out.display().to_string(),
+            printing,
         }
+        .into()),
+        Err(std::fs::TryLockError::Error(e)) => Err(cannot(Msg::new(
+            "results_error.cannot_lock",
+            &[("path", &lock_path.display())],
+        ))(e)),
     }
 }
 
 /// Locks `generate`'s output folder (the lock file is inside it: that folder is never
 /// swapped), so that two runs cannot both continue `issued.csv` from the same last serial.
 pub fn lock_print_folder(out: &Path) -> anyhow::Result<FolderLock> {
-    std::fs::create_dir_all(out).map_err(cannot(format!(
-        "cannot create the output folder {}",
-        out.display()
+    std::fs::create_dir_all(out).map_err(cannot(Msg::new(
+        "results_error.cannot_create_output",
+        &[("path", &out.display())],
     )))?;
-    take_lock(&out.join(".ballotscan.lock"), out, "printing ballots into")
+    take_lock(&out.join(".ballotscan.lock"), out, true)
 }
 
 /// A results folder being written: files go into [`ResultsFolder::staging`], and
@@ -173,12 +231,12 @@ impl ResultsFolder {
     pub fn begin(out: &Path) -> anyhow::Result<ResultsFolder> {
         let (out, parent, name) = resolve(out)?;
         if std::env::current_dir().is_ok_and(|cwd| cwd.starts_with(&out)) {
-            return Err(crate::failure::usage(format!(
-                "--out {} is the current folder or holds it: a results folder is replaced as a whole, so give a folder of its own, e.g. --out results",
-                out.display()
-            )));
+            return Err(ResultsError::HoldsCurrentFolder {
+                folder: out.display().to_string(),
+            }
+            .into());
         }
-        let lock = take_lock(&parent.join(format!(".{name}.lock")), &out, "writing into")?;
+        let lock = take_lock(&parent.join(format!(".{name}.lock")), &out, false)?;
         let folder = StagedFolder::in_parent(parent, name, written_by_a_run)?;
         Ok(ResultsFolder {
             folder,
@@ -233,18 +291,22 @@ impl StagedFolder {
         let out = parent.join(&name);
         recover(&parent, &name, ours)?;
         if out.exists() && !out.is_dir() {
-            return Err(crate::failure::output(format!(
-                "{} is a file, not a folder: give another --out",
-                out.display()
-            )));
+            return Err(ResultsError::IsAFile {
+                folder: out.display().to_string(),
+            }
+            .into());
         }
         let staging = parent.join(format!(".{name}.new-{}", std::process::id()));
         if staging.exists() {
-            std::fs::remove_dir_all(&staging)
-                .map_err(cannot(format!("cannot remove {}", staging.display())))?;
+            std::fs::remove_dir_all(&staging).map_err(cannot(Msg::new(
+                "results_error.cannot_remove",
+                &[("path", &staging.display())],
+            )))?;
         }
-        std::fs::create_dir(&staging)
-            .map_err(cannot(format!("cannot create {}", staging.display())))?;
+        std::fs::create_dir(&staging).map_err(cannot(Msg::new(
+            "results_error.cannot_create",
+            &[("path", &staging.display())],
+        )))?;
         hide(&staging);
         Ok(StagedFolder {
             out,
@@ -269,9 +331,9 @@ impl StagedFolder {
     pub fn commit(self) -> anyhow::Result<()> {
         sync_dir(&self.staging);
         let fail = |e: std::io::Error| {
-            cannot(format!(
-                "cannot put the new results in place of {} (close programs that have files in it open, then run again; the previous results are unchanged)",
-                self.out.display()
+            cannot(Msg::new(
+                "results_error.cannot_swap",
+                &[("folder", &self.out.display())],
             ))(e)
         };
         if !self.out.exists() {
@@ -343,15 +405,16 @@ pub fn present(dir: &Path) -> bool {
 pub fn lock_for_reading(dir: &Path) -> anyhow::Result<Option<FolderLock>> {
     let (out, parent, name) = resolve(dir)?;
     let lock_path = parent.join(format!(".{name}.lock"));
-    let lock = match take_lock(&lock_path, &out, "writing into") {
+    let lock = match take_lock(&lock_path, &out, false) {
         Ok(l) => Some(l),
         Err(e)
-            if e.downcast_ref::<std::io::Error>().is_some_and(|io| {
-                matches!(
-                    io.kind(),
+            if matches!(
+                e.downcast_ref::<ResultsError>(),
+                Some(ResultsError::Io { error, .. }) if matches!(
+                    error.kind(),
                     std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
                 )
-            }) =>
+            ) =>
         {
             None
         }
@@ -394,13 +457,10 @@ fn recover(parent: &Path, name: &str, ours: fn(&str) -> bool) -> anyhow::Result<
             None => old.pop().map(|(_, p)| p),
         };
         if let Some(from) = restore {
-            std::fs::rename(&from, &out).with_context(|| {
-                format!(
-                    "an interrupted run left its results in {}; cannot move them back to {}",
-                    from.display(),
-                    out.display()
-                )
-            })?;
+            std::fs::rename(&from, &out).map_err(cannot(Msg::new(
+                "results_error.cannot_restore",
+                &[("from", &from.display()), ("folder", &out.display())],
+            )))?;
             unhide(&out);
             sync_dir(parent);
         }
@@ -422,18 +482,17 @@ fn retire(old: &Path, out: &Path, ours: fn(&str) -> bool) -> anyhow::Result<()> 
             let ours = n.to_str().is_some_and(ours);
             let dest = out.join(&n);
             if !ours && std::fs::symlink_metadata(&dest).is_err() {
-                std::fs::rename(e.path(), &dest).with_context(|| {
-                    format!(
-                        "cannot move {} into the new results folder {}",
-                        e.path().display(),
-                        out.display()
-                    )
-                })?;
+                std::fs::rename(e.path(), &dest).map_err(cannot(Msg::new(
+                    "results_error.cannot_move_in",
+                    &[("path", &e.path().display()), ("folder", &out.display())],
+                )))?;
             }
         }
     }
-    std::fs::remove_dir_all(old)
-        .with_context(|| format!("cannot remove the previous results {}", old.display()))
+    std::fs::remove_dir_all(old).map_err(cannot(Msg::new(
+        "results_error.cannot_remove_previous",
+        &[("path", &old.display())],
+    )))
 }
 
 /// Exchanges two folders in one step (Linux `renameat2(RENAME_EXCHANGE)`).
@@ -594,10 +653,19 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let out = dir.path().join("out");
         let first = ResultsFolder::begin(&out).expect("begin");
-        let err = ResultsFolder::begin(&out).expect_err("refused").to_string();
-        assert!(err.contains("another ballotscan"), "{err}");
-        let err = lock_for_reading(&out).expect_err("refused").to_string();
-        assert!(err.contains("another ballotscan"), "{err}");
+        let locked = |e: anyhow::Error| {
+            matches!(
+                e.downcast_ref::<ResultsError>(),
+                Some(ResultsError::Locked {
+                    printing: false,
+                    ..
+                })
+            )
+        };
+        let err = ResultsFolder::begin(&out).expect_err("refused");
+        assert_eq!(crate::failure::Failure::of(&err).exit_status(), 1);
+        assert!(locked(err));
+        assert!(locked(lock_for_reading(&out).expect_err("refused")));
         drop(first);
         assert!(ResultsFolder::begin(&out).is_ok());
     }

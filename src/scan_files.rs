@@ -154,29 +154,69 @@ const BALLOTS_OPTIONAL: [&str; 4] = ["rotation_deg", "fit_error_mm", "fiducials"
 const ANSWERS_OPTIONAL: [&str; 4] = ["unit", "serial", "states", "scores"];
 
 /// Reads `dir/ballots.csv` by column name.
-pub fn read_ballots(dir: &std::path::Path) -> anyhow::Result<Vec<BallotRow>> {
+pub fn read_ballots(dir: &std::path::Path) -> Result<Vec<BallotRow>, ScanFileError> {
     read_rows(dir, "ballots.csv", &BALLOTS_HEADER, &BALLOTS_OPTIONAL)
 }
 
 /// Reads `dir/answers.csv` by column name.
-pub fn read_answers(dir: &std::path::Path) -> anyhow::Result<Vec<AnswerRow>> {
+pub fn read_answers(dir: &std::path::Path) -> Result<Vec<AnswerRow>, ScanFileError> {
     read_rows(dir, "answers.csv", &ANSWERS_HEADER, &ANSWERS_OPTIONAL)
+}
+
+/// Why `ballots.csv` or `answers.csv` could not be read back.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", self.message())]
+pub enum ScanFileError {
+    /// Not a `source`: the message is the CSV's own, and a chain would say it twice.
+    Csv(crate::output::ReadCsvError),
+    NoColumn {
+        file: String,
+        column: &'static str,
+    },
+    BadRow {
+        file: String,
+        line: usize,
+        error: csv::Error,
+    },
+}
+
+impl From<crate::output::ReadCsvError> for ScanFileError {
+    fn from(e: crate::output::ReadCsvError) -> ScanFileError {
+        ScanFileError::Csv(e)
+    }
+}
+
+impl ScanFileError {
+    /// What went wrong, to be put into words in any language.
+    pub fn message(&self) -> Msg {
+        match self {
+            ScanFileError::Csv(e) => e.message(),
+            ScanFileError::NoColumn { file, column } => Msg::new(
+                "scan_files_error.no_column",
+                &[("file", file), ("column", column)],
+            ),
+            ScanFileError::BadRow { file, line, error } => Msg::new(
+                "scan_files_error.bad_row",
+                &[("file", file), ("line", line), ("error", error)],
+            ),
+        }
+    }
 }
 
 fn read_rows<T: serde::de::DeserializeOwned>(
     dir: &std::path::Path,
     file: &str,
-    columns: &[&str],
+    columns: &[&'static str],
     optional: &[&str],
-) -> anyhow::Result<Vec<T>> {
-    use anyhow::Context;
-    let (header, rows) = crate::output::read_csv(&dir.join(file)).map_err(anyhow::Error::msg)?;
+) -> Result<Vec<T>, ScanFileError> {
+    let path = dir.join(file);
+    let (header, rows) = crate::output::read_csv(&path)?;
     for name in columns.iter().filter(|c| !optional.contains(c)) {
         if !header.iter().any(|c| c == *name) {
-            anyhow::bail!(Msg::new(
-                "scan_files_error.no_column",
-                &[("file", &dir.join(file).display()), ("column", name)],
-            ));
+            return Err(ScanFileError::NoColumn {
+                file: path.display().to_string(),
+                column: name,
+            });
         }
     }
     rows.iter()
@@ -184,12 +224,13 @@ fn read_rows<T: serde::de::DeserializeOwned>(
         .map(|(i, r)| {
             // Every cell was neutralised on writing (crate::output::neutralise).
             let cells: csv::StringRecord = r.iter().map(crate::output::unneutralise).collect();
-            cells.deserialize(Some(&header)).with_context(|| {
-                Msg::new(
-                    "scan_files_error.bad_row",
-                    &[("file", &dir.join(file).display()), ("line", &(i + 2))],
-                )
-            })
+            cells
+                .deserialize(Some(&header))
+                .map_err(|error| ScanFileError::BadRow {
+                    file: path.display().to_string(),
+                    line: i + 2,
+                    error,
+                })
         })
         .collect()
 }

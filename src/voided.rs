@@ -29,7 +29,7 @@ pub struct Voided {
 
 /// Reads a `voided.csv` (`,` or `;` separated).
 pub fn read_voided(path: &Path) -> anyhow::Result<Vec<Voided>> {
-    let (header, rows) = output::read_csv(path).map_err(crate::failure::input)?;
+    let (header, rows) = output::read_csv(path)?;
     let names: Vec<&str> = header.iter().collect();
     if names != VOIDED_HEADER {
         return Err(crate::failure::input(

@@ -32,7 +32,10 @@ struct Formats {
 }
 
 fn xl(e: rust_xlsxwriter::XlsxError) -> anyhow::Error {
-    anyhow::anyhow!("cannot build ketqua.xlsx: {e}")
+    anyhow::Error::msg(crate::i18n::Msg::new(
+        "workbook_error.cannot_build",
+        &[("error", &e)],
+    ))
 }
 
 /// Parses CSV bytes written by [`crate::output::CsvTable`] (BOM, header) into rows of cells.
@@ -325,7 +328,10 @@ pub fn ketqua_xlsx(input: &WorkbookInput) -> anyhow::Result<Vec<u8>> {
         for (i, row) in rows.iter().enumerate() {
             let [unit, form, version, qid, question_text, opt, label, count] = row.as_slice()
             else {
-                anyhow::bail!("tallies.csv row {} has {} cells, not 8", i + 2, row.len());
+                anyhow::bail!(crate::i18n::Msg::new(
+                    "workbook_error.tallies_row",
+                    &[("line", &(i + 2)), ("cells", &row.len())],
+                ));
             };
             let r = i as u32 + 1;
             ws.write_string(r, 0, unit).map_err(xl)?;

@@ -876,3 +876,33 @@ fn two_versions_asking_q7_differently_are_kept_apart_and_alike_questions_merged(
         "v1's q7 in the report"
     );
 }
+
+#[test]
+fn a_damaged_scan_folder_is_refused_in_the_users_language_as_an_input_error() {
+    let st = station();
+    let ballots = st.scan.join("ballots.csv");
+    let text = std::fs::read_to_string(&ballots).expect("ballots.csv");
+    assert!(text.contains(",counted,"), "{text}");
+    std::fs::write(&ballots, text.replacen(",counted,", ",broken,", 1)).expect("write");
+    for (lang, said) in [
+        (&[][..], "trạng thái “broken” không hợp lệ"),
+        (&["--lang", "en"][..], "bad status \"broken\""),
+    ] {
+        let out = bin()
+            .args(lang)
+            .arg("tally")
+            .arg(&st.scan)
+            .arg("--out")
+            .arg(st.root.join("tong-hop"))
+            .assert()
+            .failure()
+            .code(3);
+        let e = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+        assert!(e.contains(said), "{said:?} not in {e}");
+        assert!(e.contains("ballots.csv:"), "no file and line in {e}");
+    }
+    // `review` reads the folder back the same way and says so alike.
+    let out = bin().arg("review").arg(&st.scan).assert().failure().code(3);
+    let e = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(e.contains("trạng thái “broken” không hợp lệ"), "{e}");
+}

@@ -1,4 +1,4 @@
-//! Pages from the independent corpus (tools/corpus/make_corpus.py, seeds 75, 76 and 91:
+//! Pages from the independent corpus (tools/corpus/make_corpus.py, seeds 75, 76, 91 and 92:
 //! augraphy and our own folds, copiers and photos, code the reader's authors did not write) on
 //! which the reader misread a box. Each was sent to review, so no vote was lost; these tests
 //! keep it so: the misread question must stay `REVIEW` and the ballot with a person, never
@@ -76,6 +76,29 @@ fn a_toner_band_beside_real_marks_keeps_the_ballot_with_a_person() {
         "q2 {}",
         answer("q2")
     );
+}
+
+/// The independent corpus, seed 92 (session 13): a tired copier's toner band as wide as the
+/// option-5 column, its mottling inside the empty boxes of q6 and q7 read as marks (0.14 and
+/// 0.09) beside the citizen's tick in q6 — one clean row more and q6 would have been `MULTI` on
+/// a counted ballot. Light marks where the paper around the box changes sharply now go to a
+/// person; the real ticks of the page are still read.
+#[test]
+fn a_copiers_mottled_band_over_a_column_is_not_read_as_marks() {
+    let (ballots, answers) = scan_one("photocopy-seed92-P-MAYTO-000016.jpg");
+    assert_eq!(ballots[0][2], "review", "{:?}", ballots[0]);
+    let states = |q: &str| {
+        answers
+            .iter()
+            .find(|r| r[4] == q)
+            .map(|r| r[6].clone())
+            .expect("question read")
+    };
+    for q in ["q6", "q7"] {
+        assert!(!states(q).contains("5=marked"), "{q}: {}", states(q));
+    }
+    // The citizen's tick in q6 (option 1, 0.23 on clean paper) is still a mark.
+    assert!(states("q6").contains("1=marked"), "{}", states("q6"));
 }
 
 /// Our own simulator's phone photo (synth seed 13, BENCHMARKS.md session 12): a sheet upside

@@ -347,3 +347,107 @@ fn results_that_cannot_be_written_exit_with_status_4() {
         "the file in the way is left as it was"
     );
 }
+
+#[test]
+fn a_malformed_csv_is_named_with_its_line_in_the_users_language() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("in");
+    std::fs::create_dir_all(&out).expect("mkdir");
+    // A row a cell short, as a hand edit in a text editor leaves it.
+    std::fs::write(
+        out.join("issued.csv"),
+        "form,version,unit,serial\nCSAT,2,P-ANBIEN,000001\nCSAT,2,P-ANBIEN\n",
+    )
+    .expect("write");
+    for (lang, said) in [
+        (&[][..], "issued.csv:3: dòng bị lỗi: "),
+        (&["--lang", "en"][..], "issued.csv:3: bad row: "),
+    ] {
+        let run = bin()
+            .args(lang)
+            .args(["generate", "--unit", "P-ANBIEN", "--count", "1", "--out"])
+            .arg(&out)
+            .assert()
+            .failure()
+            .code(3);
+        assert!(
+            stderr(&run).contains(said),
+            "{said:?} not in {}",
+            stderr(&run)
+        );
+    }
+}
+
+#[test]
+fn a_results_folder_held_by_another_run_is_refused_in_the_users_language() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scans = one_ballot(dir.path());
+    // The lock another run would hold: the system's, on the file beside the folder.
+    let lock = std::fs::File::create(dir.path().join(".out.lock")).expect("lock file");
+    lock.lock().expect("lock");
+    for (lang, said) in [
+        (&[][..], "một ballotscan khác đang ghi vào"),
+        (&["--lang", "en"][..], "another ballotscan is writing into"),
+    ] {
+        let run = bin()
+            .args(lang)
+            .arg("scan")
+            .arg(&scans)
+            .arg("--out")
+            .arg(dir.path().join("out"))
+            .assert()
+            .failure()
+            .code(1);
+        assert!(
+            stderr(&run).contains(said),
+            "{said:?} not in {}",
+            stderr(&run)
+        );
+    }
+}
+
+#[test]
+fn command_line_mistakes_are_told_in_vietnamese_by_default_with_clap_specifics() {
+    for (args, vi, en) in [
+        (
+            &["scan", "--bogus"][..],
+            "lỗi: không có tùy chọn '--bogus'",
+            "error: unexpected argument '--bogus' found",
+        ),
+        (
+            &["scan", "x", "--out", "y", "--threads", "abc"][..],
+            "lỗi: giá trị 'abc' không hợp lệ cho '--threads <THREADS>': phải là một số nguyên",
+            "error: invalid value 'abc' for '--threads <THREADS>': invalid digit found in string",
+        ),
+        (
+            &["tally", "x", "--out"][..],
+            "lỗi: thiếu giá trị cho '--out <OUT>'",
+            "error: a value is required for '--out <OUT>' but none was supplied",
+        ),
+        (
+            &["scna"][..],
+            "lỗi: không có lệnh 'scna'",
+            "error: unrecognized subcommand 'scna'",
+        ),
+    ] {
+        let run = bin().args(args).assert().failure().code(2);
+        let e = stderr(&run);
+        assert!(e.contains(vi), "{vi:?} not in {e}");
+        // clap's usage line comes along, under a Vietnamese heading.
+        if e.contains("Usage") || args[0] == "scna" {
+            assert!(
+                e.contains("Cách dùng: ballotscan") && !e.contains("Usage"),
+                "{e}"
+            );
+        }
+        let run = bin()
+            .arg("--lang")
+            .arg("en")
+            .args(args)
+            .assert()
+            .failure()
+            .code(2);
+        let e = stderr(&run);
+        assert!(e.contains(en), "{en:?} not in {e}");
+    }
+}

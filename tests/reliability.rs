@@ -227,7 +227,8 @@ fn a_second_scan_into_a_folder_being_written_is_refused() {
         .assert()
         .failure();
     let err = String::from_utf8_lossy(&second.get_output().stderr).to_string();
-    assert!(err.contains("another ballotscan is writing into"), "{err}");
+    // Vietnamese, the default.
+    assert!(err.contains("một ballotscan khác đang ghi vào"), "{err}");
     assert!(first.wait().expect("wait").success());
     assert_eq!(statuses(&out).get("counted"), Some(&30));
 }
@@ -254,7 +255,10 @@ fn generate_into_a_folder_another_generate_holds_is_refused_and_serials_stay_uni
             ok += 1;
         } else {
             let err = String::from_utf8_lossy(&o.stderr);
-            assert!(err.contains("another ballotscan"), "{err}");
+            assert!(
+                err.contains("một ballotscan khác đang in phiếu vào"),
+                "{err}"
+            );
         }
     }
     let serials: Vec<String> = read_rows(&print.join("issued.csv"))

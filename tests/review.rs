@@ -358,11 +358,22 @@ fn scans_moved_away_still_give_the_list_and_say_why_there_is_no_image() {
         .assert()
         .success();
     let stderr = String::from_utf8_lossy(&run.get_output().stderr).into_owned();
-    assert!(stderr.contains("cannot open the scan now"), "{stderr}");
+    assert!(
+        stderr.contains("không mở được tệp quét lúc này"),
+        "{stderr}"
+    );
     let html = std::fs::read_to_string(dir.path().join("out/review/index.html")).expect("html");
     assert_eq!(card_rows(&html).len(), 7);
     assert_eq!(html.matches("<img ").count(), 0);
-    assert!(html.contains("cannot open the scan now"));
+    assert!(html.contains("không mở được tệp quét lúc này"));
+    // And in English when asked.
+    let run = bin()
+        .current_dir(dir.path())
+        .args(["--lang", "en", "review", "out"])
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&run.get_output().stderr).into_owned();
+    assert!(stderr.contains("cannot open the scan now"), "{stderr}");
 }
 
 #[test]

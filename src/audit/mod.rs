@@ -31,12 +31,12 @@ pub use decisions::{
     OLD_DECISIONS_HEADER, WHOLE_BALLOT,
 };
 pub use reconcile::{ranges, reconcile, reconciliation_csv, Reconciliation, RECONCILIATION_HEADER};
-pub use scan_folder::load_scan;
+pub use scan_folder::{load_scan, ScanFolderError};
 pub use trail::{trail_csv, TrailEntry, TRAIL_HEADER};
 
 use crate::ballot::Status;
 use crate::form::Forms;
-use crate::i18n::{text, Lang};
+use crate::i18n::{text, Lang, Msg};
 use crate::output;
 use crate::registry::Registry;
 
@@ -137,7 +137,9 @@ pub fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
         if registry.is_none() {
             registry = Some(settings.registry()?);
         }
-        records.extend(load_scan(dir)?);
+        // A damaged folder is told in the language of the tally (the scan's, unless asked).
+        let lang = req.lang.or(scan_lang).unwrap_or_default();
+        records.extend(load_scan(dir).map_err(|e| crate::failure::input(e.in_lang(lang)))?);
     }
     let registry = match req.units {
         Some(p) => Registry::load(p)?,
@@ -278,10 +280,15 @@ fn copy_comments(
             else {
                 continue;
             };
-            std::fs::create_dir_all(to)
-                .with_context(|| format!("cannot create {}", to.display()))?;
-            let bytes = std::fs::read(dir.join("comments").join(&name))
-                .with_context(|| format!("cannot read comments/{name} in {}", dir.display()))?;
+            std::fs::create_dir_all(to).with_context(|| {
+                Msg::new("tally_error.cannot_create", &[("dir", &to.display())])
+            })?;
+            let bytes = std::fs::read(dir.join("comments").join(&name)).with_context(|| {
+                Msg::new(
+                    "tally_error.cannot_read_comment",
+                    &[("name", &name), ("dir", &dir.display())],
+                )
+            })?;
             output::write_atomic(&to.join(&name), &bytes)?;
             out.push(crate::printable::Comment {
                 unit: unit.to_string(),

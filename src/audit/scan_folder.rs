@@ -4,25 +4,129 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{bail, Context};
-
 use crate::ballot::{self, Answer, BoxRead, QuestionRead, Status};
+use crate::i18n::{Lang, Msg};
 use crate::marks::{BoxScore, Fill, MarkState};
 use crate::payload::Payload;
 use crate::reason::Reason;
 use crate::scan::PageRecord;
 
+/// Why a scan folder could not be read back: a damaged `ballots.csv` or `answers.csv`, or two
+/// that come from different runs. Each names the file and line; `tally` and `review` put it
+/// into their own language ([`ScanFolderError::in_lang`]).
+#[derive(Debug, thiserror::Error)]
+#[error("{}", self.message())]
+pub enum ScanFolderError {
+    /// Not a `source`: the message is the file's own, and a chain would say it twice.
+    File(crate::scan_files::ScanFileError),
+    BadPage {
+        file: String,
+        line: usize,
+        value: String,
+    },
+    BadStatus {
+        file: String,
+        line: usize,
+        value: String,
+    },
+    BadReasons {
+        file: String,
+        line: usize,
+        code: String,
+    },
+    /// An `answers.csv` row whose page has no row in `ballots.csv` where it should.
+    AnswersWithoutPage {
+        file: String,
+        line: usize,
+        page: String,
+        question: String,
+    },
+    /// A page that was read, with no answers in `answers.csv`.
+    PageWithoutAnswers {
+        file: String,
+        line: usize,
+        page: String,
+        status: &'static str,
+    },
+}
+
+impl From<crate::scan_files::ScanFileError> for ScanFolderError {
+    fn from(e: crate::scan_files::ScanFileError) -> ScanFolderError {
+        ScanFolderError::File(e)
+    }
+}
+
+impl ScanFolderError {
+    /// What went wrong, to be put into words in any language.
+    pub fn message(&self) -> Msg {
+        use ScanFolderError as E;
+        match self {
+            E::File(e) => e.message(),
+            E::BadPage { file, line, value } => Msg::new(
+                "scan_folder_error.bad_page",
+                &[("file", file), ("line", line), ("value", value)],
+            ),
+            E::BadStatus { file, line, value } => Msg::new(
+                "scan_folder_error.bad_status",
+                &[("file", file), ("line", line), ("value", value)],
+            ),
+            E::BadReasons { file, line, code } => Msg::new(
+                "scan_folder_error.bad_reasons",
+                &[("file", file), ("line", line), ("code", code)],
+            ),
+            E::AnswersWithoutPage {
+                file,
+                line,
+                page,
+                question,
+            } => Msg::new(
+                "scan_folder_error.answers_without_page",
+                &[
+                    ("file", file),
+                    ("line", line),
+                    ("page", page),
+                    ("question", question),
+                ],
+            ),
+            E::PageWithoutAnswers {
+                file,
+                line,
+                page,
+                status,
+            } => Msg::new(
+                "scan_folder_error.page_without_answers",
+                &[
+                    ("file", file),
+                    ("line", line),
+                    ("page", page),
+                    ("status", status),
+                ],
+            ),
+        }
+    }
+
+    /// The error in `lang` (`Display` speaks the run's language).
+    pub fn in_lang(&self, lang: Lang) -> String {
+        self.message().in_lang(lang)
+    }
+}
+
 /// Loads the pages of one scan folder from its `ballots.csv` and `answers.csv`.
-pub fn load_scan(dir: &Path) -> anyhow::Result<Vec<PageRecord>> {
+pub fn load_scan(dir: &Path) -> Result<Vec<PageRecord>, ScanFolderError> {
     let rows = crate::scan_files::read_ballots(dir)?;
+    let ballots_csv = || format!("{}/ballots.csv", dir.display());
     let mut records: Vec<PageRecord> = Vec::new();
     for (n, r) in rows.into_iter().enumerate() {
-        let page: usize = r
-            .page
-            .parse()
-            .with_context(|| format!("{}/ballots.csv:{}: bad page", dir.display(), n + 2))?;
-        let status = Status::parse(&r.status)
-            .with_context(|| format!("{}/ballots.csv:{}: bad status", dir.display(), n + 2))?;
+        let page: usize = r.page.parse().map_err(|_| ScanFolderError::BadPage {
+            file: ballots_csv(),
+            line: n + 2,
+            value: r.page.clone(),
+        })?;
+        let status = Status::parse(&r.status).ok_or_else(|| ScanFolderError::BadStatus {
+            file: ballots_csv(),
+            line: n + 2,
+            value: r.status.clone(),
+        })?;
         let payload = if r.unit.is_empty() {
             None
         } else {
@@ -37,12 +141,10 @@ pub fn load_scan(dir: &Path) -> anyhow::Result<Vec<PageRecord>> {
         let form_key = payload.as_ref().map(|p| (r.form, p.version));
         let mut rec = PageRecord::new(&r.source, page);
         rec.status = status;
-        rec.reasons = Reason::parse_list(&r.reasons).with_context(|| {
-            format!(
-                "{}/ballots.csv:{}: bad reasons (written by a newer ballotscan?)",
-                dir.display(),
-                n + 2
-            )
+        rec.reasons = Reason::parse_list(&r.reasons).map_err(|e| ScanFolderError::BadReasons {
+            file: ballots_csv(),
+            line: n + 2,
+            code: e.0,
         })?;
         rec.detail = r.detail;
         rec.payload = payload;
@@ -85,15 +187,12 @@ pub fn load_scan(dir: &Path) -> anyhow::Result<Vec<PageRecord>> {
                 .get(&key)
                 .and_then(|rows| rows.iter().copied().find(|&i| i >= after));
             let Some(i) = next else {
-                bail!(
-                    "{}/answers.csv:{}: {}#{} has no row in ballots.csv at or after this point \
-                     (or its question {question} is listed twice): the folder is damaged or its \
-                     files come from different runs; scan again",
-                    dir.display(),
-                    n + 2,
-                    key.0,
-                    key.1
-                );
+                return Err(ScanFolderError::AnswersWithoutPage {
+                    file: format!("{}/answers.csv", dir.display()),
+                    line: n + 2,
+                    page: format!("{}#{}", key.0, key.1),
+                    question,
+                });
             };
             current = Some(i);
         }
@@ -111,15 +210,12 @@ pub fn load_scan(dir: &Path) -> anyhow::Result<Vec<PageRecord>> {
     // The other way: every page that was read has its answers.
     for (n, r) in records.iter().enumerate() {
         if r.payload.is_some() && r.status != Status::Rejected && r.questions.is_empty() {
-            bail!(
-                "{}/ballots.csv:{}: {}#{} is {} but answers.csv has no answers for it: the \
-                 folder is damaged or its files come from different runs; scan again",
-                dir.display(),
-                n + 2,
-                r.source,
-                r.page,
-                r.status.as_str()
-            );
+            return Err(ScanFolderError::PageWithoutAnswers {
+                file: ballots_csv(),
+                line: n + 2,
+                page: format!("{}#{}", r.source, r.page),
+                status: r.status.as_str(),
+            });
         }
     }
     Ok(records)

@@ -261,6 +261,6 @@ pub(super) fn encode_jpeg(img: &RgbImage) -> anyhow::Result<Vec<u8>> {
             img.height(),
             image::ExtendedColorType::Rgb8,
         )
-        .context("cannot encode a review image as JPEG")?;
+        .with_context(|| crate::i18n::Msg::new("review_warning.cannot_encode", &[]))?;
     Ok(bytes)
 }

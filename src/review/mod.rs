@@ -25,6 +25,7 @@ use rayon::prelude::*;
 use crate::audit;
 use crate::ballot::{QuestionRead, Status};
 use crate::form::Form;
+use crate::i18n::{text, Lang};
 use crate::input;
 use crate::marks::{self, MarkState, Thresholds};
 use crate::output;
@@ -154,7 +155,7 @@ pub fn run(dir: &Path, lang: Option<crate::i18n::Lang>) -> anyhow::Result<Summar
         empty: settings.empty_below,
         marked: settings.marked_above,
     };
-    let records = audit::load_scan(dir)?;
+    let records = audit::load_scan(dir).map_err(|e| crate::failure::input(e.in_lang(lang)))?;
     // The folder's own name, never its path (the page is the same on every machine): saved
     // decisions are keyed by ballot, so a rescan into this folder finds them again.
     let scan_key = dir
@@ -171,9 +172,10 @@ pub fn run(dir: &Path, lang: Option<crate::i18n::Lang>) -> anyhow::Result<Summar
     // or a full disk midway leaves the previous review/ complete, never half of each.
     let staged = crate::results::StagedFolder::begin(&dir.join("review"), written_by_review)
         .with_context(|| {
-            format!(
-                "cannot write {}: is the folder writable?",
-                dir.join("review").display()
+            text(
+                lang,
+                "review_warning.cannot_write",
+                &[("dir", &dir.join("review").display())],
             )
         })?;
     let out = staged.staging().to_path_buf();
@@ -187,7 +189,7 @@ pub fn run(dir: &Path, lang: Option<crate::i18n::Lang>) -> anyhow::Result<Summar
     let groups: Vec<(&str, Vec<usize>)> = by_source.into_iter().collect();
     let done: Vec<anyhow::Result<Vec<Entry>>> = groups
         .par_iter()
-        .map(|(source, pages)| review_file(source, pages, &records, &cfg, &out))
+        .map(|(source, pages)| review_file(source, pages, &records, &cfg, &out, lang))
         .collect();
     let mut entries: BTreeMap<usize, Entry> = BTreeMap::new();
     for d in done {
@@ -234,6 +236,7 @@ fn review_file(
     records: &[PageRecord],
     cfg: &scan::Config,
     out: &Path,
+    lang: Lang,
 ) -> anyhow::Result<Vec<Entry>> {
     let no_image_expected = |i: usize| {
         let r = &records[i];
@@ -251,9 +254,7 @@ fn review_file(
                     warnings: if no_image_expected(i) {
                         Vec::new()
                     } else {
-                        vec![format!(
-                            "cannot open the scan now ({e}): run `ballotscan review` from the folder `scan` was run in, with the scans where they were"
-                        )]
+                        vec![text(lang, "review_warning.cannot_open", &[("error", &e)])]
                     },
                 })
                 .collect())
@@ -271,15 +272,14 @@ fn review_file(
             let r = &records[i];
             let mut warnings = Vec::new();
             if changed {
-                warnings.push(
-                    "the file has changed since the scan (its content hash differs): this image may not be the page that was counted".to_string(),
-                );
+                warnings.push(text(lang, "review_warning.file_changed", &[]));
             }
             if r.page == 0 || r.page > opened.pages {
                 if !no_image_expected(i) {
-                    warnings.push(format!(
-                        "the file now has {} page(s), not page {}",
-                        opened.pages, r.page
+                    warnings.push(text(
+                        lang,
+                        "review_warning.page_gone",
+                        &[("pages", &opened.pages), ("page", &r.page)],
                     ));
                 }
                 return Ok(Entry {
@@ -292,7 +292,7 @@ fn review_file(
                 Ok(img) => img,
                 Err(e) => {
                     if r.status != Status::Rejected {
-                        warnings.push(format!("cannot decode the page now: {e}"));
+                        warnings.push(text(lang, "review_warning.cannot_decode", &[("error", &e)]));
                     }
                     return Ok(Entry {
                         index: i,
@@ -305,7 +305,7 @@ fn review_file(
             let form = cfg.forms.of(again.form.as_ref()).map(|(f, _)| f);
             let (drawn, crops) = match (&again.transform, form) {
                 (Some(h), Some(form)) => {
-                    warnings.extend(compare_readings(form, r, &again.questions));
+                    warnings.extend(compare_readings(form, r, &again.questions, lang));
                     annotate(&img, h, form, &again.questions, &cfg.thresholds)
                 }
                 _ => (plain(&img, r), Vec::new()),
@@ -329,7 +329,12 @@ fn review_file(
 
 /// A fresh record for re-reading a page (what `scan` starts each page with).
 /// Questions whose answer, read again, differs from what `answers.csv` recorded.
-fn compare_readings(form: &Form, recorded: &PageRecord, again: &[QuestionRead]) -> Vec<String> {
+fn compare_readings(
+    form: &Form,
+    recorded: &PageRecord,
+    again: &[QuestionRead],
+    lang: Lang,
+) -> Vec<String> {
     if recorded.questions.is_empty() {
         return Vec::new();
     }
@@ -339,11 +344,14 @@ fn compare_readings(form: &Form, recorded: &PageRecord, again: &[QuestionRead]) 
         let now = again.iter().find(|x| x.question == q.id);
         if let (Some(was), Some(now)) = (was, now) {
             if was.answer != now.answer {
-                out.push(format!(
-                    "question {} now reads {} where the scan recorded {}: the file or the settings changed since the scan",
-                    q.id,
-                    now.answer.to_text(),
-                    was.answer.to_text()
+                out.push(text(
+                    lang,
+                    "review_warning.reads_otherwise",
+                    &[
+                        ("question", &q.id),
+                        ("now", &now.answer.to_text()),
+                        ("was", &was.answer.to_text()),
+                    ],
                 ));
             }
         }

@@ -629,7 +629,7 @@ fn append_truth(dir: &Path, rows: &[(String, usize, &Page)], profile: &str) -> a
     let path = dir.join("truth.csv");
     let mut table = CsvTable::new(&TRUTH_HEADER);
     if path.exists() {
-        let (_, old) = output::read_csv(&path).map_err(anyhow::Error::msg)?;
+        let (_, old) = output::read_csv(&path)?;
         for r in old {
             table.row(r.iter().map(output::unneutralise));
         }

@@ -138,8 +138,8 @@ pub fn compare_by_profile(
     truth_csv: &Path,
     answers_csv: &Path,
 ) -> Result<BTreeMap<String, Accuracy>, String> {
-    let (th, truth) = output::read_csv(truth_csv)?;
-    let (ah, answers) = output::read_csv(answers_csv)?;
+    let (th, truth) = output::read_csv(truth_csv).map_err(|e| e.to_string())?;
+    let (ah, answers) = output::read_csv(answers_csv).map_err(|e| e.to_string())?;
     let ballots_csv = answers_csv.with_file_name("ballots.csv");
     let (bh, ballots) = output::read_csv(&ballots_csv)
         .map_err(|e| format!("{e} (the scan's ballots.csv, beside answers.csv)"))?;

@@ -166,7 +166,7 @@ for _ in $(seq 1 600); do
 done
 if ! compgen -G "$work/Kết quả/.Ngày 1.new-*" >/dev/null; then
   fail "the first scan never started writing: $(cat "$work/first.log")"
-elif win "$work" scan 'Phiếu quét\Đợt 1' --units "đơn vị.csv" --out 'Kết quả\Ngày 1'; then
+elif win "$work" --lang en scan 'Phiếu quét\Đợt 1' --units "đơn vị.csv" --out 'Kết quả\Ngày 1'; then
   fail "a second scan into a folder being written was not refused"
 elif grep -qF '\\?\' "$log"; then
   fail "the message shows a verbatim path (\\\\?\\): $(cat "$log")"
