@@ -196,20 +196,32 @@ pub fn read_csv(path: &Path) -> Result<(csv::StringRecord, Vec<csv::StringRecord
 #[derive(Debug, thiserror::Error)]
 #[error("{}", self.message())]
 pub enum ReadCsvError {
+    /// The file cannot be read.
     Unreadable {
+        /// The file as given.
         file: String,
+        /// What the system said.
         error: std::io::Error,
     },
+    /// Not UTF-8 text: to be saved again as "CSV UTF-8".
     NotUtf8 {
+        /// The file as given.
         file: String,
     },
+    /// The header line cannot be read.
     BadHeader {
+        /// The file as given.
         file: String,
+        /// What the csv reader said.
         error: csv::Error,
     },
+    /// A row cannot be read.
     BadRow {
+        /// The file as given.
         file: String,
+        /// The row's line in the file (1-based).
         line: u64,
+        /// What the csv reader said.
         error: csv::Error,
     },
 }
