@@ -13,6 +13,7 @@ use crate::draw::{self, PxRect};
 use crate::fonts::Weight;
 use crate::form::Form;
 use crate::geometry::{Homography, PointMm, MM_PER_INCH};
+use crate::i18n::{text, Lang};
 use crate::layout::{PAGE_H, PAGE_W};
 use crate::marks::{self, MarkState, Thresholds};
 use crate::reason::Reason;
@@ -53,6 +54,7 @@ pub fn annotate(
     form: &Form,
     questions: &[QuestionRead],
     thresholds: &Thresholds,
+    lang: Lang,
 ) -> (RgbImage, Vec<Crop>) {
     let s = px_per_mm();
     let (pw, ph) = ((PAGE_W * s).round() as u32, (PAGE_H * s).round() as u32);
@@ -159,9 +161,21 @@ pub fn annotate(
     // A thin rule between page and strip, and the thresholds used, at the strip's top.
     draw::fill_rect(&mut out, pw, 0, 1, ph, Rgb([200, 200, 200]));
     let score_px = 2.6 * s; // about 7.5 pt: readable at 100 DPI
+                            // In the auditor's words, as the review page's own legend.
+    let word = |key: &str| text(lang, key, &[]);
     let legend = [
-        (format!("marked ≥ {:.3}", thresholds.marked), MARKED),
-        (format!("empty ≤ {:.3}", thresholds.empty), EMPTY),
+        (
+            format!(
+                "{} ≥ {:.3}",
+                word("review.legend_marked"),
+                thresholds.marked
+            ),
+            MARKED,
+        ),
+        (
+            format!("{} ≤ {:.3}", word("review.legend_empty"), thresholds.empty),
+            EMPTY,
+        ),
     ];
     for (k, (text, colour)) in legend.iter().enumerate() {
         let size = draw::fit_size(text, score_px, strip as f64 - 8.0, Weight::Regular);

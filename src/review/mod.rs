@@ -306,7 +306,7 @@ fn review_file(
             let (drawn, crops) = match (&again.transform, form) {
                 (Some(h), Some(form)) => {
                     warnings.extend(compare_readings(form, r, &again.questions, lang));
-                    annotate(&img, h, form, &again.questions, &cfg.thresholds)
+                    annotate(&img, h, form, &again.questions, &cfg.thresholds, lang)
                 }
                 _ => (plain(&img, r), Vec::new()),
             };
