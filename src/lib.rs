@@ -22,7 +22,6 @@
 rust_i18n::i18n!("locales", fallback = "en");
 
 pub mod args;
-#[allow(missing_docs)] // still to document (issue 13)
 pub mod audit;
 pub mod ballot;
 #[allow(missing_docs)] // still to document (issue 13)

@@ -47,21 +47,30 @@ pub const KEYED: &str = "KEYED";
 /// ballot it names and turns its `decision` text into a [`Decision`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct DecisionRow {
+    /// The scanned file the ballot came from, as the scan named it (kept for people, and to
+    /// tell two rows of one ballot apart).
     pub source: String,
+    /// The page in that file, counted from 1.
     pub page: usize,
     /// Empty in files of the old format, and for hand-written rows that name the ballot by
     /// `source` + `page` only.
     pub file_sha256: String,
+    /// The form id from the ballot's QR code; empty when it was not read.
     pub form: String,
     /// Empty in files written before the column existed: any version.
     pub version: String,
+    /// The unit (office, branch) the ballot was issued for; empty when the QR code was not read.
     pub unit: String,
+    /// The ballot's serial number, as text; empty when the QR code was not read.
     pub serial: String,
+    /// The question id the decision is for, or [`WHOLE_BALLOT`] (`*`) for the whole ballot.
     pub question: String,
     /// An option id (or ids joined by `;`), BLANK or MULTI for a question; ACCEPT or REJECT
     /// for the whole ballot (see [`Decision`]).
     pub decision: String,
+    /// Who decided, as they signed it; carried into the audit trail.
     pub auditor: String,
+    /// Why, in the auditor's words; carried into the audit trail.
     pub note: String,
     /// Whether the file had the identity columns (`file_sha256`): the ballot is then found by
     /// what it is, not by where its file was.

@@ -22,17 +22,19 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
-pub use apply::{apply_decisions, redecide, reject_voided, Applied};
-pub use check::{
-    answers_open_to_decisions, can_be_keyed, waiting_for_decision, BallotIndex, DecisionCheck,
-};
-pub use decisions::{
-    load_decisions, read_decisions, Decision, DecisionRow, DECISIONS_HEADER, KEYED,
-    OLD_DECISIONS_HEADER, WHOLE_BALLOT,
-};
-pub use reconcile::{ranges, reconcile, reconciliation_csv, Reconciliation, RECONCILIATION_HEADER};
+// What other crates may call: reading a decisions file and a scan folder back, and applying
+// the one to the other. The rest serves `tally` and `review` inside the crate.
+pub use apply::apply_decisions;
+pub(crate) use apply::reject_voided;
+use apply::Applied;
+pub use check::waiting_for_decision;
+pub(crate) use check::{answers_open_to_decisions, can_be_keyed, DecisionCheck};
+pub use decisions::{load_decisions, read_decisions, DecisionRow, DECISIONS_HEADER, KEYED};
+pub(crate) use decisions::{Decision, WHOLE_BALLOT};
+pub(crate) use reconcile::{ranges, reconcile, reconciliation_csv};
 pub use scan_folder::{load_scan, ScanFolderError};
-pub use trail::{trail_csv, TrailEntry, TRAIL_HEADER};
+pub(crate) use trail::trail_csv;
+pub use trail::TrailEntry;
 
 use crate::ballot::Status;
 use crate::form::Forms;
@@ -41,7 +43,7 @@ use crate::output;
 use crate::registry::Registry;
 
 /// What `ballotscan tally` needs.
-pub struct TallyRequest<'a> {
+pub(crate) struct TallyRequest<'a> {
     pub scan_dirs: &'a [PathBuf],
     pub decisions: &'a [PathBuf],
     pub issued: &'a [PathBuf],
@@ -64,7 +66,7 @@ pub struct TallyRequest<'a> {
     pub date: Option<crate::printable::Date>,
 }
 
-pub struct TallyReport {
+pub(crate) struct TallyReport {
     pub pages: usize,
     pub decisions_applied: usize,
     pub by_status: BTreeMap<Status, usize>,
@@ -87,7 +89,7 @@ pub struct TallyReport {
 }
 
 /// Re-tallies one or more scan folders with the auditors' decisions: the final result.
-pub fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
+pub(crate) fn tally(req: &TallyRequest) -> anyhow::Result<TallyReport> {
     use crate::report::{self, ScanSettings};
     // Every scan folder is found before the results folder is touched: a mistyped name
     // writes nothing, not even a lock file.

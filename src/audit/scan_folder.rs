@@ -19,33 +19,53 @@ use crate::scan::PageRecord;
 pub enum ScanFolderError {
     /// Not a `source`: the message is the file's own, and a chain would say it twice.
     File(crate::scan_files::ScanFileError),
+    /// A `page` column that is not a page number (counted from 1).
     BadPage {
+        /// The file's path.
         file: String,
+        /// Its line, counted from 1 with the header as line 1.
         line: usize,
+        /// The text found in the column.
         value: String,
     },
+    /// A `status` column that names no status a scan writes (`ok`, `review`, …).
     BadStatus {
+        /// The file's path.
         file: String,
+        /// Its line, counted from 1 with the header as line 1.
         line: usize,
+        /// The text found in the column.
         value: String,
     },
+    /// A `reasons` column with a code no scan writes (see the README's reason table).
     BadReasons {
+        /// The file's path.
         file: String,
+        /// Its line, counted from 1 with the header as line 1.
         line: usize,
+        /// The unknown code.
         code: String,
     },
     /// An `answers.csv` row whose page has no row in `ballots.csv` where it should.
     AnswersWithoutPage {
+        /// The `answers.csv` file's path.
         file: String,
+        /// Its line, counted from 1 with the header as line 1.
         line: usize,
+        /// The page the row names, as `source#page`.
         page: String,
+        /// The question the row answers.
         question: String,
     },
     /// A page that was read, with no answers in `answers.csv`.
     PageWithoutAnswers {
+        /// The `ballots.csv` file's path.
         file: String,
+        /// The page's line in it, counted from 1 with the header as line 1.
         line: usize,
+        /// The page, as `source#page`.
         page: String,
+        /// Its status in `ballots.csv`.
         status: &'static str,
     },
 }
