@@ -49,7 +49,6 @@ pub mod printable;
 pub mod reason;
 pub mod registry;
 pub mod render;
-#[allow(missing_docs)] // still to document (issue 13)
 pub mod report;
 pub(crate) mod report_pdf;
 #[allow(missing_docs)] // still to document (issue 13)

@@ -20,12 +20,16 @@ use crate::tally::{summary_table, Tally, TallyBallot};
 /// read the pages with the same forms, units and thresholds.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ScanSettings {
+    /// The file's format and version, `ballotscan-scan/1`; a folder with any other is refused.
     pub format: String,
     /// Forms folder; `None` for the embedded standard forms (every version).
     pub forms: Option<std::path::PathBuf>,
     /// Units registry; `None` for the embedded registry.
     pub units: Option<std::path::PathBuf>,
+    /// The fill score (ink coverage of a box's inside, 0 to 1) at or below which a box counts as
+    /// empty.
     pub empty_below: f64,
+    /// The fill score at or above which a box counts as marked; between the two a person looks.
     pub marked_above: f64,
     /// The language the scan spoke; `review` and `tally` of this folder speak it too unless
     /// told otherwise. Folders written before it existed read as Vietnamese, the default.
@@ -36,7 +40,7 @@ pub struct ScanSettings {
     pub voided: Vec<std::path::PathBuf>,
 }
 
-pub const SETTINGS_FORMAT: &str = "ballotscan-scan/1";
+pub(crate) const SETTINGS_FORMAT: &str = "ballotscan-scan/1";
 
 impl ScanSettings {
     /// What scan.json records of the scan `cfg` runs: taken from the configuration itself,
@@ -54,6 +58,9 @@ impl ScanSettings {
         }
     }
 
+    /// Reads the `scan.json` of the scan folder `dir`. Refuses (as a mistake in what was given,
+    /// exit status of an input failure) a folder without one, a file that is not scan settings,
+    /// or one of another format.
     pub fn load(dir: &Path) -> anyhow::Result<ScanSettings> {
         let path = dir.join("scan.json");
         // A folder that is not a scan's is a mistake in what was given: an input failure.
@@ -96,6 +103,8 @@ impl ScanSettings {
         Ok(s)
     }
 
+    /// The forms the scan read ballots with: its forms folder, or the embedded standard forms.
+    /// Fails when that folder can no longer be read.
     pub fn forms(&self) -> anyhow::Result<Forms> {
         Ok(Forms::from(match &self.forms {
             Some(dir) => crate::form::load_dir(dir)?,
@@ -103,6 +112,8 @@ impl ScanSettings {
         }))
     }
 
+    /// The units registry the scan used: its file, or the embedded one. Fails when that file
+    /// can no longer be read.
     pub fn registry(&self) -> anyhow::Result<Registry> {
         Ok(match &self.units {
             Some(p) => Registry::load(p)?,
@@ -115,11 +126,15 @@ impl ScanSettings {
 /// time per stage, and how long writing the outputs took.
 #[derive(Clone, Debug, Default)]
 pub struct ScanOutcome {
+    /// Pages scanned, kept ones included.
     pub pages: usize,
+    /// Those pages by status (counted, review, rejected, …).
     pub by_status: BTreeMap<Status, usize>,
     /// By code, in the order of the codes' text (as the console lists them).
     pub by_reason: BTreeMap<&'static str, usize>,
+    /// Time spent in each stage of reading, summed over the pages.
     pub times: crate::scan::StageTimes,
+    /// Time spent writing the result files.
     pub write_time: std::time::Duration,
     /// Questions that versions of a form ask differently, counted apart (see
     /// `tally::RollupQuestions::kept_apart`).
@@ -220,7 +235,7 @@ fn free_bytes(_: &Path) -> Option<u64> {
 }
 
 /// [`scan_to_dir`] over inputs already walked (with `Some(dir)` to skip the results folder).
-pub fn scan_walk_to_dir(
+pub(crate) fn scan_walk_to_dir(
     dir: &Path,
     inputs: &[std::path::PathBuf],
     walk: &crate::input::Walk,
@@ -404,7 +419,7 @@ fn save_comments(dir: &Path, r: &PageRecord) -> Result<(), WriteError> {
     Ok(())
 }
 
-pub fn tally_ballot(r: &PageRecord) -> TallyBallot {
+pub(crate) fn tally_ballot(r: &PageRecord) -> TallyBallot {
     TallyBallot {
         status: r.status,
         unit: r.payload.as_ref().map(|p| p.unit.clone()),
@@ -417,13 +432,13 @@ pub fn tally_ballot(r: &PageRecord) -> TallyBallot {
     }
 }
 
-pub fn tally_ballots(records: &[PageRecord]) -> Vec<TallyBallot> {
+pub(crate) fn tally_ballots(records: &[PageRecord]) -> Vec<TallyBallot> {
     records.iter().map(tally_ballot).collect()
 }
 
 /// The few lines printed at the end of a scan: pages, verdicts, flags by reason, speed, the
 /// time per stage and the peak memory (kB, when known).
-pub fn console_summary(
+pub(crate) fn console_summary(
     o: &ScanOutcome,
     files: usize,
     seconds: f64,
