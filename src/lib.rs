@@ -51,16 +51,14 @@ pub mod registry;
 pub mod render;
 pub mod report;
 pub(crate) mod report_pdf;
-#[allow(missing_docs)] // still to document (issue 13)
-pub mod results;
+pub(crate) mod results;
 #[allow(missing_docs)] // still to document (issue 13)
 pub mod review;
 pub mod scan;
 pub(crate) mod scan_files;
 #[allow(missing_docs)] // still to document (issue 13)
 pub mod synth;
-#[allow(missing_docs)] // still to document (issue 13)
-pub mod tally;
+pub(crate) mod tally;
 pub(crate) mod voided;
 pub(crate) mod watch;
 pub(crate) mod workbook;

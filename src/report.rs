@@ -158,7 +158,7 @@ impl ScanOutcome {
 }
 
 /// Scans a batch into the results folder `dir`, which is replaced as a whole (see
-/// [`crate::results`]): until every file is written, the previous results stay as they were.
+/// `results`): until every file is written, the previous results stay as they were.
 pub fn scan_to_dir(
     dir: &Path,
     inputs: &[std::path::PathBuf],

@@ -326,7 +326,9 @@ fn join_versions(versions: &[u32]) -> String {
 }
 
 /// `tallies.csv` of ballots held in memory (see [`Tally::tallies_table`]).
-pub fn tallies_csv(
+// Only the tests count ballots held in memory; scans and tallies stream them (`Tally::add`).
+#[cfg(test)]
+pub(crate) fn tallies_csv(
     ballots: &[TallyBallot],
     forms: &Forms,
     registry: &Registry,
@@ -518,7 +520,9 @@ impl Tally {
 }
 
 /// The summary of ballots held in memory (see [`Tally::summary`]).
-pub fn summarize(
+// Only the tests count ballots held in memory; scans and tallies stream them (`Tally::add`).
+#[cfg(test)]
+pub(crate) fn summarize(
     ballots: &[TallyBallot],
     forms: &Forms,
     registry: &Registry,
@@ -528,7 +532,9 @@ pub fn summarize(
 }
 
 /// `summary.csv`: one row per unit with pages, its numbers including all units below it.
-pub fn summary_csv(
+// Only the tests count ballots held in memory; scans and tallies stream them (`Tally::add`).
+#[cfg(test)]
+pub(crate) fn summary_csv(
     ballots: &[TallyBallot],
     forms: &Forms,
     registry: &Registry,
