@@ -44,8 +44,7 @@ pub mod marks;
 pub mod output;
 pub mod payload;
 pub mod previous_scan;
-#[allow(missing_docs)] // still to document (issue 13)
-pub mod printable;
+pub(crate) mod printable;
 pub mod reason;
 pub mod registry;
 pub mod render;

@@ -667,17 +667,6 @@ impl Standing {
             Standing::AtOrAbove
         }
     }
-
-    /// The stable identifier written in machine-readable places.
-    pub fn code(self) -> &'static str {
-        match self {
-            Standing::NoAnswers => "no_answers",
-            Standing::TooFew => "too_few_answers",
-            Standing::Below => "below",
-            Standing::PossiblyBelow => "possibly_below",
-            Standing::AtOrAbove => "at_or_above",
-        }
-    }
 }
 
 /// Ranks of the units that may be ranked (at least `min_answers` rated answers) among the
