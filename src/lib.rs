@@ -51,7 +51,6 @@ pub mod render;
 pub mod report;
 pub(crate) mod report_pdf;
 pub(crate) mod results;
-#[allow(missing_docs)] // still to document (issue 13)
 pub mod review;
 pub mod scan;
 pub(crate) mod scan_files;

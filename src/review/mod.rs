@@ -33,15 +33,20 @@ use crate::report::ScanSettings;
 use crate::scan::{self, PageRecord};
 
 use images::encode_jpeg;
-pub use images::{annotate, plain, AMBIGUOUS, ANSWER_STRIP_MM, EMPTY, MARKED, REVIEW_DPI};
+pub(crate) use images::{annotate, plain};
 
 /// Part of an annotated image showing one question's boxes (pixels of that image).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Crop {
+    /// The question's id in its form.
     pub question: String,
+    /// Left edge, in pixels from the image's left.
     pub x: u32,
+    /// Top edge, in pixels from the image's top.
     pub y: u32,
+    /// Width in pixels.
     pub w: u32,
+    /// Height in pixels.
     pub h: u32,
     /// The question's boxes as the scan read them, in the form's order: the review page
     /// writes each option's label (and on demand its score and state) under its box.
@@ -53,12 +58,19 @@ pub struct Crop {
 /// and the state the scan gave it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CropBox {
+    /// The option's id in its question.
     pub option: String,
+    /// Left edge, in pixels from the crop's left.
     pub x: u32,
+    /// Top edge, in pixels from the crop's top.
     pub y: u32,
+    /// Width in pixels.
     pub w: u32,
+    /// Height in pixels.
     pub h: u32,
+    /// How much of the box's inside is inked (0 to 1), as the scan scored it.
     pub fill: marks::Fill,
+    /// Empty, marked or ambiguous, as the scan judged it against the thresholds.
     pub state: MarkState,
 }
 
@@ -67,7 +79,9 @@ pub struct CropBox {
 pub struct PageImage {
     /// File name inside `review/`.
     pub file: String,
+    /// The image's width in pixels.
     pub width: u32,
+    /// The image's height in pixels.
     pub height: u32,
     /// One per question whose boxes were found (empty for pages without a transform).
     pub crops: Vec<Crop>,
@@ -78,6 +92,8 @@ pub struct PageImage {
 pub struct Entry {
     /// Index of the page in `ballots.csv` (0-based; the page shows it 1-based as "row").
     pub index: usize,
+    /// The page's annotated image; `None` when none could be drawn (the page's file is gone,
+    /// changed or unreadable, or the scan never had an image of it), which `warnings` says.
     pub image: Option<PageImage>,
     /// Things the auditor must know about the image itself (file changed since the scan…).
     pub warnings: Vec<String>,
@@ -85,7 +101,7 @@ pub struct Entry {
 
 /// What `review` did, for the command's message.
 #[derive(Clone, Debug)]
-pub struct Summary {
+pub(crate) struct Summary {
     pub flagged: usize,
     /// Of the flagged pages, those waiting for a decision (the scan's "cần kiểm tra").
     pub to_decide: usize,
@@ -98,7 +114,7 @@ pub struct Summary {
 }
 
 /// The 1-based row of a page in `ballots.csv`, as the review page and file names use it.
-pub fn row_number(index: usize) -> usize {
+pub(crate) fn row_number(index: usize) -> usize {
     index + 1
 }
 
@@ -109,14 +125,14 @@ pub fn image_name(index: usize) -> String {
 
 /// A page an auditor must look at: anything not plainly counted, and counted ballots that
 /// carry a reason (an over-marked question that was not counted, say).
-pub fn is_flagged(r: &PageRecord) -> bool {
+pub(crate) fn is_flagged(r: &PageRecord) -> bool {
     r.status != Status::Counted || !r.reasons.is_empty()
 }
 
 /// The flagged pages, most doubtful first: `review` by `min_margin` ascending (the closest
 /// calls first), then `invalid`, `duplicate`, `rejected`, and last the counted ballots with a
 /// note; ties in `ballots.csv` order.
-pub fn review_order(records: &[PageRecord]) -> Vec<usize> {
+pub(crate) fn review_order(records: &[PageRecord]) -> Vec<usize> {
     let group = |s: Status| match s {
         Status::Review => 0,
         Status::Invalid => 1,
@@ -143,7 +159,7 @@ pub fn review_order(records: &[PageRecord]) -> Vec<usize> {
 
 /// Writes `dir/review/`: an image per flagged page that can still be read, and `index.html`.
 /// Writes `dir/review/`. `lang` is the language of the page; by default the scan's own.
-pub fn run(dir: &Path, lang: Option<crate::i18n::Lang>) -> anyhow::Result<Summary> {
+pub(crate) fn run(dir: &Path, lang: Option<crate::i18n::Lang>) -> anyhow::Result<Summary> {
     // Held while reading and writing: a scan swapping the folder meanwhile would leave these
     // images beside the wrong rows.
     let _lock = crate::results::lock_for_reading(dir)?;

@@ -44,14 +44,17 @@ pub struct PageInput<'a> {
     pub records: &'a [PageRecord],
     /// The flagged pages, in the order they are listed.
     pub entries: &'a [Entry],
+    /// The forms the scan read with: the cards show each question's text and options' labels.
     pub forms: &'a Forms,
+    /// The units registry the scan used: the unit filter lists its units in its order.
     pub registry: &'a Registry,
+    /// The scan's two thresholds, which the page's help quotes so a score can be read.
     pub thresholds: Thresholds,
     /// The language of everything the auditor reads; values (codes, ids) stay as written.
     pub lang: Lang,
 }
 
-pub use crate::printable::escape;
+pub(crate) use crate::printable::escape;
 
 /// Builds the whole page.
 pub fn index_html(input: &PageInput) -> String {
@@ -296,7 +299,7 @@ fn filters(input: &PageInput) -> String {
 }
 
 /// How many of the listed pages wait for a decision ([`crate::audit::waiting_for_decision`]).
-pub fn to_decide(records: &[PageRecord], entries: &[Entry]) -> usize {
+pub(crate) fn to_decide(records: &[PageRecord], entries: &[Entry]) -> usize {
     entries
         .iter()
         .filter(|x| crate::audit::waiting_for_decision(&records[x.index]))
