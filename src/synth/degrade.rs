@@ -271,28 +271,12 @@ impl Landmarks {
 
     /// Vertical centres of the rows of boxes, mm, top to bottom.
     pub fn box_rows(&self) -> Vec<f64> {
-        let mut rows: Vec<f64> = Vec::new();
-        for b in &self.boxes {
-            let c = b.y + b.h / 2.0;
-            if rows.iter().all(|r| (r - c).abs() > 1.0) {
-                rows.push(c);
-            }
-        }
-        rows.sort_by(f64::total_cmp);
-        rows
+        distinct_centres(self.boxes.iter().map(|b| b.y + b.h / 2.0))
     }
 
     /// Horizontal centres of the columns of boxes, mm, left to right.
     pub fn box_columns(&self) -> Vec<f64> {
-        let mut cols: Vec<f64> = Vec::new();
-        for b in &self.boxes {
-            let c = b.x + b.w / 2.0;
-            if cols.iter().all(|r| (r - c).abs() > 1.0) {
-                cols.push(c);
-            }
-        }
-        cols.sort_by(f64::total_cmp);
-        cols
+        distinct_centres(self.boxes.iter().map(|b| b.x + b.w / 2.0))
     }
 }
 
@@ -334,6 +318,18 @@ impl Degradation {
     fn quarters(&self) -> u16 {
         ((self.turn as u32 + 45) / 90 % 4) as u16
     }
+}
+
+/// Box centres more than 1 mm apart (boxes in one row or column share a centre), in order.
+fn distinct_centres(centres: impl Iterator<Item = f64>) -> Vec<f64> {
+    let mut out: Vec<f64> = Vec::new();
+    for c in centres {
+        if out.iter().all(|r| (r - c).abs() > 1.0) {
+            out.push(c);
+        }
+    }
+    out.sort_by(f64::total_cmp);
+    out
 }
 
 /// Names accepted by [`profile`].
