@@ -1,5 +1,5 @@
 //! The embedded fonts (DejaVu Sans, licence in `assets/fonts/`) and text measurement in
-//! millimetres (the glyph loop itself is [`crate::draw`]'s).
+//! millimetres (the glyph loop itself is `crate::draw`'s).
 //!
 //! Layout, the PNG renderer and the PDF writer all use these same font files, so a line that
 //! fits in the layout fits on paper and on screen.

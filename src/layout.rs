@@ -168,7 +168,7 @@ pub struct TextArea {
 /// Where each ballot's unit name goes.
 #[derive(Clone, Debug, PartialEq)]
 pub enum UnitPlace {
-    /// A line "Đơn vị: <name>" under the instructions (forms without a header).
+    /// A line `Đơn vị: <name>` under the instructions (forms without a header).
     Labelled(RectMm),
     /// The agency's last line in the header, in capitals, centred at `center_x`, at most two
     /// lines of `width`, with the customary short underline.

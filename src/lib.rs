@@ -1,15 +1,15 @@
 //! ballotscan: printed ballots in, exact per-unit tallies out.
 //!
 //! The modules follow the data. Printing: [`form`] (definition) → [`layout`] (millimetres)
-//! → [`render`] (PDF/PNG) with [`payload`] (QR text) and [`generate`] (a unit's ballots and issued.csv).
+//! → [`render`] (PDF/PNG) with [`payload`] (QR text) and `generate` (a unit's ballots and issued.csv).
 //! Scanning: [`input`] (files, TIFF and PDF pages) → [`locate`] (QR, fiducials, page
 //! transform) → [`marks`] (checkbox scoring) → [`ballot`] (answers and verdicts) →
-//! [`duplicates`] → [`tally`] and [`report`] (CSVs, written by [`output`] into a [`results`]
-//! folder swapped in whole; [`scan_files`] holds ballots.csv and answers.csv, [`issued`]
+//! `duplicates` → `tally` and [`report`] (CSVs, written by [`output`] into a `results`
+//! folder swapped in whole; `scan_files` holds ballots.csv and answers.csv, `issued`
 //! issued.csv), orchestrated by [`scan`]; [`reason`] is the reason codes. Auditing: [`review`] (annotated images and a decision page for the flagged
 //! ballots) → [`audit`] (scan folders read back, decisions checked then applied, the re-tally,
 //! reconciliation).
-//! [`draw`] measures and draws text (one glyph loop) for all of them.
+//! `draw` measures and draws text (one glyph loop) for all of them.
 //! The command line: [`commands`], one module per command (its flags and the function that
 //! runs it: checks, the stage that does the work, what the console says), with [`args`]
 //! (decimal commas, serial ranges), [`failure`] (exit statuses) and [`console`].

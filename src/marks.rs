@@ -122,7 +122,7 @@ pub struct BoxScore {
     /// a dot or a speck of toner does not.
     pub ink_span_mm: f64,
     /// Whether one thin pen line runs all the way around the box, just outside its border:
-    /// the citizen circled the box instead of marking inside it (see [`circled`]).
+    /// the citizen circled the box instead of marking inside it (see `circled`).
     pub circled: bool,
 }
 

@@ -1,5 +1,5 @@
 //! The scan's result files: `ballots.csv` (one row per page), `answers.csv` (one row per
-//! ballot and question), `tallies.csv` and `summary.csv` (see [`crate::tally`]). Columns are
+//! ballot and question), `tallies.csv` and `summary.csv` (see `crate::tally`). Columns are
 //! documented in the README.
 
 use std::collections::BTreeMap;

@@ -16,7 +16,7 @@ use crate::output;
 /// another station's copy of the folder are still that ballot), else by `file_sha256` + `page`
 /// (its file's content); `source` is kept for people and to tell apart two rows of one
 /// ballot. Files without `version` (written before it) are read with any version; files with
-/// only the identity columns of [`OLD_DECISIONS_HEADER`] are read as before: by `source` +
+/// only the identity columns of `OLD_DECISIONS_HEADER` are read as before: by `source` +
 /// `page`.
 pub const DECISIONS_HEADER: [&str; 11] = [
     "source",
@@ -40,11 +40,11 @@ pub const OLD_DECISIONS_HEADER: [&str; 8] = [
 pub const WHOLE_BALLOT: &str = "*";
 
 /// The whole-ballot decision that keys a page the scanner could not read (see
-/// [`Decision::Keyed`]).
+/// `Decision::Keyed`).
 pub const KEYED: &str = "KEYED";
 
-/// One row of a decisions file, as written: [`DecisionCheck::add`](super::DecisionCheck::add) checks it against the
-/// ballot it names and turns its `decision` text into a [`Decision`].
+/// One row of a decisions file, as written: `DecisionCheck::add` checks it against the
+/// ballot it names and turns its `decision` text into a `Decision`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DecisionRow {
     /// The scanned file the ballot came from, as the scan named it (kept for people, and to
@@ -63,10 +63,10 @@ pub struct DecisionRow {
     pub unit: String,
     /// The ballot's serial number, as text; empty when the QR code was not read.
     pub serial: String,
-    /// The question id the decision is for, or [`WHOLE_BALLOT`] (`*`) for the whole ballot.
+    /// The question id the decision is for, or `WHOLE_BALLOT` (`*`) for the whole ballot.
     pub question: String,
     /// An option id (or ids joined by `;`), BLANK or MULTI for a question; ACCEPT or REJECT
-    /// for the whole ballot (see [`Decision`]).
+    /// for the whole ballot (see `Decision`).
     pub decision: String,
     /// Who decided, as they signed it; carried into the audit trail.
     pub auditor: String,

@@ -1,5 +1,5 @@
 //! `ballotscan generate`: ballots for one unit printed to PDF (and PNG), recorded in
-//! issued.csv (the work is [`crate::generate::generate`]).
+//! issued.csv (the work is `crate::generate::generate`).
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;

@@ -1,5 +1,5 @@
 //! `ballotscan review`: the flagged ballots of a scan drawn for the auditors, with the page
-//! they decide on (the work is [`crate::review::run`]).
+//! they decide on (the work is `crate::review::run`).
 
 use std::path::PathBuf;
 

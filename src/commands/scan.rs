@@ -1,5 +1,5 @@
 //! `ballotscan scan`: folders and files of scanned ballots in, a results folder out (the
-//! work is [`crate::report::scan_walk_to_dir`]), with a progress bar and the console summary;
+//! work is `crate::report::scan_walk_to_dir`), with a progress bar and the console summary;
 //! with `--watch`, again each time new files have settled.
 
 use std::path::{Path, PathBuf};

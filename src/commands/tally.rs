@@ -1,6 +1,6 @@
 //! `ballotscan tally`: one or more scans, the auditors' decisions, issued and voided serials
 //! in; the merged tallies, reconciliation and the official report out (the work is
-//! [`crate::audit::tally`]); the console says what was counted and what still waits.
+//! `crate::audit::tally`); the console says what was counted and what still waits.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

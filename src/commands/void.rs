@@ -1,5 +1,5 @@
 //! `ballotscan void`: serials a clerk withdraws (lost, spoiled, reprinted) recorded in the
-//! print folder's voided.csv (the work is [`crate::voided::void`]).
+//! print folder's voided.csv (the work is `crate::voided::void`).
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;

@@ -4,7 +4,7 @@
 //! [`crate::audit::load_decisions`] reads back.
 //!
 //! This module owns the command: choosing and ordering the flagged pages, and writing their
-//! images ([`images`] draws them) and the page. The images are drawn from the very pipeline the scan decided with: each page is read again by
+//! images (`images` draws them) and the page. The images are drawn from the very pipeline the scan decided with: each page is read again by
 //! [`scan::read_page`] (deterministic, with the forms, units and thresholds saved in
 //! `scan.json`), and the box rectangles it found, their states and the page transform are
 //! drawn as they are, their fill scores passed to the page with each crop — detection is
